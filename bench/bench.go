@@ -1,0 +1,146 @@
+// Package bench measures what pvsim's operations cost, as ratios against
+// the raw-KVM lower bounds of the baseline program (kvmexit.c) measured in
+// the same run: absolute times drift on shared machines, ratios much less.
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"pvsim/guest"
+	"pvsim/hv"
+)
+
+// BaselineSourceEnv names the environment variable that points at
+// kvmexit.c when it is not in shared/baseline above the working directory.
+const BaselineSourceEnv = "PVSIM_BASELINE_SRC"
+
+// FindBaselineSource locates kvmexit.c: $PVSIM_BASELINE_SRC, else
+// shared/baseline/kvmexit.c in the working directory or any parent.
+func FindBaselineSource() (string, error) {
+	if p := os.Getenv(BaselineSourceEnv); p != "" {
+		return p, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "shared", "baseline", "kvmexit.c")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("kvmexit.c not found in shared/baseline above the working directory; set %s", BaselineSourceEnv)
+		}
+		dir = parent
+	}
+}
+
+// Baseline is one run of the baseline program: figure name → µs.
+type Baseline map[string]float64
+
+// Baseline figure names (see kvmexit.c).
+const (
+	VMBootUs     = "vm_boot_us"
+	ExitMMIOCPL3 = "exit_mmio_cpl3"
+	PFTrapCPL3   = "pf_trap_cpl3"
+)
+
+// BuildBaseline compiles kvmexit.c with cc -O2 into dir and returns the
+// binary's path.
+func BuildBaseline(src, dir string) (string, error) {
+	bin := filepath.Join(dir, "kvmexit")
+	out, err := exec.Command("cc", "-O2", "-o", bin, src).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building the baseline (cc -O2 %s): %v\n%s", src, err, out)
+	}
+	return bin, nil
+}
+
+// RunBaseline runs the baseline binary with iters iterations per figure.
+func RunBaseline(bin string, iters int) (Baseline, error) {
+	out, err := exec.Command(bin, strconv.Itoa(iters)).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("baseline failed: %v: %s", err, bytes.TrimSpace(ee.Stderr))
+		}
+		return nil, fmt.Errorf("baseline: %v", err)
+	}
+	b := Baseline{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			return nil, fmt.Errorf("baseline output %q: %v", sc.Text(), err)
+		}
+		b[f[0]] = v
+	}
+	return b, nil
+}
+
+// markClock is a guest console that remembers when given marker lines
+// arrived. The guest writes each line with one console_io hypercall, so the
+// time between two markers covers the hypercalls the guest made between
+// them, plus one.
+type markClock struct {
+	mu    sync.Mutex
+	marks map[string]time.Time
+	out   bytes.Buffer
+}
+
+func (c *markClock) Write(b []byte) (int, error) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if _, seen := c.marks[line]; !seen {
+			c.marks[line] = now
+		}
+	}
+	return c.out.Write(b)
+}
+
+// NullHypercall boots the bench-hypercall kernel, which makes iters
+// xen_version(XENVER_version) hypercalls between two console markers, and
+// returns the mean round trip of one hypercall.
+func NullHypercall(iters int) (time.Duration, error) {
+	k, ok := guest.Lookup("bench-hypercall")
+	if !ok {
+		return 0, errors.New("the bench-hypercall kernel is not embedded")
+	}
+	clock := &markClock{marks: map[string]time.Time{}}
+	d, err := hv.New(hv.Config{
+		Name: k.Name, Kernel: k.ELF, CmdLine: fmt.Sprintf("iters=%d", iters),
+		Console: clock, Timeout: time.Duration(iters)*time.Millisecond + 30*time.Second,
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	if _, err := d.Run(context.Background()); err != nil {
+		return 0, err
+	}
+	start, ok1 := clock.marks["bench: start"]
+	end, ok2 := clock.marks["bench: end"]
+	if !ok1 || !ok2 {
+		return 0, fmt.Errorf("bench-hypercall did not print its markers; console:\n%s", clock.out.String())
+	}
+	return end.Sub(start) / time.Duration(iters), nil
+}

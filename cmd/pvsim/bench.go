@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	"pvsim/bench"
+)
+
+func cmdBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stderr, "Usage: pvsim bench hypercall [flags]\n\nBenchmarks:\n  hypercall  pvsim's null hypercall against the baseline's CPL3 MMIO exit\n")
+		if len(args) == 0 {
+			return usageError{"bench needs a benchmark name"}
+		}
+		return nil
+	}
+	switch args[0] {
+	case "hypercall":
+		return benchHypercall(args[1:], stdout, stderr)
+	}
+	return usageError{fmt.Sprintf("unknown benchmark %q (try 'pvsim bench -h')", args[0])}
+}
+
+// hypercallResult is the JSON of `pvsim bench hypercall --json`.
+type hypercallResult struct {
+	HypercallUs float64 `json:"hypercall_us"`
+	BaselineUs  float64 `json:"baseline_us"`
+	Ratio       float64 `json:"ratio"`
+	Baseline    string  `json:"baseline"`
+	Iters       int     `json:"iters"`
+	Rounds      int     `json:"rounds"`
+}
+
+func benchHypercall(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench hypercall", "pvsim bench hypercall [--iters N] [--rounds R] [--json]", stderr)
+	iters := fs.Int("iters", 20000, "hypercalls (and baseline exits) per round")
+	rounds := fs.Int("rounds", 3, "rounds, alternating baseline and pvsim; medians are reported")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	src := fs.String("baseline-src", "", "path of kvmexit.c (default: $"+bench.BaselineSourceEnv+", else shared/baseline/kvmexit.c above the working directory)")
+	pos, _, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *iters < 1 || *rounds < 1 {
+		return usageError{"bench hypercall takes no arguments; --iters and --rounds must be positive"}
+	}
+	if *src == "" {
+		if *src, err = bench.FindBaselineSource(); err != nil {
+			return err
+		}
+	}
+	dir, err := os.MkdirTemp("", "pvsim-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := bench.BuildBaseline(*src, dir)
+	if err != nil {
+		return err
+	}
+	var ours, base []float64
+	for r := 0; r < *rounds; r++ {
+		fmt.Fprintf(stderr, "round %d/%d: baseline...", r+1, *rounds)
+		b, err := bench.RunBaseline(bin, *iters)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stderr, " pvsim...")
+		d, err := bench.NullHypercall(*iters)
+		if err != nil {
+			return err
+		}
+		us := float64(d) / float64(time.Microsecond)
+		fmt.Fprintf(stderr, " %.2f µs vs %.2f µs\n", us, b[bench.ExitMMIOCPL3])
+		ours, base = append(ours, us), append(base, b[bench.ExitMMIOCPL3])
+	}
+	res := hypercallResult{
+		HypercallUs: median(ours), BaselineUs: median(base),
+		Baseline: bench.ExitMMIOCPL3, Iters: *iters, Rounds: *rounds,
+	}
+	res.Ratio = res.HypercallUs / res.BaselineUs
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Fprintf(stdout, "null hypercall (xen_version, CPL3 doorbell): %8.2f µs\n", res.HypercallUs)
+	fmt.Fprintf(stdout, "baseline %-15s             %8.2f µs\n", res.Baseline+":", res.BaselineUs)
+	fmt.Fprintf(stdout, "ratio                                       %8.3f\n", res.Ratio)
+	return nil
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}

@@ -1,0 +1,107 @@
+// Command pvsim runs guest test kernels under a Xen x86-64 PV
+// memory-management ABI on KVM, and measures what that costs.
+//
+// Usage:
+//
+//	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [-- guest command line]
+//	pvsim list
+//	pvsim bench hypercall [--iters N] [--json]
+//
+// Run `pvsim help` for the exit statuses.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usage = `pvsim: a paravirtual pagetable hypervisor emulator on KVM
+
+Usage:
+  pvsim run KERNEL [flags] [-- guest command line]
+        boot KERNEL (an embedded kernel name or an ELF path) and wait for it
+        to shut down; the guest console goes to stdout
+  pvsim list
+        name the embedded kernels
+  pvsim bench hypercall [--iters N] [--json]
+        time pvsim's null hypercall against the raw-KVM baseline, same run
+  pvsim help
+        this text
+
+Run 'pvsim COMMAND -h' for a command's flags.
+
+Exit status of run:
+  0  the guest powered off            5  timeout: the guest did not shut down
+  1  pvsim error (bad kernel, KVM)    6  the guest asked to reboot
+  2  bad command line                 7  the guest's watchdog fired
+  3  the guest crashed (SHUTDOWN_crash), 8 other shutdown reasons
+  4  the guest faulted (triple fault, hypervisor or hardware fault)
+`
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitUsage    = 2
+	exitCrash    = 3
+	exitFault    = 4
+	exitTimeout  = 5
+	exitReboot   = 6
+	exitWatchdog = 7
+	exitOther    = 8
+)
+
+// usageError is a bad command line; it exits with exitUsage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// exitError carries an exit status chosen by a command.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e statusError) Error() string { return e.err.Error() }
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func runMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	status := exitOK
+	switch args[0] {
+	case "run":
+		status, err = cmdRun(args[1:], stdout, stderr)
+	case "list":
+		err = cmdList(args[1:], stdout)
+	case "bench":
+		err = cmdBench(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		err = usageError{fmt.Sprintf("unknown command %q (try 'pvsim help')", args[0])}
+	}
+	if err == nil {
+		return status
+	}
+	fmt.Fprintf(stderr, "pvsim: %s\n", strings.TrimSpace(err.Error()))
+	var ue usageError
+	var se statusError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.As(err, &se):
+		return se.status
+	}
+	return exitError
+}

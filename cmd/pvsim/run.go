@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"pvsim/guest"
+	"pvsim/hv"
+	"pvsim/xen"
+)
+
+// kernelImage resolves KERNEL: an embedded kernel's name, or a path.
+func kernelImage(name string) (string, []byte, error) {
+	if k, ok := guest.Lookup(name); ok {
+		return k.Name, k.ELF, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", nil, fmt.Errorf("kernel %q: no embedded kernel has that name (see 'pvsim list') and no such file", name)
+		}
+		return "", nil, fmt.Errorf("kernel %q: %v", name, err)
+	}
+	return name, b, nil
+}
+
+type runFlags struct {
+	vcpus   int
+	mem     sizeFlag
+	timeout time.Duration
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	f.mem = hv.DefaultMemory
+	fs.IntVar(&f.vcpus, "vcpus", 1, fmt.Sprintf("number of vCPUs (1-%d)", hv.MaxVCPUs))
+	fs.Var(&f.mem, "mem", "guest memory, a multiple of 2M (e.g. 64M, 1G)")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "fail if the guest has not shut down after this long (0: no limit)")
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlagSet("run", "pvsim run KERNEL [flags] [-- guest command line]", stderr)
+	var f runFlags
+	f.register(fs)
+	pos, rest, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if len(pos) != 1 {
+		return 0, usageError{"run takes one KERNEL (an embedded name or an ELF path); see 'pvsim run -h'"}
+	}
+	name, image, err := kernelImage(pos[0])
+	if err != nil {
+		return 0, err
+	}
+	d, err := hv.New(hv.Config{
+		Name: name, Kernel: image, VCPUs: f.vcpus, Memory: uint64(f.mem),
+		CmdLine: strings.Join(rest, " "), Console: stdout, Timeout: f.timeout,
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	res, err := d.Run(context.Background())
+	var ge *hv.GuestError
+	switch {
+	case errors.As(err, &ge) && ge.Kind == hv.Timeout:
+		return 0, statusError{exitTimeout, err}
+	case errors.As(err, &ge):
+		return 0, statusError{exitFault, err}
+	case err != nil:
+		return 0, err
+	}
+	switch res.Reason {
+	case xen.ShutdownPoweroff:
+		return exitOK, nil
+	case xen.ShutdownCrash:
+		return 0, statusError{exitCrash, fmt.Errorf("the guest crashed (SHUTDOWN_crash from vCPU %d)", res.VCPU)}
+	case xen.ShutdownReboot:
+		return 0, statusError{exitReboot, fmt.Errorf("the guest asked to reboot (vCPU %d)", res.VCPU)}
+	case xen.ShutdownWatchdog:
+		return 0, statusError{exitWatchdog, fmt.Errorf("the guest's watchdog fired (vCPU %d)", res.VCPU)}
+	}
+	return 0, statusError{exitOther, fmt.Errorf("the guest shut down with reason %v (vCPU %d)", res.Reason, res.VCPU)}
+}
+
+func cmdList(args []string, stdout io.Writer) error {
+	if len(args) != 0 {
+		return usageError{"list takes no arguments"}
+	}
+	w := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+	for _, k := range guest.Kernels() {
+		fmt.Fprintf(w, "%s\t%s\n", k.Name, k.Description)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,49 @@
+/* What every test kernel uses: boot hooks, shutdown, panic and BUG. */
+#ifndef _KERNEL_H
+#define _KERNEL_H
+
+#include <compiler.h>
+#include <elfnote.h>
+#include <printk.h>
+#include <types.h>
+#include <xen/xen.h>
+
+extern struct start_info *xen_start_info;
+
+/* C entry of vCPU0, called from head.S with the start_info of the domain. */
+void __noreturn start_kernel(struct start_info *si);
+
+/*
+ * The test itself: each kernel in kernels/ defines it. It runs on vCPU0
+ * once the runtime is set up; if it returns, the domain powers off.
+ */
+void kernel_main(void);
+
+/* End the domain; reason is a SHUTDOWN_* value. */
+void __noreturn xen_shutdown(unsigned int reason);
+void __noreturn xen_poweroff(void);
+void __noreturn xen_crash(void);
+
+/* Print "Kernel panic - not syncing: <message>" and crash the domain. */
+void __noreturn panic(const char *fmt, ...) __printf(1, 2);
+
+#define BUG()								\
+do {									\
+	printk("kernel BUG at %s:%d!\n", __FILE__, __LINE__);		\
+	xen_crash();							\
+} while (0)
+
+#define BUG_ON(cond)							\
+do {									\
+	if (unlikely(cond))						\
+		BUG();							\
+} while (0)
+
+/*
+ * PVSIM_DESCRIPTION("one line"): the kernel's description, stored as
+ * the "pvsim" ELF note of type 1 for the host to list.
+ */
+#define PVSIM_NOTE_DESCRIPTION	1
+#define PVSIM_DESCRIPTION(text)	ELFNOTE(pvsim, PVSIM_NOTE_DESCRIPTION, text)
+
+#endif /* _KERNEL_H */

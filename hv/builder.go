@@ -1,0 +1,299 @@
+package hv
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"pvsim/mmu"
+	"pvsim/xen"
+)
+
+// KernelError reports a guest kernel image the domain builder refuses.
+type KernelError struct {
+	Name   string
+	Reason string
+}
+
+func (e *KernelError) Error() string { return fmt.Sprintf("kernel %s: %s", e.Name, e.Reason) }
+
+// xenNotes are the Xen ELF notes the builder uses.
+type xenNotes struct {
+	entry, hypercallPage, virtBase, paddrOffset uint64
+	hasEntry, hasHypercallPage, hasPaddrOffset  bool
+	guestOS, loader                             string
+}
+
+// parseXenNotes reads the "Xen" notes from the PT_NOTE segments, or from
+// SHT_NOTE sections when there are none, as Xen's libelf does.
+func parseXenNotes(f *elf.File) (xenNotes, error) {
+	var n xenNotes
+	var blobs [][]byte
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_NOTE {
+			b, err := io.ReadAll(p.Open())
+			if err != nil {
+				return n, fmt.Errorf("reading PT_NOTE: %v", err)
+			}
+			blobs = append(blobs, b)
+		}
+	}
+	if len(blobs) == 0 {
+		for _, s := range f.Sections {
+			if s.Type == elf.SHT_NOTE {
+				b, err := s.Data()
+				if err != nil {
+					return n, fmt.Errorf("reading %s: %v", s.Name, err)
+				}
+				blobs = append(blobs, b)
+			}
+		}
+	}
+	for _, b := range blobs {
+		err := walkNotes(b, func(name string, typ uint32, desc []byte) error {
+			if name != "Xen" {
+				return nil
+			}
+			num := func() (uint64, error) {
+				switch len(desc) {
+				case 4:
+					return uint64(binary.LittleEndian.Uint32(desc)), nil
+				case 8:
+					return binary.LittleEndian.Uint64(desc), nil
+				}
+				return 0, fmt.Errorf("Xen note %d: numeric value of %d bytes", typ, len(desc))
+			}
+			var err error
+			switch typ {
+			case xen.ElfNoteEntry:
+				n.entry, err = num()
+				n.hasEntry = true
+			case xen.ElfNoteHypercallPage:
+				n.hypercallPage, err = num()
+				n.hasHypercallPage = true
+			case xen.ElfNoteVirtBase:
+				n.virtBase, err = num()
+			case xen.ElfNotePaddrOffset:
+				n.paddrOffset, err = num()
+				n.hasPaddrOffset = true
+			case xen.ElfNoteGuestOS:
+				n.guestOS = string(bytes.TrimRight(desc, "\x00"))
+			case xen.ElfNoteLoader:
+				n.loader = string(bytes.TrimRight(desc, "\x00"))
+			}
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// walkNotes calls fn for each ELF note in b.
+func walkNotes(b []byte, fn func(name string, typ uint32, desc []byte) error) error {
+	align4 := func(x uint64) uint64 { return (x + 3) &^ 3 }
+	for len(b) > 0 {
+		if len(b) < 12 {
+			return errors.New("truncated note header")
+		}
+		namesz := uint64(binary.LittleEndian.Uint32(b))
+		descsz := uint64(binary.LittleEndian.Uint32(b[4:]))
+		typ := binary.LittleEndian.Uint32(b[8:])
+		b = b[12:]
+		if align4(namesz) > uint64(len(b)) || align4(namesz)+align4(descsz) > uint64(len(b)) {
+			return errors.New("note extends past its segment")
+		}
+		name := string(bytes.TrimRight(b[:namesz], "\x00"))
+		desc := b[align4(namesz) : align4(namesz)+descsz]
+		if err := fn(name, typ, desc); err != nil {
+			return err
+		}
+		b = b[align4(namesz)+align4(descsz):]
+	}
+	return nil
+}
+
+// bootInfo is what the builder hands to the domain: the registers vCPU0
+// starts with and the facts later hypercalls check against.
+type bootInfo struct {
+	entry, stackTop, startInfoVA uint64
+	virtBase                     uint64
+	l4                           uint64 // pfn of the initial L4
+	ptFrames                     []uint64
+}
+
+// buildDomain loads kernel into mem and builds the initial address space the
+// way Xen's PV domain builder does (xen/include/public/xen.h, "start of day
+// memory layout"): the kernel image, the frame list, start_info, the
+// bootstrap pagetables and the bootstrap stack, packed page after page from
+// the image's base. Every guest frame is mapped at virt_base + pfn*4096,
+// writable except the pagetable frames.
+func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline string) (*bootInfo, error) {
+	bad := func(format string, a ...any) error {
+		return &KernelError{Name: name, Reason: fmt.Sprintf(format, a...)}
+	}
+	if !bytes.HasPrefix(kernel, []byte(elf.ELFMAG)) {
+		return nil, bad("not an ELF file (no ELF magic in its first bytes)")
+	}
+	f, err := elf.NewFile(bytes.NewReader(kernel))
+	if err != nil {
+		return nil, bad("malformed ELF: %v", err)
+	}
+	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 || f.Data != elf.ELFDATA2LSB {
+		return nil, bad("not an x86-64 ELF64 image (%v, %v)", f.Class, f.Machine)
+	}
+	if f.Type != elf.ET_EXEC {
+		return nil, bad("ELF type %v, want a static executable (ET_EXEC)", f.Type)
+	}
+	notes, err := parseXenNotes(f)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	if len(cmdline) >= xen.MaxGuestCmdline {
+		return nil, bad("command line is %d bytes, the limit is %d", len(cmdline), xen.MaxGuestCmdline-1)
+	}
+	nrPages := mem.nrPages()
+	virtBase := notes.virtBase
+	paddrOffset := virtBase
+	if notes.hasPaddrOffset {
+		paddrOffset = notes.paddrOffset
+	}
+	span := nrPages << mmu.PageShift
+	if !mmu.Canonical(virtBase) || !mmu.Canonical(virtBase+span-1) || virtBase+span-1 < virtBase ||
+		(virtBase < xen.HypervisorVirtEnd && virtBase+span > xen.HypervisorVirtStart) {
+		return nil, bad("virt_base %#x cannot map %d MiB of memory outside the hypervisor's range", virtBase, span>>20)
+	}
+
+	// Load the PT_LOAD segments.
+	imageEnd := uint64(0)
+	loaded := 0
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_LOAD || p.Memsz == 0 {
+			continue
+		}
+		va := p.Paddr + virtBase - paddrOffset
+		if va != p.Vaddr {
+			return nil, bad("segment at %#x: load address %#x (p_paddr + virt_base - paddr_offset) differs from p_vaddr", p.Vaddr, va)
+		}
+		if p.Filesz > p.Memsz || va < virtBase || va-virtBase+p.Memsz > span || va+p.Memsz < va {
+			return nil, bad("segment at %#x (%#x bytes) does not fit in %d MiB of guest memory", va, p.Memsz, span>>20)
+		}
+		dst := mem.bytes(va-virtBase, p.Memsz)
+		if _, err := io.ReadFull(p.Open(), dst[:p.Filesz]); err != nil {
+			return nil, bad("segment at %#x: %v", va, err)
+		}
+		clear(dst[p.Filesz:])
+		imageEnd = max(imageEnd, va-virtBase+p.Memsz)
+		loaded++
+	}
+	if loaded == 0 {
+		return nil, bad("no loadable segment")
+	}
+	entry := f.Entry
+	if notes.hasEntry {
+		entry = notes.entry
+	}
+	if entry < virtBase || entry-virtBase >= imageEnd {
+		return nil, bad("entry point %#x is outside the loaded image", entry)
+	}
+
+	// Bootstrap elements, each page-aligned, after the image.
+	pageUp := func(x uint64) uint64 { return (x + mmu.PageSize - 1) &^ (mmu.PageSize - 1) }
+	next := pageUp(imageEnd) >> mmu.PageShift
+	take := func(pages uint64) (uint64, error) {
+		if next+pages > nrPages {
+			return 0, bad("image and bootstrap structures need more than %d MiB of memory", span>>20)
+		}
+		next += pages
+		return next - pages, nil
+	}
+	mfnList, err := take(pageUp(nrPages*8) >> mmu.PageShift)
+	if err != nil {
+		return nil, err
+	}
+	startInfo, err := take(1)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := newPTBuilder(mem, mmu.PTEPresent|mmu.PTEWritable|mmu.PTEUser|mmu.PTEAccessed, func() (uint64, error) { return take(1) })
+	if err != nil {
+		return nil, err
+	}
+	const rw = mmu.PTEPresent | mmu.PTEWritable | mmu.PTEUser | mmu.PTEAccessed | mmu.PTEDirty
+	for pfn := uint64(0); pfn < nrPages; pfn++ {
+		if err := pt.mapPage(virtBase+pfn<<mmu.PageShift, pfn, rw); err != nil {
+			return nil, err
+		}
+	}
+	for _, pfn := range pt.frames {
+		if err := pt.setFlags(virtBase+pfn<<mmu.PageShift, rw&^(mmu.PTEWritable|mmu.PTEDirty)); err != nil {
+			return nil, err
+		}
+	}
+	hv.installInto(pt)
+	const stackPages = 4
+	stack, err := take(stackPages)
+	if err != nil {
+		return nil, err
+	}
+	if nrPages-next < (512<<10)>>mmu.PageShift {
+		return nil, bad("less than 512 KiB of memory left after the bootstrap structures")
+	}
+
+	// Frame list: pseudo-physical = machine, one unsigned long per frame.
+	list := mem.bytes(mfnList<<mmu.PageShift, nrPages*8)
+	for pfn := uint64(0); pfn < nrPages; pfn++ {
+		binary.LittleEndian.PutUint64(list[pfn*8:], pfn)
+	}
+
+	si := mem.frame(startInfo)
+	copy(si[xen.StartInfoMagicOff:], xen.StartInfoMagic)
+	put := func(off int, v uint64) { binary.LittleEndian.PutUint64(si[off:], v) }
+	put(xen.StartInfoNrPages, nrPages)
+	put(xen.StartInfoPtBase, virtBase+pt.root<<mmu.PageShift)
+	put(xen.StartInfoNrPtFrames, uint64(len(pt.frames)))
+	put(xen.StartInfoMFNList, virtBase+mfnList<<mmu.PageShift)
+	copy(si[xen.StartInfoCmdLine:xen.StartInfoCmdLine+xen.MaxGuestCmdline-1], cmdline)
+
+	if notes.hasHypercallPage {
+		hp := notes.hypercallPage
+		if hp&(mmu.PageSize-1) != 0 || hp < virtBase || hp-virtBase+mmu.PageSize > imageEnd {
+			return nil, bad("hypercall page %#x is not a page inside the image", hp)
+		}
+		fillHypercallPage(mem.bytes(hp-virtBase, mmu.PageSize))
+	}
+
+	return &bootInfo{
+		entry:       entry,
+		stackTop:    virtBase + (stack+stackPages)<<mmu.PageShift,
+		startInfoVA: virtBase + startInfo<<mmu.PageShift,
+		virtBase:    virtBase,
+		l4:          pt.root,
+		ptFrames:    pt.frames,
+	}, nil
+}
+
+// fillHypercallPage writes the hypercall stubs. Entry nr, at nr*32, is
+//
+//	mov  $nr, %eax
+//	movabs %eax, hvDoorbellVA
+//	ret
+//
+// The store to the unbacked doorbell exits to the VMM as MMIO carrying the
+// hypercall number; arguments stay in rdi, rsi, rdx, r10, r8 and the result
+// comes back in rax, as with Xen. Nothing else is clobbered.
+func fillHypercallPage(page []byte) {
+	clear(page)
+	for nr := 0; nr < xen.NrHypercalls; nr++ {
+		s := page[nr*xen.HypercallStubSize:]
+		s[0] = 0xb8
+		binary.LittleEndian.PutUint32(s[1:], uint32(nr))
+		s[5] = 0xa3
+		binary.LittleEndian.PutUint64(s[6:], hvDoorbellVA)
+		s[14] = 0xc3
+	}
+}

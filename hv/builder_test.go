@@ -1,0 +1,269 @@
+package hv
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/arch/x86/x86asm"
+
+	"pvsim/mmu"
+	"pvsim/xen"
+)
+
+// testELF describes a synthetic kernel image for the builder tests.
+type testELF struct {
+	class, machine, typ byte
+	vaddr, paddr        uint64
+	code                []byte
+	memsz               uint64 // 0: len(code)
+	entry               uint64
+	notes               map[uint32]uint64 // Xen note type -> 8-byte value
+}
+
+const testBase = 0xffffffff80000000
+
+func goodELF() testELF {
+	return testELF{
+		class: 2, machine: 62, typ: 2, vaddr: testBase, paddr: 0,
+		code: make([]byte, 3*mmu.PageSize), entry: testBase + 0x10,
+		notes: map[uint32]uint64{
+			xen.ElfNoteEntry: testBase + 0x10, xen.ElfNoteHypercallPage: testBase + mmu.PageSize,
+			xen.ElfNoteVirtBase: testBase, xen.ElfNotePaddrOffset: 0,
+		},
+	}
+}
+
+// bytes lays out an ELF64 file: header, two program headers (PT_LOAD,
+// PT_NOTE), the notes, then the loadable code at offset 0x1000.
+func (e testELF) bytes() []byte {
+	var notes bytes.Buffer
+	for typ := uint32(0); typ < 16; typ++ {
+		v, ok := e.notes[typ]
+		if !ok {
+			continue
+		}
+		binary.Write(&notes, binary.LittleEndian, []uint32{4, 8, typ})
+		notes.WriteString("Xen\x00")
+		binary.Write(&notes, binary.LittleEndian, v)
+	}
+	memsz := e.memsz
+	if memsz == 0 {
+		memsz = uint64(len(e.code))
+	}
+	f := make([]byte, 0x1000+len(e.code))
+	copy(f, "\x7fELF")
+	f[4], f[5], f[6] = e.class, 1, 1
+	le := binary.LittleEndian
+	le.PutUint16(f[16:], uint16(e.typ))
+	le.PutUint16(f[18:], uint16(e.machine))
+	le.PutUint32(f[20:], 1)
+	le.PutUint64(f[24:], e.entry)
+	le.PutUint64(f[32:], 64) // phoff
+	le.PutUint16(f[52:], 64) // ehsize
+	le.PutUint16(f[54:], 56) // phentsize
+	le.PutUint16(f[56:], 2)  // phnum
+	ph := func(i int, typ uint32, off, va, pa, filesz, memsz uint64) {
+		p := f[64+56*i:]
+		le.PutUint32(p[0:], typ)
+		le.PutUint32(p[4:], 7)
+		le.PutUint64(p[8:], off)
+		le.PutUint64(p[16:], va)
+		le.PutUint64(p[24:], pa)
+		le.PutUint64(p[32:], filesz)
+		le.PutUint64(p[40:], memsz)
+		le.PutUint64(p[48:], 4)
+	}
+	ph(0, 1, 0x1000, e.vaddr, e.paddr, uint64(len(e.code)), memsz)
+	ph(1, 4, 0x200, 0, 0, uint64(notes.Len()), uint64(notes.Len()))
+	copy(f[0x200:], notes.Bytes())
+	copy(f[0x1000:], e.code)
+	return f
+}
+
+func build(t *testing.T, image []byte, cmdline string) (*physMem, *bootInfo, error) {
+	t.Helper()
+	mem, err := newPhysMem(16 << 20)
+	require.NoError(t, err)
+	t.Cleanup(mem.free)
+	hv, err := buildHVRegion(mem, 2)
+	require.NoError(t, err)
+	b, err := buildDomain(mem, hv, "test", image, cmdline)
+	return mem, b, err
+}
+
+func TestBuildDomainRejects(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(e *testELF)
+		image  []byte
+		want   string
+	}{
+		{name: "empty file", image: []byte{}, want: "not an ELF file"},
+		{name: "text file", image: []byte("#!/bin/sh\necho hi\n"), want: "not an ELF file"},
+		{name: "truncated", image: goodELF().bytes()[:70], want: "malformed ELF"},
+		{name: "32-bit", mutate: func(e *testELF) { e.class = 1 }, want: "malformed ELF"},
+		{name: "arm64", mutate: func(e *testELF) { e.machine = 183 }, want: "not an x86-64 ELF64 image"},
+		{name: "shared object", mutate: func(e *testELF) { e.typ = 3 }, want: "want a static executable"},
+		{name: "segment beyond memory", mutate: func(e *testELF) { e.memsz = 64 << 20 }, want: "does not fit"},
+		{name: "segment below virt_base", mutate: func(e *testELF) { e.vaddr, e.paddr = testBase-0x1000, 0; e.notes[xen.ElfNotePaddrOffset] = 0x1000 }, want: "does not fit"},
+		{name: "paddr disagrees with vaddr", mutate: func(e *testELF) { e.paddr = 0x2000 }, want: "differs from p_vaddr"},
+		{name: "entry outside image", mutate: func(e *testELF) { e.notes[xen.ElfNoteEntry] = testBase + 64<<20 }, want: "entry point"},
+		{name: "hypercall page unaligned", mutate: func(e *testELF) { e.notes[xen.ElfNoteHypercallPage] = testBase + 8 }, want: "hypercall page"},
+		{name: "hypercall page outside image", mutate: func(e *testELF) { e.notes[xen.ElfNoteHypercallPage] = testBase + 8<<20 }, want: "hypercall page"},
+		{name: "virt_base in hypervisor range", mutate: func(e *testELF) { e.notes[xen.ElfNoteVirtBase] = xen.HypervisorVirtStart }, want: "virt_base"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			img := tt.image
+			if img == nil {
+				e := goodELF()
+				tt.mutate(&e)
+				img = e.bytes()
+			}
+			_, _, err := build(t, img, "")
+			var ke *KernelError
+			require.True(t, errors.As(err, &ke), "want a KernelError, got %v", err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "kernel test: "), err.Error())
+		})
+	}
+	_, _, err := build(t, goodELF().bytes(), strings.Repeat("x", xen.MaxGuestCmdline))
+	assert.ErrorContains(t, err, "command line is 1024 bytes")
+}
+
+func TestBuildDomainLayout(t *testing.T) {
+	mem, b, err := build(t, goodELF().bytes(), "strategy=none")
+	require.NoError(t, err)
+	cr3 := b.l4 << mmu.PageShift
+	read := func(va uint64, acc mmu.Access) mmu.Walk { return mmu.Translate(mem, cr3, va, acc) }
+
+	// start_info, as the guest sees it through its own mapping.
+	si := read(b.startInfoVA, mmu.AccessUser|mmu.AccessWrite)
+	require.True(t, si.OK)
+	page := mem.bytes(si.PA, mmu.PageSize)
+	assert.Equal(t, xen.StartInfoMagic, string(bytes.TrimRight(page[:32], "\x00")))
+	u64 := func(off int) uint64 { return binary.LittleEndian.Uint64(page[off:]) }
+	assert.Equal(t, mem.nrPages(), u64(xen.StartInfoNrPages))
+	assert.Equal(t, testBase+cr3, u64(xen.StartInfoPtBase))
+	assert.Equal(t, uint64(len(b.ptFrames)), u64(xen.StartInfoNrPtFrames))
+	assert.Equal(t, "strategy=none", string(bytes.TrimRight(page[xen.StartInfoCmdLine:xen.StartInfoCmdLine+64], "\x00")))
+
+	// The frame list is the identity.
+	list := u64(xen.StartInfoMFNList)
+	for _, pfn := range []uint64{0, 1, 100, mem.nrPages() - 1} {
+		w := read(list+pfn*8, mmu.AccessUser)
+		require.True(t, w.OK)
+		v, _ := mem.Read64(w.PA)
+		assert.Equal(t, pfn, v)
+	}
+
+	// Every frame is mapped at virt_base + pfn*4096; pagetable frames read-only.
+	pt := map[uint64]bool{}
+	for _, f := range b.ptFrames {
+		pt[f] = true
+	}
+	for pfn := uint64(0); pfn < mem.nrPages(); pfn++ {
+		w := read(testBase+pfn<<mmu.PageShift, mmu.AccessUser|mmu.AccessWrite)
+		if pt[pfn] {
+			assert.False(t, w.OK, "pagetable frame %#x is writable", pfn)
+			assert.True(t, read(testBase+pfn<<mmu.PageShift, mmu.AccessUser).OK)
+		} else {
+			require.True(t, w.OK, "frame %#x not mapped writable", pfn)
+			assert.Equal(t, pfn<<mmu.PageShift, w.PA)
+		}
+	}
+	assert.Equal(t, b.l4, b.ptFrames[0])
+
+	// The hypervisor region is there but closed to CPL3, except the doorbell.
+	assert.True(t, read(hvIDTVA, mmu.AccessRead).OK)
+	assert.False(t, read(hvIDTVA, mmu.AccessUser).OK)
+	assert.False(t, read(cpuStackTop(0)-8, mmu.AccessUser).OK)
+	assert.True(t, read(cpuStackTop(1)-8, mmu.AccessWrite).OK)
+	db := read(hvDoorbellVA, mmu.AccessUser|mmu.AccessWrite)
+	require.True(t, db.OK)
+	assert.Equal(t, mem.doorbell, db.PA)
+	assert.Nil(t, mem.bytes(mem.doorbell, 4), "the doorbell must be unbacked")
+
+	// The hypercall page was filled.
+	hp := read(testBase+mmu.PageSize, mmu.AccessUser)
+	require.True(t, hp.OK)
+	assert.Equal(t, byte(0xb8), mem.bytes(hp.PA, 1)[0])
+	assert.Equal(t, uint64(testBase+0x10), b.entry)
+}
+
+func TestHypercallPageDecodes(t *testing.T) {
+	page := make([]byte, mmu.PageSize)
+	fillHypercallPage(page)
+	for _, nr := range []int{0, 1, 17, 18, 29, xen.NrHypercalls - 1} {
+		code := page[nr*xen.HypercallStubSize:]
+		var ops []string
+		for off := 0; off < xen.HypercallStubSize; {
+			inst, err := x86asm.Decode(code[off:], 64)
+			require.NoError(t, err)
+			ops = append(ops, x86asm.IntelSyntax(inst, 0, nil))
+			off += inst.Len
+			if inst.Op == x86asm.RET {
+				break
+			}
+		}
+		assert.Equal(t, []string{
+			"mov eax, " + hex(uint64(nr)),
+			"mov dword ptr [" + hex(hvDoorbellVA) + "], eax",
+			"ret",
+		}, ops, "hypercall %d", nr)
+	}
+}
+
+func hex(v uint64) string { return fmt.Sprintf("%#x", v) }
+
+func TestExceptionStubsDecode(t *testing.T) {
+	text := make([]byte, mmu.PageSize)
+	buildStubs(text)
+	for v := 0; v < nrStubs; v++ {
+		pc := v * stubSize
+		var ops []string
+		for i := 0; i < 3; i++ {
+			inst, err := x86asm.Decode(text[pc:], 64)
+			require.NoError(t, err)
+			ops = append(ops, x86asm.IntelSyntax(inst, uint64(pc), nil))
+			if inst.Op == x86asm.JMP {
+				target := pc + inst.Len + int(inst.Args[0].(x86asm.Rel))
+				assert.Equal(t, stubCommonOff, target, "vector %d jumps to the common tail", v)
+				break
+			}
+			pc += inst.Len
+		}
+		want := []string{"push " + hex(uint64(v)), "jmp .+" + ""}
+		if !vectorHasErrorCode(v) {
+			want = append([]string{"push 0x0"}, want...)
+		}
+		require.Len(t, ops, len(want), "vector %d: %v", v, ops)
+		for i := range want[:len(want)-1] {
+			assert.Equal(t, want[i], ops[i], "vector %d", v)
+		}
+	}
+	var tail []string
+	for pc := stubCommonOff; len(tail) < 3; {
+		inst, err := x86asm.Decode(text[pc:], 64)
+		require.NoError(t, err)
+		tail = append(tail, x86asm.IntelSyntax(inst, 0, nil))
+		pc += inst.Len
+	}
+	assert.Equal(t, []string{"out " + hex(trapPort) + ", al", "add rsp, 0x10", "iretq"}, tail)
+}
+
+func TestHVSymbol(t *testing.T) {
+	n, ok := hvSymbol(hvTextVA + 14*stubSize + 2)
+	assert.True(t, ok)
+	assert.Equal(t, "hv_entry_PF+0x2", n)
+	n, _ = hvSymbol(hvTextVA + stubCommonOff)
+	assert.Equal(t, "hv_entry_common+0x0", n)
+	_, ok = hvSymbol(testBase)
+	assert.False(t, ok)
+}

@@ -1,0 +1,315 @@
+// Package hv is pvsim's VMM: one PV domain on KVM. It builds the domain the
+// way Xen's builder does, runs each vCPU on its own locked OS thread, and
+// handles exits: hypercalls arrive as stores to the doorbell (MMIO),
+// exceptions as writes to the trap port from the hypervisor's CPL0 entry
+// stubs. Guest-caused failures end the domain with a GuestError that names
+// the vCPU and the symbolized RIP.
+package hv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/bobuhiro11/gokvm/kvm"
+
+	"pvsim/mmu"
+	"pvsim/xen"
+)
+
+// Config describes one domain.
+type Config struct {
+	// Name names the kernel in messages.
+	Name string
+	// Kernel is the guest kernel, an ELF64 image with Xen notes.
+	Kernel []byte
+	// VCPUs is the number of vCPUs, 1..MaxVCPUs.
+	VCPUs int
+	// Memory is the guest's memory in bytes: a multiple of 2 MiB, at least
+	// MinMemory.
+	Memory uint64
+	// CmdLine is the guest command line (start_info.cmd_line).
+	CmdLine string
+	// Console receives the guest's console output; nil discards it.
+	Console io.Writer
+	// Timeout ends the domain with a Timeout error when it has not shut
+	// down by then; zero means no limit.
+	Timeout time.Duration
+}
+
+// DefaultMemory is the guest memory when Config.Memory is zero.
+const (
+	DefaultMemory = 64 << 20
+	MinMemory     = 4 << 20
+	MaxMemory     = 1 << 30
+)
+
+// Result is how a domain that shut down ended.
+type Result struct {
+	// Reason is what the guest gave to SCHEDOP_shutdown.
+	Reason xen.ShutdownReason
+	// VCPU is the vCPU that asked for the shutdown.
+	VCPU int
+	// Elapsed is the wall time from the first KVM_RUN to the shutdown.
+	Elapsed time.Duration
+	// Exits counts exits per vCPU.
+	Exits []ExitStats
+}
+
+// ExitStats counts one vCPU's exits by kind.
+type ExitStats struct {
+	Hypercalls [xen.NrHypercalls]uint64
+	Traps      [nrStubs]uint64
+	// Interrupted counts KVM_RUN calls that returned early for a signal or
+	// a kick.
+	Interrupted uint64
+}
+
+// Total is the number of exits that reached the VMM's handlers.
+func (s *ExitStats) Total() uint64 {
+	var n uint64
+	for _, c := range s.Hypercalls {
+		n += c
+	}
+	for _, c := range s.Traps {
+		n += c
+	}
+	return n
+}
+
+// Domain is one built guest, ready to run once.
+type Domain struct {
+	cfg   Config
+	kvm   *kvmSys
+	vm    *os.File
+	mem   *physMem
+	hv    *hvRegion
+	boot  *bootInfo
+	syms  *Symbolizer
+	vcpus []*vcpu
+
+	consoleMu sync.Mutex
+
+	stopping atomic.Bool
+	stopCh   chan struct{}
+	endMu    sync.Mutex
+	ended    bool
+	result   Result
+	err      error
+	started  time.Time
+}
+
+// New builds a domain: a KVM VM with its memory, the hypervisor region, the
+// guest kernel loaded with its initial pagetables and start_info, and the
+// vCPUs, all stopped. Close releases it.
+func New(cfg Config) (*Domain, error) {
+	if cfg.VCPUs == 0 {
+		cfg.VCPUs = 1
+	}
+	if cfg.VCPUs < 1 || cfg.VCPUs > MaxVCPUs {
+		return nil, fmt.Errorf("%d vCPUs: pvsim supports 1 to %d", cfg.VCPUs, MaxVCPUs)
+	}
+	if cfg.Memory == 0 {
+		cfg.Memory = DefaultMemory
+	}
+	if cfg.Memory < MinMemory || cfg.Memory > MaxMemory || cfg.Memory%(2<<20) != 0 {
+		return nil, fmt.Errorf("memory %d MiB: want a multiple of 2 MiB from %d MiB to %d MiB", cfg.Memory>>20, MinMemory>>20, MaxMemory>>20)
+	}
+	if cfg.Console == nil {
+		cfg.Console = io.Discard
+	}
+	if cfg.Name == "" {
+		cfg.Name = "kernel"
+	}
+	d := &Domain{cfg: cfg, stopCh: make(chan struct{}), syms: NewSymbolizer(cfg.Kernel)}
+	ok := false
+	defer func() {
+		if !ok {
+			d.Close()
+		}
+	}()
+
+	var err error
+	if d.mem, err = newPhysMem(cfg.Memory); err != nil {
+		return nil, err
+	}
+	if d.hv, err = buildHVRegion(d.mem, cfg.VCPUs); err != nil {
+		return nil, err
+	}
+	if d.boot, err = buildDomain(d.mem, d.hv, cfg.Name, cfg.Kernel, cfg.CmdLine); err != nil {
+		return nil, err
+	}
+
+	if d.kvm, err = openKVM(); err != nil {
+		return nil, err
+	}
+	vmfd, err := kvm.CreateVM(d.kvm.f.Fd())
+	if err != nil {
+		return nil, fmt.Errorf("KVM_CREATE_VM: %w", err)
+	}
+	d.vm = os.NewFile(vmfd, "kvm-vm")
+	// VMX needs a TSS area for real-mode emulation even when the guest never
+	// uses real mode; elsewhere this is a no-op. Placed above everything.
+	_ = kvm.SetTSSAddr(vmfd, 0xfffbd000)
+	for slot, r := range []struct {
+		gpa uint64
+		mem []byte
+	}{{0, d.mem.guest}, {d.mem.hvBase, d.mem.hv}} {
+		region := kvm.UserspaceMemoryRegion{
+			Slot: uint32(slot), GuestPhysAddr: r.gpa, MemorySize: uint64(len(r.mem)),
+			UserspaceAddr: uint64(uintptr(unsafe.Pointer(&r.mem[0]))),
+		}
+		if err := kvm.SetUserMemoryRegion(vmfd, &region); err != nil {
+			return nil, fmt.Errorf("KVM_SET_USER_MEMORY_REGION slot %d: %w", slot, err)
+		}
+	}
+	for i := 0; i < cfg.VCPUs; i++ {
+		v, err := newVCPU(d, i)
+		if err != nil {
+			return nil, err
+		}
+		d.vcpus = append(d.vcpus, v)
+	}
+	v0 := d.vcpus[0]
+	v0.start.RIP = d.boot.entry
+	v0.start.RSP = d.boot.stackTop
+	v0.start.RSI = d.boot.startInfoVA
+	v0.cr3 = d.boot.l4 << mmu.PageShift
+	v0.state.Store(vcpuUp)
+	ok = true
+	return d, nil
+}
+
+// Close releases the VM, its vCPUs and its memory.
+func (d *Domain) Close() {
+	for _, v := range d.vcpus {
+		v.close()
+	}
+	d.vcpus = nil
+	if d.vm != nil {
+		d.vm.Close()
+		d.vm = nil
+	}
+	if d.kvm != nil {
+		d.kvm.close()
+		d.kvm = nil
+	}
+	if d.mem != nil {
+		d.mem.free()
+		d.mem = nil
+	}
+}
+
+// Symbolizer returns the symbolizer of the domain's kernel.
+func (d *Domain) Symbolizer() *Symbolizer { return d.syms }
+
+// Run runs the domain until it shuts down, fails, times out, or ctx ends. A
+// guest that shuts down gives a Result; a guest at fault gives a
+// *GuestError; anything else is pvsim's own error.
+func (d *Domain) Run(ctx context.Context) (Result, error) {
+	if d.started != (time.Time{}) {
+		return Result{}, errors.New("a domain runs only once")
+	}
+	d.started = time.Now()
+	var wg sync.WaitGroup
+	for _, v := range d.vcpus {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.loop()
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	var timeout <-chan time.Time
+	if d.cfg.Timeout > 0 {
+		t := time.NewTimer(d.cfg.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	timedOut := false
+	select {
+	case <-done:
+	case <-ctx.Done():
+		d.end(Result{}, ctx.Err())
+		<-done
+	case <-timeout:
+		timedOut = d.end(Result{}, &GuestError{Kind: Timeout, After: d.cfg.Timeout})
+		<-done
+	}
+	if timedOut {
+		d.err = d.timeoutError()
+	}
+	d.endMu.Lock()
+	defer d.endMu.Unlock()
+	if !d.ended {
+		return Result{}, errors.New("every vCPU stopped without a shutdown")
+	}
+	d.result.Exits = make([]ExitStats, len(d.vcpus))
+	for i, v := range d.vcpus {
+		d.result.Exits[i] = v.stats
+	}
+	return d.result, d.err
+}
+
+// end records how the domain ended, first caller wins, and stops every
+// vCPU. It reports whether this call was the first.
+func (d *Domain) end(r Result, err error) bool {
+	d.endMu.Lock()
+	first := !d.ended
+	if first {
+		d.ended = true
+		r.Elapsed = time.Since(d.started)
+		d.result, d.err = r, err
+	}
+	d.endMu.Unlock()
+	if first {
+		d.stopping.Store(true)
+		close(d.stopCh)
+		for _, v := range d.vcpus {
+			v.kick()
+		}
+	}
+	return first
+}
+
+// timeoutError says where each running vCPU was when time ran out.
+func (d *Domain) timeoutError() error {
+	e := &GuestError{Kind: Timeout, After: d.cfg.Timeout, VCPU: -1}
+	var where []string
+	for _, v := range d.vcpus {
+		if v.state.Load() != vcpuUp || !v.entered {
+			continue
+		}
+		if e.VCPU < 0 {
+			e.VCPU, e.RIP, e.Where = v.id, v.lastRIP, d.syms.Format(v.lastRIP)
+		}
+		where = append(where, fmt.Sprintf("vCPU %d at %s", v.id, d.syms.Format(v.lastRIP)))
+	}
+	e.Detail = strings.Join(where, ", ")
+	if e.Detail == "" {
+		e.Detail = "no vCPU was running"
+	}
+	return e
+}
+
+func (d *Domain) writeConsole(b []byte) {
+	d.consoleMu.Lock()
+	d.cfg.Console.Write(b)
+	d.consoleMu.Unlock()
+}
+
+// kickSignal interrupts a vCPU thread in KVM_RUN. The Go runtime already
+// handles SIGURG (for preemption) and ignores it otherwise.
+const kickSignal = syscall.SIGURG

@@ -1,0 +1,78 @@
+package hv
+
+import (
+	"encoding/binary"
+	"fmt"
+	"syscall"
+
+	"pvsim/mmu"
+)
+
+// physMem is the VM's guest-physical address space as the VMM maps it: the
+// guest's own frames [0, nrPages) and, above them, the frames of the
+// hypervisor region, which the guest can never map. The doorbell sits just
+// above the hypervisor frames and is deliberately unbacked, so that a store
+// to it exits to the VMM as MMIO.
+//
+// The VMM reads this memory freely. It writes guest frames only while
+// building the domain, before any vCPU runs: once a frame may be in use as a
+// pagetable, writes to it go through the executor (see DESIGN.md §2).
+type physMem struct {
+	guest    []byte // frames [0, nrPages)
+	hv       []byte // frames [hvBase>>12, ...)
+	hvBase   uint64 // guest-physical address of the first hypervisor frame
+	doorbell uint64 // guest-physical address of the doorbell page
+}
+
+// hvRegionSize is the memory reserved for the hypervisor region: IDT, GDTs,
+// TSSs, stacks, stubs and their pagetables, for up to maxVCPUs.
+const hvRegionSize = 4 << 20
+
+func newPhysMem(guestBytes uint64) (*physMem, error) {
+	g, err := syscall.Mmap(-1, 0, int(guestBytes), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE)
+	if err != nil {
+		return nil, fmt.Errorf("allocating %d MiB of guest memory: %w", guestBytes>>20, err)
+	}
+	h, err := syscall.Mmap(-1, 0, hvRegionSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_ANONYMOUS)
+	if err != nil {
+		syscall.Munmap(g)
+		return nil, fmt.Errorf("allocating the hypervisor region: %w", err)
+	}
+	top := (guestBytes + (2<<20 - 1)) &^ (2<<20 - 1)
+	return &physMem{guest: g, hv: h, hvBase: top + 2<<20, doorbell: top}, nil
+}
+
+func (m *physMem) free() {
+	syscall.Munmap(m.guest)
+	syscall.Munmap(m.hv)
+}
+
+func (m *physMem) nrPages() uint64 { return uint64(len(m.guest)) >> mmu.PageShift }
+
+// bytes returns the n bytes at guest-physical address pa, or nil when they
+// are not all backed by one region.
+func (m *physMem) bytes(pa, n uint64) []byte {
+	switch {
+	case pa+n <= uint64(len(m.guest)) && pa+n >= pa:
+		return m.guest[pa : pa+n]
+	case pa >= m.hvBase && pa-m.hvBase+n <= uint64(len(m.hv)):
+		return m.hv[pa-m.hvBase : pa-m.hvBase+n]
+	}
+	return nil
+}
+
+// frame returns the 4 KiB frame pfn.
+func (m *physMem) frame(pfn uint64) []byte { return m.bytes(pfn<<mmu.PageShift, mmu.PageSize) }
+
+// Read64 implements mmu.Memory.
+func (m *physMem) Read64(pa uint64) (uint64, bool) {
+	b := m.bytes(pa, 8)
+	if b == nil {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(b), true
+}
+
+func (m *physMem) write64(pa, v uint64) {
+	binary.LittleEndian.PutUint64(m.bytes(pa, 8), v)
+}

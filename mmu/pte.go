@@ -1,0 +1,82 @@
+// Package mmu is the hypervisor's model of x86-64 guest paging: the PTE
+// format, a four-level walker over guest memory, and (with the pagetable
+// type system) the frame table that says what each guest frame may be used
+// for. It reads guest memory through the Memory interface and never writes
+// it: writes to live pagetables belong to the executor.
+package mmu
+
+import (
+	"fmt"
+	"strings"
+)
+
+// PageShift and PageSize describe 4 KiB pages.
+const (
+	PageShift = 12
+	PageSize  = 1 << PageShift
+)
+
+// PTE is one x86-64 pagetable entry, at any level.
+type PTE uint64
+
+// PTE flag bits.
+const (
+	PTEPresent  PTE = 1 << 0
+	PTEWritable PTE = 1 << 1
+	PTEUser     PTE = 1 << 2
+	PTEPWT      PTE = 1 << 3
+	PTEPCD      PTE = 1 << 4
+	PTEAccessed PTE = 1 << 5
+	PTEDirty    PTE = 1 << 6
+	PTEPSE      PTE = 1 << 7 // large page at L2/L3; PAT at L1
+	PTEGlobal   PTE = 1 << 8
+	PTENX       PTE = 1 << 63
+
+	// PTEFrameMask selects the frame address bits (bits 12..51).
+	PTEFrameMask PTE = 0x000ffffffffff000
+)
+
+// MakePTE builds an entry that maps frame pfn with the given flags.
+func MakePTE(pfn uint64, flags PTE) PTE { return PTE(pfn<<PageShift)&PTEFrameMask | flags }
+
+// Present reports whether the entry maps anything.
+func (p PTE) Present() bool { return p&PTEPresent != 0 }
+
+// PFN is the frame number the entry points at.
+func (p PTE) PFN() uint64 { return uint64(p&PTEFrameMask) >> PageShift }
+
+// Flags returns the entry with its frame bits cleared.
+func (p PTE) Flags() PTE { return p &^ PTEFrameMask }
+
+// String renders the entry as pfn and flag letters, e.g. "pfn 0x1f3 P W U A D".
+func (p PTE) String() string {
+	if !p.Present() {
+		return fmt.Sprintf("%#x (not present)", uint64(p))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "pfn %#x P", p.PFN())
+	for _, f := range []struct {
+		bit  PTE
+		name string
+	}{{PTEWritable, "W"}, {PTEUser, "U"}, {PTEAccessed, "A"}, {PTEDirty, "D"}, {PTEPSE, "PSE"}, {PTEGlobal, "G"}, {PTENX, "NX"}} {
+		if p&f.bit != 0 {
+			b.WriteString(" " + f.name)
+		}
+	}
+	return b.String()
+}
+
+// Level names a pagetable level: L1 holds 4 KiB leaf entries, L4 is the root.
+type Level int
+
+// Index returns the entry index for va at this level.
+func (l Level) Index(va uint64) int { return int(va>>(PageShift+9*(uint(l)-1))) & 511 }
+
+// Span is how many bytes of virtual space one entry at this level covers.
+func (l Level) Span() uint64 { return 1 << (PageShift + 9*(uint(l)-1)) }
+
+// Canonical reports whether va is a canonical 48-bit address.
+func Canonical(va uint64) bool {
+	top := va >> 47
+	return top == 0 || top == 0x1ffff
+}

@@ -1,0 +1,244 @@
+// Package xen holds the subset of the Xen public ABI (xen/include/public,
+// x86-64 PV flavour) that pvsim implements: hypercall numbers, command and
+// flag values, structure layouts and error codes. Values are Xen's own, so a
+// guest written against Xen's headers runs unchanged; pvsim's extensions are
+// marked as such.
+//
+// The package holds numbers only. It decodes nothing and has no behaviour, so
+// that every other package can name the ABI the way the Xen headers do.
+package xen
+
+import "strconv"
+
+// Hypercall numbers (__HYPERVISOR_*).
+const (
+	HypercallSetTrapTable    = 0
+	HypercallMMUUpdate       = 1
+	HypercallSetGDT          = 2
+	HypercallStackSwitch     = 3
+	HypercallMulticall       = 13
+	HypercallUpdateVAMapping = 14
+	HypercallXenVersion      = 17
+	HypercallConsoleIO       = 18
+	HypercallIret            = 23
+	HypercallVCPUOp          = 24
+	HypercallSetSegmentBase  = 25
+	HypercallMMUExtOp        = 26
+	HypercallSchedOp         = 29
+
+	// NrHypercalls is how many 32-byte entries the hypercall page holds.
+	NrHypercalls = 128
+	// HypercallStubSize is the size of one hypercall page entry.
+	HypercallStubSize = 32
+)
+
+// Errno is a Xen error code. Hypercalls return its negation in RAX.
+type Errno int64
+
+// Xen's error codes (xen/include/public/errno.h), positive as in the header.
+const (
+	EPERM  Errno = 1
+	ENOENT Errno = 2
+	ESRCH  Errno = 3
+	EINTR  Errno = 4
+	EIO    Errno = 5
+	E2BIG  Errno = 7
+	EAGAIN Errno = 11
+	ENOMEM Errno = 12
+	EACCES Errno = 13
+	EFAULT Errno = 14
+	EBUSY  Errno = 16
+	EEXIST Errno = 17
+	EINVAL Errno = 22
+	ENOSYS Errno = 38
+)
+
+var errnoNames = map[Errno]string{
+	EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO",
+	E2BIG: "E2BIG", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM", EACCES: "EACCES",
+	EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST", EINVAL: "EINVAL",
+	ENOSYS: "ENOSYS",
+}
+
+func (e Errno) Error() string {
+	if n, ok := errnoNames[e]; ok {
+		return n
+	}
+	return "errno " + strconv.FormatInt(int64(e), 10)
+}
+
+// Ret is the value a hypercall returns in RAX for this error: -errno.
+func (e Errno) Ret() uint64 { return uint64(-int64(e)) }
+
+// console_io commands.
+const (
+	ConsoleIOWrite = 0 // CONSOLEIO_write
+	ConsoleIORead  = 1 // CONSOLEIO_read
+)
+
+// xen_version commands.
+const (
+	XenVerVersion            = 0 // XENVER_version: major<<16 | minor
+	XenVerExtraVersion       = 1 // XENVER_extraversion: char[16]
+	XenVerCapabilities       = 3 // XENVER_capabilities: char[1024]
+	XenVerPlatformParameters = 5 // XENVER_platform_parameters: {unsigned long virt_start}
+	XenVerGetFeatures        = 6 // XENVER_get_features: struct xen_feature_info
+	XenVerPageSize           = 7 // XENVER_pagesize
+)
+
+// sched_op commands and shutdown reasons.
+const (
+	SchedOpYield    = 0 // SCHEDOP_yield
+	SchedOpBlock    = 1 // SCHEDOP_block
+	SchedOpShutdown = 2 // SCHEDOP_shutdown: arg is struct sched_shutdown {unsigned int reason}
+)
+
+// ShutdownReason is the reason a domain gives in SCHEDOP_shutdown.
+type ShutdownReason uint32
+
+const (
+	ShutdownPoweroff ShutdownReason = 0
+	ShutdownReboot   ShutdownReason = 1
+	ShutdownSuspend  ShutdownReason = 2
+	ShutdownCrash    ShutdownReason = 3
+	ShutdownWatchdog ShutdownReason = 4
+)
+
+func (r ShutdownReason) String() string {
+	switch r {
+	case ShutdownPoweroff:
+		return "poweroff"
+	case ShutdownReboot:
+		return "reboot"
+	case ShutdownSuspend:
+		return "suspend"
+	case ShutdownCrash:
+		return "crash"
+	case ShutdownWatchdog:
+		return "watchdog"
+	}
+	return "reason " + strconv.FormatUint(uint64(r), 10)
+}
+
+// vcpu_op commands.
+const (
+	VCPUOpInitialise = 0 // VCPUOP_initialise: arg is struct vcpu_guest_context
+	VCPUOpUp         = 1 // VCPUOP_up
+	VCPUOpDown       = 2 // VCPUOP_down
+	VCPUOpIsUp       = 3 // VCPUOP_is_up
+)
+
+// set_segment_base selectors.
+const (
+	SegBaseFS      = 0 // SEGBASE_FS
+	SegBaseGSUser  = 1 // SEGBASE_GS_USER
+	SegBaseGSKernl = 2 // SEGBASE_GS_KERNEL
+)
+
+// Flat segment selectors of the x86-64 PV ABI (arch-x86/xen-x86_64.h). They
+// live in the Xen-reserved part of every GDT, from FirstReservedGDTByte.
+const (
+	FlatRing3CS32 = 0xe023
+	FlatRing3CS64 = 0xe033
+	FlatRing3DS32 = 0xe02b
+	FlatRing3DS64 = 0x0000
+	FlatRing3SS64 = 0xe02b
+
+	HypervisorCS   = 0xe008 // __HYPERVISOR_CS: ring-0 64-bit code
+	HypervisorDS32 = 0xe010 // __HYPERVISOR_DS32: ring-0 data
+	HypervisorCS32 = 0xe038 // __HYPERVISOR_CS32
+	TSSSelector    = 0xe040 // TSS_ENTRY << 3
+	LDTSelector    = 0xe050 // LDT_ENTRY << 3
+	PerCPUSelector = 0xe060 // PER_CPU_GDT_ENTRY << 3
+
+	FirstReservedGDTPage = 14
+	FirstReservedGDTByte = FirstReservedGDTPage * 4096
+)
+
+// The hypervisor's reserved virtual range: L4 slots 256..271.
+const (
+	HypervisorVirtStart = 0xffff800000000000
+	HypervisorVirtEnd   = 0xffff880000000000
+	FirstReservedL4Slot = 256
+	LastReservedL4Slot  = 271
+)
+
+// Xen ELF note types (xen/include/public/elfnote.h).
+const (
+	ElfNoteInfo          = 0
+	ElfNoteEntry         = 1
+	ElfNoteHypercallPage = 2
+	ElfNoteVirtBase      = 3
+	ElfNotePaddrOffset   = 4
+	ElfNoteXenVersion    = 5
+	ElfNoteGuestOS       = 6
+	ElfNoteGuestVersion  = 7
+	ElfNoteLoader        = 8
+	ElfNotePAEMode       = 9
+	ElfNoteFeatures      = 10
+)
+
+// StartInfoMagic is the magic string at the start of start_info on x86-64.
+const StartInfoMagic = "xen-3.0-x86_64"
+
+// Layout of struct start_info (x86-64).
+const (
+	StartInfoMagicOff      = 0
+	StartInfoNrPages       = 32
+	StartInfoSharedInfo    = 40
+	StartInfoFlags         = 48
+	StartInfoStoreMFN      = 56
+	StartInfoStoreEvtchn   = 64
+	StartInfoConsoleMFN    = 72
+	StartInfoConsoleEvtchn = 80
+	StartInfoPtBase        = 88
+	StartInfoNrPtFrames    = 96
+	StartInfoMFNList       = 104
+	StartInfoModStart      = 112
+	StartInfoModLen        = 120
+	StartInfoCmdLine       = 128
+	StartInfoFirstP2MPFN   = 1152
+	StartInfoNrP2MFrames   = 1160
+	StartInfoSize          = 1168
+
+	MaxGuestCmdline = 1024
+)
+
+// Layout of struct cpu_user_regs (x86-64), 200 bytes.
+const (
+	UserRegsR15    = 0
+	UserRegsR14    = 8
+	UserRegsR13    = 16
+	UserRegsR12    = 24
+	UserRegsRBP    = 32
+	UserRegsRBX    = 40
+	UserRegsR11    = 48
+	UserRegsR10    = 56
+	UserRegsR9     = 64
+	UserRegsR8     = 72
+	UserRegsRAX    = 80
+	UserRegsRCX    = 88
+	UserRegsRDX    = 96
+	UserRegsRSI    = 104
+	UserRegsRDI    = 112
+	UserRegsRIP    = 128
+	UserRegsCS     = 136
+	UserRegsRFLAGS = 144
+	UserRegsRSP    = 152
+	UserRegsSS     = 160
+	UserRegsSize   = 200
+)
+
+// Layout of struct vcpu_guest_context (x86-64), 5168 bytes.
+const (
+	VCPUCtxFlags        = 512
+	VCPUCtxUserRegs     = 520
+	VCPUCtxTrapCtxt     = 720
+	VCPUCtxKernelSS     = 4968
+	VCPUCtxKernelSP     = 4976
+	VCPUCtxCtrlReg      = 4984 // unsigned long ctrlreg[8]
+	VCPUCtxFSBase       = 5144
+	VCPUCtxGSBaseKernel = 5152
+	VCPUCtxGSBaseUser   = 5160
+	VCPUCtxSize         = 5168
+)
