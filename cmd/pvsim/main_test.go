@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func pvsim(args ...string) (status int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	status = runMain(args, &out, &errb)
+	return status, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "Usage:"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"run"}, "run takes one KERNEL"},
+		{[]string{"run", "hello", "hang"}, "run takes one KERNEL"},
+		{[]string{"run", "hello", "--vcpus", "x"}, "invalid value"},
+		{[]string{"run", "--mem", "lots", "hello"}, `"lots" is not a size`},
+		{[]string{"list", "extra"}, "list takes no arguments"},
+		{[]string{"bench"}, "bench needs a benchmark name"},
+		{[]string{"bench", "nope"}, `unknown benchmark "nope"`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			status, _, stderr := pvsim(tt.args...)
+			assert.Equal(t, exitUsage, status)
+			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
+
+func TestBadKernel(t *testing.T) {
+	status, _, stderr := pvsim("run", "no-such-kernel")
+	assert.Equal(t, exitError, status)
+	assert.Contains(t, stderr, "no embedded kernel has that name")
+
+	path := t.TempDir() + "/junk.elf"
+	assert.NoError(t, os.WriteFile(path, []byte("junk"), 0o644))
+	status, _, stderr = pvsim("run", path)
+	assert.Equal(t, exitError, status)
+	assert.Equal(t, "pvsim: kernel "+path+": not an ELF file (no ELF magic in its first bytes)\n", stderr)
+}
+
+func TestList(t *testing.T) {
+	status, stdout, _ := pvsim("list")
+	assert.Equal(t, exitOK, status)
+	for _, k := range []string{"hello", "triple-fault", "hang", "bench-hypercall"} {
+		assert.Regexp(t, "(?m)^"+k+" +[a-z]", stdout)
+	}
+}
+
+func TestSizeFlag(t *testing.T) {
+	for in, want := range map[string]uint64{"64M": 64 << 20, "64MiB": 64 << 20, "1G": 1 << 30, "4096": 4096, "512k": 512 << 10} {
+		var s sizeFlag
+		assert.NoError(t, s.Set(in), in)
+		assert.Equal(t, want, uint64(s), in)
+	}
+	for _, in := range []string{"", "M", "-1M", "12X", "99999999999999999999G"} {
+		var s sizeFlag
+		assert.Error(t, s.Set(in), in)
+	}
+}
+
+// TestRunExitStatus boots kernels through the command line and checks the
+// status each outcome maps to.
+func TestRunExitStatus(t *testing.T) {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
+	}
+	for _, tt := range []struct {
+		args   []string
+		status int
+		stderr string
+	}{
+		{[]string{"run", "hello", "--vcpus", "4"}, exitOK, ""},
+		{[]string{"run", "shutdown", "--", "reason=crash"}, exitCrash, "the guest crashed"},
+		{[]string{"run", "shutdown", "--", "reason=reboot"}, exitReboot, "reboot"},
+		{[]string{"run", "shutdown", "--", "reason=watchdog"}, exitWatchdog, "watchdog"},
+		{[]string{"run", "triple-fault"}, exitFault, "vCPU 0: triple fault at do_null_write+"},
+		{[]string{"run", "--timeout", "500ms", "hang"}, exitTimeout, "timeout after 500ms"},
+		{[]string{"run", "hello", "--vcpus", "9"}, exitError, "pvsim supports 1 to 8"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			status, stdout, stderr := pvsim(tt.args...)
+			assert.Equal(t, tt.status, status, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			if tt.stderr == "" {
+				assert.Empty(t, stderr)
+			} else {
+				assert.Contains(t, stderr, tt.stderr)
+				assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+			}
+		})
+	}
+	_, stdout, _ := pvsim("run", "hello", "--vcpus", "4")
+	assert.Equal(t, 5, strings.Count(stdout, "\n"), stdout)
+}
