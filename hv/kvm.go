@@ -18,12 +18,12 @@ import (
 
 // KVM_SYNC_X86_* bits of kvm_valid_regs / kvm_dirty_regs.
 const (
-	syncRegs  = 1 << 0
-	syncSregs = 1 << 1
+	syncRegs   = 1 << 0
+	syncSregs  = 1 << 1
+	syncEvents = 1 << 2
 )
 
-// kvmRun mirrors struct kvm_run (x86) up to the end of struct kvm_sync_regs'
-// regs and sregs, the part pvsim uses.
+// kvmRun mirrors struct kvm_run (x86) up to the end of struct kvm_sync_regs.
 type kvmRun struct {
 	requestInterruptWindow uint8
 	immediateExit          uint8
@@ -36,6 +36,7 @@ type kvmRun struct {
 	dirtyRegs              uint64
 	regs                   kvm.Regs
 	sregs                  kvm.Sregs
+	events                 kvm.VCPUEvents
 }
 
 // mmioExit is the KVM_EXIT_MMIO member of the exit union.

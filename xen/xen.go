@@ -242,3 +242,48 @@ const (
 	VCPUCtxGSBaseUser   = 5160
 	VCPUCtxSize         = 5168
 )
+
+// mmu_update request types: the low bits of mmu_update.ptr.
+const (
+	MMUNormalPTUpdate     = 0 // MMU_NORMAL_PT_UPDATE
+	MMUMachPhysUpdate     = 1 // MMU_MACHPHYS_UPDATE
+	MMUPTUpdatePreserveAD = 2 // MMU_PT_UPDATE_PRESERVE_AD
+	MMUUpdateSize         = 16
+)
+
+// update_va_mapping flags.
+const (
+	UVMFNone          = 0
+	UVMFTLBFlush      = 1
+	UVMFInvlpg        = 2
+	UVMFFlushTypeMask = 3
+	UVMFAll           = 4 // flush on every vCPU; without it, LOCAL, or MULTI when flags>>3 != 0
+)
+
+// mmuext_op commands (MMUEXT_*), and struct mmuext_op's layout.
+const (
+	MMUExtPinL1Table    = 0
+	MMUExtPinL2Table    = 1
+	MMUExtPinL3Table    = 2
+	MMUExtPinL4Table    = 3
+	MMUExtUnpinTable    = 4
+	MMUExtNewBasePtr    = 5
+	MMUExtTLBFlushLocal = 6
+	MMUExtInvlpgLocal   = 7
+	MMUExtTLBFlushMulti = 8
+	MMUExtInvlpgMulti   = 9
+	MMUExtTLBFlushAll   = 10
+	MMUExtInvlpgAll     = 11
+
+	MMUExtOpSize = 24 // cmd at 0, arg1 at 8, arg2 at 16
+)
+
+// struct multicall_entry: op, result, args[6].
+const (
+	MulticallEntrySize = 64
+	MulticallResult    = 8
+	MulticallArgs      = 16
+)
+
+// DomIDSelf names the calling domain.
+const DomIDSelf = 0x7ff0

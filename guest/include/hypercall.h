@@ -179,4 +179,41 @@ static inline int HYPERVISOR_sched_op(int cmd, void *arg)
 	return _hypercall2(int, sched_op, cmd, arg);
 }
 
+/*
+ * MULTI_name(mcl, args...) fills one entry of a multicall batch with the
+ * call HYPERVISOR_name(args...) would make; HYPERVISOR_multicall() then
+ * runs the batch and leaves each call's result in its entry.
+ */
+static inline void MULTI_mmu_update(struct multicall_entry *mcl,
+				    struct mmu_update *req, unsigned int count,
+				    unsigned int *success_count, domid_t domid)
+{
+	mcl->op = __HYPERVISOR_mmu_update;
+	mcl->args[0] = (unsigned long)req;
+	mcl->args[1] = count;
+	mcl->args[2] = (unsigned long)success_count;
+	mcl->args[3] = domid;
+}
+
+static inline void MULTI_update_va_mapping(struct multicall_entry *mcl,
+					   unsigned long va, u64 pte,
+					   unsigned long flags)
+{
+	mcl->op = __HYPERVISOR_update_va_mapping;
+	mcl->args[0] = va;
+	mcl->args[1] = pte;
+	mcl->args[2] = flags;
+}
+
+static inline void MULTI_mmuext_op(struct multicall_entry *mcl,
+				   struct mmuext_op *ops, unsigned int count,
+				   unsigned int *success_count, domid_t domid)
+{
+	mcl->op = __HYPERVISOR_mmuext_op;
+	mcl->args[0] = (unsigned long)ops;
+	mcl->args[1] = count;
+	mcl->args[2] = (unsigned long)success_count;
+	mcl->args[3] = domid;
+}
+
 #endif /* _HYPERCALL_H */

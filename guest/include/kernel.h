@@ -1,4 +1,4 @@
-/* What every test kernel uses: boot hooks, shutdown, panic and BUG. */
+/* What every test kernel uses: boot hooks, shutdown, panic, BUG, helpers. */
 #ifndef _KERNEL_H
 #define _KERNEL_H
 
@@ -18,6 +18,27 @@ void __noreturn start_kernel(struct start_info *si);
  * once the runtime is set up; if it returns, the domain powers off.
  */
 void kernel_main(void);
+
+/* The structure of type type whose member member is at ptr. */
+#define container_of(ptr, type, member)					\
+	((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* Both arguments must have the same type, as in Linux. */
+#define min(x, y)							\
+({									\
+	__typeof__(x) __x = (x);					\
+	__typeof__(y) __y = (y);					\
+	(void)(&__x == &__y);						\
+	__x < __y ? __x : __y;						\
+})
+
+#define max(x, y)							\
+({									\
+	__typeof__(x) __x = (x);					\
+	__typeof__(y) __y = (y);					\
+	(void)(&__x == &__y);						\
+	__x > __y ? __x : __y;						\
+})
 
 /* End the domain; reason is a SHUTDOWN_* value. */
 void __noreturn xen_shutdown(unsigned int reason);

@@ -23,6 +23,11 @@
 #define __va(pa)		((void *)((unsigned long)(pa) + __START_KERNEL_map))
 #define virt_to_pfn(va)		(__pa(va) >> PAGE_SHIFT)
 #define pfn_to_virt(pfn)	__va((unsigned long)(pfn) << PAGE_SHIFT)
+
+#define PFN_PHYS(pfn)		((unsigned long)(pfn) << PAGE_SHIFT)
+#define PFN_DOWN(x)		((unsigned long)(x) >> PAGE_SHIFT)
+#define PFN_UP(x)		(((unsigned long)(x) + PAGE_SIZE - 1) >> PAGE_SHIFT)
+#define offset_in_page(p)	((unsigned long)(p) & (PAGE_SIZE - 1))
 #endif
 
 #endif /* _PAGE_H */

@@ -1,5 +1,7 @@
 /* Boot of vCPU0: from head.S to the test kernel's kernel_main(). */
 #include <kernel.h>
+#include <mm.h>
+#include <pgtable.h>
 #include <smp.h>
 #include <string.h>
 
@@ -13,6 +15,8 @@ void start_kernel(struct start_info *si)
 
 	smp_prepare_boot_cpu();
 	xen_fill_possible_map();
+	paging_init();
+	mem_init();
 
 	kernel_main();
 	xen_poweroff();

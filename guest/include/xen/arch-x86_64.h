@@ -27,6 +27,13 @@ typedef unsigned long xen_ulong_t;
 #define SEGBASE_GS_KERNEL	2
 #define SEGBASE_GS_USER_SEL	3
 
+/*
+ * The hypervisor's part of every address space: L4 slots 256..271. A guest
+ * L4 leaves them empty; the hypervisor fills them in when it validates it.
+ */
+#define HYPERVISOR_VIRT_START	0xffff800000000000UL
+#define HYPERVISOR_VIRT_END	0xffff880000000000UL
+
 /* A control register 3 value names the frame of the top-level page table. */
 #define xen_pfn_to_cr3(pfn)	((unsigned long)(pfn) << 12)
 #define xen_cr3_to_pfn(cr3)	((unsigned long)(cr3) >> 12)

@@ -56,7 +56,11 @@ struct mmu_update {
 	uint64_t val;			/* new contents */
 };
 
-/* update_va_mapping flags: which TLB flush follows the update. */
+/*
+ * update_va_mapping flags: which TLB flush follows the update (NONE,
+ * TLB_FLUSH or INVLPG), and on which vCPUs (LOCAL, ALL, or MULTI: the
+ * flags carry a pointer to a vCPU mask, whose low 3 bits are clear).
+ */
 #define UVMF_NONE			0UL
 #define UVMF_TLB_FLUSH			1UL
 #define UVMF_INVLPG			2UL
@@ -146,6 +150,7 @@ _Static_assert(sizeof(struct mmuext_op) == 24, "mmuext_op");
 _Static_assert(offsetof(struct mmuext_op, arg1) == 8, "mmuext_op.arg1");
 _Static_assert(offsetof(struct mmuext_op, arg2) == 16, "mmuext_op.arg2");
 _Static_assert(sizeof(struct multicall_entry) == 64, "multicall_entry");
+_Static_assert(offsetof(struct multicall_entry, result) == 8, "multicall_entry.result");
 _Static_assert(offsetof(struct multicall_entry, args) == 16, "multicall_entry.args");
 
 _Static_assert(sizeof(struct start_info) == 1168, "start_info");

@@ -1,0 +1,46 @@
+/*
+ * The guest side of the PV MMU: pagetable updates, pinning, the base
+ * pointer and TLB flushes, each one hypercall returning 0 or a negative
+ * Xen error. Frames are named by pfn and translated here.
+ *
+ * Before a fresh frame can become a pagetable (pinned, referenced from a
+ * pagetable, or loaded), nothing may map it writable: remap its
+ * linear-map alias read-only with xen_make_pages_readonly(), and back
+ * with xen_make_pages_readwrite() once it is a pagetable no more.
+ */
+#ifndef _XEN_MMU_H
+#define _XEN_MMU_H
+
+#include <types.h>
+
+struct page;
+
+/*
+ * One mmu_update request: sets the pagetable entry at entry, a pointer
+ * into the read-only linear-map alias of its table, to val. cmd is
+ * MMU_NORMAL_PT_UPDATE or MMU_PT_UPDATE_PRESERVE_AD.
+ */
+int xen_mmu_update(void *entry, u64 val, unsigned int cmd);
+
+/* mmuext_op cmd (MMUEXT_PIN_L*_TABLE or MMUEXT_UNPIN_TABLE) on frame pfn. */
+int xen_do_pin(unsigned int cmd, unsigned long pfn);
+
+/* MMUEXT_NEW_BASEPTR: run this vCPU on the L4 at pseudo-physical cr3. */
+int xen_write_cr3(unsigned long cr3);
+
+/* MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_TLB_FLUSH_ALL and MMUEXT_INVLPG_ALL. */
+int xen_flush_tlb(void);
+int xen_flush_tlb_all(void);
+int xen_invlpg_all(unsigned long addr);
+
+/*
+ * Remap the linear-map alias of each frame read-only (PAGE_KERNEL_RO) or
+ * writable (PAGE_KERNEL), each with an invlpg on this vCPU: one
+ * update_va_mapping per frame, XEN_MC_BATCH of them per multicall.
+ * Returns 0 or the first error; the other calls of a batch still run.
+ */
+#define XEN_MC_BATCH	32U
+int xen_make_pages_readonly(struct page **pages, unsigned int nr);
+int xen_make_pages_readwrite(struct page **pages, unsigned int nr);
+
+#endif /* _XEN_MMU_H */

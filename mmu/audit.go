@@ -1,0 +1,107 @@
+package mmu
+
+import (
+	"fmt"
+
+	"pvsim/xen"
+)
+
+// Violation is one broken invariant found by Audit.
+type Violation struct {
+	PFN    uint64
+	Reason string
+}
+
+func (v Violation) String() string { return fmt.Sprintf("frame %#x: %s", v.PFN, v.Reason) }
+
+// Audit recounts every reference from guest memory and checks the
+// invariants of the type system (DESIGN.md §3.3):
+//   - a frame with a pagetable type has no writable mapping anywhere;
+//   - type and reference counts equal a recount from the validated tables,
+//     the pins and the CR3s;
+//   - no entry of a validated table maps a frame outside the domain, and
+//     every L4 holds the hypervisor's slots;
+//   - every CR3 is a validated L4.
+//
+// cr3s are the pagetable bases the vCPUs run on. It returns the violations
+// found, at most max of them (0: no limit).
+func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
+	var out []Violation
+	add := func(pfn uint64, format string, a ...any) {
+		if max == 0 || len(out) < max {
+			out = append(out, Violation{pfn, fmt.Sprintf(format, a...)})
+		}
+	}
+	n := uint64(len(t.frames))
+	typeRefs := make([]uint32, n)
+	refs := make([]uint32, n)
+	wantType := make([]FrameType, n)
+	claim := func(pfn uint64, typ FrameType, from string) {
+		if wantType[pfn] != TypeNone && wantType[pfn] != typ {
+			add(pfn, "referenced as %v and as %v (%s)", wantType[pfn], typ, from)
+		}
+		wantType[pfn] = typ
+		typeRefs[pfn]++
+	}
+	for pfn := uint64(0); pfn < n; pfn++ {
+		f := &t.frames[pfn]
+		if f.Pinned {
+			if !f.Validated() {
+				add(pfn, "pinned but not a validated pagetable (%v, count %d)", f.Type, f.TypeCount)
+			} else {
+				claim(pfn, f.Type, "pin")
+			}
+			refs[pfn]++
+		}
+		if !f.Validated() {
+			continue
+		}
+		level := f.Type.Level()
+		for i := 0; i < 512; i++ {
+			e := t.Entry(pfn, i)
+			if IsReservedSlot(f.Type, i) {
+				if want := t.ReservedL4[i-xen.FirstReservedL4Slot]; e != want {
+					add(pfn, "L4 slot %d is %v, the hypervisor's entry is %v", i, e, want)
+				}
+				continue
+			}
+			if !e.Present() {
+				continue
+			}
+			target := e.PFN()
+			if target >= n {
+				add(pfn, "%v entry %d maps frame %#x outside the domain", f.Type, i, target)
+				continue
+			}
+			if err := CheckEntry(level, e); err != nil {
+				add(pfn, "%v entry %d: %v", f.Type, i, err)
+			}
+			refs[target]++
+			switch {
+			case level == 1 && e&PTEWritable != 0:
+				claim(target, TypeWritable, fmt.Sprintf("writable mapping from L1 %#x[%d]", pfn, i))
+			case level > 1:
+				claim(target, PagetableType(level-1), fmt.Sprintf("L%d %#x[%d]", level, pfn, i))
+			}
+		}
+	}
+	for i, cr3 := range cr3s {
+		pfn := cr3 >> PageShift
+		if pfn >= n || t.frames[pfn].Type != TypeL4 || !t.frames[pfn].Validated() {
+			add(pfn, "CR3 of vCPU %d is not a validated L4", i)
+			continue
+		}
+		claim(pfn, TypeL4, fmt.Sprintf("CR3 of vCPU %d", i))
+		refs[pfn]++
+	}
+	for pfn := uint64(0); pfn < n; pfn++ {
+		f := &t.frames[pfn]
+		if f.TypeCount != typeRefs[pfn] || (typeRefs[pfn] > 0 && f.Type != wantType[pfn]) {
+			add(pfn, "type %v count %d, recount finds %v count %d", f.Type, f.TypeCount, wantType[pfn], typeRefs[pfn])
+		}
+		if f.RefCount != refs[pfn] {
+			add(pfn, "reference count %d, recount finds %d", f.RefCount, refs[pfn])
+		}
+	}
+	return out
+}

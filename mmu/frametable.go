@@ -1,0 +1,296 @@
+package mmu
+
+import (
+	"fmt"
+
+	"pvsim/xen"
+)
+
+// FrameType is what a frame is validated for: Xen's PGT_* page type.
+type FrameType uint8
+
+const (
+	TypeNone     FrameType = iota // PGT_none
+	TypeL1                        // PGT_l1_page_table
+	TypeL2                        // PGT_l2_page_table
+	TypeL3                        // PGT_l3_page_table
+	TypeL4                        // PGT_l4_page_table
+	TypeSegDesc                   // PGT_seg_desc_page (no users yet)
+	TypeWritable                  // PGT_writable_page
+)
+
+func (t FrameType) String() string {
+	switch t {
+	case TypeNone:
+		return "none"
+	case TypeL1, TypeL2, TypeL3, TypeL4:
+		return fmt.Sprintf("L%d", int(t))
+	case TypeSegDesc:
+		return "segdesc"
+	case TypeWritable:
+		return "writable"
+	}
+	return fmt.Sprintf("type %d", int(t))
+}
+
+// IsPagetable reports whether t is one of the L1..L4 types.
+func (t FrameType) IsPagetable() bool { return t >= TypeL1 && t <= TypeL4 }
+
+// Level is the pagetable level of an L1..L4 type.
+func (t FrameType) Level() Level { return Level(t) }
+
+// PagetableType is the type of a table at level l.
+func PagetableType(l Level) FrameType { return FrameType(l) }
+
+// Frame is the hypervisor's record of one guest frame (Xen's struct
+// page_info). Every guest frame belongs to the one domain; frames outside
+// the domain (the hypervisor's) have no record and may not be mapped.
+type Frame struct {
+	// Type and TypeCount: the frame is held as Type by TypeCount
+	// references (Xen's type_info). A pagetable type with a non-zero count
+	// means the frame's contents are validated.
+	Type      FrameType
+	TypeCount uint32
+	// RefCount counts every reference: mappings from validated tables,
+	// pins and CR3 loads (Xen's count_info).
+	RefCount uint32
+	// Pinned is set by MMUEXT_PIN_*, which holds one type reference.
+	Pinned bool
+}
+
+// Validated reports whether the frame is a pagetable whose entries have
+// been validated and are kept valid.
+func (f *Frame) Validated() bool { return f.Type.IsPagetable() && f.TypeCount > 0 }
+
+// Executor performs writes to guest frames that are, or may become,
+// pagetables, in guest context (DESIGN.md §2): the VMM never stores into
+// them itself. Operations take effect in order.
+type Executor interface {
+	// Store writes v at guest-physical address pa.
+	Store(pa uint64, v PTE)
+	// Merge atomically replaces the entry at pa by (old & keep) | set and
+	// returns old.
+	Merge(pa uint64, keep, set PTE) PTE
+	// CmpXchg atomically replaces old by new at pa if it is still old, and
+	// returns the value it found.
+	CmpXchg(pa uint64, old, new PTE) PTE
+	// InvalidatePage drops the calling vCPU's TLB entry for va.
+	InvalidatePage(va uint64)
+	// FlushTLB drops the calling vCPU's non-global TLB entries.
+	FlushTLB()
+	// LoadCR3 switches the calling vCPU to the pagetable at cr3.
+	LoadCR3(cr3 uint64)
+}
+
+// Error is a refused pagetable operation. Code is the Xen error code the
+// guest sees.
+type Error struct {
+	PFN    uint64
+	Reason string
+	Code   xen.Errno
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("frame %#x: %s (%v)", e.PFN, e.Reason, e.Code)
+}
+
+func refuse(code xen.Errno, pfn uint64, format string, a ...any) error {
+	return &Error{PFN: pfn, Code: code, Reason: fmt.Sprintf(format, a...)}
+}
+
+// FrameTable holds the Frame of every guest frame and enforces Xen's
+// pagetable type rules on them: a frame is a pagetable only while no
+// writable mapping of it exists anywhere, and every entry of a validated
+// pagetable maps a frame of the domain with the type its level demands.
+//
+// Policies: superpages (PSE in an L2 or L3 entry) are refused, and so are
+// linear (recursive) pagetables, which fall out of the type rules: an entry
+// may not give a frame a second, different pagetable type. L4 slots
+// 256..271 belong to the hypervisor: validation ignores what the guest put
+// there and installs ReservedL4.
+//
+// A FrameTable is not safe for concurrent use: callers hold the domain's
+// MMU lock.
+type FrameTable struct {
+	mem    Memory
+	frames []Frame
+	// ReservedL4 are the hypervisor's entries for L4 slots
+	// xen.FirstReservedL4Slot.. in every validated L4.
+	ReservedL4 [xen.LastReservedL4Slot - xen.FirstReservedL4Slot + 1]PTE
+}
+
+// NewFrameTable makes the table for frames [0, nrFrames) of mem.
+func NewFrameTable(mem Memory, nrFrames uint64) *FrameTable {
+	return &FrameTable{mem: mem, frames: make([]Frame, nrFrames)}
+}
+
+// NrFrames is the number of guest frames.
+func (t *FrameTable) NrFrames() uint64 { return uint64(len(t.frames)) }
+
+// Frame returns the record of pfn, or nil outside the domain.
+func (t *FrameTable) Frame(pfn uint64) *Frame {
+	if pfn >= uint64(len(t.frames)) {
+		return nil
+	}
+	return &t.frames[pfn]
+}
+
+// IsReservedSlot reports whether an entry of a table of type typ at index
+// belongs to the hypervisor.
+func IsReservedSlot(typ FrameType, index int) bool {
+	return typ == TypeL4 && index >= xen.FirstReservedL4Slot && index <= xen.LastReservedL4Slot
+}
+
+// Entry reads entry index of the table in frame pfn.
+func (t *FrameTable) Entry(pfn uint64, index int) PTE {
+	v, _ := t.mem.Read64(pfn<<PageShift + uint64(index)*8)
+	return PTE(v)
+}
+
+// GetPage takes a general reference on pfn (Xen's get_page).
+func (t *FrameTable) GetPage(pfn uint64) error {
+	f := t.Frame(pfn)
+	if f == nil {
+		return refuse(xen.EPERM, pfn, "not a frame of the domain")
+	}
+	f.RefCount++
+	return nil
+}
+
+// PutPage drops a general reference (Xen's put_page).
+func (t *FrameTable) PutPage(pfn uint64) {
+	f := t.Frame(pfn)
+	if f == nil || f.RefCount == 0 {
+		panic(fmt.Sprintf("mmu: put_page on frame %#x with no reference", pfn))
+	}
+	f.RefCount--
+}
+
+// GetPageType takes a reference on pfn as typ (Xen's get_page_type). The
+// first reference to a pagetable type validates the frame's entries,
+// taking the references they imply; an L4 also gets the hypervisor's slots,
+// written through x. On failure nothing has changed.
+func (t *FrameTable) GetPageType(pfn uint64, typ FrameType, x Executor) error {
+	f := t.Frame(pfn)
+	if f == nil {
+		return refuse(xen.EPERM, pfn, "not a frame of the domain")
+	}
+	if f.TypeCount > 0 {
+		if f.Type != typ {
+			return refuse(xen.EINVAL, pfn, "is in use as %v, cannot be %v", f.Type, typ)
+		}
+		f.TypeCount++
+		return nil
+	}
+	// Claim the type before validating, so that an entry pointing back at
+	// this frame sees it and is refused.
+	f.Type, f.TypeCount = typ, 1
+	if typ.IsPagetable() {
+		if err := t.validate(pfn, typ, x); err != nil {
+			f.Type, f.TypeCount = TypeNone, 0
+			return err
+		}
+	}
+	return nil
+}
+
+// PutPageType drops a type reference (Xen's put_page_type); the last one
+// of a pagetable type releases what its entries hold.
+func (t *FrameTable) PutPageType(pfn uint64) {
+	f := t.Frame(pfn)
+	if f == nil || f.TypeCount == 0 {
+		panic(fmt.Sprintf("mmu: put_page_type on frame %#x with no type reference", pfn))
+	}
+	f.TypeCount--
+	if f.TypeCount > 0 {
+		return
+	}
+	if f.Type.IsPagetable() {
+		for i := 0; i < 512; i++ {
+			if IsReservedSlot(f.Type, i) {
+				continue
+			}
+			if e := t.Entry(pfn, i); e.Present() {
+				t.PutEntryRefs(f.Type.Level(), e)
+			}
+		}
+	}
+	f.Type = TypeNone
+}
+
+// validate takes the references implied by every present entry of pfn as a
+// table of type typ, or none if one entry is refused.
+func (t *FrameTable) validate(pfn uint64, typ FrameType, x Executor) error {
+	level := typ.Level()
+	for i := 0; i < 512; i++ {
+		if IsReservedSlot(typ, i) {
+			continue
+		}
+		e := t.Entry(pfn, i)
+		if !e.Present() {
+			continue
+		}
+		if err := t.GetEntryRefs(level, e); err != nil {
+			for j := 0; j < i; j++ {
+				if IsReservedSlot(typ, j) {
+					continue
+				}
+				if e := t.Entry(pfn, j); e.Present() {
+					t.PutEntryRefs(level, e)
+				}
+			}
+			return fmt.Errorf("%v entry %d (%v): %w", typ, i, e, err)
+		}
+	}
+	if typ == TypeL4 {
+		for i, e := range t.ReservedL4 {
+			pa := pfn<<PageShift + uint64(xen.FirstReservedL4Slot+i)*8
+			if v, _ := t.mem.Read64(pa); PTE(v) != e {
+				x.Store(pa, e)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckEntry refuses an entry that no table at level may hold, whatever
+// the frame it maps: today, superpages.
+func CheckEntry(level Level, e PTE) error {
+	if e.Present() && level > 1 && e&PTEPSE != 0 {
+		return refuse(xen.EINVAL, e.PFN(), "superpage entry at L%d: pvsim maps 4 KiB pages only", level)
+	}
+	return nil
+}
+
+// GetEntryRefs takes the references a present entry at level holds on the
+// frame it maps (Xen's get_page_from_lNe): a general reference, and a type
+// reference as a writable page (L1, RW) or as the next table down.
+func (t *FrameTable) GetEntryRefs(level Level, e PTE) error {
+	if err := CheckEntry(level, e); err != nil {
+		return err
+	}
+	target := e.PFN()
+	if err := t.GetPage(target); err != nil {
+		return err
+	}
+	var err error
+	switch {
+	case level == 1 && e&PTEWritable != 0:
+		err = t.GetPageType(target, TypeWritable, nil)
+	case level > 1:
+		err = t.GetPageType(target, PagetableType(level-1), nil)
+	}
+	if err != nil {
+		t.PutPage(target)
+	}
+	return err
+}
+
+// PutEntryRefs drops what GetEntryRefs took (Xen's put_page_from_lNe).
+func (t *FrameTable) PutEntryRefs(level Level, e PTE) {
+	target := e.PFN()
+	if level > 1 || e&PTEWritable != 0 {
+		t.PutPageType(target)
+	}
+	t.PutPage(target)
+}

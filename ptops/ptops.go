@@ -1,0 +1,253 @@
+// Package ptops performs the pagetable operations a PV guest asks the
+// hypervisor for: mmu_update (MMU_NORMAL_PT_UPDATE and
+// MMU_PT_UPDATE_PRESERVE_AD), update_va_mapping, and mmuext_op. Each
+// request is validated against the frame table first and applied through
+// the executor, and a refused request changes nothing.
+package ptops
+
+import (
+	"errors"
+	"fmt"
+
+	"pvsim/mmu"
+	"pvsim/pin"
+	"pvsim/xen"
+)
+
+// VCPUMask is a set of vCPUs, bit i for vCPU i (Xen's vcpumask).
+type VCPUMask uint64
+
+// FlushKind is what a TLB flush drops.
+type FlushKind uint8
+
+const (
+	FlushNone FlushKind = iota
+	FlushPage           // one page: INVLPG
+	FlushAll            // every non-global entry
+)
+
+// Flush is TLB maintenance a request asks for on a set of vCPUs.
+type Flush struct {
+	Kind FlushKind
+	VA   uint64 // for FlushPage
+	CPUs VCPUMask
+}
+
+// Context is what one vCPU's pagetable operations work with. The caller
+// holds the domain's MMU lock for the duration of a call.
+type Context struct {
+	FT *mmu.FrameTable
+	// X is the calling vCPU's executor.
+	X mmu.Executor
+	// VCPU is the caller's id and CR3 its current pagetable base; NEW_BASEPTR
+	// updates it.
+	VCPU int
+	CR3  *uint64
+	// All is the set of vCPUs that are up.
+	All VCPUMask
+	// ReadGuest copies guest memory from the caller's address space, for
+	// the vcpumask arguments of the MULTI flushes.
+	ReadGuest func(va uint64, b []byte) error
+	// Flush performs TLB maintenance; it completes before the hypercall
+	// returns to the guest.
+	Flush func(Flush)
+}
+
+func errf(code xen.Errno, pfn uint64, format string, a ...any) error {
+	return &mmu.Error{PFN: pfn, Code: code, Reason: fmt.Sprintf(format, a...)}
+}
+
+// UpdateEntry is one mmu_update request: write val into the pagetable entry
+// at guest-physical address ptr (the request's type bits already stripped).
+// With preserveAD, the Accessed and Dirty bits the entry holds when it is
+// replaced are kept, atomically against the MMU setting them.
+func UpdateEntry(c *Context, ptr uint64, val mmu.PTE, preserveAD bool) error {
+	pfn, index := ptr>>mmu.PageShift, int(ptr&(mmu.PageSize-1))/8
+	f := c.FT.Frame(pfn)
+	if f == nil {
+		return errf(xen.EPERM, pfn, "mmu_update: not a frame of the domain")
+	}
+	if ptr&7 != 0 {
+		return errf(xen.EINVAL, pfn, "mmu_update: entry address %#x not 8-byte aligned", ptr)
+	}
+	pa := ptr
+	if !f.Validated() {
+		// Not a pagetable: an ordinary write the guest may make itself,
+		// unless the frame is held in another way (Xen: writable page).
+		if f.TypeCount > 0 && f.Type != mmu.TypeWritable {
+			return errf(xen.EINVAL, pfn, "mmu_update: frame is in use as %v", f.Type)
+		}
+		c.X.Store(pa, val)
+		return nil
+	}
+	if mmu.IsReservedSlot(f.Type, index) {
+		return errf(xen.EINVAL, pfn, "mmu_update: L4 slot %d belongs to the hypervisor", index)
+	}
+	level := f.Type.Level()
+	old := c.FT.Entry(pfn, index)
+	if val.Present() {
+		if err := c.FT.GetEntryRefs(level, val); err != nil {
+			return fmt.Errorf("mmu_update of %v %#x[%d] to %v: %w", f.Type, pfn, index, val, err)
+		}
+	}
+	if preserveAD {
+		old = c.X.Merge(pa, mmu.PTEAccessed|mmu.PTEDirty, val)
+	} else {
+		c.X.Store(pa, val)
+	}
+	if old.Present() {
+		c.FT.PutEntryRefs(level, old)
+	}
+	return nil
+}
+
+// L1EntryAddr finds the guest-physical address of the L1 entry that maps va
+// in the address space at cr3.
+func L1EntryAddr(ft *mmu.FrameTable, cr3, va uint64) (uint64, error) {
+	if !mmu.Canonical(va) || (va >= xen.HypervisorVirtStart && va < xen.HypervisorVirtEnd) {
+		return 0, errf(xen.EINVAL, cr3>>mmu.PageShift, "address %#x is not a guest address", va)
+	}
+	table := cr3 >> mmu.PageShift
+	for level := mmu.Level(4); level > 1; level-- {
+		e := ft.Entry(table, level.Index(va))
+		if !e.Present() || e&mmu.PTEPSE != 0 {
+			return 0, errf(xen.EINVAL, table, "no L1 table maps %#x (L%d entry %v)", va, level, e)
+		}
+		table = e.PFN()
+	}
+	return table<<mmu.PageShift + uint64(mmu.Level(1).Index(va))*8, nil
+}
+
+// DecodeUVMF reads update_va_mapping's flags: the flush kind, and its
+// target (LOCAL, ALL, or MULTI with a vcpumask pointer in the upper bits).
+func DecodeUVMF(c *Context, flags, va uint64) (Flush, error) {
+	f := Flush{VA: va}
+	switch flags & xen.UVMFFlushTypeMask {
+	case xen.UVMFNone:
+		return Flush{}, nil
+	case xen.UVMFTLBFlush:
+		f.Kind = FlushAll
+	case xen.UVMFInvlpg:
+		f.Kind = FlushPage
+	default:
+		return Flush{}, errf(xen.EINVAL, 0, "update_va_mapping: flush type %d", flags&3)
+	}
+	switch {
+	case flags&xen.UVMFAll != 0:
+		f.CPUs = c.All
+	case flags&^7 != 0:
+		m, err := readMask(c, flags&^7)
+		if err != nil {
+			return Flush{}, err
+		}
+		f.CPUs = m
+	default:
+		f.CPUs = 1 << c.VCPU
+	}
+	return f, nil
+}
+
+func readMask(c *Context, va uint64) (VCPUMask, error) {
+	var b [8]byte
+	if err := c.ReadGuest(va, b[:]); err != nil {
+		return 0, errf(xen.EFAULT, 0, "vcpumask at %#x unreadable", va)
+	}
+	var m uint64
+	for i := 7; i >= 0; i-- {
+		m = m<<8 | uint64(b[i])
+	}
+	return VCPUMask(m) & c.All, nil
+}
+
+// UpdateVAMapping is update_va_mapping: replace the L1 entry that maps va
+// in the caller's address space with val, then flush as flags say.
+func UpdateVAMapping(c *Context, va uint64, val mmu.PTE, flags uint64) error {
+	flush, err := DecodeUVMF(c, flags, va)
+	if err != nil {
+		return err
+	}
+	pa, err := L1EntryAddr(c.FT, *c.CR3, va)
+	if err != nil {
+		return err
+	}
+	if err := UpdateEntry(c, pa, val, false); err != nil {
+		return err
+	}
+	if flush.Kind != FlushNone {
+		c.Flush(flush)
+	}
+	return nil
+}
+
+// ExtOp is one struct mmuext_op.
+type ExtOp struct {
+	Cmd        uint32
+	Arg1, Arg2 uint64
+}
+
+// MMUExtOp performs one mmuext_op command.
+func MMUExtOp(c *Context, op ExtOp) error {
+	if typ, ok := pin.ExtOpType(op.Cmd); ok {
+		return pin.Pin(c.FT, op.Arg1, typ, c.X)
+	}
+	switch op.Cmd {
+	case xen.MMUExtUnpinTable:
+		return pin.Unpin(c.FT, op.Arg1)
+	case xen.MMUExtNewBasePtr:
+		return NewBasePtr(c, op.Arg1)
+	case xen.MMUExtTLBFlushLocal:
+		c.Flush(Flush{Kind: FlushAll, CPUs: 1 << c.VCPU})
+	case xen.MMUExtInvlpgLocal:
+		c.Flush(Flush{Kind: FlushPage, VA: op.Arg1, CPUs: 1 << c.VCPU})
+	case xen.MMUExtTLBFlushAll:
+		c.Flush(Flush{Kind: FlushAll, CPUs: c.All})
+	case xen.MMUExtInvlpgAll:
+		c.Flush(Flush{Kind: FlushPage, VA: op.Arg1, CPUs: c.All})
+	case xen.MMUExtTLBFlushMulti, xen.MMUExtInvlpgMulti:
+		m, err := readMask(c, op.Arg2)
+		if err != nil {
+			return err
+		}
+		f := Flush{Kind: FlushAll, CPUs: m}
+		if op.Cmd == xen.MMUExtInvlpgMulti {
+			f.Kind, f.VA = FlushPage, op.Arg1
+		}
+		c.Flush(f)
+	default:
+		return errf(xen.ENOSYS, 0, "mmuext_op: command %d not implemented", op.Cmd)
+	}
+	return nil
+}
+
+// NewBasePtr is MMUEXT_NEW_BASEPTR: run the caller on the L4 in frame pfn,
+// which takes (and may first validate) an L4 type reference; the old base's
+// reference is dropped.
+func NewBasePtr(c *Context, pfn uint64) error {
+	if err := c.FT.GetPage(pfn); err != nil {
+		return err
+	}
+	if err := c.FT.GetPageType(pfn, mmu.TypeL4, c.X); err != nil {
+		c.FT.PutPage(pfn)
+		return fmt.Errorf("new_baseptr: %w", err)
+	}
+	c.X.LoadCR3(pfn << mmu.PageShift)
+	old := *c.CR3 >> mmu.PageShift
+	*c.CR3 = pfn << mmu.PageShift
+	c.FT.PutPageType(old)
+	c.FT.PutPage(old)
+	return nil
+}
+
+// Errno maps an error from this package, pin or mmu to the code the guest
+// sees.
+func Errno(err error) xen.Errno {
+	var me *mmu.Error
+	if errors.As(err, &me) {
+		return me.Code
+	}
+	var e xen.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return xen.EINVAL
+}
