@@ -32,8 +32,11 @@ var kernelTests = []struct {
 	symbols []string
 }{
 	{"bench-hypercall", nil},
+	{"bench-pin", nil},
 	{"hang", []string{"spin_forever"}},
 	{"hello", []string{"secondary_startup_64", "start_secondary"}},
+	{"mmu-basic", nil},
+	{"mmu-forbidden", nil},
 	{"privop", []string{"native_write_cr3"}},
 	{"shutdown", nil},
 	{"triple-fault", []string{"do_null_write"}},

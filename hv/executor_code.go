@@ -1,0 +1,179 @@
+package hv
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// The executor is CPL0 code in the hypervisor region that performs the
+// VMM's writes to guest pagetables in guest context (DESIGN.md §2): under
+// shadow paging KVM sees only guest-context writes to live pagetables.
+//
+// The VMM enters it by injecting interrupt vector execVector into a vCPU
+// that is at CPL3; the IDT gate switches to the vCPU's CPL0 stack. The
+// executor finds the vCPU's command block from its stack pointer, runs the
+// commands in it, and then either reports to the VMM with
+// `out %al, $execPort` (and on resumption runs the block again: the VMM has
+// refilled it), or, when the block is marked final, returns to the guest
+// with the block's return value in RAX.
+const (
+	execVector = 0x20
+	execPort   = 0xe1
+
+	// Offsets in the per-vCPU command block.
+	cmdBlockOff = 0x38000 // in the vCPU's area
+	cmdCount    = 0       // number of commands
+	cmdRet      = 8       // RAX for the guest when leaving
+	cmdFlags    = 16      // cmdFinal: leave after this batch
+	cmdFirst    = 24      // the commands
+	cmdSize     = 40      // op, addr, a, b, result
+	cmdFinal    = 1
+
+	maxCommands = (4096 - cmdFirst) / cmdSize
+
+	execCodeOff = 0x800 // offset of the executor in the text page
+)
+
+// Executor command ops. addr is a hypervisor virtual address (the alias of
+// a guest frame), the result is written back into the command.
+const (
+	opStore   = 1 // *addr = a
+	opMerge   = 2 // atomically *addr = *addr&a | b; result = old
+	opCmpXchg = 3 // atomically if *addr == a { *addr = b }; result = value found
+	opInvlpg  = 4 // invlpg (addr)
+	opFlush   = 5 // reload CR3
+	opLoadCR3 = 6 // CR3 = a
+)
+
+// asm assembles a few fixed instruction bytes with labelled short jumps.
+type asm struct {
+	b      []byte
+	labels map[string]int
+	fixups map[int]string // offset of a rel8 byte -> label
+	near   map[int]string // offset of a rel32 -> label
+}
+
+func newAsm() *asm {
+	return &asm{labels: map[string]int{}, fixups: map[int]string{}, near: map[int]string{}}
+}
+
+func (a *asm) emit(b ...byte)    { a.b = append(a.b, b...) }
+func (a *asm) label(name string) { a.labels[name] = len(a.b) }
+func (a *asm) imm32(v uint32)    { a.b = binary.LittleEndian.AppendUint32(a.b, v) }
+
+// jump emits a short jump (opcode 0xeb, or a 0x7x conditional) to label.
+func (a *asm) jump(op byte, label string) {
+	a.emit(op, 0)
+	a.fixups[len(a.b)-1] = label
+}
+
+// jumpNear emits `jmp rel32` to label.
+func (a *asm) jumpNear(label string) {
+	a.emit(0xe9)
+	a.near[len(a.b)] = label
+	a.imm32(0)
+}
+
+func (a *asm) link() []byte {
+	for at, label := range a.near {
+		to, ok := a.labels[label]
+		if !ok {
+			panic("executor: undefined label " + label)
+		}
+		binary.LittleEndian.PutUint32(a.b[at:], uint32(int32(to-(at+4))))
+	}
+	for at, label := range a.fixups {
+		to, ok := a.labels[label]
+		if !ok {
+			panic("executor: undefined label " + label)
+		}
+		rel := to - (at + 1)
+		if rel < -128 || rel > 127 {
+			panic(fmt.Sprintf("executor: jump to %s out of range (%d)", label, rel))
+		}
+		a.b[at] = byte(int8(rel))
+	}
+	return a.b
+}
+
+const (
+	jmp = 0xeb
+	jz  = 0x74
+	jnz = 0x75
+)
+
+// executorCode assembles the executor. It saves every register it uses on
+// the CPL0 stack and restores them, except RAX, which it loads from the
+// block's return value when it leaves.
+func executorCode() []byte {
+	a := newAsm()
+	a.emit(0x50, 0x51, 0x52, 0x56, 0x57, 0x41, 0x50) // push rax, rcx, rdx, rsi, rdi, r8
+	a.emit(0x48, 0x89, 0xe6)                         // mov rsi, rsp
+	a.emit(0x48, 0x81, 0xe6)                         // and rsi, -perCPUSpan: the vCPU's area
+	a.imm32(^uint32(perCPUSpan - 1))
+	a.emit(0x48, 0x81, 0xc6) // add rsi, cmdBlockOff
+	a.imm32(cmdBlockOff)
+	a.label("again")
+	a.emit(0x48, 0x8b, 0x0e)           // mov rcx, [rsi]
+	a.emit(0x48, 0x8d, 0x7e, cmdFirst) // lea rdi, [rsi+cmdFirst]
+	a.label("next")
+	a.emit(0x48, 0x85, 0xc9) // test rcx, rcx
+	a.jump(jnz, "work")
+	// The batch is done: report and run the refilled block, or leave.
+	a.emit(0x48, 0xf7, 0x46, cmdFlags) // test qword [rsi+cmdFlags], cmdFinal
+	a.imm32(cmdFinal)
+	a.jump(jnz, "leave")
+	a.emit(0xe6, execPort) // out execPort, al: report; the VMM refills the block
+	a.jump(jmp, "again")
+	a.label("leave")
+	a.emit(0x48, 0x8b, 0x46, cmdRet)                 // mov rax, [rsi+cmdRet]
+	a.emit(0x48, 0x89, 0x44, 0x24, 5*8)              // mov [rsp+40], rax: the saved RAX
+	a.emit(0x41, 0x58, 0x5f, 0x5e, 0x5a, 0x59, 0x58) // pop r8, rdi, rsi, rdx, rcx, rax
+	a.emit(0x48, 0xcf)                               // iretq
+	a.label("work")
+	a.emit(0x4c, 0x8b, 0x07)       // mov r8, [rdi]      op
+	a.emit(0x48, 0x8b, 0x57, 0x08) // mov rdx, [rdi+8]   addr
+	for _, c := range []struct {
+		op    byte
+		label string
+	}{{opStore, "store"}, {opMerge, "merge"}, {opCmpXchg, "cmpxchg"}, {opInvlpg, "invlpg"}, {opFlush, "flush"}, {opLoadCR3, "loadcr3"}} {
+		a.emit(0x49, 0x83, 0xf8, c.op) // cmp r8, op
+		a.jump(jz, c.label)
+	}
+	a.jump(jmp, "advance") // unknown op: skipped
+	a.label("store")
+	a.emit(0x48, 0x8b, 0x47, 0x10) // mov rax, [rdi+16]
+	a.emit(0x48, 0x89, 0x02)       // mov [rdx], rax
+	a.jump(jmp, "advance")
+	a.label("merge")
+	a.emit(0x48, 0x8b, 0x02) // mov rax, [rdx]
+	a.label("merge_retry")
+	a.emit(0x49, 0x89, 0xc0)             // mov r8, rax
+	a.emit(0x4c, 0x23, 0x47, 0x10)       // and r8, [rdi+16]
+	a.emit(0x4c, 0x0b, 0x47, 0x18)       // or r8, [rdi+24]
+	a.emit(0xf0, 0x4c, 0x0f, 0xb1, 0x02) // lock cmpxchg [rdx], r8
+	a.jump(jnz, "merge_retry")           // rax holds the value found
+	a.emit(0x48, 0x89, 0x47, 0x20)       // mov [rdi+32], rax
+	a.jump(jmp, "advance")
+	a.label("cmpxchg")
+	a.emit(0x48, 0x8b, 0x47, 0x10)       // mov rax, [rdi+16]
+	a.emit(0x4c, 0x8b, 0x47, 0x18)       // mov r8, [rdi+24]
+	a.emit(0xf0, 0x4c, 0x0f, 0xb1, 0x02) // lock cmpxchg [rdx], r8
+	a.emit(0x48, 0x89, 0x47, 0x20)       // mov [rdi+32], rax
+	a.jump(jmp, "advance")
+	a.label("invlpg")
+	a.emit(0x0f, 0x01, 0x3a) // invlpg [rdx]
+	a.jump(jmp, "advance")
+	a.label("flush")
+	a.emit(0x0f, 0x20, 0xd8) // mov rax, cr3
+	a.emit(0x0f, 0x22, 0xd8) // mov cr3, rax
+	a.jump(jmp, "advance")
+	a.label("loadcr3")
+	a.emit(0x48, 0x8b, 0x47, 0x10) // mov rax, [rdi+16]
+	a.emit(0x0f, 0x22, 0xd8)       // mov cr3, rax
+	a.label("advance")
+	a.emit(0x48, 0x83, 0xc7, cmdSize) // add rdi, cmdSize
+	a.emit(0x48, 0xff, 0xc9)          // dec rcx
+	a.jumpNear("next")
+	return a.link()
+}
