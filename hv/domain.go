@@ -22,6 +22,7 @@ import (
 	"github.com/bobuhiro11/gokvm/kvm"
 
 	"pvsim/mmu"
+	"pvsim/pin"
 	"pvsim/xen"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	// Timeout ends the domain with a Timeout error when it has not shut
 	// down by then; zero means no limit.
 	Timeout time.Duration
+	// Audit re-checks every invariant of the pagetable type system after
+	// each MMU hypercall and ends the domain on the first violation.
+	Audit bool
 }
 
 // DefaultMemory is the guest memory when Config.Memory is zero.
@@ -71,6 +75,12 @@ type ExitStats struct {
 	// Interrupted counts KVM_RUN calls that returned early for a signal or
 	// a kick.
 	Interrupted uint64
+	// ExecRounds counts executor round trips (inject or resume, run,
+	// report) and ExecTime their wall time; final batches are not counted.
+	ExecRounds uint64
+	ExecTime   time.Duration
+	// RemoteFlushes counts TLB flushes this vCPU did for another's request.
+	RemoteFlushes uint64
 }
 
 // Total is the number of exits that reached the VMM's handlers.
@@ -97,6 +107,11 @@ type Domain struct {
 	vcpus []*vcpu
 
 	consoleMu sync.Mutex
+
+	// mmu guards the frame table; mmuOwner is the vCPU holding it.
+	mmu      sync.Mutex
+	mmuOwner *vcpu
+	ft       *mmu.FrameTable
 
 	stopping atomic.Bool
 	stopCh   chan struct{}
@@ -178,6 +193,9 @@ func New(cfg Config) (*Domain, error) {
 		}
 		d.vcpus = append(d.vcpus, v)
 	}
+	if err := d.validateBoot(); err != nil {
+		return nil, err
+	}
 	v0 := d.vcpus[0]
 	v0.start.RIP = d.boot.entry
 	v0.start.RSP = d.boot.stackTop
@@ -186,6 +204,32 @@ func New(cfg Config) (*Domain, error) {
 	v0.state.Store(vcpuUp)
 	ok = true
 	return d, nil
+}
+
+// validateBoot puts the builder's pagetables under the type system, as
+// Xen's builder does: the L4 is validated and pinned, and vCPU0's CR3 holds
+// a reference on it.
+func (d *Domain) validateBoot() error {
+	d.ft = mmu.NewFrameTable(&mmuMemory{d}, d.mem.nrPages())
+	for i := range d.ft.ReservedL4 {
+		d.ft.ReservedL4[i] = d.hv.template.l4Entry(xen.FirstReservedL4Slot + i)
+	}
+	// The builder installed the hypervisor's slots already, so validation
+	// writes nothing; no vCPU has run, so a host store would be safe anyway.
+	x := &buildExecutor{mem: d.mem}
+	if err := pin.Pin(d.ft, d.boot.l4, mmu.TypeL4, x); err != nil {
+		return fmt.Errorf("validating the boot pagetables: %w", err)
+	}
+	if err := d.ft.GetPage(d.boot.l4); err != nil {
+		return err
+	}
+	if err := d.ft.GetPageType(d.boot.l4, mmu.TypeL4, x); err != nil {
+		return err
+	}
+	if v := d.ft.Audit([]uint64{d.boot.l4 << mmu.PageShift}, 1); len(v) > 0 {
+		return fmt.Errorf("boot pagetables fail the audit: %v", v[0])
+	}
+	return nil
 }
 
 // Close releases the VM, its vCPUs and its memory.

@@ -24,6 +24,8 @@ const (
 	HardwareFault
 	// Timeout: the guest did not shut down in time.
 	Timeout
+	// AuditFailure: the pagetable audit found a broken invariant.
+	AuditFailure
 )
 
 func (k FaultKind) String() string {
@@ -36,6 +38,8 @@ func (k FaultKind) String() string {
 		return "hardware fault"
 	case Timeout:
 		return "timeout"
+	case AuditFailure:
+		return "audit failure"
 	}
 	return fmt.Sprintf("fault kind %d", int(k))
 }

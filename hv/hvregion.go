@@ -30,6 +30,10 @@ const (
 	cpuISTOff     = 0x30000 // stack for #DF, NMI and #MC (IST1)
 	cpuISTPages   = 2
 
+	// hvAliasVA is where the hypervisor maps every guest frame read-write
+	// for the executor: Xen's direct map, L4 slot 262.
+	hvAliasVA = 0xffff830000000000
+
 	// MaxVCPUs is how many vCPUs a domain may have.
 	MaxVCPUs = 8
 
@@ -146,6 +150,7 @@ func buildHVRegion(mem *physMem, nvcpus int) (*hvRegion, error) {
 		return nil, err
 	}
 	buildStubs(text)
+	copy(text[execCodeOff:], executorCode())
 
 	idt, err := page(hvIDTVA, ro|mmu.PTENX)
 	if err != nil {
@@ -159,6 +164,16 @@ func buildHVRegion(mem *physMem, nvcpus int) (*hvRegion, error) {
 		lo, hi := idtGate(hvTextVA+uint64(v*stubSize), ist, 0)
 		binary.LittleEndian.PutUint64(idt[v*16:], lo)
 		binary.LittleEndian.PutUint64(idt[v*16+8:], hi)
+	}
+	lo, hi := idtGate(hvTextVA+execCodeOff, 0, 0)
+	binary.LittleEndian.PutUint64(idt[execVector*16:], lo)
+	binary.LittleEndian.PutUint64(idt[execVector*16+8:], hi)
+
+	// The executor's alias of every guest frame.
+	for pfn := uint64(0); pfn < mem.nrPages(); pfn++ {
+		if err := pt.mapPage(hvAliasVA+pfn<<mmu.PageShift, pfn, rw); err != nil {
+			return nil, err
+		}
 	}
 
 	// The doorbell maps an unbacked frame: every store to it is an MMIO exit.
@@ -210,6 +225,9 @@ func buildHVRegion(mem *physMem, nvcpus int) (*hvRegion, error) {
 				return nil, err
 			}
 		}
+		if _, err := page(cpuAreaVA(cpu)+cmdBlockOff, rw); err != nil {
+			return nil, err
+		}
 	}
 	return &hvRegion{template: pt, nvcpus: nvcpus}, nil
 }
@@ -227,8 +245,10 @@ func hvSymbol(va uint64) (string, bool) {
 	case va >= hvTextVA && va < hvTextVA+stubCommonOff:
 		v := int(va-hvTextVA) / stubSize
 		return fmt.Sprintf("hv_entry_%s+%#x", vectorMnemonic(v), (va-hvTextVA)%stubSize), true
-	case va >= hvTextVA+stubCommonOff && va < hvTextVA+mmu.PageSize:
+	case va >= hvTextVA+stubCommonOff && va < hvTextVA+execCodeOff:
 		return fmt.Sprintf("hv_entry_common+%#x", va-hvTextVA-stubCommonOff), true
+	case va >= hvTextVA+execCodeOff && va < hvTextVA+mmu.PageSize:
+		return fmt.Sprintf("hv_executor+%#x", va-hvTextVA-execCodeOff), true
 	case va >= xen.HypervisorVirtStart && va < xen.HypervisorVirtEnd:
 		return fmt.Sprintf("hypervisor+%#x", va-xen.HypervisorVirtStart), true
 	}

@@ -5,12 +5,16 @@ import (
 	"syscall"
 
 	"pvsim/mmu"
+	"pvsim/ptops"
 	"pvsim/xen"
 )
 
-// hypercallFn handles one hypercall on v, with the arguments in v's
-// registers (rdi, rsi, rdx, r10, r8), and returns the value for rax.
-type hypercallFn func(v *vcpu) uint64
+// hypercallArgs are a hypercall's arguments: rdi, rsi, rdx, r10, r8, r9,
+// or a multicall entry's args.
+type hypercallArgs [6]uint64
+
+// hypercallFn handles one hypercall on v and returns the value for rax.
+type hypercallFn func(v *vcpu, a *hypercallArgs) uint64
 
 // hypercalls is the dispatch table, indexed by Xen hypercall number.
 var hypercalls [xen.NrHypercalls]hypercallFn
@@ -21,56 +25,51 @@ func init() {
 	hypercalls[xen.HypercallXenVersion] = (*vcpu).xenVersion
 	hypercalls[xen.HypercallVCPUOp] = (*vcpu).vcpuOp
 	hypercalls[xen.HypercallSetSegmentBase] = (*vcpu).setSegmentBase
+	hypercalls[xen.HypercallMMUUpdate] = (*vcpu).mmuUpdate
+	hypercalls[xen.HypercallUpdateVAMapping] = (*vcpu).updateVAMapping
+	hypercalls[xen.HypercallMMUExtOp] = (*vcpu).mmuextOp
+	hypercalls[xen.HypercallMulticall] = (*vcpu).multicall
 }
 
-// hypercall dispatches hypercall nr and puts its result in rax. It
-// allocates nothing.
+// hypercall dispatches hypercall nr with the arguments in the vCPU's
+// registers and puts its result in rax. It allocates nothing.
 func (v *vcpu) hypercall(nr uint32) {
-	ret := xen.ENOSYS.Ret()
-	if nr < xen.NrHypercalls {
-		v.stats.Hypercalls[nr]++
-		if fn := hypercalls[nr]; fn != nil {
-			ret = fn(v)
-		}
-	}
+	r := &v.run.regs
+	v.args = hypercallArgs{r.RDI, r.RSI, r.RDX, r.R10, r.R8, r.R9}
+	v.inHypercall = true
+	ret := v.call(uint64(nr), &v.args)
+	v.inHypercall = false
 	if v.d.stopping.Load() {
 		return
 	}
-	v.run.regs.RAX = ret
-	v.run.dirtyRegs |= syncRegs
+	if !v.exec.finish(ret) {
+		r.RAX = ret
+		v.run.dirtyRegs |= syncRegs
+	}
 }
 
-func (v *vcpu) arg(i int) uint64 {
-	r := &v.run.regs
-	switch i {
-	case 1:
-		return r.RDI
-	case 2:
-		return r.RSI
-	case 3:
-		return r.RDX
-	case 4:
-		return r.R10
-	case 5:
-		return r.R8
+// call runs hypercall nr.
+func (v *vcpu) call(nr uint64, a *hypercallArgs) uint64 {
+	if nr >= xen.NrHypercalls {
+		return xen.ENOSYS.Ret()
 	}
-	return r.R9
+	v.stats.Hypercalls[nr]++
+	fn := hypercalls[nr]
+	if fn == nil {
+		return xen.ENOSYS.Ret()
+	}
+	return fn(v, a)
 }
 
-func errRet(err error) uint64 {
-	if e, ok := err.(xen.Errno); ok {
-		return e.Ret()
-	}
-	return xen.EINVAL.Ret()
-}
+func errRet(err error) uint64 { return ptops.Errno(err).Ret() }
 
 // maxConsoleWrite bounds one console_io write, as Xen does, so that a guest
 // cannot make the hypervisor copy without limit.
 const maxConsoleWrite = 64 << 10
 
 // consoleIO: HYPERVISOR_console_io(cmd, count, buffer).
-func (v *vcpu) consoleIO() uint64 {
-	cmd, count, buf := v.arg(1), v.arg(2), v.arg(3)
+func (v *vcpu) consoleIO(a *hypercallArgs) uint64 {
+	cmd, count, buf := a[0], a[1], a[2]
 	switch cmd {
 	case xen.ConsoleIOWrite:
 		if count > maxConsoleWrite {
@@ -92,14 +91,14 @@ func (v *vcpu) consoleIO() uint64 {
 }
 
 // schedOp: HYPERVISOR_sched_op(cmd, arg).
-func (v *vcpu) schedOp() uint64 {
-	switch v.arg(1) {
+func (v *vcpu) schedOp(a *hypercallArgs) uint64 {
+	switch a[0] {
 	case xen.SchedOpYield:
 		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 		return 0
 	case xen.SchedOpShutdown:
 		var b [4]byte
-		if err := v.readGuest(b[:], v.arg(2)); err != nil {
+		if err := v.readGuest(b[:], a[1]); err != nil {
 			return errRet(err)
 		}
 		v.d.end(Result{Reason: xen.ShutdownReason(binary.LittleEndian.Uint32(b[:])), VCPU: v.id}, nil)
@@ -117,9 +116,9 @@ const (
 )
 
 // xenVersion: HYPERVISOR_xen_version(cmd, arg).
-func (v *vcpu) xenVersion() uint64 {
-	arg := v.arg(2)
-	switch v.arg(1) {
+func (v *vcpu) xenVersion(a *hypercallArgs) uint64 {
+	arg := a[1]
+	switch a[0] {
 	case xen.XenVerVersion:
 		return xenVersionMajor<<16 | xenVersionMinor
 	case xen.XenVerExtraVersion:
@@ -182,8 +181,8 @@ func (v *vcpu) writeGuest(va uint64, b []byte) error {
 }
 
 // vcpuOp: HYPERVISOR_vcpu_op(cmd, vcpuid, extra_args).
-func (v *vcpu) vcpuOp() uint64 {
-	cmd, id, arg := v.arg(1), v.arg(2), v.arg(3)
+func (v *vcpu) vcpuOp(a *hypercallArgs) uint64 {
+	cmd, id, arg := a[0], a[1], a[2]
 	if id >= uint64(len(v.d.vcpus)) {
 		return xen.ENOENT.Ret()
 	}
@@ -253,8 +252,8 @@ func (t *vcpu) initialise(caller *vcpu, ctx uint64) error {
 	if err != nil {
 		return err
 	}
-	if cr3 != t.d.boot.l4<<mmu.PageShift {
-		return xen.EINVAL // only the validated boot pagetable for now
+	if cr3&(mmu.PageSize-1) != 0 {
+		return xen.EINVAL
 	}
 	fs, err := rd(xen.VCPUCtxFSBase)
 	if err != nil {
@@ -271,9 +270,21 @@ func (t *vcpu) initialise(caller *vcpu, ctx uint64) error {
 	if !mmu.Canonical(fs) || !mmu.Canonical(gs) || !mmu.Canonical(gsu) {
 		return xen.EINVAL
 	}
-	t.cr3, t.fsBase, t.gsBase, t.gsBaseUser = cr3, fs, gs, gsu
-	t.state.Store(vcpuInitialised)
-	return nil
+	// The new vCPU's CR3 holds an L4 type reference, as NEW_BASEPTR's does.
+	caller.lastMMUOp = "vcpu_op(VCPUOP_initialise)"
+	c := caller.lockMMU()
+	err = c.FT.GetPage(cr3 >> mmu.PageShift)
+	if err == nil {
+		if err = c.FT.GetPageType(cr3>>mmu.PageShift, mmu.TypeL4, c.X); err != nil {
+			c.FT.PutPage(cr3 >> mmu.PageShift)
+		}
+	}
+	if err == nil {
+		t.cr3, t.fsBase, t.gsBase, t.gsBaseUser = cr3, fs, gs, gsu
+		t.state.Store(vcpuInitialised)
+	}
+	caller.unlockMMU()
+	return err
 }
 
 // guestAddress reports whether va is a canonical address outside the
@@ -283,8 +294,8 @@ func guestAddress(va uint64) bool {
 }
 
 // setSegmentBase: HYPERVISOR_set_segment_base(which, base).
-func (v *vcpu) setSegmentBase() uint64 {
-	which, base := v.arg(1), v.arg(2)
+func (v *vcpu) setSegmentBase(a *hypercallArgs) uint64 {
+	which, base := a[0], a[1]
 	if !mmu.Canonical(base) {
 		return xen.EINVAL.Ret()
 	}

@@ -25,15 +25,19 @@ type physMem struct {
 }
 
 // hvRegionSize is the memory reserved for the hypervisor region: IDT, GDTs,
-// TSSs, stacks, stubs and their pagetables, for up to maxVCPUs.
-const hvRegionSize = 4 << 20
+// TSSs, stacks, stubs, command blocks and pagetables for up to MaxVCPUs,
+// and the L1 tables of the executor's alias of guest memory.
+func hvRegionSize(guestBytes uint64) int {
+	aliasL1s := guestBytes >> (mmu.PageShift + 9)
+	return int(4<<20 + (aliasL1s+16)<<mmu.PageShift)
+}
 
 func newPhysMem(guestBytes uint64) (*physMem, error) {
 	g, err := syscall.Mmap(-1, 0, int(guestBytes), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE)
 	if err != nil {
 		return nil, fmt.Errorf("allocating %d MiB of guest memory: %w", guestBytes>>20, err)
 	}
-	h, err := syscall.Mmap(-1, 0, hvRegionSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_ANONYMOUS)
+	h, err := syscall.Mmap(-1, 0, hvRegionSize(guestBytes), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_ANONYMOUS)
 	if err != nil {
 		syscall.Munmap(g)
 		return nil, fmt.Errorf("allocating the hypervisor region: %w", err)

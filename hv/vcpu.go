@@ -12,6 +12,7 @@ import (
 	"github.com/bobuhiro11/gokvm/kvm"
 
 	"pvsim/mmu"
+	"pvsim/ptops"
 	"pvsim/xen"
 )
 
@@ -49,7 +50,26 @@ type vcpu struct {
 
 	// buf is scratch space for copying guest buffers, so that hypercalls
 	// do not allocate.
-	buf [4096]byte
+	buf  [4096]byte
+	args hypercallArgs
+
+	exec *executor
+	// For pagetable operations: the context, and method values made once.
+	mmuCtx      ptops.Context
+	readGuestFn func(va uint64, b []byte) error
+	flushFn     func(ptops.Flush)
+	// remote collects the vCPUs an operation asked to flush.
+	remote      ptops.VCPUMask
+	lastMMUOp   string
+	lastMMUErr  error
+	inMulticall bool
+	inHypercall bool
+
+	// Remote TLB flush requests to this vCPU: a requester bumps flushGen
+	// and kicks; the vCPU flushes in its own context and publishes the
+	// generation it served in flushDone.
+	flushGen  atomic.Uint64
+	flushDone atomic.Uint64
 }
 
 func newVCPU(d *Domain, id int) (*vcpu, error) {
@@ -71,6 +91,9 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 		}
 	}
 	v.start.RFLAGS = 0x202
+	v.exec = newExecutor(v)
+	v.readGuestFn = func(va uint64, b []byte) error { return v.readGuest(b, va) }
+	v.flushFn = v.flush
 	return v, nil
 }
 
@@ -150,7 +173,10 @@ func (v *vcpu) loop() {
 		if v.d.stopping.Load() {
 			break
 		}
-		r.validRegs = syncRegs | syncSregs
+		if v.flushGen.Load() != v.flushDone.Load() && v.exec.canEnter() {
+			v.serveFlush()
+		}
+		r.validRegs = syncRegs | syncSregs | syncEvents
 		interrupted, err := runVCPU(v.fd)
 		v.entered = true
 		if err != nil {

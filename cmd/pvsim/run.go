@@ -35,6 +35,7 @@ type runFlags struct {
 	vcpus   int
 	mem     sizeFlag
 	timeout time.Duration
+	audit   bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -42,6 +43,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.vcpus, "vcpus", 1, fmt.Sprintf("number of vCPUs (1-%d)", hv.MaxVCPUs))
 	fs.Var(&f.mem, "mem", "guest memory, a multiple of 2M (e.g. 64M, 1G)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "fail if the guest has not shut down after this long (0: no limit)")
+	fs.BoolVar(&f.audit, "audit", false, "re-check the pagetable invariants after every MMU hypercall; stop on the first violation")
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
@@ -64,7 +66,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	d, err := hv.New(hv.Config{
 		Name: name, Kernel: image, VCPUs: f.vcpus, Memory: uint64(f.mem),
-		CmdLine: strings.Join(rest, " "), Console: stdout, Timeout: f.timeout,
+		CmdLine: strings.Join(rest, " "), Console: stdout, Timeout: f.timeout, Audit: f.audit,
 	})
 	if err != nil {
 		return 0, err

@@ -1,0 +1,166 @@
+package hv
+
+import (
+	"encoding/binary"
+	"time"
+
+	"pvsim/mmu"
+)
+
+// executor is the VMM's side of one vCPU's executor (see executor_code.go).
+// It implements mmu.Executor: stores and TLB operations are queued in the
+// command block; an operation that returns a value runs the queue at once
+// in a round trip (inject or resume, run, report). At the end of the
+// hypercall, finish hands the rest over as the final batch, which the vCPU
+// runs on its way back to the guest without another exit.
+//
+// A vCPU whose executor has reported is parked at CPL0 in it until the
+// final batch releases it.
+type executor struct {
+	v      *vcpu
+	block  []byte // host view of the command block
+	n      int    // queued commands
+	parked bool
+	// aborted is set when the domain ended during a round trip: results
+	// read as zero from then on.
+	aborted bool
+}
+
+func newExecutor(v *vcpu) *executor {
+	w := mmu.Translate(v.d.mem, v.d.boot.l4<<mmu.PageShift, cpuAreaVA(v.id)+cmdBlockOff, mmu.AccessWrite)
+	return &executor{v: v, block: v.d.mem.bytes(w.PA, mmu.PageSize)}
+}
+
+func (x *executor) put(off int, val uint64) { binary.LittleEndian.PutUint64(x.block[off:], val) }
+func (x *executor) get(off int) uint64      { return binary.LittleEndian.Uint64(x.block[off:]) }
+
+// add queues one command and returns its index.
+func (x *executor) add(op, addr, a, b uint64) int {
+	if x.n == maxCommands {
+		x.round()
+	}
+	i := x.n
+	c := cmdFirst + i*cmdSize
+	x.put(c, op)
+	x.put(c+8, addr)
+	x.put(c+16, a)
+	x.put(c+24, b)
+	x.n++
+	return i
+}
+
+func (x *executor) result(i int) uint64 {
+	if x.aborted {
+		return 0
+	}
+	return x.get(cmdFirst + i*cmdSize + 32)
+}
+
+// alias is where the executor reaches guest-physical address pa.
+func alias(pa uint64) uint64 { return hvAliasVA + pa }
+
+// Store implements mmu.Executor.
+func (x *executor) Store(pa uint64, v mmu.PTE) { x.add(opStore, alias(pa), uint64(v), 0) }
+
+// Merge implements mmu.Executor.
+func (x *executor) Merge(pa uint64, keep, set mmu.PTE) mmu.PTE {
+	i := x.add(opMerge, alias(pa), uint64(keep), uint64(set))
+	x.round()
+	return mmu.PTE(x.result(i))
+}
+
+// CmpXchg implements mmu.Executor.
+func (x *executor) CmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
+	i := x.add(opCmpXchg, alias(pa), uint64(old), uint64(new))
+	x.round()
+	return mmu.PTE(x.result(i))
+}
+
+// InvalidatePage implements mmu.Executor.
+func (x *executor) InvalidatePage(va uint64) { x.add(opInvlpg, va, 0, 0) }
+
+// FlushTLB implements mmu.Executor.
+func (x *executor) FlushTLB() { x.add(opFlush, 0, 0, 0) }
+
+// LoadCR3 implements mmu.Executor.
+func (x *executor) LoadCR3(cr3 uint64) { x.add(opLoadCR3, 0, cr3, 0) }
+
+// canEnter reports whether the vCPU may be sent into the executor now: it
+// is parked there already, or it is at CPL3 with interrupts on and no event
+// still waiting to be injected.
+func (x *executor) canEnter() bool {
+	r := x.v.run
+	return x.parked || (r.sregs.CS.DPL == 3 && r.regs.RFLAGS&(1<<9) != 0 && r.events.I.Inject == 0)
+}
+
+func (x *executor) enter() {
+	if x.parked {
+		return
+	}
+	r := x.v.run
+	r.events.I.Inject, r.events.I.Nr, r.events.I.Soft = 1, execVector, 0
+	r.dirtyRegs |= syncEvents
+}
+
+// round runs the queued commands now and waits for the executor's report.
+func (x *executor) round() {
+	if x.aborted {
+		x.n = 0
+		return
+	}
+	x.put(cmdCount, uint64(x.n))
+	x.put(cmdFlags, 0)
+	x.enter()
+	start := time.Now()
+	x.parked = x.v.runNested()
+	x.v.stats.ExecRounds++
+	x.v.stats.ExecTime += time.Since(start)
+	x.aborted = !x.parked
+	x.n = 0
+}
+
+// finish ends the hypercall's use of the executor. If it used it, the
+// queued commands become the final batch and the executor hands ret to the
+// guest in RAX; finish then reports true. Otherwise the caller returns ret
+// itself.
+func (x *executor) finish(ret uint64) bool {
+	if x.aborted {
+		x.aborted, x.parked, x.n = false, false, 0
+		return true
+	}
+	if x.n == 0 && !x.parked {
+		return false
+	}
+	x.put(cmdCount, uint64(x.n))
+	x.put(cmdFlags, cmdFinal)
+	x.put(cmdRet, ret)
+	x.enter()
+	x.parked, x.n = false, 0
+	return true
+}
+
+// runNested runs the vCPU inside a hypercall until the executor reports.
+// It returns false if the domain ended, or failed, meanwhile.
+func (v *vcpu) runNested() bool {
+	r := v.run
+	for {
+		if v.d.stopping.Load() {
+			return false
+		}
+		r.validRegs = syncRegs | syncSregs | syncEvents
+		interrupted, err := runVCPU(v.fd)
+		if err != nil {
+			v.d.end(Result{}, err)
+			return false
+		}
+		if interrupted {
+			v.stats.Interrupted++
+			continue
+		}
+		if r.exitReason == exitIO && r.io().port == execPort {
+			return true
+		}
+		v.exit() // a fault in the executor: it ends the domain
+		return false
+	}
+}

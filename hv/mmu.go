@@ -1,0 +1,236 @@
+package hv
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"pvsim/mmu"
+	"pvsim/ptops"
+	"pvsim/xen"
+)
+
+// mmuMemory is guest memory as the frame table reads it. The vCPU holding
+// the MMU lock may have stores queued in its executor; they run before any
+// read, so that validation sees what the guest will see.
+type mmuMemory struct{ d *Domain }
+
+func (m *mmuMemory) Read64(pa uint64) (uint64, bool) {
+	if o := m.d.mmuOwner; o != nil && o.exec.n > 0 {
+		o.exec.round()
+	}
+	return m.d.mem.Read64(pa)
+}
+
+// buildExecutor writes host-side. It serves only the domain builder, before
+// any vCPU has run.
+type buildExecutor struct{ mem *physMem }
+
+func (x *buildExecutor) Store(pa uint64, v mmu.PTE) { x.mem.write64(pa, uint64(v)) }
+func (x *buildExecutor) Merge(pa uint64, keep, set mmu.PTE) mmu.PTE {
+	old, _ := x.mem.Read64(pa)
+	x.mem.write64(pa, old&uint64(keep)|uint64(set))
+	return mmu.PTE(old)
+}
+func (x *buildExecutor) CmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
+	cur, _ := x.mem.Read64(pa)
+	if cur == uint64(old) {
+		x.mem.write64(pa, uint64(new))
+	}
+	return mmu.PTE(cur)
+}
+func (x *buildExecutor) InvalidatePage(uint64) {}
+func (x *buildExecutor) FlushTLB()             {}
+func (x *buildExecutor) LoadCR3(uint64)        {}
+
+// lockMMU takes the domain's MMU lock for v and returns v's context for
+// pagetable operations.
+func (v *vcpu) lockMMU() *ptops.Context {
+	v.d.mmu.Lock()
+	v.d.mmuOwner = v
+	c := &v.mmuCtx
+	*c = ptops.Context{
+		FT: v.d.ft, X: v.exec, VCPU: v.id, CR3: &v.cr3, All: v.d.upMask(),
+		ReadGuest: v.readGuestFn, Flush: v.flushFn,
+	}
+	return c
+}
+
+// unlockMMU audits, if asked to, releases the lock, and then does the
+// remote TLB flushes the operations asked for.
+func (v *vcpu) unlockMMU() {
+	if v.d.cfg.Audit {
+		v.audit()
+	}
+	v.d.mmuOwner = nil
+	v.d.mmu.Unlock()
+	if v.remote != 0 {
+		v.flushRemote()
+	}
+}
+
+// upMask is the set of vCPUs that are up.
+func (d *Domain) upMask() ptops.VCPUMask {
+	var m ptops.VCPUMask
+	for _, v := range d.vcpus {
+		if v.state.Load() == vcpuUp {
+			m |= 1 << v.id
+		}
+	}
+	return m
+}
+
+// audit checks the type system's invariants and ends the domain on a
+// violation. The caller holds the MMU lock.
+func (v *vcpu) audit() {
+	var cr3s []uint64
+	for _, t := range v.d.vcpus {
+		if t.state.Load() != vcpuDown {
+			cr3s = append(cr3s, t.cr3)
+		}
+	}
+	if viol := v.d.ft.Audit(cr3s, 3); len(viol) > 0 {
+		var s []string
+		for _, x := range viol {
+			s = append(s, x.String())
+		}
+		v.fatal(AuditFailure, v.run.regs.RIP, "pagetable audit after "+v.lastMMUOp+": "+strings.Join(s, "; "))
+	}
+}
+
+// flush does TLB maintenance for a pagetable operation: on this vCPU
+// through its executor now, on others after the MMU lock is released.
+func (v *vcpu) flush(f ptops.Flush) {
+	if f.CPUs&(1<<v.id) != 0 {
+		if f.Kind == ptops.FlushPage {
+			v.exec.InvalidatePage(f.VA)
+		} else {
+			v.exec.FlushTLB()
+		}
+	}
+	// Remote flushes are always full: over-flushing is allowed, and it keeps
+	// the request a single bit.
+	v.remote |= f.CPUs &^ (1 << v.id)
+}
+
+func (v *vcpu) mmuErr(err error) uint64 {
+	if err == nil {
+		return 0
+	}
+	v.lastMMUErr = err
+	return ptops.Errno(err).Ret()
+}
+
+// mmuUpdate: HYPERVISOR_mmu_update(req, count, success_count, domid).
+func (v *vcpu) mmuUpdate(a *hypercallArgs) uint64 {
+	req, count, pdone, dom := a[0], a[1], a[2], a[3]
+	if dom != xen.DomIDSelf {
+		return xen.ESRCH.Ret()
+	}
+	v.lastMMUOp = "mmu_update"
+	c := v.lockMMU()
+	var err error
+	done := uint64(0)
+	for ; done < count; done++ {
+		var b [xen.MMUUpdateSize]byte
+		if err = v.readGuest(b[:], req+done*xen.MMUUpdateSize); err != nil {
+			break
+		}
+		ptr, val := binary.LittleEndian.Uint64(b[:]), mmu.PTE(binary.LittleEndian.Uint64(b[8:]))
+		switch ptr & 7 {
+		case xen.MMUNormalPTUpdate:
+			err = ptops.UpdateEntry(c, ptr&^7, val, false)
+		case xen.MMUPTUpdatePreserveAD:
+			err = ptops.UpdateEntry(c, ptr&^7, val, true)
+		default:
+			err = fmt.Errorf("mmu_update: request type %d: %w", ptr&7, xen.ENOSYS)
+		}
+		if err != nil {
+			break
+		}
+	}
+	v.unlockMMU()
+	return v.batchDone(pdone, done, err)
+}
+
+// batchDone writes a batch's success count, if the guest asked for it.
+func (v *vcpu) batchDone(pdone, done uint64, err error) uint64 {
+	if pdone != 0 {
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], uint32(done))
+		if werr := v.writeGuest(pdone, b[:]); werr != nil && err == nil {
+			return xen.EFAULT.Ret()
+		}
+	}
+	return v.mmuErr(err)
+}
+
+// updateVAMapping: HYPERVISOR_update_va_mapping(va, val, flags).
+func (v *vcpu) updateVAMapping(a *hypercallArgs) uint64 {
+	v.lastMMUOp = "update_va_mapping"
+	c := v.lockMMU()
+	err := ptops.UpdateVAMapping(c, a[0], mmu.PTE(a[1]), a[2])
+	v.unlockMMU()
+	return v.mmuErr(err)
+}
+
+// mmuextOp: HYPERVISOR_mmuext_op(op, count, success_count, domid).
+func (v *vcpu) mmuextOp(a *hypercallArgs) uint64 {
+	ops, count, pdone, dom := a[0], a[1], a[2], a[3]
+	if dom != xen.DomIDSelf {
+		return xen.ESRCH.Ret()
+	}
+	v.lastMMUOp = "mmuext_op"
+	c := v.lockMMU()
+	var err error
+	done := uint64(0)
+	for ; done < count; done++ {
+		var b [xen.MMUExtOpSize]byte
+		if err = v.readGuest(b[:], ops+done*xen.MMUExtOpSize); err != nil {
+			break
+		}
+		op := ptops.ExtOp{
+			Cmd:  binary.LittleEndian.Uint32(b[:]),
+			Arg1: binary.LittleEndian.Uint64(b[8:]),
+			Arg2: binary.LittleEndian.Uint64(b[16:]),
+		}
+		if err = ptops.MMUExtOp(c, op); err != nil {
+			break
+		}
+	}
+	v.unlockMMU()
+	return v.batchDone(pdone, done, err)
+}
+
+// multicall: HYPERVISOR_multicall(calls, nr_calls). Each entry's result is
+// written back into it; the call itself returns 0.
+func (v *vcpu) multicall(a *hypercallArgs) uint64 {
+	calls, n := a[0], a[1]
+	if v.inMulticall {
+		return xen.EINVAL.Ret()
+	}
+	v.inMulticall = true
+	defer func() { v.inMulticall = false }()
+	for i := uint64(0); i < n; i++ {
+		var b [xen.MulticallEntrySize]byte
+		at := calls + i*xen.MulticallEntrySize
+		if err := v.readGuest(b[:], at); err != nil {
+			return xen.EFAULT.Ret()
+		}
+		op := binary.LittleEndian.Uint64(b[:])
+		var args hypercallArgs
+		for j := range args {
+			args[j] = binary.LittleEndian.Uint64(b[xen.MulticallArgs+8*j:])
+		}
+		ret := v.call(op, &args)
+		var r [8]byte
+		binary.LittleEndian.PutUint64(r[:], ret)
+		if err := v.writeGuest(at+xen.MulticallResult, r[:]); err != nil {
+			return xen.EFAULT.Ret()
+		}
+		if v.d.stopping.Load() {
+			break
+		}
+	}
+	return 0
+}
