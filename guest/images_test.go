@@ -39,6 +39,7 @@ var kernelTests = []struct {
 	{"mmu-forbidden", nil},
 	{"privop", []string{"native_write_cr3"}},
 	{"shutdown", nil},
+	{"tlb-shootdown", []string{"secondary_main"}},
 	{"triple-fault", []string{"do_null_write"}},
 }
 

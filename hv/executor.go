@@ -144,6 +144,7 @@ func (x *executor) finish(ret uint64) bool {
 func (v *vcpu) runNested() bool {
 	r := v.run
 	for {
+		r.clearImmediateExit()
 		if v.d.stopping.Load() {
 			return false
 		}

@@ -28,14 +28,15 @@ func needKVM(t testing.TB) {
 	}
 }
 
-// boot runs an embedded kernel and returns its console output and outcome.
+// boot runs an embedded kernel, with the pagetable audit on, and returns
+// its console output and outcome.
 func boot(t *testing.T, name string, vcpus int, timeout time.Duration, cmdline string) (string, hv.Result, error) {
 	t.Helper()
 	needKVM(t)
 	k, ok := guest.Lookup(name)
 	require.True(t, ok, "kernel %s is not embedded", name)
 	var out bytes.Buffer
-	d, err := hv.New(hv.Config{Name: name, Kernel: k.ELF, VCPUs: vcpus, Console: &out, Timeout: timeout, CmdLine: cmdline})
+	d, err := hv.New(hv.Config{Name: name, Kernel: k.ELF, VCPUs: vcpus, Console: &out, Timeout: timeout, CmdLine: cmdline, Audit: true})
 	require.NoError(t, err)
 	defer d.Close()
 	res, err := d.Run(context.Background())
