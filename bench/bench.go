@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,3 +146,116 @@ func NullHypercall(iters int) (time.Duration, error) {
 	}
 	return end.Sub(start) / time.Duration(iters), nil
 }
+
+// PinSize is the pin+unpin cost of one pagetable tree size.
+type PinSize struct {
+	L1Tables     int     `json:"l1_tables"`
+	Frames       int     `json:"frames"`
+	PinUnpinUs   float64 `json:"pin_unpin_us"`
+	PerFrameUs   float64 `json:"per_frame_us"`
+	PerFrameRate float64 `json:"per_frame_ratio"` // PerFrameUs / ExecutorWriteUs
+}
+
+// PinResult is what `pvsim bench pin` reports.
+type PinResult struct {
+	Sizes []PinSize `json:"sizes"`
+	// ExecutorWriteUs is one mmu_update of a single entry: a hypercall
+	// whose only effect is one executor store.
+	ExecutorWriteUs float64 `json:"executor_write_us"`
+	// Fit is the least-squares line pin_unpin_us = slope*frames + intercept.
+	Fit  LinearFit `json:"fit"`
+	Reps int       `json:"reps"`
+}
+
+// LinearFit is a least-squares straight line and its coefficient of
+// determination.
+type LinearFit struct {
+	SlopeUs     float64 `json:"slope_us_per_frame"`
+	InterceptUs float64 `json:"intercept_us"`
+	R2          float64 `json:"r2"`
+}
+
+// Fit fits y = a*x + b.
+func Fit(xs, ys []float64) LinearFit {
+	n := float64(len(xs))
+	var sx, sy, sxx, sxy float64
+	for i := range xs {
+		sx, sy, sxx, sxy = sx+xs[i], sy+ys[i], sxx+xs[i]*xs[i], sxy+xs[i]*ys[i]
+	}
+	a := (n*sxy - sx*sy) / (n*sxx - sx*sx)
+	b := (sy - a*sx) / n
+	var ssRes, ssTot float64
+	for i := range xs {
+		d := ys[i] - (a*xs[i] + b)
+		ssRes += d * d
+		m := ys[i] - sy/n
+		ssTot += m * m
+	}
+	return LinearFit{SlopeUs: a, InterceptUs: b, R2: 1 - ssRes/ssTot}
+}
+
+var pinMark = regexp.MustCompile(`^bench-pin: n=(\d+) frames=(\d+) start$`)
+
+// Pin boots the bench-pin kernel, which pins and unpins pagetable trees of
+// 1, 2, 4, ... maxL1 L1 tables reps times each, and rewrites one entry
+// reps*32 times with mmu_update, between console markers.
+func Pin(reps, maxL1 int) (PinResult, error) {
+	k, ok := guest.Lookup("bench-pin")
+	if !ok {
+		return PinResult{}, errors.New("the bench-pin kernel is not embedded")
+	}
+	clock := &markClock{marks: map[string]time.Time{}}
+	d, err := hv.New(hv.Config{
+		Name: k.Name, Kernel: k.ELF, CmdLine: fmt.Sprintf("reps=%d max=%d", reps, maxL1),
+		Console: clock, Timeout: 10 * time.Minute,
+	})
+	if err != nil {
+		return PinResult{}, err
+	}
+	defer d.Close()
+	if _, err := d.Run(context.Background()); err != nil {
+		return PinResult{}, err
+	}
+	span := func(start, end string) (time.Duration, error) {
+		s, ok1 := clock.marks[start]
+		e, ok2 := clock.marks[end]
+		if !ok1 || !ok2 {
+			return 0, fmt.Errorf("bench-pin did not print %q and %q; console:\n%s", start, end, clock.out.String())
+		}
+		return e.Sub(s), nil
+	}
+	w, err := span("bench-write: start", "bench-write: end")
+	if err != nil {
+		return PinResult{}, err
+	}
+	res := PinResult{Reps: reps, ExecutorWriteUs: us(w) / float64(reps*32)}
+	var xs, ys []float64
+	for line := range clock.marks {
+		m := pinMark.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		frames, _ := strconv.Atoi(m[2])
+		dur, err := span(line, fmt.Sprintf("bench-pin: n=%d end", n))
+		if err != nil {
+			return PinResult{}, err
+		}
+		per := us(dur) / float64(reps)
+		res.Sizes = append(res.Sizes, PinSize{
+			L1Tables: n, Frames: frames, PinUnpinUs: per,
+			PerFrameUs: per / float64(frames), PerFrameRate: per / float64(frames) / res.ExecutorWriteUs,
+		})
+	}
+	sort.Slice(res.Sizes, func(i, j int) bool { return res.Sizes[i].Frames < res.Sizes[j].Frames })
+	for _, s := range res.Sizes {
+		xs, ys = append(xs, float64(s.Frames)), append(ys, s.PinUnpinUs)
+	}
+	if len(xs) < 2 {
+		return PinResult{}, fmt.Errorf("bench-pin measured %d sizes; console:\n%s", len(xs), clock.out.String())
+	}
+	res.Fit = Fit(xs, ys)
+	return res, nil
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
