@@ -121,40 +121,27 @@ func (v *vcpu) mmuErr(err error) uint64 {
 	return ptops.Errno(err).Ret()
 }
 
-// mmuUpdate: HYPERVISOR_mmu_update(req, count, success_count, domid).
-func (v *vcpu) mmuUpdate(a *hypercallArgs) uint64 {
-	req, count, pdone, dom := a[0], a[1], a[2], a[3]
+// batch runs op on each of count records of size bytes at guest address
+// base, under the MMU lock, stopping at the first refusal, and reports the
+// number done through pdone as mmu_update and mmuext_op do.
+func (v *vcpu) batch(name string, base, count, size, pdone, dom uint64, op func(v *vcpu, c *ptops.Context, rec []byte) error) uint64 {
 	if dom != xen.DomIDSelf {
 		return xen.ESRCH.Ret()
 	}
-	v.lastMMUOp = "mmu_update"
+	v.lastMMUOp = name
 	c := v.lockMMU()
 	var err error
 	done := uint64(0)
 	for ; done < count; done++ {
-		var b [xen.MMUUpdateSize]byte
-		if err = v.readGuest(b[:], req+done*xen.MMUUpdateSize); err != nil {
+		rec := v.buf[:size]
+		if err = v.readGuest(rec, base+done*size); err != nil {
 			break
 		}
-		ptr, val := binary.LittleEndian.Uint64(b[:]), mmu.PTE(binary.LittleEndian.Uint64(b[8:]))
-		switch ptr & 7 {
-		case xen.MMUNormalPTUpdate:
-			err = ptops.UpdateEntry(c, ptr&^7, val, false)
-		case xen.MMUPTUpdatePreserveAD:
-			err = ptops.UpdateEntry(c, ptr&^7, val, true)
-		default:
-			err = fmt.Errorf("mmu_update: request type %d: %w", ptr&7, xen.ENOSYS)
-		}
-		if err != nil {
+		if err = op(v, c, rec); err != nil {
 			break
 		}
 	}
 	v.unlockMMU()
-	return v.batchDone(pdone, done, err)
-}
-
-// batchDone writes a batch's success count, if the guest asked for it.
-func (v *vcpu) batchDone(pdone, done uint64, err error) uint64 {
 	if pdone != 0 {
 		var b [4]byte
 		binary.LittleEndian.PutUint32(b[:], uint32(done))
@@ -163,6 +150,22 @@ func (v *vcpu) batchDone(pdone, done uint64, err error) uint64 {
 		}
 	}
 	return v.mmuErr(err)
+}
+
+// mmuUpdate: HYPERVISOR_mmu_update(req, count, success_count, domid).
+func (v *vcpu) mmuUpdate(a *hypercallArgs) uint64 {
+	return v.batch("mmu_update", a[0], a[1], xen.MMUUpdateSize, a[2], a[3], (*vcpu).mmuUpdateOp)
+}
+
+func (v *vcpu) mmuUpdateOp(c *ptops.Context, rec []byte) error {
+	ptr, val := binary.LittleEndian.Uint64(rec), mmu.PTE(binary.LittleEndian.Uint64(rec[8:]))
+	switch ptr & 7 {
+	case xen.MMUNormalPTUpdate:
+		return ptops.UpdateEntry(c, ptr&^7, val, false)
+	case xen.MMUPTUpdatePreserveAD:
+		return ptops.UpdateEntry(c, ptr&^7, val, true)
+	}
+	return fmt.Errorf("mmu_update: request type %d: %w", ptr&7, xen.ENOSYS)
 }
 
 // updateVAMapping: HYPERVISOR_update_va_mapping(va, val, flags).
@@ -176,30 +179,15 @@ func (v *vcpu) updateVAMapping(a *hypercallArgs) uint64 {
 
 // mmuextOp: HYPERVISOR_mmuext_op(op, count, success_count, domid).
 func (v *vcpu) mmuextOp(a *hypercallArgs) uint64 {
-	ops, count, pdone, dom := a[0], a[1], a[2], a[3]
-	if dom != xen.DomIDSelf {
-		return xen.ESRCH.Ret()
-	}
-	v.lastMMUOp = "mmuext_op"
-	c := v.lockMMU()
-	var err error
-	done := uint64(0)
-	for ; done < count; done++ {
-		var b [xen.MMUExtOpSize]byte
-		if err = v.readGuest(b[:], ops+done*xen.MMUExtOpSize); err != nil {
-			break
-		}
-		op := ptops.ExtOp{
-			Cmd:  binary.LittleEndian.Uint32(b[:]),
-			Arg1: binary.LittleEndian.Uint64(b[8:]),
-			Arg2: binary.LittleEndian.Uint64(b[16:]),
-		}
-		if err = ptops.MMUExtOp(c, op); err != nil {
-			break
-		}
-	}
-	v.unlockMMU()
-	return v.batchDone(pdone, done, err)
+	return v.batch("mmuext_op", a[0], a[1], xen.MMUExtOpSize, a[2], a[3], (*vcpu).mmuextOpRec)
+}
+
+func (v *vcpu) mmuextOpRec(c *ptops.Context, rec []byte) error {
+	return ptops.MMUExtOp(c, ptops.ExtOp{
+		Cmd:  binary.LittleEndian.Uint32(rec),
+		Arg1: binary.LittleEndian.Uint64(rec[8:]),
+		Arg2: binary.LittleEndian.Uint64(rec[16:]),
+	})
 }
 
 // multicall: HYPERVISOR_multicall(calls, nr_calls). Each entry's result is

@@ -206,16 +206,22 @@ func (t *FrameTable) PutPageType(pfn uint64) {
 		return
 	}
 	if f.Type.IsPagetable() {
-		for i := 0; i < 512; i++ {
-			if IsReservedSlot(f.Type, i) {
-				continue
-			}
-			if e := t.Entry(pfn, i); e.Present() {
-				t.PutEntryRefs(f.Type.Level(), e)
-			}
-		}
+		t.releaseEntries(pfn, f.Type, 512)
 	}
 	f.Type = TypeNone
+}
+
+// releaseEntries drops the references held by the first n entries of the
+// table in pfn.
+func (t *FrameTable) releaseEntries(pfn uint64, typ FrameType, n int) {
+	for i := 0; i < n; i++ {
+		if IsReservedSlot(typ, i) {
+			continue
+		}
+		if e := t.Entry(pfn, i); e.Present() {
+			t.PutEntryRefs(typ.Level(), e)
+		}
+	}
 }
 
 // validate takes the references implied by every present entry of pfn as a
@@ -231,14 +237,7 @@ func (t *FrameTable) validate(pfn uint64, typ FrameType, x Executor) error {
 			continue
 		}
 		if err := t.GetEntryRefs(level, e); err != nil {
-			for j := 0; j < i; j++ {
-				if IsReservedSlot(typ, j) {
-					continue
-				}
-				if e := t.Entry(pfn, j); e.Present() {
-					t.PutEntryRefs(level, e)
-				}
-			}
+			t.releaseEntries(pfn, typ, i)
 			return fmt.Errorf("%v entry %d (%v): %w", typ, i, e, err)
 		}
 	}
