@@ -121,7 +121,6 @@ func walkNotes(b []byte, fn func(name string, typ uint32, desc []byte) error) er
 // starts with and the facts later hypercalls check against.
 type bootInfo struct {
 	entry, stackTop, startInfoVA uint64
-	virtBase                     uint64
 	l4                           uint64 // pfn of the initial L4
 	ptFrames                     []uint64
 }
@@ -271,7 +270,6 @@ func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline
 		entry:       entry,
 		stackTop:    virtBase + (stack+stackPages)<<mmu.PageShift,
 		startInfoVA: virtBase + startInfo<<mmu.PageShift,
-		virtBase:    virtBase,
 		l4:          pt.root,
 		ptFrames:    pt.frames,
 	}, nil

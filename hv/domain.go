@@ -83,18 +83,6 @@ type ExitStats struct {
 	RemoteFlushes uint64
 }
 
-// Total is the number of exits that reached the VMM's handlers.
-func (s *ExitStats) Total() uint64 {
-	var n uint64
-	for _, c := range s.Hypercalls {
-		n += c
-	}
-	for _, c := range s.Traps {
-		n += c
-	}
-	return n
-}
-
 // Domain is one built guest, ready to run once.
 type Domain struct {
 	cfg   Config
@@ -216,14 +204,11 @@ func (d *Domain) validateBoot() error {
 	}
 	// The builder installed the hypervisor's slots already, so validation
 	// writes nothing; no vCPU has run, so a host store would be safe anyway.
-	x := &buildExecutor{mem: d.mem}
+	x := &mmu.RecordingExecutor{Mem: d.mem.guest}
 	if err := pin.Pin(d.ft, d.boot.l4, mmu.TypeL4, x); err != nil {
 		return fmt.Errorf("validating the boot pagetables: %w", err)
 	}
-	if err := d.ft.GetPage(d.boot.l4); err != nil {
-		return err
-	}
-	if err := d.ft.GetPageType(d.boot.l4, mmu.TypeL4, x); err != nil {
+	if err := d.ft.GetPageAndType(d.boot.l4, mmu.TypeL4, x); err != nil {
 		return err
 	}
 	if v := d.ft.Audit([]uint64{d.boot.l4 << mmu.PageShift}, 1); len(v) > 0 {
@@ -251,9 +236,6 @@ func (d *Domain) Close() {
 		d.mem = nil
 	}
 }
-
-// Symbolizer returns the symbolizer of the domain's kernel.
-func (d *Domain) Symbolizer() *Symbolizer { return d.syms }
 
 // Run runs the domain until it shuts down, fails, times out, or ctx ends. A
 // guest that shuts down gives a Result; a guest at fault gives a

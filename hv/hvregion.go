@@ -114,7 +114,6 @@ type hvRegion struct {
 	// template is the hypervisor's L4: its slots 256..271 are copied into
 	// every guest L4.
 	template *ptBuilder
-	nvcpus   int
 }
 
 // buildHVRegion lays out the hypervisor region for nvcpus vCPUs in the
@@ -229,7 +228,7 @@ func buildHVRegion(mem *physMem, nvcpus int) (*hvRegion, error) {
 			return nil, err
 		}
 	}
-	return &hvRegion{template: pt, nvcpus: nvcpus}, nil
+	return &hvRegion{template: pt}, nil
 }
 
 // installInto copies the reserved L4 slots into a guest L4 being built.

@@ -273,13 +273,7 @@ func (t *vcpu) initialise(caller *vcpu, ctx uint64) error {
 	// The new vCPU's CR3 holds an L4 type reference, as NEW_BASEPTR's does.
 	caller.lastMMUOp = "vcpu_op(VCPUOP_initialise)"
 	c := caller.lockMMU()
-	err = c.FT.GetPage(cr3 >> mmu.PageShift)
-	if err == nil {
-		if err = c.FT.GetPageType(cr3>>mmu.PageShift, mmu.TypeL4, c.X); err != nil {
-			c.FT.PutPage(cr3 >> mmu.PageShift)
-		}
-	}
-	if err == nil {
+	if err = c.FT.GetPageAndType(cr3>>mmu.PageShift, mmu.TypeL4, c.X); err == nil {
 		t.cr3, t.fsBase, t.gsBase, t.gsBaseUser = cr3, fs, gs, gsu
 		t.state.Store(vcpuInitialised)
 	}

@@ -22,27 +22,6 @@ func (m *mmuMemory) Read64(pa uint64) (uint64, bool) {
 	return m.d.mem.Read64(pa)
 }
 
-// buildExecutor writes host-side. It serves only the domain builder, before
-// any vCPU has run.
-type buildExecutor struct{ mem *physMem }
-
-func (x *buildExecutor) Store(pa uint64, v mmu.PTE) { x.mem.write64(pa, uint64(v)) }
-func (x *buildExecutor) Merge(pa uint64, keep, set mmu.PTE) mmu.PTE {
-	old, _ := x.mem.Read64(pa)
-	x.mem.write64(pa, old&uint64(keep)|uint64(set))
-	return mmu.PTE(old)
-}
-func (x *buildExecutor) CmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
-	cur, _ := x.mem.Read64(pa)
-	if cur == uint64(old) {
-		x.mem.write64(pa, uint64(new))
-	}
-	return mmu.PTE(cur)
-}
-func (x *buildExecutor) InvalidatePage(uint64) {}
-func (x *buildExecutor) FlushTLB()             {}
-func (x *buildExecutor) LoadCR3(uint64)        {}
-
 // lockMMU takes the domain's MMU lock for v and returns v's context for
 // pagetable operations.
 func (v *vcpu) lockMMU() *ptops.Context {
@@ -113,11 +92,10 @@ func (v *vcpu) flush(f ptops.Flush) {
 	v.remote |= f.CPUs &^ (1 << v.id)
 }
 
-func (v *vcpu) mmuErr(err error) uint64 {
+func mmuErr(err error) uint64 {
 	if err == nil {
 		return 0
 	}
-	v.lastMMUErr = err
 	return ptops.Errno(err).Ret()
 }
 
@@ -149,7 +127,7 @@ func (v *vcpu) batch(name string, base, count, size, pdone, dom uint64, op func(
 			return xen.EFAULT.Ret()
 		}
 	}
-	return v.mmuErr(err)
+	return mmuErr(err)
 }
 
 // mmuUpdate: HYPERVISOR_mmu_update(req, count, success_count, domid).
@@ -174,7 +152,7 @@ func (v *vcpu) updateVAMapping(a *hypercallArgs) uint64 {
 	c := v.lockMMU()
 	err := ptops.UpdateVAMapping(c, a[0], mmu.PTE(a[1]), a[2])
 	v.unlockMMU()
-	return v.mmuErr(err)
+	return mmuErr(err)
 }
 
 // mmuextOp: HYPERVISOR_mmuext_op(op, count, success_count, domid).

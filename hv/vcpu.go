@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"github.com/bobuhiro11/gokvm/kvm"
 
@@ -61,7 +62,6 @@ type vcpu struct {
 	// remote collects the vCPUs an operation asked to flush.
 	remote      ptops.VCPUMask
 	lastMMUOp   string
-	lastMMUErr  error
 	inMulticall bool
 	inHypercall bool
 
@@ -83,7 +83,7 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 		v.close()
 		return nil, fmt.Errorf("mapping kvm_run of vCPU %d: %w", id, err)
 	}
-	v.run = (*kvmRun)(unsafePointer(v.runMem))
+	v.run = (*kvmRun)(unsafe.Pointer(&v.runMem[0]))
 	if d.kvm.cpuid != nil {
 		if err := kvm.SetCPUID2(fd, d.kvm.cpuid); err != nil {
 			v.close()

@@ -194,6 +194,25 @@ func (t *FrameTable) GetPageType(pfn uint64, typ FrameType, x Executor) error {
 	return nil
 }
 
+// GetPageAndType takes a general and a type reference on pfn, or neither
+// (Xen's get_page_and_type): what a pin or a CR3 holds.
+func (t *FrameTable) GetPageAndType(pfn uint64, typ FrameType, x Executor) error {
+	if err := t.GetPage(pfn); err != nil {
+		return err
+	}
+	if err := t.GetPageType(pfn, typ, x); err != nil {
+		t.PutPage(pfn)
+		return err
+	}
+	return nil
+}
+
+// PutPageAndType drops what GetPageAndType took.
+func (t *FrameTable) PutPageAndType(pfn uint64) {
+	t.PutPageType(pfn)
+	t.PutPage(pfn)
+}
+
 // PutPageType drops a type reference (Xen's put_page_type); the last one
 // of a pagetable type releases what its entries hold.
 func (t *FrameTable) PutPageType(pfn uint64) {

@@ -23,11 +23,7 @@ func Pin(ft *mmu.FrameTable, pfn uint64, typ mmu.FrameType, x mmu.Executor) erro
 	case f.Pinned:
 		return &mmu.Error{PFN: pfn, Code: xen.EINVAL, Reason: "pin: already pinned as " + f.Type.String()}
 	}
-	if err := ft.GetPage(pfn); err != nil {
-		return err
-	}
-	if err := ft.GetPageType(pfn, typ, x); err != nil {
-		ft.PutPage(pfn)
+	if err := ft.GetPageAndType(pfn, typ, x); err != nil {
 		return err
 	}
 	f.Pinned = true
@@ -46,8 +42,7 @@ func Unpin(ft *mmu.FrameTable, pfn uint64) error {
 		return &mmu.Error{PFN: pfn, Code: xen.EINVAL, Reason: "unpin: not pinned"}
 	}
 	f.Pinned = false
-	ft.PutPageType(pfn)
-	ft.PutPage(pfn)
+	ft.PutPageAndType(pfn)
 	return nil
 }
 

@@ -223,18 +223,13 @@ func MMUExtOp(c *Context, op ExtOp) error {
 // which takes (and may first validate) an L4 type reference; the old base's
 // reference is dropped.
 func NewBasePtr(c *Context, pfn uint64) error {
-	if err := c.FT.GetPage(pfn); err != nil {
-		return err
-	}
-	if err := c.FT.GetPageType(pfn, mmu.TypeL4, c.X); err != nil {
-		c.FT.PutPage(pfn)
+	if err := c.FT.GetPageAndType(pfn, mmu.TypeL4, c.X); err != nil {
 		return fmt.Errorf("new_baseptr: %w", err)
 	}
 	c.X.LoadCR3(pfn << mmu.PageShift)
 	old := *c.CR3 >> mmu.PageShift
 	*c.CR3 = pfn << mmu.PageShift
-	c.FT.PutPageType(old)
-	c.FT.PutPage(old)
+	c.FT.PutPageAndType(old)
 	return nil
 }
 
