@@ -1,0 +1,382 @@
+package ptops
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"pvsim/mmu"
+)
+
+// Regs is the guest register state the write emulator reads and changes.
+// GPR is indexed in the x86 encoding order: RAX, RCX, RDX, RBX, RSP, RBP,
+// RSI, RDI, R8..R15.
+type Regs struct {
+	GPR            [16]uint64
+	RIP            uint64
+	RFLAGS         uint64
+	FSBase, GSBase uint64
+}
+
+// RFLAGS bits the emulated instructions change.
+const (
+	FlagCF = 1 << 0
+	FlagPF = 1 << 2
+	FlagAF = 1 << 4
+	FlagZF = 1 << 6
+	FlagSF = 1 << 7
+	FlagOF = 1 << 11
+
+	arithFlags = FlagCF | FlagPF | FlagAF | FlagZF | FlagSF | FlagOF
+)
+
+// PTWrite describes one emulated write to an L1 entry.
+type PTWrite struct {
+	// PA is the guest-physical address of the entry, Old what it held and
+	// New what it holds now (equal to Old when the instruction wrote
+	// nothing, as a failed CMPXCHG).
+	PA       uint64
+	Old, New mmu.PTE
+	Op       x86asm.Op
+	Size     int // operand size in bytes: 4 or 8
+	// Attempts counts compare-and-exchange attempts; more than one means
+	// the MMU set Accessed or Dirty meanwhile.
+	Attempts int
+}
+
+// NotEmulated is why a write fault is not a pagetable write pvsim
+// emulates. The hypervisor then bounces the fault to the guest as the #PF
+// it was, as Xen's ptwr does when it bails out.
+type NotEmulated struct{ Reason string }
+
+func (e *NotEmulated) Error() string { return "not emulated: " + e.Reason }
+
+func notEmulated(format string, a ...any) error {
+	return &NotEmulated{Reason: fmt.Sprintf(format, a...)}
+}
+
+// ErrRetry says the entry changed under every compare-and-exchange
+// attempt: the caller resumes the guest at the same instruction, which
+// faults again (Xen's X86EMUL_RETRY).
+var ErrRetry = errors.New("ptwr: entry kept changing; retry the instruction")
+
+// maxAttempts bounds compare-and-exchange attempts. Under the MMU lock only
+// the MMU changes an in-use L1 entry, and only by setting Accessed and
+// Dirty, so three attempts always suffice on real hardware.
+const maxAttempts = 4
+
+// PTWriteError is the #PF error code bits of a write to a present,
+// read-only page. Faults without them are never pagetable writes.
+const PTWriteError = mmu.PFPresent | mmu.PFWrite
+
+// EmulatePTWrite is Xen's writable-pagetable emulation (ptwr). The guest
+// raised a #PF with error code errorCode at linear address cr2 by running
+// the instruction whose bytes begin code (up to 15 bytes, fetched at
+// regs.RIP). If cr2 is mapped read-only in the caller's address space onto
+// a frame that is an L1 pagetable in use, and the instruction is one pvsim
+// emulates, EmulatePTWrite validates the entry the instruction would
+// write exactly as mmu_update would, applies it through the executor with
+// a compare-and-exchange that is retried when the MMU sets Accessed or
+// Dirty meanwhile, updates regs as the instruction would (registers,
+// arithmetic flags, RIP past the instruction), and returns what it did.
+//
+// Emulated forms, 4- and 8-byte memory operands only, naturally aligned:
+// MOV (register and immediate), XCHG, CMPXCHG, and, with or without LOCK,
+// BTS/BTR (immediate and register bit offsets), AND/OR/XOR (immediate and
+// register). Anything else returns a *NotEmulated error, as does a frame
+// that is not an L1 in use and an entry validation refuses (with the
+// refusal wrapped); the caller then bounces the fault to the guest. On any
+// error, neither memory nor regs nor the frame table has changed.
+func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) (PTWrite, error) {
+	var w PTWrite
+	if errorCode&(PTWriteError|mmu.PFReserved|mmu.PFFetch) != PTWriteError {
+		return w, notEmulated("error code %#x is not a write to a present page", errorCode)
+	}
+	ptr, err := L1EntryAddr(c.FT, *c.CR3, cr2)
+	if err != nil {
+		return w, notEmulated("%v", err)
+	}
+	l1 := ptr >> mmu.PageShift
+	pte := c.FT.Entry(l1, int(ptr&(mmu.PageSize-1))/8)
+	if !pte.Present() || pte&mmu.PTEWritable != 0 {
+		return w, notEmulated("%#x is mapped %v, not read-only", cr2, pte)
+	}
+	target := pte.PFN()
+	f := c.FT.Frame(target)
+	if f == nil || f.Type != mmu.TypeL1 || !f.Validated() {
+		typ := "outside the domain"
+		if f != nil {
+			typ = fmt.Sprintf("%v, type count %d", f.Type, f.TypeCount)
+		}
+		return w, notEmulated("frame %#x is not an L1 pagetable in use (%s)", target, typ)
+	}
+
+	insn, err := x86asm.Decode(code, 64)
+	if err != nil {
+		return w, notEmulated("undecodable instruction % x: %v", code[:min(len(code), 15)], err)
+	}
+	op, err := decodePTWrite(&insn, regs)
+	if err != nil {
+		return w, err
+	}
+	if op.ea != cr2 {
+		return w, notEmulated("%v writes %#x, the fault was at %#x", insn.Op, op.ea, cr2)
+	}
+	if cr2&uint64(op.size-1) != 0 {
+		return w, notEmulated("%d-byte write at %#x is not aligned", op.size, cr2)
+	}
+
+	w.PA = target<<mmu.PageShift | cr2&(mmu.PageSize-8)
+	w.Op, w.Size = insn.Op, op.size
+	shift := uint(cr2&4) * 8 // a 4-byte write to the upper half
+	mask := sizeMask(op.size)
+	index := int(cr2&(mmu.PageSize-1)) / 8
+
+	for w.Attempts = 1; w.Attempts <= maxAttempts; w.Attempts++ {
+		old := c.FT.Entry(target, index)
+		cur := uint64(old) >> shift & mask
+		res, write := op.apply(cur, regs)
+		nw := old
+		if write {
+			nw = mmu.PTE(uint64(old)&^(mask<<shift) | res<<shift)
+		}
+		w.Old, w.New = old, nw
+		if nw == old {
+			op.commit(regs, cur, res, &insn)
+			return w, nil
+		}
+		if nw.Present() {
+			if err := c.FT.GetEntryRefs(1, nw); err != nil {
+				return PTWrite{}, &NotEmulated{Reason: fmt.Sprintf("%v would write %v into L1 %#x[%d]: %v", insn.Op, nw, target, index, err)}
+			}
+		}
+		if found := c.X.CmpXchg(w.PA, old, nw); found != old {
+			if nw.Present() {
+				c.FT.PutEntryRefs(1, nw)
+			}
+			continue
+		}
+		if old.Present() {
+			c.FT.PutEntryRefs(1, old)
+		}
+		op.commit(regs, cur, res, &insn)
+		return w, nil
+	}
+	return PTWrite{}, ErrRetry
+}
+
+// ptwOp is a decoded write: its kind, memory operand and source.
+type ptwOp struct {
+	op   x86asm.Op
+	size int    // bytes
+	ea   uint64 // the address written
+	src  uint64 // register or immediate value, truncated to size
+	reg  int    // GPR index of the register operand, or -1
+	bit  uint   // BTS/BTR: the bit within the operand
+}
+
+func sizeMask(size int) uint64 { return ^uint64(0) >> (64 - 8*uint(size)) }
+
+// decodePTWrite checks that insn is an emulated form and works out its
+// memory operand and source.
+func decodePTWrite(insn *x86asm.Inst, regs *Regs) (ptwOp, error) {
+	o := ptwOp{op: insn.Op, reg: -1}
+	switch insn.Op {
+	case x86asm.MOV, x86asm.XCHG, x86asm.CMPXCHG, x86asm.BTS, x86asm.BTR, x86asm.AND, x86asm.OR, x86asm.XOR:
+	default:
+		return o, notEmulated("instruction %v", insn.Op)
+	}
+	for _, p := range insn.Prefix {
+		if p == 0 {
+			break
+		}
+		switch p &^ (x86asm.PrefixImplicit | x86asm.PrefixIgnored | x86asm.PrefixInvalid) {
+		case x86asm.PrefixREP, x86asm.PrefixREPN:
+			return o, notEmulated("%v with a REP prefix", insn.Op)
+		}
+	}
+	if insn.AddrSize != 64 {
+		return o, notEmulated("%d-bit addressing", insn.AddrSize)
+	}
+	mem, ok := insn.Args[0].(x86asm.Mem)
+	other := insn.Args[1]
+	if !ok && insn.Op == x86asm.XCHG {
+		mem, ok = insn.Args[1].(x86asm.Mem)
+		other = insn.Args[0]
+	}
+	if !ok {
+		return o, notEmulated("%v does not write memory", insn.Op)
+	}
+	o.size = insn.MemBytes
+	if o.size != 4 && o.size != 8 {
+		return o, notEmulated("%d-byte operand", o.size)
+	}
+	ea, err := effectiveAddress(mem, insn, regs)
+	if err != nil {
+		return o, err
+	}
+	o.ea = ea
+	switch a := other.(type) {
+	case x86asm.Reg:
+		i, size, ok := gpr(a)
+		if !ok || size != o.size {
+			return o, notEmulated("%v operand %v", insn.Op, a)
+		}
+		o.reg, o.src = i, regs.GPR[i]&sizeMask(o.size)
+	case x86asm.Imm:
+		if insn.Op == x86asm.XCHG || insn.Op == x86asm.CMPXCHG {
+			return o, notEmulated("%v with an immediate", insn.Op)
+		}
+		o.src = uint64(a) & sizeMask(o.size) // x86asm sign-extends
+	default:
+		return o, notEmulated("%v operand %v", insn.Op, other)
+	}
+	if insn.Op == x86asm.BTS || insn.Op == x86asm.BTR {
+		bitsPer := uint64(o.size * 8)
+		if o.reg >= 0 {
+			// A register bit offset is signed and may reach outside the
+			// operand: the CPU addresses the operand that holds the bit.
+			off := int64(regs.GPR[o.reg])
+			if o.size == 4 {
+				off = int64(int32(off))
+			}
+			o.ea += uint64((off >> bits.TrailingZeros64(bitsPer)) * int64(o.size))
+			o.bit = uint(uint64(off) & (bitsPer - 1))
+		} else {
+			o.bit = uint(o.src & (bitsPer - 1))
+		}
+	}
+	return o, nil
+}
+
+// effectiveAddress computes the linear address of mem.
+func effectiveAddress(mem x86asm.Mem, insn *x86asm.Inst, regs *Regs) (uint64, error) {
+	// x86asm leaves a disp32 zero-extended; only MOV's moffs form (A2/A3)
+	// carries a full 64-bit displacement.
+	ea := uint64(int64(int32(mem.Disp)))
+	if op := insn.Opcode >> 24; op == 0xa2 || op == 0xa3 {
+		ea = uint64(mem.Disp)
+	}
+	switch mem.Base {
+	case 0:
+	case x86asm.RIP:
+		ea += regs.RIP + uint64(insn.Len)
+	default:
+		i, size, ok := gpr(mem.Base)
+		if !ok || size != 8 {
+			return 0, notEmulated("base register %v", mem.Base)
+		}
+		ea += regs.GPR[i]
+	}
+	if mem.Index != 0 {
+		i, size, ok := gpr(mem.Index)
+		if !ok || size != 8 {
+			return 0, notEmulated("index register %v", mem.Index)
+		}
+		ea += regs.GPR[i] * uint64(mem.Scale)
+	}
+	switch mem.Segment {
+	case x86asm.FS:
+		ea += regs.FSBase
+	case x86asm.GS:
+		ea += regs.GSBase
+	}
+	return ea, nil
+}
+
+// gpr maps a general-purpose register of 4 or 8 bytes to its index and size.
+func gpr(r x86asm.Reg) (index, size int, ok bool) {
+	switch {
+	case r >= x86asm.RAX && r <= x86asm.R15:
+		return int(r - x86asm.RAX), 8, true
+	case r >= x86asm.EAX && r <= x86asm.R15L:
+		return int(r - x86asm.EAX), 4, true
+	}
+	return 0, 0, false
+}
+
+// apply computes what the instruction stores given the operand's current
+// value cur, and whether it stores at all.
+func (o *ptwOp) apply(cur uint64, regs *Regs) (res uint64, write bool) {
+	switch o.op {
+	case x86asm.MOV, x86asm.XCHG:
+		return o.src, true
+	case x86asm.CMPXCHG:
+		if regs.GPR[0]&sizeMask(o.size) != cur {
+			return cur, false
+		}
+		return o.src, true
+	case x86asm.BTS:
+		return cur | 1<<o.bit, true
+	case x86asm.BTR:
+		return cur &^ (1 << o.bit), true
+	case x86asm.AND:
+		return cur & o.src, true
+	case x86asm.OR:
+		return cur | o.src, true
+	case x86asm.XOR:
+		return cur ^ o.src, true
+	}
+	panic("ptwr: unexpected op " + o.op.String())
+}
+
+// commit updates the registers and flags once the write took effect: cur
+// is the operand's value before it, res what was stored.
+func (o *ptwOp) commit(regs *Regs, cur, res uint64, insn *x86asm.Inst) {
+	setReg := func(i int, v uint64) {
+		// A 4-byte register write zero-extends, as in 64-bit mode.
+		regs.GPR[i] = v & sizeMask(o.size)
+		if o.size == 8 {
+			regs.GPR[i] = v
+		}
+	}
+	fl := regs.RFLAGS
+	top := uint(o.size*8 - 1)
+	switch o.op {
+	case x86asm.XCHG:
+		setReg(o.reg, cur)
+	case x86asm.CMPXCHG:
+		acc := regs.GPR[0] & sizeMask(o.size)
+		d := (acc - cur) & sizeMask(o.size)
+		fl &^= arithFlags
+		if acc < cur {
+			fl |= FlagCF
+		}
+		if (acc^cur)&(acc^d)>>top&1 != 0 {
+			fl |= FlagOF
+		}
+		if (acc^cur^d)&0x10 != 0 {
+			fl |= FlagAF
+		}
+		fl |= resultFlags(d, top)
+		if acc != cur {
+			setReg(0, cur)
+		}
+	case x86asm.BTS, x86asm.BTR:
+		fl &^= FlagCF
+		fl |= cur >> o.bit & 1 // CF is bit 0
+	case x86asm.AND, x86asm.OR, x86asm.XOR:
+		// AF is undefined; it is left as it was.
+		fl &^= FlagCF | FlagOF | FlagZF | FlagSF | FlagPF
+		fl |= resultFlags(res, top)
+	}
+	regs.RFLAGS = fl
+	regs.RIP += uint64(insn.Len)
+}
+
+// resultFlags are ZF, SF and PF for result r whose sign bit is top.
+func resultFlags(r uint64, top uint) uint64 {
+	var fl uint64
+	if r == 0 {
+		fl |= FlagZF
+	}
+	if r>>top&1 != 0 {
+		fl |= FlagSF
+	}
+	if bits.OnesCount8(uint8(r))%2 == 0 {
+		fl |= FlagPF
+	}
+	return fl
+}

@@ -1,0 +1,289 @@
+package ptops
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"pvsim/mmu"
+	"pvsim/xen"
+)
+
+// GPR indexes used by the tests.
+const (
+	rax = 0
+	rcx = 1
+	rsi = 6
+	rdi = 7
+)
+
+// The entry the tests write: the boot L1's entry for data frame 100, seen
+// through the read-only linear-map alias of the L1.
+const (
+	dataPFN = 100
+	entryVA = base + bootL1<<mmu.PageShift + dataPFN*8
+)
+
+const (
+	pteA   = mmu.PTEAccessed
+	pteD   = mmu.PTEDirty
+	avl    = mmu.PTE(7 << 9) // software bits
+	start  = rw | pteD       // the entry before each case: P, W, U, A, D
+	ripAt  = 0x1000
+	flagsZ = FlagZF
+)
+
+func TestEmulatePTWrite(t *testing.T) {
+	dataRO := mmu.MakePTE(dataPFN, start&^mmu.PTEWritable)
+	other := mmu.MakePTE(101, rw)
+	tests := []struct {
+		name string
+		code []byte
+		// regs set before; the rest are zero. RDI is entryVA+rdiOff and
+		// the fault is at entryVA+cr2Off.
+		rsi, rax, rcx  uint64
+		rdiOff, cr2Off uint64
+		flags          uint64
+		// want
+		entry   mmu.PTE
+		regs    map[int]uint64
+		setFl   uint64 // flags that must be set
+		clearFl uint64 // flags that must be clear
+	}{
+		{name: "lock btr $5 (ptep_test_and_clear_young)", code: []byte{0xf0, 0x48, 0x0f, 0xba, 0x37, 0x05},
+			entry: mmu.MakePTE(dataPFN, start&^pteA), setFl: FlagCF},
+		{name: "lock bts $6", code: []byte{0xf0, 0x48, 0x0f, 0xba, 0x2f, 0x06},
+			entry: mmu.MakePTE(dataPFN, start), setFl: FlagCF},
+		{name: "lock btr %rsi, old bit clear", code: []byte{0xf0, 0x48, 0x0f, 0xb3, 0x37}, rsi: 9, flags: FlagCF,
+			entry: mmu.MakePTE(dataPFN, start), clearFl: FlagCF},
+		{name: "lock bts %rsi, 9", code: []byte{0xf0, 0x48, 0x0f, 0xab, 0x37}, rsi: 9,
+			entry: mmu.MakePTE(dataPFN, start|1<<9), clearFl: FlagCF},
+		{name: "lock btsl $31, 4(%rdi): NX through the upper half", code: []byte{0xf0, 0x0f, 0xba, 0x6f, 0x04, 0x1f}, cr2Off: 4,
+			entry: mmu.MakePTE(dataPFN, start|mmu.PTENX), clearFl: FlagCF},
+		{name: "lock btrq %rsi, bit offset 64+63 reaches the next entry", code: []byte{0xf0, 0x48, 0x0f, 0xb3, 0x37}, rsi: ^uint64(0), rdiOff: 8, // bit -1: bit 63 of the entry before
+			entry: mmu.MakePTE(dataPFN, start), clearFl: FlagCF},
+		{name: "btr without lock", code: []byte{0x48, 0x0f, 0xba, 0x37, 0x05},
+			entry: mmu.MakePTE(dataPFN, start&^pteA), setFl: FlagCF},
+		{name: "lock andq $imm sign-extended", code: []byte{0xf0, 0x48, 0x83, 0x27, 0xbf}, // and $-0x41: clear D
+			entry: mmu.MakePTE(dataPFN, start&^pteD), clearFl: FlagZF | FlagCF | FlagOF, setFl: 0},
+		{name: "lock orq $0xe00 sets the software bits", code: []byte{0xf0, 0x48, 0x81, 0x0f, 0x00, 0x0e, 0x00, 0x00},
+			entry: mmu.MakePTE(dataPFN, start|avl), clearFl: FlagZF | FlagSF | FlagCF},
+		{name: "lock xorq %rsi", code: []byte{0xf0, 0x48, 0x31, 0x37}, rsi: uint64(pteD | 1<<10),
+			entry: mmu.MakePTE(dataPFN, start&^pteD|1<<10)},
+		{name: "lock andq %rsi to zero sets ZF and PF", code: []byte{0xf0, 0x48, 0x21, 0x37}, rsi: 0,
+			entry: 0, setFl: FlagZF | FlagPF, clearFl: FlagSF},
+		{name: "lock orl $imm on the low half", code: []byte{0xf0, 0x83, 0x0f, 0x40}, // or $0x40 (D, already set)
+			entry: mmu.MakePTE(dataPFN, start), clearFl: FlagZF},
+		{name: "lock xorl on the upper half flips NX, SF set", code: []byte{0xf0, 0x81, 0x77, 0x04, 0x00, 0x00, 0x00, 0x80}, cr2Off: 4,
+			entry: mmu.MakePTE(dataPFN, start|mmu.PTENX), setFl: FlagSF},
+		{name: "movq %rsi", code: []byte{0x48, 0x89, 0x37}, rsi: uint64(other),
+			entry: other},
+		{name: "movq $imm32 sign-extended: not present", code: []byte{0x48, 0xc7, 0x07, 0x00, 0x00, 0x00, 0x80},
+			entry: 0xffffffff80000000},
+		{name: "movl %esi to the low half", code: []byte{0x89, 0x37}, rsi: 0xffffffff00000000 | uint64(mmu.MakePTE(101, rw)),
+			entry: mmu.MakePTE(101, rw)},
+		{name: "movq %rsi, the same value", code: []byte{0x48, 0x89, 0x37}, rsi: uint64(mmu.MakePTE(dataPFN, start)),
+			entry: mmu.MakePTE(dataPFN, start)},
+		{name: "xchgq returns the old entry", code: []byte{0x48, 0x87, 0x37}, rsi: uint64(dataRO),
+			entry: dataRO, regs: map[int]uint64{rsi: uint64(mmu.MakePTE(dataPFN, start))}},
+		{name: "xchgl zero-extends", code: []byte{0x87, 0x37}, rsi: 0xdead000000000000 | uint64(dataRO),
+			entry: dataRO, regs: map[int]uint64{rsi: uint64(mmu.MakePTE(dataPFN, start))}},
+		{name: "lock cmpxchgq succeeds", code: []byte{0xf0, 0x48, 0x0f, 0xb1, 0x37}, rax: uint64(mmu.MakePTE(dataPFN, start)), rsi: uint64(other),
+			entry: other, setFl: FlagZF, regs: map[int]uint64{rax: uint64(mmu.MakePTE(dataPFN, start))}},
+		{name: "lock cmpxchgq fails: RAX gets the entry", code: []byte{0xf0, 0x48, 0x0f, 0xb1, 0x37}, rax: uint64(mmu.MakePTE(dataPFN, rw)), rsi: uint64(other), flags: FlagZF,
+			entry: mmu.MakePTE(dataPFN, start), setFl: FlagCF, clearFl: FlagZF, regs: map[int]uint64{rax: uint64(mmu.MakePTE(dataPFN, start))}},
+		{name: "lock cmpxchgl on the low half", code: []byte{0xf0, 0x0f, 0xb1, 0x37}, rax: uint64(mmu.MakePTE(dataPFN, start)), rsi: uint64(dataRO),
+			entry: dataRO, setFl: FlagZF},
+		{name: "an FS-based operand", code: []byte{0x64, 0x48, 0x89, 0x34, 0x25, 0x00, 0x00, 0x00, 0x00}, rsi: uint64(other),
+			entry: other},
+		{name: "movabs %rax to a 64-bit address", code: append([]byte{0x48, 0xa3}, le64(entryVA)...), rax: uint64(other),
+			entry: other},
+		{name: "a negative disp32", code: []byte{0x48, 0x89, 0xb7, 0x00, 0xf0, 0xff, 0xff}, rsi: uint64(other), rdiOff: 0x1000,
+			entry: other},
+		{name: "a RIP-relative operand", code: []byte{0x48, 0x89, 0x35, 0xf9, 0xef, 0xff, 0xff}, rsi: uint64(other),
+			entry: other},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.put(bootL1, dataPFN, mmu.MakePTE(dataPFN, start))
+			f.put(bootL1, dataPFN+1, mmu.MakePTE(dataPFN+1, start))
+			regs := Regs{RIP: ripAt, RFLAGS: 0x202 | tt.flags}
+			regs.GPR[rdi], regs.GPR[rsi], regs.GPR[rax], regs.GPR[rcx] = entryVA+tt.rdiOff, tt.rsi, tt.rax, tt.rcx
+			regs.FSBase = entryVA // for [fs:0]
+			if len(tt.code) == 7 && tt.code[2] == 0x35 {
+				regs.RIP = entryVA - len64(tt.code) + 0x1007 // disp32 is -0x1007
+			}
+			rip := regs.RIP
+			cr2 := entryVA + tt.cr2Off
+			w, err := EmulatePTWrite(f.c, &regs, cr2, mmu.PFPresent|mmu.PFWrite|mmu.PFUser, tt.code)
+			require.NoError(t, err)
+			assert.Equal(t, tt.entry, f.entry(bootL1, dataPFN), "entry: %v", f.entry(bootL1, dataPFN))
+			assert.Equal(t, w.New, f.entry(bootL1, dataPFN))
+			assert.Equal(t, rip+len64(tt.code), regs.RIP, "rip after the instruction")
+			assert.Equal(t, tt.setFl, regs.RFLAGS&tt.setFl, "flags set: %#x", regs.RFLAGS)
+			assert.Zero(t, regs.RFLAGS&tt.clearFl, "flags clear: %#x", regs.RFLAGS)
+			for i, v := range tt.regs {
+				assert.Equal(t, v, regs.GPR[i], "register %d", i)
+			}
+			f.audit(t)
+		})
+	}
+}
+
+// racingExecutor stands in for the MMU: before the first compare-and-
+// exchange it sets Dirty in the entry, as a write on another CPU would.
+type racingExecutor struct {
+	*mmu.RecordingExecutor
+	pa    uint64
+	races int
+}
+
+func (x *racingExecutor) CmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
+	if x.races > 0 {
+		x.races--
+		e := x.load(pa)
+		x.Mem[pa] = byte(e | pteD)
+	}
+	return x.RecordingExecutor.CmpXchg(pa, old, new)
+}
+
+func (x *racingExecutor) load(pa uint64) mmu.PTE {
+	v, _ := x.Mem.Read64(pa)
+	return mmu.PTE(v)
+}
+
+// A Dirty bit the MMU sets between the read and the compare-and-exchange
+// is never lost: the RMW forms retry and keep it, XCHG returns it, and a
+// guest CMPXCHG that expected the clean entry fails as it would natively.
+func TestEmulatePTWriteConcurrentDirty(t *testing.T) {
+	clean := mmu.MakePTE(dataPFN, rw)
+	tests := []struct {
+		name     string
+		code     []byte
+		rsi, rax uint64
+		entry    mmu.PTE
+		attempts int
+		reg      int
+		regWant  mmu.PTE
+		zf       bool
+	}{
+		{name: "lock btr $5 retries and keeps D", code: []byte{0xf0, 0x48, 0x0f, 0xba, 0x37, 0x05},
+			entry: clean&^pteA | pteD, attempts: 2, reg: -1},
+		{name: "xchg retries and returns D", code: []byte{0x48, 0x87, 0x37}, rsi: uint64(mmu.MakePTE(dataPFN, rw&^mmu.PTEWritable)),
+			entry: mmu.MakePTE(dataPFN, rw&^mmu.PTEWritable), attempts: 2, reg: rsi, regWant: clean | pteD},
+		{name: "guest cmpxchg expecting the clean entry fails", code: []byte{0xf0, 0x48, 0x0f, 0xb1, 0x37},
+			rax: uint64(clean), rsi: uint64(mmu.MakePTE(dataPFN, rw&^mmu.PTEWritable)),
+			entry: clean | pteD, attempts: 2, reg: rax, regWant: clean | pteD, zf: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.put(bootL1, dataPFN, clean)
+			x := &racingExecutor{RecordingExecutor: f.x, races: 1}
+			f.c.X = x
+			regs := Regs{RIP: ripAt, RFLAGS: 0x202}
+			regs.GPR[rdi], regs.GPR[rsi], regs.GPR[rax] = entryVA, tt.rsi, tt.rax
+			w, err := EmulatePTWrite(f.c, &regs, entryVA, PTWriteError, tt.code)
+			require.NoError(t, err)
+			assert.Equal(t, tt.attempts, w.Attempts)
+			assert.Equal(t, tt.entry, f.entry(bootL1, dataPFN))
+			if tt.reg >= 0 {
+				assert.Equal(t, uint64(tt.regWant), regs.GPR[tt.reg])
+			}
+			assert.Equal(t, tt.zf, regs.RFLAGS&FlagZF != 0)
+			f.audit(t)
+		})
+	}
+}
+
+// Faults pvsim does not emulate come back as NotEmulated, with nothing
+// changed, so that the caller bounces them to the guest.
+func TestEmulatePTWriteNotEmulated(t *testing.T) {
+	lockBTR := []byte{0xf0, 0x48, 0x0f, 0xba, 0x37, 0x05}
+	tests := []struct {
+		name  string
+		setup func(f *fixture)
+		cr2   uint64
+		code  []byte
+		err   uint64
+	}{
+		{name: "a read fault", cr2: entryVA, code: lockBTR, err: mmu.PFPresent},
+		{name: "a not-present fault", cr2: entryVA, code: lockBTR, err: mmu.PFWrite},
+		{name: "a frame that is not a pagetable", cr2: base + dataPFN<<mmu.PageShift, code: lockBTR, err: PTWriteError,
+			setup: func(f *fixture) {
+				require.NoError(t, UpdateVAMapping(f.c, va(dataPFN), mmu.MakePTE(dataPFN, rw&^mmu.PTEWritable), 0))
+			}},
+		{name: "an L4, not an L1", cr2: base + bootL4<<mmu.PageShift, code: lockBTR, err: PTWriteError},
+		{name: "a writable mapping", cr2: base + dataPFN<<mmu.PageShift, code: lockBTR, err: PTWriteError},
+		{name: "a hypervisor address", cr2: xen.HypervisorVirtStart, code: lockBTR, err: PTWriteError},
+		{name: "add is not emulated", cr2: entryVA, code: []byte{0x48, 0x01, 0x37}, err: PTWriteError},
+		{name: "a 2-byte mov", cr2: entryVA, code: []byte{0x66, 0x89, 0x37}, err: PTWriteError},
+		{name: "a misaligned mov", cr2: entryVA + 1, code: []byte{0x48, 0x89, 0x77, 0x01}, err: PTWriteError},
+		{name: "the instruction writes elsewhere than the fault", cr2: entryVA + 8, code: lockBTR, err: PTWriteError},
+		{name: "rep movs", cr2: entryVA, code: []byte{0xf3, 0x48, 0xa5}, err: PTWriteError},
+		{name: "undecodable", cr2: entryVA, code: []byte{0x0f, 0xff}, err: PTWriteError},
+		{name: "32-bit addressing", cr2: entryVA, code: []byte{0x67, 0x48, 0x89, 0x37}, err: PTWriteError},
+		{name: "a writable mapping of a pagetable", cr2: entryVA, code: []byte{0x48, 0x89, 0x37}, err: PTWriteError},
+		{name: "a frame outside the domain", cr2: entryVA, code: []byte{0x48, 0x89, 0x0f}, err: PTWriteError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tt.setup != nil {
+				tt.setup(f)
+			}
+			regs := Regs{RIP: ripAt, RFLAGS: 0x202}
+			regs.GPR[rdi] = entryVA
+			regs.GPR[rsi] = uint64(mmu.MakePTE(bootL1, rw))  // maps the L1 itself writable
+			regs.GPR[rcx] = uint64(mmu.MakePTE(hvFrame, rw)) // outside the domain
+			before, regsBefore := f.snapshot(), regs
+			_, err := EmulatePTWrite(f.c, &regs, tt.cr2, tt.err, tt.code)
+			var ne *NotEmulated
+			require.ErrorAs(t, err, &ne)
+			assert.Equal(t, before, f.snapshot(), "state changed")
+			assert.Equal(t, regsBefore, regs, "registers changed")
+		})
+	}
+}
+
+// The entry keeps changing under every attempt: the caller retries the
+// instruction.
+func TestEmulatePTWriteRetry(t *testing.T) {
+	f := newFixture(t)
+	f.put(bootL1, dataPFN, mmu.MakePTE(dataPFN, rw))
+	x := &flippingExecutor{RecordingExecutor: f.x}
+	f.c.X = x
+	regs := Regs{RIP: ripAt}
+	regs.GPR[rdi] = entryVA
+	before := regs
+	_, err := EmulatePTWrite(f.c, &regs, entryVA, PTWriteError, []byte{0xf0, 0x48, 0x0f, 0xba, 0x37, 0x05})
+	require.ErrorIs(t, err, ErrRetry)
+	assert.Equal(t, before, regs)
+	assert.Equal(t, maxAttempts, x.n)
+	x.Mem[bootL1<<mmu.PageShift+dataPFN*8] &^= byte(pteD)
+	f.audit(t)
+}
+
+// flippingExecutor toggles Dirty before every compare-and-exchange.
+type flippingExecutor struct {
+	*mmu.RecordingExecutor
+	n int
+}
+
+func (x *flippingExecutor) CmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
+	x.n++
+	x.Mem[pa] ^= byte(pteD)
+	return x.RecordingExecutor.CmpXchg(pa, old, new)
+}
+
+func len64(b []byte) uint64 { return uint64(len(b)) }
+
+func le64(v uint64) []byte {
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = byte(v >> (8 * i))
+	}
+	return b
+}
