@@ -122,6 +122,7 @@ func walkNotes(b []byte, fn func(name string, typ uint32, desc []byte) error) er
 type bootInfo struct {
 	entry, stackTop, startInfoVA uint64
 	l4                           uint64 // pfn of the initial L4
+	sharedInfo                   uint64 // pfn of the shared info page
 	ptFrames                     []uint64
 }
 
@@ -218,6 +219,12 @@ func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline
 	if err != nil {
 		return nil, err
 	}
+	// Xen's shared info page lives in the hypervisor's heap; pvsim takes a
+	// guest frame and holds it writable for good (see validateBoot).
+	sharedInfo, err := take(1)
+	if err != nil {
+		return nil, err
+	}
 	pt, err := newPTBuilder(mem, mmu.PTEPresent|mmu.PTEWritable|mmu.PTEUser|mmu.PTEAccessed, func() (uint64, error) { return take(1) })
 	if err != nil {
 		return nil, err
@@ -253,6 +260,7 @@ func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline
 	copy(si[xen.StartInfoMagicOff:], xen.StartInfoMagic)
 	put := func(off int, v uint64) { binary.LittleEndian.PutUint64(si[off:], v) }
 	put(xen.StartInfoNrPages, nrPages)
+	put(xen.StartInfoSharedInfo, sharedInfo<<mmu.PageShift)
 	put(xen.StartInfoPtBase, virtBase+pt.root<<mmu.PageShift)
 	put(xen.StartInfoNrPtFrames, uint64(len(pt.frames)))
 	put(xen.StartInfoMFNList, virtBase+mfnList<<mmu.PageShift)
@@ -271,6 +279,7 @@ func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline
 		stackTop:    virtBase + (stack+stackPages)<<mmu.PageShift,
 		startInfoVA: virtBase + startInfo<<mmu.PageShift,
 		l4:          pt.root,
+		sharedInfo:  sharedInfo,
 		ptFrames:    pt.frames,
 	}, nil
 }
@@ -284,14 +293,30 @@ func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline
 // The store to the unbacked doorbell exits to the VMM as MMIO carrying the
 // hypercall number; arguments stay in rdi, rsi, rdx, r10, r8 and the result
 // comes back in rax, as with Xen. Nothing else is clobbered.
+//
+// HYPERVISOR_iret is special, as in Xen: the guest jumps to it with an
+// iret frame on its stack, and the stub saves the registers the return
+// restores before exiting; it never returns:
+//
+//	push %rcx; push %r11; push %rax
+//	mov  $__HYPERVISOR_iret, %eax
+//	movabs %eax, hvDoorbellVA
+//	ud2
 func fillHypercallPage(page []byte) {
 	clear(page)
 	for nr := 0; nr < xen.NrHypercalls; nr++ {
-		s := page[nr*xen.HypercallStubSize:]
-		s[0] = 0xb8
-		binary.LittleEndian.PutUint32(s[1:], uint32(nr))
-		s[5] = 0xa3
-		binary.LittleEndian.PutUint64(s[6:], hvDoorbellVA)
-		s[14] = 0xc3
+		s := page[nr*xen.HypercallStubSize:][:xen.HypercallStubSize]
+		n := 0
+		if nr == xen.HypercallIret {
+			n = copy(s, []byte{0x51, 0x41, 0x53, 0x50}) // push %rcx, %r11, %rax
+		}
+		s[n] = 0xb8
+		binary.LittleEndian.PutUint32(s[n+1:], uint32(nr))
+		s[n+5] = 0xa3
+		binary.LittleEndian.PutUint64(s[n+6:], hvDoorbellVA)
+		s[n+14] = 0xc3 // ret
+		if nr == xen.HypercallIret {
+			s[n+14], s[n+15] = 0x0f, 0x0b // ud2
+		}
 	}
 }

@@ -200,23 +200,32 @@ func TestBuildDomainLayout(t *testing.T) {
 func TestHypercallPageDecodes(t *testing.T) {
 	page := make([]byte, mmu.PageSize)
 	fillHypercallPage(page)
-	for _, nr := range []int{0, 1, 17, 18, 29, xen.NrHypercalls - 1} {
-		code := page[nr*xen.HypercallStubSize:]
+	stub := func(nr int) []string {
+		return []string{"mov eax, " + hex(uint64(nr)), "mov dword ptr [" + hex(hvDoorbellVA) + "], eax"}
+	}
+	tests := []struct {
+		nr   int
+		want []string
+	}{
+		{0, append(stub(0), "ret")},
+		{1, append(stub(1), "ret")},
+		{18, append(stub(18), "ret")},
+		{xen.HypercallIret, append(append([]string{"push rcx", "push r11", "push rax"}, stub(xen.HypercallIret)...), "ud2")},
+		{xen.NrHypercalls - 1, append(stub(xen.NrHypercalls-1), "ret")},
+	}
+	for _, tt := range tests {
+		code := page[tt.nr*xen.HypercallStubSize:][:xen.HypercallStubSize]
 		var ops []string
-		for off := 0; off < xen.HypercallStubSize; {
+		for off := 0; off < len(code); {
 			inst, err := x86asm.Decode(code[off:], 64)
 			require.NoError(t, err)
 			ops = append(ops, x86asm.IntelSyntax(inst, 0, nil))
 			off += inst.Len
-			if inst.Op == x86asm.RET {
+			if inst.Op == x86asm.RET || inst.Op == x86asm.UD2 {
 				break
 			}
 		}
-		assert.Equal(t, []string{
-			"mov eax, " + hex(uint64(nr)),
-			"mov dword ptr [" + hex(hvDoorbellVA) + "], eax",
-			"ret",
-		}, ops, "hypercall %d", nr)
+		assert.Equal(t, tt.want, ops, "hypercall %d", tt.nr)
 	}
 }
 

@@ -47,6 +47,9 @@ type Config struct {
 	// Audit re-checks every invariant of the pagetable type system after
 	// each MMU hypercall and ends the domain on the first violation.
 	Audit bool
+	// TraceEvents is how many exits each vCPU's trace ring keeps; zero
+	// means DefaultTraceEvents, negative turns tracing off.
+	TraceEvents int
 }
 
 // DefaultMemory is the guest memory when Config.Memory is zero.
@@ -81,6 +84,12 @@ type ExitStats struct {
 	ExecTime   time.Duration
 	// RemoteFlushes counts TLB flushes this vCPU did for another's request.
 	RemoteFlushes uint64
+	// PTWrites counts writes to pagetables emulated (ptwr), and
+	// PTWriteRetries the faults left to retry because the entry kept
+	// changing.
+	PTWrites, PTWriteRetries uint64
+	// Bounces counts exceptions delivered to the guest's handlers.
+	Bounces uint64
 }
 
 // Domain is one built guest, ready to run once.
@@ -92,6 +101,8 @@ type Domain struct {
 	hv    *hvRegion
 	boot  *bootInfo
 	syms  *Symbolizer
+	// sharedInfo is the host view of the shared info page.
+	sharedInfo []byte
 	vcpus []*vcpu
 
 	consoleMu sync.Mutex
@@ -181,6 +192,7 @@ func New(cfg Config) (*Domain, error) {
 		}
 		d.vcpus = append(d.vcpus, v)
 	}
+	d.sharedInfo = d.mem.frame(d.boot.sharedInfo)
 	if err := d.validateBoot(); err != nil {
 		return nil, err
 	}
@@ -210,6 +222,9 @@ func (d *Domain) validateBoot() error {
 	}
 	if err := d.ft.GetPageAndType(d.boot.l4, mmu.TypeL4, x); err != nil {
 		return err
+	}
+	if err := d.ft.HoldWritable(d.boot.sharedInfo); err != nil {
+		return fmt.Errorf("holding the shared info page: %w", err)
 	}
 	if v := d.ft.Audit([]uint64{d.boot.l4 << mmu.PageShift}, 1); len(v) > 0 {
 		return fmt.Errorf("boot pagetables fail the audit: %v", v[0])

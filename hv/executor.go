@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"pvsim/mmu"
+	"pvsim/xen"
 )
 
 // executor is the VMM's side of one vCPU's executor (see executor_code.go).
@@ -87,17 +88,38 @@ func (x *executor) LoadCR3(cr3 uint64) { x.add(opLoadCR3, 0, cr3, 0) }
 
 // canEnter reports whether the vCPU may be sent into the executor now: it
 // is parked there already, or it is at CPL3 with interrupts on and no event
-// still waiting to be injected.
+// still waiting to be injected, or it is in an exception stub about to
+// return to the guest.
 func (x *executor) canEnter() bool {
 	r := x.v.run
-	return x.parked || (r.sregs.CS.DPL == 3 && r.regs.RFLAGS&(1<<9) != 0 && r.events.I.Inject == 0)
+	return x.parked || x.inTrapStub() ||
+		(r.sregs.CS.DPL == 3 && r.regs.RFLAGS&rflagsIF != 0 && r.events.I.Inject == 0)
 }
 
+func (x *executor) inTrapStub() bool {
+	r := x.v.run
+	return r.sregs.CS.DPL == 0 && r.regs.RIP == trapResumeVA
+}
+
+// enter sends the vCPU into the executor when it next runs. From the
+// guest (CPL3) that is an injected interrupt through the executor's gate.
+// From an exception stub (CPL0, interrupts off, where VMX would refuse to
+// inject) the VMM builds the interrupt frame itself on the CPL0 stack and
+// points RIP at the executor, whose iretq then returns to the stub.
 func (x *executor) enter() {
 	if x.parked {
 		return
 	}
 	r := x.v.run
+	if x.inTrapStub() {
+		sp := r.regs.RSP - 5*8
+		for i, q := range [5]uint64{r.regs.RIP, xen.HypervisorCS, r.regs.RFLAGS, r.regs.RSP, uint64(r.sregs.SS.Selector)} {
+			x.v.stackPut(sp+uint64(i)*8, q)
+		}
+		r.regs.RSP, r.regs.RIP = sp, hvTextVA+execCodeOff
+		r.dirtyRegs |= syncRegs
+		return
+	}
 	r.events.I.Inject, r.events.I.Nr, r.events.I.Soft = 1, execVector, 0
 	r.dirtyRegs |= syncEvents
 }

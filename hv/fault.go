@@ -26,6 +26,9 @@ const (
 	Timeout
 	// AuditFailure: the pagetable audit found a broken invariant.
 	AuditFailure
+	// DomainCrash: the guest handed the hypervisor a state it cannot run
+	// (Xen's domain_crash), e.g. an iret frame it cannot read.
+	DomainCrash
 )
 
 func (k FaultKind) String() string {
@@ -40,6 +43,8 @@ func (k FaultKind) String() string {
 		return "timeout"
 	case AuditFailure:
 		return "audit failure"
+	case DomainCrash:
+		return "domain crash"
 	}
 	return fmt.Sprintf("fault kind %d", int(k))
 }
@@ -90,8 +95,10 @@ type Exception struct {
 	RFLAGS    uint64
 	RSP, SS   uint64
 	CR2       uint64
-	// Insn is the decoded instruction at RIP, when it could be read.
-	Insn *x86asm.Inst
+	// Code holds the instruction bytes at RIP that could be read, CodeLen
+	// of them.
+	Code    [15]byte
+	CodeLen int
 }
 
 // CPL is the privilege level the exception was raised at.
@@ -124,10 +131,10 @@ func (x *Exception) Describe() string {
 			fmt.Fprintf(&b, " [error %#x]", x.ErrorCode)
 		}
 	}
-	if x.Insn != nil {
+	if insn := decodeInsn(x.Code[:x.CodeLen]); insn != nil {
 		// x86asm renders an absolute address of 0 as "[]".
-		fmt.Fprintf(&b, " on `%s`", strings.ReplaceAll(x86asm.IntelSyntax(*x.Insn, x.RIP, nil), "[]", "[0x0]"))
-		if isPrivileged(x.Insn) && x.CPL() == 3 {
+		fmt.Fprintf(&b, " on `%s`", strings.ReplaceAll(x86asm.IntelSyntax(*insn, x.RIP, nil), "[]", "[0x0]"))
+		if isPrivileged(insn) && x.CPL() == 3 {
 			b.WriteString(", a CPL0-only instruction (the PV guest kernel runs at CPL3)")
 		}
 	}

@@ -29,6 +29,9 @@ func init() {
 	hypercalls[xen.HypercallUpdateVAMapping] = (*vcpu).updateVAMapping
 	hypercalls[xen.HypercallMMUExtOp] = (*vcpu).mmuextOp
 	hypercalls[xen.HypercallMulticall] = (*vcpu).multicall
+	hypercalls[xen.HypercallSetTrapTable] = (*vcpu).setTrapTable
+	hypercalls[xen.HypercallStackSwitch] = (*vcpu).stackSwitch
+	hypercalls[xen.HypercallIret] = (*vcpu).iret
 }
 
 // hypercall dispatches hypercall nr with the arguments in the vCPU's
@@ -36,9 +39,18 @@ func init() {
 func (v *vcpu) hypercall(nr uint32) {
 	r := &v.run.regs
 	v.args = hypercallArgs{r.RDI, r.RSI, r.RDX, r.R10, r.R8, r.R9}
+	caller := r.RIP
+	if nr != xen.HypercallIret {
+		// The stub was called: name the caller, not the hypercall page.
+		if ret, err := v.readGuest64(r.RSP); err == nil {
+			caller = ret
+		}
+	}
+	v.trace.begin(TraceHypercall, uint16(nr), caller, r.RDI)
 	v.inHypercall = true
 	ret := v.call(uint64(nr), &v.args)
 	v.inHypercall = false
+	v.trace.end()
 	if v.d.stopping.Load() {
 		return
 	}

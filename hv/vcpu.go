@@ -65,6 +65,27 @@ type vcpu struct {
 	inMulticall bool
 	inHypercall bool
 
+	// The guest's virtual IDT (set_trap_table), with scratch space for
+	// building a new one, and its kernel stack (stack_switch).
+	traps, trapsNext   [256]trapInfo
+	kernelSS, kernelSP uint64
+	// The trap being handled: the exception, where the stub's frame lies
+	// on the CPL0 stack, and scratch space for the emulator and the
+	// bounce frame.
+	exc         Exception
+	trapFrame   uint64
+	ptwRegs     ptops.Regs
+	insns       ptops.InsnCache
+	bounceFrame [8]uint64
+	// lastNotEmulated says why ptwr declined the last write fault.
+	lastNotEmulated string
+	// The last exception bounced to the guest, for crash reports.
+	lastBounce Exception
+	bounced    bool
+	// stack is the host view of the CPL0 stack pages.
+	stack [cpuStackPages][]byte
+	trace traceRing
+
 	// Remote TLB flush requests to this vCPU: a requester bumps flushGen
 	// and kicks; the vCPU flushes in its own context and publishes the
 	// generation it served in flushDone.
@@ -92,6 +113,12 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 	}
 	v.start.RFLAGS = 0x202
 	v.exec = newExecutor(v)
+	for i := range v.stack {
+		va := cpuAreaVA(id) + cpuStackOff + uint64(i)*mmu.PageSize
+		w := mmu.Translate(d.mem, d.boot.l4<<mmu.PageShift, va, mmu.AccessWrite)
+		v.stack[i] = d.mem.bytes(w.PA, mmu.PageSize)
+	}
+	v.trace.init(d, id, d.cfg.TraceEvents)
 	v.readGuestFn = func(va uint64, b []byte) error { return v.readGuest(b, va) }
 	v.flushFn = v.flush
 	return v, nil

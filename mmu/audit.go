@@ -18,7 +18,7 @@ func (v Violation) String() string { return fmt.Sprintf("frame %#x: %s", v.PFN, 
 // invariants of the type system (DESIGN.md §3.3):
 //   - a frame with a pagetable type has no writable mapping anywhere;
 //   - type and reference counts equal a recount from the validated tables,
-//     the pins and the CR3s;
+//     the pins, the CR3s and the frames the hypervisor holds;
 //   - no entry of a validated table maps a frame outside the domain, and
 //     every L4 holds the hypervisor's slots;
 //   - every CR3 is a validated L4.
@@ -84,6 +84,10 @@ func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
 				claim(target, PagetableType(level-1), fmt.Sprintf("L%d %#x[%d]", level, pfn, i))
 			}
 		}
+	}
+	for _, pfn := range t.held {
+		claim(pfn, TypeWritable, "held by the hypervisor")
+		refs[pfn]++
 	}
 	for i, cr3 := range cr3s {
 		pfn := cr3 >> PageShift

@@ -117,6 +117,8 @@ type FrameTable struct {
 	// ReservedL4 are the hypervisor's entries for L4 slots
 	// xen.FirstReservedL4Slot.. in every validated L4.
 	ReservedL4 [xen.LastReservedL4Slot - xen.FirstReservedL4Slot + 1]PTE
+	// held are the frames the hypervisor holds as writable pages.
+	held []uint64
 }
 
 // NewFrameTable makes the table for frames [0, nrFrames) of mem.
@@ -204,6 +206,18 @@ func (t *FrameTable) GetPageAndType(pfn uint64, typ FrameType, x Executor) error
 		t.PutPage(pfn)
 		return err
 	}
+	return nil
+}
+
+// HoldWritable makes pfn a page the hypervisor writes itself, as Xen
+// shares its shared-info page with a guest: the hypervisor keeps a general
+// and a writable type reference on it for good, so it never becomes a
+// pagetable.
+func (t *FrameTable) HoldWritable(pfn uint64) error {
+	if err := t.GetPageAndType(pfn, TypeWritable, nil); err != nil {
+		return err
+	}
+	t.held = append(t.held, pfn)
 	return nil
 }
 

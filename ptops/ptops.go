@@ -51,6 +51,8 @@ type Context struct {
 	// Flush performs TLB maintenance; it completes before the hypercall
 	// returns to the guest.
 	Flush func(Flush)
+	// Insns caches the decoding of faulting instructions; may be nil.
+	Insns *InsnCache
 }
 
 func errf(code xen.Errno, pfn uint64, format string, a ...any) error {

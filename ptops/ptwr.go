@@ -113,11 +113,11 @@ func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) 
 		return w, notEmulated("frame %#x is not an L1 pagetable in use (%s)", target, typ)
 	}
 
-	insn, err := x86asm.Decode(code, 64)
+	insn, err := c.Insns.Decode(code)
 	if err != nil {
 		return w, notEmulated("undecodable instruction % x: %v", code[:min(len(code), 15)], err)
 	}
-	op, err := decodePTWrite(&insn, regs)
+	op, err := decodePTWrite(insn, regs)
 	if err != nil {
 		return w, err
 	}
@@ -144,7 +144,7 @@ func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) 
 		}
 		w.Old, w.New = old, nw
 		if nw == old {
-			op.commit(regs, cur, res, &insn)
+			op.commit(regs, cur, res, insn)
 			return w, nil
 		}
 		if nw.Present() {
@@ -161,7 +161,7 @@ func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) 
 		if old.Present() {
 			c.FT.PutEntryRefs(1, old)
 		}
-		op.commit(regs, cur, res, &insn)
+		op.commit(regs, cur, res, insn)
 		return w, nil
 	}
 	return PTWrite{}, ErrRetry
@@ -379,4 +379,40 @@ func resultFlags(r uint64, top uint) uint64 {
 		fl |= FlagPF
 	}
 	return fl
+}
+
+// InsnCache remembers decoded instructions by their bytes, so that an
+// instruction that faults again and again (reclaim's `lock btr`) is
+// decoded once: decoding allocates, and the fault path should not. A nil
+// *InsnCache decodes every time.
+type InsnCache struct {
+	entries [16]insnEntry
+	next    int
+}
+
+type insnEntry struct {
+	code [15]byte
+	n    int
+	inst x86asm.Inst
+	err  error
+}
+
+// Decode decodes the 64-bit instruction at the start of code.
+func (c *InsnCache) Decode(code []byte) (*x86asm.Inst, error) {
+	code = code[:min(len(code), 15)]
+	if c == nil {
+		inst, err := x86asm.Decode(code, 64)
+		return &inst, err
+	}
+	for i := range c.entries {
+		e := &c.entries[i]
+		if e.n == len(code) && e.n > 0 && string(e.code[:e.n]) == string(code) {
+			return &e.inst, e.err
+		}
+	}
+	e := &c.entries[c.next]
+	c.next = (c.next + 1) % len(c.entries)
+	e.n = copy(e.code[:], code)
+	e.inst, e.err = x86asm.Decode(code, 64)
+	return &e.inst, e.err
 }

@@ -287,3 +287,21 @@ func le64(v uint64) []byte {
 	}
 	return b
 }
+
+// With an instruction cache, emulating the same instruction again
+// allocates nothing: the fault path stays free of garbage.
+func TestEmulatePTWriteCachedAllocatesNothing(t *testing.T) {
+	f := newFixture(t)
+	f.put(bootL1, dataPFN, mmu.MakePTE(dataPFN, rw&^pteA))
+	f.c.Insns = &InsnCache{}
+	code := []byte{0xf0, 0x48, 0x0f, 0xba, 0x37, 0x05} // A already clear: nothing to store
+	regs := Regs{}
+	allocs := testing.AllocsPerRun(100, func() {
+		regs.GPR[rdi], regs.RIP = entryVA, ripAt
+		if _, err := EmulatePTWrite(f.c, &regs, entryVA, PTWriteError, code); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+	assert.Zero(t, regs.RFLAGS&FlagCF)
+}

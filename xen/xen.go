@@ -287,3 +287,49 @@ const (
 
 // DomIDSelf names the calling domain.
 const DomIDSelf = 0x7ff0
+
+// HYPERVISOR_iret (arch-x86/xen-x86_64.h): the guest jumps to the iret
+// stub with flags, rip, cs, rflags, rsp, ss on its stack; the stub pushes
+// rcx, r11 and rax below them, giving struct iret_context.
+const (
+	IretRAX    = 0
+	IretR11    = 8
+	IretRCX    = 16
+	IretFlags  = 24
+	IretRIP    = 32
+	IretCS     = 40
+	IretRFLAGS = 48
+	IretRSP    = 56
+	IretSS     = 64
+	IretSize   = 72
+
+	// VGCFInSyscall in iret_context.flags: return as from a syscall,
+	// leaving rcx and r11 as they are (VGCF_in_syscall).
+	VGCFInSyscall = 1 << 8
+)
+
+// struct trap_info, one entry of set_trap_table's list.
+const (
+	TrapInfoVector  = 0
+	TrapInfoFlags   = 1
+	TrapInfoCS      = 2
+	TrapInfoAddress = 8
+	TrapInfoSize    = 16
+)
+
+// The shared info page: struct shared_info begins with
+// vcpu_info[LegacyMaxVCPUs]; a vCPU's CR2 at a #PF is in its
+// vcpu_info.arch.cr2.
+const (
+	LegacyMaxVCPUs = 32 // XEN_LEGACY_MAX_VCPUS
+	VCPUInfoSize   = 64
+	VCPUInfoCR2    = 16
+)
+
+// Trap numbers the hypervisor never hands to a PV guest's trap table:
+// Xen deals with them itself.
+const (
+	TrapNMI          = 2
+	TrapDoubleFault  = 8
+	TrapMachineCheck = 18
+)

@@ -1,0 +1,126 @@
+package hv
+
+import (
+	"sort"
+	"time"
+)
+
+// Each vCPU keeps its last exits in a ring of TraceEvents, written on the
+// exit path without allocating or locking: cheap enough to leave on.
+// Domain.Trace collects them once the domain has stopped.
+
+// TraceKind is what caused an exit.
+type TraceKind uint8
+
+const (
+	TraceHypercall TraceKind = iota + 1 // Nr is the hypercall number
+	TraceTrap                           // Nr is the exception vector
+)
+
+// TraceOutcome is what the hypervisor made of a trap.
+type TraceOutcome uint8
+
+const (
+	OutcomeNone    TraceOutcome = iota
+	OutcomePTWrite              // a pagetable write emulated; Result is the new entry
+	OutcomeBounce               // delivered to the guest; Result is its handler
+)
+
+// Internal names for the outcomes, used on the exit path.
+const (
+	evTrap    = TraceTrap
+	evPTWrite = OutcomePTWrite
+	evBounce  = OutcomeBounce
+)
+
+// TraceEvent is one exit of one vCPU.
+type TraceEvent struct {
+	VCPU int
+	Kind TraceKind
+	Nr   uint16
+	// Outcome of a trap, and its result.
+	Outcome TraceOutcome
+	Result  uint64
+	// Start and End are times since the domain started running; End is
+	// zero for an exit the domain ended in.
+	Start, End time.Duration
+	// RIP is the guest's instruction pointer: the hypercall page stub, or
+	// the faulting instruction.
+	RIP uint64
+	// Arg is the hypercall's first argument, or the trap's CR2.
+	Arg uint64
+}
+
+// DefaultTraceEvents is how many exits each vCPU's trace ring keeps.
+const DefaultTraceEvents = 1 << 14
+
+type traceRing struct {
+	d    *Domain
+	vcpu int
+	ev   []TraceEvent
+	n    uint64 // events recorded so far
+	cur  *TraceEvent
+}
+
+func (t *traceRing) init(d *Domain, vcpu, size int) {
+	t.d, t.vcpu = d, vcpu
+	if size == 0 {
+		size = DefaultTraceEvents
+	}
+	if size > 0 {
+		t.ev = make([]TraceEvent, size)
+	}
+}
+
+// begin records the start of an exit.
+func (t *traceRing) begin(kind TraceKind, nr uint16, rip, arg uint64) {
+	if t.ev == nil {
+		return
+	}
+	e := &t.ev[t.n%uint64(len(t.ev))]
+	*e = TraceEvent{VCPU: t.vcpu, Kind: kind, Nr: nr, Start: time.Since(t.d.started), RIP: rip, Arg: arg}
+	t.cur = e
+	t.n++
+}
+
+// note records the outcome of the current exit.
+func (t *traceRing) note(o TraceOutcome, result uint64) {
+	if t.cur != nil {
+		t.cur.Outcome, t.cur.Result = o, result
+	}
+}
+
+// end records the end of the current exit.
+func (t *traceRing) end() {
+	if t.cur != nil {
+		t.cur.End = time.Since(t.d.started)
+		t.cur = nil
+	}
+}
+
+// events returns the ring's events, oldest first.
+func (t *traceRing) events() []TraceEvent {
+	if t.ev == nil {
+		return nil
+	}
+	size := uint64(len(t.ev))
+	if t.n <= size {
+		return append([]TraceEvent(nil), t.ev[:t.n]...)
+	}
+	i := t.n % size
+	return append(append([]TraceEvent(nil), t.ev[i:]...), t.ev[:i]...)
+}
+
+// Trace returns the exits the vCPUs' trace rings still hold, ordered by
+// start time. Call it after Run has returned.
+func (d *Domain) Trace() []TraceEvent {
+	var all []TraceEvent
+	for _, v := range d.vcpus {
+		all = append(all, v.trace.events()...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Start < all[j].Start })
+	return all
+}
+
+// Symbols returns the symbolizer of the domain's kernel.
+func (d *Domain) Symbols() *Symbolizer { return d.syms }
