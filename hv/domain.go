@@ -94,16 +94,16 @@ type ExitStats struct {
 
 // Domain is one built guest, ready to run once.
 type Domain struct {
-	cfg   Config
-	kvm   *kvmSys
-	vm    *os.File
-	mem   *physMem
-	hv    *hvRegion
-	boot  *bootInfo
-	syms  *Symbolizer
+	cfg  Config
+	kvm  *kvmSys
+	vm   *os.File
+	mem  *physMem
+	hv   *hvRegion
+	boot *bootInfo
+	syms *Symbolizer
 	// sharedInfo is the host view of the shared info page.
 	sharedInfo []byte
-	vcpus []*vcpu
+	vcpus      []*vcpu
 
 	consoleMu sync.Mutex
 
