@@ -69,6 +69,8 @@ type Result struct {
 	Elapsed time.Duration
 	// Exits counts exits per vCPU.
 	Exits []ExitStats
+	// Oops is the guest's report when it crashed (SHUTDOWN_crash).
+	Oops *Oops
 }
 
 // ExitStats counts one vCPU's exits by kind.
@@ -106,6 +108,8 @@ type Domain struct {
 	vcpus      []*vcpu
 
 	consoleMu sync.Mutex
+	// consoleTail is the last of the console output, for oops reports.
+	consoleTail []byte
 
 	// mmu guards the frame table; mmuOwner is the vCPU holding it.
 	mmu      sync.Mutex
@@ -348,6 +352,10 @@ func (d *Domain) timeoutError() error {
 func (d *Domain) writeConsole(b []byte) {
 	d.consoleMu.Lock()
 	d.cfg.Console.Write(b)
+	d.consoleTail = append(d.consoleTail, b...)
+	if n := len(d.consoleTail); n > consoleTailSize {
+		d.consoleTail = append(d.consoleTail[:0], d.consoleTail[n-consoleTailSize/2:]...)
+	}
 	d.consoleMu.Unlock()
 }
 

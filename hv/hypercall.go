@@ -113,7 +113,11 @@ func (v *vcpu) schedOp(a *hypercallArgs) uint64 {
 		if err := v.readGuest(b[:], a[1]); err != nil {
 			return errRet(err)
 		}
-		v.d.end(Result{Reason: xen.ShutdownReason(binary.LittleEndian.Uint32(b[:])), VCPU: v.id}, nil)
+		res := Result{Reason: xen.ShutdownReason(binary.LittleEndian.Uint32(b[:])), VCPU: v.id}
+		if res.Reason == xen.ShutdownCrash {
+			res.Oops = v.oops()
+		}
+		v.d.end(res, nil)
 		return 0
 	}
 	return xen.ENOSYS.Ret()

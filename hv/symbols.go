@@ -2,16 +2,33 @@ package hv
 
 import (
 	"bytes"
+	"debug/dwarf"
 	"debug/elf"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
+	"sync"
 )
 
 // Symbolizer turns guest addresses into symbol+offset using the kernel's
-// ELF symbol table, and hypervisor-region addresses into the names of the
-// hypervisor's stubs.
+// ELF symbol table, and into file:line using its DWARF line tables; and
+// hypervisor-region addresses into the names of the hypervisor's stubs.
 type Symbolizer struct {
 	syms []elf.Symbol // functions and objects with an address, sorted
+	elf  *elf.File
+
+	linesOnce sync.Once
+	lines     []lineRow // sorted by address
+}
+
+// lineRow says that code from addr on comes from file:line, up to the next
+// row; an end-of-sequence row covers nothing.
+type lineRow struct {
+	addr uint64
+	file string
+	line int
+	end  bool
 }
 
 // NewSymbolizer reads the symbol table of a kernel image. An image without
@@ -22,6 +39,7 @@ func NewSymbolizer(kernel []byte) *Symbolizer {
 	if err != nil {
 		return s
 	}
+	s.elf = f
 	syms, err := f.Symbols()
 	if err != nil {
 		return s
@@ -67,4 +85,71 @@ func (s *Symbolizer) Format(addr uint64) string {
 		return fmt.Sprintf("%s+%#x", name, off)
 	}
 	return fmt.Sprintf("%#x", addr)
+}
+
+// Line returns the source file and line of the instruction at addr, from
+// the kernel's DWARF line tables, or ok=false when it has none for addr.
+func (s *Symbolizer) Line(addr uint64) (file string, line int, ok bool) {
+	s.linesOnce.Do(s.loadLines)
+	i := sort.Search(len(s.lines), func(i int) bool { return s.lines[i].addr > addr }) - 1
+	if i < 0 || s.lines[i].end || s.lines[i].line == 0 {
+		return "", 0, false
+	}
+	return s.lines[i].file, s.lines[i].line, true
+}
+
+// FormatLine renders addr as "name+0xoff (file:line)", leaving out what
+// is unknown.
+func (s *Symbolizer) FormatLine(addr uint64) string {
+	if file, line, ok := s.Line(addr); ok {
+		return fmt.Sprintf("%s (%s:%d)", s.Format(addr), file, line)
+	}
+	return s.Format(addr)
+}
+
+func (s *Symbolizer) loadLines() {
+	if s.elf == nil {
+		return
+	}
+	d, err := s.elf.DWARF()
+	if err != nil {
+		return
+	}
+	r := d.Reader()
+	for {
+		cu, err := r.Next()
+		if err != nil || cu == nil {
+			break
+		}
+		if cu.Tag != dwarf.TagCompileUnit {
+			r.SkipChildren()
+			continue
+		}
+		lr, err := d.LineReader(cu)
+		if err == nil && lr != nil {
+			var e dwarf.LineEntry
+			for {
+				if err := lr.Next(&e); err != nil {
+					if !errors.Is(err, io.EOF) {
+						s.lines = nil // a damaged table: report no lines rather than wrong ones
+						return
+					}
+					break
+				}
+				row := lineRow{addr: e.Address, line: e.Line, end: e.EndSequence}
+				if e.File != nil {
+					row.file = e.File.Name
+				}
+				s.lines = append(s.lines, row)
+			}
+		}
+		r.SkipChildren()
+	}
+	// Sort stably, ends of sequences after rows at the same address.
+	sort.SliceStable(s.lines, func(i, j int) bool {
+		if s.lines[i].addr != s.lines[j].addr {
+			return s.lines[i].addr < s.lines[j].addr
+		}
+		return s.lines[i].end && !s.lines[j].end
+	})
 }

@@ -1,8 +1,12 @@
 package hv
 
 import (
+	"fmt"
 	"sort"
 	"time"
+
+	"pvsim/timeline"
+	"pvsim/xen"
 )
 
 // Each vCPU keeps its last exits in a ring of TraceEvents, written on the
@@ -124,3 +128,44 @@ func (d *Domain) Trace() []TraceEvent {
 
 // Symbols returns the symbolizer of the domain's kernel.
 func (d *Domain) Symbols() *Symbolizer { return d.syms }
+
+// Timeline renders trace events as a Chrome/Perfetto timeline: one thread
+// per vCPU of process pid, one span per exit, named after the hypercall or
+// the exception and what became of it, with the guest RIP symbolized.
+func Timeline(pid int, domain string, events []TraceEvent, syms *Symbolizer) []timeline.Event {
+	out := []timeline.Event{timeline.ProcessName(pid, domain)}
+	seen := map[int]bool{}
+	for _, e := range events {
+		if !seen[e.VCPU] {
+			seen[e.VCPU] = true
+			out = append(out, timeline.ThreadName(pid, e.VCPU, fmt.Sprintf("vCPU %d", e.VCPU)))
+		}
+	}
+	for _, e := range events {
+		te := timeline.Event{Ph: timeline.Complete, PID: pid, TID: e.VCPU, TS: timeline.Micros(e.Start),
+			Args: map[string]any{"rip": syms.Format(e.RIP)}}
+		if e.End > e.Start {
+			te.Dur = timeline.Micros(e.End - e.Start)
+		}
+		switch e.Kind {
+		case TraceHypercall:
+			te.Name, te.Cat = xen.HypercallName(int(e.Nr)), "hypercall"
+			te.Args["arg0"] = fmt.Sprintf("%#x", e.Arg)
+		case TraceTrap:
+			te.Name, te.Cat = "#"+vectorMnemonic(int(e.Nr)), "trap"
+			te.Args["cr2"] = fmt.Sprintf("%#x", e.Arg)
+			switch e.Outcome {
+			case OutcomePTWrite:
+				te.Name += " ptwr"
+				te.Args["new_pte"] = fmt.Sprintf("%#x", e.Result)
+			case OutcomeBounce:
+				te.Name += " bounced"
+				te.Args["handler"] = syms.Format(e.Result)
+			}
+		default:
+			continue
+		}
+		out = append(out, te)
+	}
+	return out
+}

@@ -333,3 +333,20 @@ const (
 	TrapDoubleFault  = 8
 	TrapMachineCheck = 18
 )
+
+var hypercallNames = [NrHypercalls]string{
+	HypercallSetTrapTable: "set_trap_table", HypercallMMUUpdate: "mmu_update", HypercallSetGDT: "set_gdt",
+	HypercallStackSwitch: "stack_switch", HypercallMulticall: "multicall", HypercallUpdateVAMapping: "update_va_mapping",
+	HypercallXenVersion: "xen_version", HypercallConsoleIO: "console_io", HypercallIret: "iret",
+	HypercallVCPUOp: "vcpu_op", HypercallSetSegmentBase: "set_segment_base", HypercallMMUExtOp: "mmuext_op",
+	HypercallSchedOp: "sched_op",
+}
+
+// HypercallName is the name of hypercall nr without its __HYPERVISOR_
+// prefix, or "hypercall_<nr>" for one pvsim does not know.
+func HypercallName(nr int) string {
+	if nr >= 0 && nr < NrHypercalls && hypercallNames[nr] != "" {
+		return hypercallNames[nr]
+	}
+	return "hypercall_" + strconv.Itoa(nr)
+}

@@ -13,6 +13,7 @@ import (
 
 	"pvsim/guest"
 	"pvsim/hv"
+	"pvsim/timeline"
 	"pvsim/xen"
 )
 
@@ -36,6 +37,7 @@ type runFlags struct {
 	mem     sizeFlag
 	timeout time.Duration
 	audit   bool
+	trace   string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -44,6 +46,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.mem, "mem", "guest memory, a multiple of 2M (e.g. 64M, 1G)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "fail if the guest has not shut down after this long (0: no limit)")
 	fs.BoolVar(&f.audit, "audit", false, "re-check the pagetable invariants after every MMU hypercall; stop on the first violation")
+	fs.StringVar(&f.trace, "trace", "", "write the last exits of every vCPU to `FILE` as Chrome/Perfetto trace JSON")
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
@@ -73,6 +76,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	defer d.Close()
 	res, err := d.Run(context.Background())
+	if f.trace != "" {
+		if terr := writeTrace(f.trace, name, d); terr != nil {
+			fmt.Fprintf(stderr, "pvsim: %v\n", terr)
+		}
+	}
 	var ge *hv.GuestError
 	switch {
 	case errors.As(err, &ge) && ge.Kind == hv.Timeout:
@@ -86,7 +94,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	case xen.ShutdownPoweroff:
 		return exitOK, nil
 	case xen.ShutdownCrash:
-		return 0, statusError{exitCrash, fmt.Errorf("the guest crashed (SHUTDOWN_crash from vCPU %d)", res.VCPU)}
+		return 0, statusError{exitCrash, crashError(res)}
 	case xen.ShutdownReboot:
 		return 0, statusError{exitReboot, fmt.Errorf("the guest asked to reboot (vCPU %d)", res.VCPU)}
 	case xen.ShutdownWatchdog:
@@ -104,4 +112,42 @@ func cmdList(args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "%s\t%s\n", k.Name, k.Description)
 	}
 	return w.Flush()
+}
+
+// crashError describes a crash: the fault the guest could not handle,
+// where it was in the source, and the first line of the guest's report.
+func crashError(res hv.Result) error {
+	msg := fmt.Sprintf("the guest crashed (SHUTDOWN_crash from vCPU %d)", res.VCPU)
+	o := res.Oops
+	if o == nil {
+		return errors.New(msg)
+	}
+	if o.Fault != nil {
+		where := o.Where
+		if o.Source != "" {
+			where += " (" + o.Source + ")"
+		}
+		msg += fmt.Sprintf(": oops at %s: %s", where, o.Fault.Describe())
+	}
+	if first, _, _ := strings.Cut(o.Text, "\n"); first != "" {
+		msg += fmt.Sprintf("; the guest said %q", first)
+	}
+	return errors.New(msg)
+}
+
+// writeTrace writes the domain's exit trace to path as Chrome/Perfetto
+// trace JSON.
+func writeTrace(path, name string, d *hv.Domain) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--trace: %v", err)
+	}
+	err = timeline.Write(f, hv.Timeline(1, name, d.Trace(), d.Symbols()))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("--trace %s: %v", path, err)
+	}
+	return nil
 }
