@@ -259,3 +259,61 @@ func Pin(reps, maxL1 int) (PinResult, error) {
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// PTWriteResult is one run of the bench-ptwr kernel: the mean round trip,
+// in µs, of one guest write that faults into the hypervisor.
+type PTWriteResult struct {
+	// PinnedUs: `lock btr` on an entry of a pinned L1 that no vCPU runs
+	// on (a forked child's, as in the race), emulated (ptwr).
+	PinnedUs float64 `json:"pinned_us"`
+	// LiveUs: the same on an L1 of the running address space.
+	LiveUs float64 `json:"live_us"`
+	// BounceUs: a #PF bounced to the guest's handler and back with
+	// HYPERVISOR_iret.
+	BounceUs float64 `json:"bounce_us"`
+	// PTWrites counts the writes the hypervisor emulated.
+	PTWrites uint64 `json:"ptwrites"`
+	Reps     int    `json:"reps"`
+}
+
+// PTWrite boots the bench-ptwr kernel, which times reps emulated writes
+// to a pinned L1, reps to a live L1 and reps bounced faults, each between
+// console markers.
+func PTWrite(reps int) (PTWriteResult, error) {
+	k, ok := guest.Lookup("bench-ptwr")
+	if !ok {
+		return PTWriteResult{}, errors.New("the bench-ptwr kernel is not embedded")
+	}
+	clock := &markClock{marks: map[string]time.Time{}}
+	d, err := hv.New(hv.Config{
+		Name: k.Name, Kernel: k.ELF, CmdLine: fmt.Sprintf("reps=%d", reps),
+		Console: clock, Timeout: time.Duration(reps)*time.Millisecond + 60*time.Second,
+	})
+	if err != nil {
+		return PTWriteResult{}, err
+	}
+	defer d.Close()
+	r, err := d.Run(context.Background())
+	if err != nil {
+		return PTWriteResult{}, err
+	}
+	res := PTWriteResult{Reps: reps}
+	for _, e := range r.Exits {
+		res.PTWrites += e.PTWrites
+	}
+	for _, m := range []struct {
+		name string
+		dst  *float64
+	}{{"pinned", &res.PinnedUs}, {"live", &res.LiveUs}, {"bounce", &res.BounceUs}} {
+		s, ok1 := clock.marks[fmt.Sprintf("bench-ptwr: %s start n=%d", m.name, reps)]
+		e, ok2 := clock.marks["bench-ptwr: "+m.name+" end"]
+		if !ok1 || !ok2 {
+			return PTWriteResult{}, fmt.Errorf("bench-ptwr did not print its %s markers; console:\n%s", m.name, clock.out.String())
+		}
+		*m.dst = us(e.Sub(s)) / float64(reps)
+	}
+	if res.PTWrites < uint64(2*reps) {
+		return PTWriteResult{}, fmt.Errorf("bench-ptwr: the hypervisor emulated %d writes, want at least %d", res.PTWrites, 2*reps)
+	}
+	return res, nil
+}

@@ -15,7 +15,7 @@ import (
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, "Usage: pvsim bench BENCHMARK [flags]\n\nBenchmarks:\n  hypercall  pvsim's null hypercall against the baseline's CPL3 MMIO exit\n  pin        pin+unpin of growing pagetables against one executor write\n")
+		fmt.Fprint(stderr, "Usage: pvsim bench BENCHMARK [flags]\n\nBenchmarks:\n  hypercall  pvsim's null hypercall against the baseline's CPL3 MMIO exit\n  pin        pin+unpin of growing pagetables against one executor write\n  ptwr       an emulated pagetable write (ptwr) against the baseline's #PF round trip\n")
 		if len(args) == 0 {
 			return usageError{"bench needs a benchmark name"}
 		}
@@ -26,6 +26,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		return benchHypercall(args[1:], stdout, stderr)
 	case "pin":
 		return benchPin(args[1:], stdout, stderr)
+	case "ptwr":
+		return benchPTWrite(args[1:], stdout, stderr)
 	}
 	return usageError{fmt.Sprintf("unknown benchmark %q (try 'pvsim bench -h')", args[0])}
 }
@@ -56,20 +58,11 @@ func benchHypercall(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 0 || *iters < 1 || *rounds < 1 {
 		return usageError{"bench hypercall takes no arguments; --iters and --rounds must be positive"}
 	}
-	if *src == "" {
-		if *src, err = bench.FindBaselineSource(); err != nil {
-			return err
-		}
-	}
-	dir, err := os.MkdirTemp("", "pvsim-bench")
+	bin, cleanup, err := buildBaseline(*src)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin, err := bench.BuildBaseline(*src, dir)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	var ours, base []float64
 	for r := 0; r < *rounds; r++ {
 		fmt.Fprintf(stderr, "round %d/%d: baseline...", r+1, *rounds)
@@ -144,4 +137,89 @@ func benchPin(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nfit: pin+unpin = %.2f µs/frame × frames + %.1f µs (R² = %.4f)\n", res.Fit.SlopeUs, res.Fit.InterceptUs, res.Fit.R2)
 	return nil
+}
+
+// ptwriteResult is the JSON of `pvsim bench ptwr --json`.
+type ptwriteResult struct {
+	bench.PTWriteResult
+	BaselineUs  float64 `json:"baseline_us"`
+	Baseline    string  `json:"baseline"`
+	Ratio       float64 `json:"ratio"`        // PinnedUs / BaselineUs
+	LiveRatio   float64 `json:"live_ratio"`   // LiveUs / BaselineUs
+	BounceRatio float64 `json:"bounce_ratio"` // BounceUs / BaselineUs
+	Rounds      int     `json:"rounds"`
+}
+
+func benchPTWrite(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench ptwr", "pvsim bench ptwr [--reps N] [--rounds R] [--json]", stderr)
+	reps := fs.Int("reps", 2000, "emulated writes (and bounced faults) per round")
+	rounds := fs.Int("rounds", 3, "rounds, alternating baseline and pvsim; medians are reported")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	src := fs.String("baseline-src", "", "path of kvmexit.c (default: $"+bench.BaselineSourceEnv+", else shared/baseline/kvmexit.c above the working directory)")
+	pos, _, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *reps < 1 || *rounds < 1 {
+		return usageError{"bench ptwr takes no arguments; --reps and --rounds must be positive"}
+	}
+	bin, cleanup, err := buildBaseline(*src)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	var pinned, live, bounce, base []float64
+	var last bench.PTWriteResult
+	for r := 0; r < *rounds; r++ {
+		fmt.Fprintf(stderr, "round %d/%d: baseline...", r+1, *rounds)
+		b, err := bench.RunBaseline(bin, *reps*10)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stderr, " pvsim...")
+		res, err := bench.PTWrite(*reps)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, " %.2f µs vs %.2f µs\n", res.PinnedUs, b[bench.PFTrapCPL3])
+		pinned, live, bounce = append(pinned, res.PinnedUs), append(live, res.LiveUs), append(bounce, res.BounceUs)
+		base = append(base, b[bench.PFTrapCPL3])
+		last = res
+	}
+	res := ptwriteResult{PTWriteResult: last, Baseline: bench.PFTrapCPL3, Rounds: *rounds, BaselineUs: median(base)}
+	res.PinnedUs, res.LiveUs, res.BounceUs = median(pinned), median(live), median(bounce)
+	res.Ratio, res.LiveRatio, res.BounceRatio = res.PinnedUs/res.BaselineUs, res.LiveUs/res.BaselineUs, res.BounceUs/res.BaselineUs
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Fprintf(stdout, "emulated write, pinned L1 not in use:  %8.2f µs  ratio %.3f\n", res.PinnedUs, res.Ratio)
+	fmt.Fprintf(stdout, "emulated write, L1 of the running mm:  %8.2f µs  ratio %.3f\n", res.LiveUs, res.LiveRatio)
+	fmt.Fprintf(stdout, "#PF bounced to the guest and iret:     %8.2f µs  ratio %.3f\n", res.BounceUs, res.BounceRatio)
+	fmt.Fprintf(stdout, "baseline %-15s               %8.2f µs\n", res.Baseline+":", res.BaselineUs)
+	return nil
+}
+
+// buildBaseline compiles the baseline program from src (or where
+// FindBaselineSource finds it) into a temporary directory.
+func buildBaseline(src string) (bin string, cleanup func(), err error) {
+	if src == "" {
+		if src, err = bench.FindBaselineSource(); err != nil {
+			return "", nil, err
+		}
+	}
+	dir, err := os.MkdirTemp("", "pvsim-bench")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if bin, err = bench.BuildBaseline(src, dir); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return bin, cleanup, nil
 }
