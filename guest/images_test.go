@@ -2,6 +2,7 @@ package guest
 
 import (
 	"bytes"
+	"cmp"
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/binary"
@@ -33,13 +34,19 @@ var kernelTests = []struct {
 }{
 	{"bench-hypercall", nil},
 	{"bench-pin", nil},
+	{"bench-ptwr", nil},
 	{"hang", []string{"spin_forever"}},
 	{"hello", []string{"secondary_startup_64", "start_secondary"}},
 	{"mmu-basic", nil},
 	{"mmu-forbidden", nil},
 	{"privop", []string{"native_write_cr3"}},
+	{"ptwr", []string{"ptep_test_and_clear_young"}},
+	{"ptwr-oops", []string{"ptep_test_and_clear_young", "kernel_main", "page_fault_oops"}},
 	{"shutdown", nil},
 	{"tlb-shootdown", []string{"secondary_main"}},
+	{"traps", []string{"handle_exception", "exc_common", "xen_iret",
+		"xen_asm_exc_invalid_op", "xen_asm_exc_general_protection",
+		"xen_asm_exc_page_fault", "xen_asm_exc_divide_error"}},
 	{"triple-fault", []string{"do_null_write"}},
 }
 
@@ -223,6 +230,100 @@ func sourceFile(t *testing.T, d *dwarf.Data, pc uint64) string {
 		return ""
 	}
 	return e.File.Name
+}
+
+// TestKallsyms checks each image's kallsyms table (lib/kallsyms.c)
+// against its ELF symbol table: it must list every text symbol that has a
+// size, with that size, sorted by address, and the loader must load it.
+func TestKallsyms(t *testing.T) {
+	for _, k := range Kernels() {
+		t.Run(k.Name, func(t *testing.T) {
+			f, err := elf.NewFile(bytes.NewReader(k.ELF))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec := f.Section(".kallsyms")
+			if sec == nil {
+				t.Fatal("no .kallsyms section")
+			}
+			if !inSegment(f, sec.Addr, sec.Size, elf.PF_R) {
+				t.Errorf(".kallsyms at %#x is not inside a PT_LOAD", sec.Addr)
+			}
+			data, err := sec.Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			syms, err := f.Symbols()
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			type ksym struct {
+				addr, size uint64
+				name       string
+			}
+			var want []ksym
+			table := map[string]uint64{}
+			for _, s := range syms {
+				if strings.HasPrefix(s.Name, "kallsyms_") && int(s.Section) < len(f.Sections) &&
+					f.Sections[s.Section] == sec {
+					table[s.Name] = s.Value
+				}
+				if s.Size == 0 || int(s.Section) >= len(f.Sections) ||
+					f.Sections[s.Section].Flags&elf.SHF_EXECINSTR == 0 {
+					continue
+				}
+				want = append(want, ksym{s.Value, s.Size, s.Name})
+			}
+			u64 := func(addr uint64) uint64 {
+				if addr < sec.Addr || addr+8 > sec.Addr+uint64(len(data)) {
+					t.Fatalf("kallsyms: %#x is outside .kallsyms", addr)
+				}
+				return binary.LittleEndian.Uint64(data[addr-sec.Addr:])
+			}
+			str := func(addr uint64) string {
+				if addr < sec.Addr || addr >= sec.Addr+uint64(len(data)) {
+					t.Fatalf("kallsyms: name at %#x is outside .kallsyms", addr)
+				}
+				b := data[addr-sec.Addr:]
+				if i := bytes.IndexByte(b, 0); i >= 0 {
+					return string(b[:i])
+				}
+				t.Fatalf("kallsyms: name at %#x is not terminated", addr)
+				return ""
+			}
+			for _, name := range []string{"kallsyms_num_syms", "kallsyms_addresses", "kallsyms_sizes", "kallsyms_names"} {
+				if _, ok := table[name]; !ok {
+					t.Fatalf("no symbol %s in .kallsyms", name)
+				}
+			}
+
+			n := u64(table["kallsyms_num_syms"])
+			var got []ksym
+			for i := uint64(0); i < n; i++ {
+				got = append(got, ksym{
+					addr: u64(table["kallsyms_addresses"] + 8*i),
+					size: u64(table["kallsyms_sizes"] + 8*i),
+					name: str(u64(table["kallsyms_names"] + 8*i)),
+				})
+				if i > 0 && got[i].addr < got[i-1].addr {
+					t.Errorf("kallsyms entry %d (%s at %#x) is below the one before it", i, got[i].name, got[i].addr)
+				}
+			}
+			cmpSym := func(a, b ksym) int {
+				if c := cmp.Compare(a.addr, b.addr); c != 0 {
+					return c
+				}
+				return strings.Compare(a.name, b.name)
+			}
+			slices.SortFunc(got, cmpSym)
+			slices.SortFunc(want, cmpSym)
+			if !slices.Equal(got, want) {
+				t.Errorf("kallsyms table has %d symbols, the ELF symbol table %d sized text symbols; they differ:\n got %v\nwant %v",
+					len(got), len(want), got, want)
+			}
+		})
+	}
 }
 
 // TestImagesReproducible rebuilds every kernel into a temporary directory

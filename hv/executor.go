@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"pvsim/mmu"
-	"pvsim/xen"
 )
 
 // executor is the VMM's side of one vCPU's executor (see executor_code.go).
@@ -72,6 +71,9 @@ func (x *executor) Merge(pa uint64, keep, set mmu.PTE) mmu.PTE {
 
 // CmpXchg implements mmu.Executor.
 func (x *executor) CmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
+	if x.n == 0 && !x.parked && x.inTrapStub() {
+		return x.trapCmpXchg(pa, old, new)
+	}
 	i := x.add(opCmpXchg, alias(pa), uint64(old), uint64(new))
 	x.round()
 	return mmu.PTE(x.result(i))
@@ -85,6 +87,31 @@ func (x *executor) FlushTLB() { x.add(opFlush, 0, 0, 0) }
 
 // LoadCR3 implements mmu.Executor.
 func (x *executor) LoadCR3(cr3 uint64) { x.add(opLoadCR3, 0, cr3, 0) }
+
+// trapCmpXchg runs one compare-and-exchange for a vCPU stopped in an
+// exception stub, through the two-instruction path at trapCmpXchgOff: the
+// VMM lends the guest's RAX, R8, RDX and RIP to it and puts them back.
+func (x *executor) trapCmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
+	if x.aborted {
+		return 0
+	}
+	r := &x.v.run.regs
+	rax, r8, rdx, rip := r.RAX, r.R8, r.RDX, r.RIP
+	r.RAX, r.R8, r.RDX, r.RIP = uint64(old), uint64(new), alias(pa), hvTextVA+trapCmpXchgOff
+	x.v.run.dirtyRegs |= syncRegs
+	start := time.Now()
+	ok := x.v.runNested()
+	x.v.stats.ExecRounds++
+	x.v.stats.ExecTime += time.Since(start)
+	if !ok {
+		x.aborted = true
+		return 0
+	}
+	found := mmu.PTE(r.RAX)
+	r.RAX, r.R8, r.RDX, r.RIP = rax, r8, rdx, rip
+	x.v.run.dirtyRegs |= syncRegs
+	return found
+}
 
 // canEnter reports whether the vCPU may be sent into the executor now: it
 // is parked there already, or it is at CPL3 with interrupts on and no event
@@ -104,19 +131,17 @@ func (x *executor) inTrapStub() bool {
 // enter sends the vCPU into the executor when it next runs. From the
 // guest (CPL3) that is an injected interrupt through the executor's gate.
 // From an exception stub (CPL0, interrupts off, where VMX would refuse to
-// inject) the VMM builds the interrupt frame itself on the CPL0 stack and
-// points RIP at the executor, whose iretq then returns to the stub.
+// inject) the VMM points RIP at the executor and RSP at the exception
+// frame the CPU pushed, past the stub's vector and error code: the
+// executor's iretq then returns straight to the guest, as the stub's
+// would have.
 func (x *executor) enter() {
 	if x.parked {
 		return
 	}
 	r := x.v.run
 	if x.inTrapStub() {
-		sp := r.regs.RSP - 5*8
-		for i, q := range [5]uint64{r.regs.RIP, xen.HypervisorCS, r.regs.RFLAGS, r.regs.RSP, uint64(r.sregs.SS.Selector)} {
-			x.v.stackPut(sp+uint64(i)*8, q)
-		}
-		r.regs.RSP, r.regs.RIP = sp, hvTextVA+execCodeOff
+		r.regs.RSP, r.regs.RIP = r.regs.RSP+frameRIP, hvTextVA+execCodeOff
 		r.dirtyRegs |= syncRegs
 		return
 	}

@@ -32,7 +32,18 @@ const (
 	maxCommands = (4096 - cmdFirst) / cmdSize
 
 	execCodeOff = 0x800 // offset of the executor in the text page
+
+	// trapCmpXchgOff is a two-instruction executor for a vCPU stopped in
+	// an exception stub: `lock cmpxchg [rdx], r8; out execPort, al`. The
+	// VMM loads RAX, R8 and RDX and points RIP at it; it reports with the
+	// value found in RAX. On shadow-paging hosts (kvm_pvm) code at CPL0 is
+	// emulated instruction by instruction, so this short path is what
+	// keeps an emulated pagetable write near the cost of the fault itself.
+	trapCmpXchgOff = 0x7f0
 )
+
+// trapCmpXchgCode is the code at trapCmpXchgOff.
+var trapCmpXchgCode = []byte{0xf0, 0x4c, 0x0f, 0xb1, 0x02, 0xe6, execPort}
 
 // Executor command ops. addr is a hypervisor virtual address (the alias of
 // a guest frame), the result is written back into the command.

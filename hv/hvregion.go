@@ -150,6 +150,7 @@ func buildHVRegion(mem *physMem, nvcpus int) (*hvRegion, error) {
 	}
 	buildStubs(text)
 	copy(text[execCodeOff:], executorCode())
+	copy(text[trapCmpXchgOff:], trapCmpXchgCode)
 
 	idt, err := page(hvIDTVA, ro|mmu.PTENX)
 	if err != nil {
@@ -244,6 +245,8 @@ func hvSymbol(va uint64) (string, bool) {
 	case va >= hvTextVA && va < hvTextVA+stubCommonOff:
 		v := int(va-hvTextVA) / stubSize
 		return fmt.Sprintf("hv_entry_%s+%#x", vectorMnemonic(v), (va-hvTextVA)%stubSize), true
+	case va >= hvTextVA+trapCmpXchgOff && va < hvTextVA+trapCmpXchgOff+uint64(len(trapCmpXchgCode)):
+		return fmt.Sprintf("hv_trap_cmpxchg+%#x", va-hvTextVA-trapCmpXchgOff), true
 	case va >= hvTextVA+stubCommonOff && va < hvTextVA+execCodeOff:
 		return fmt.Sprintf("hv_entry_common+%#x", va-hvTextVA-stubCommonOff), true
 	case va >= hvTextVA+execCodeOff && va < hvTextVA+mmu.PageSize:

@@ -59,9 +59,9 @@ func (v *vcpu) serveFlush() {
 	wasParked := v.exec.parked
 	v.exec.FlushTLB()
 	v.exec.round()
-	if !wasParked && !v.inHypercall {
+	if !wasParked && !v.inHypercall && !v.inTrap {
 		// Entered only for this: leave with the guest's RAX. Inside a
-		// hypercall the executor stays parked until the hypercall's end.
+		// hypercall or a trap the executor stays parked until its end.
 		v.exec.finish(rax)
 	}
 	v.stats.RemoteFlushes++

@@ -102,6 +102,8 @@ func (v *vcpu) trap() {
 		v.fatal(HypervisorFault, r.regs.RIP, "exception frame not on the CPL0 stack")
 		return
 	}
+	v.inTrap = true
+	defer func() { v.inTrap = false }()
 	x := &v.exc
 	v.readException(x)
 	v.trapFrame = r.regs.RSP

@@ -64,6 +64,7 @@ type vcpu struct {
 	lastMMUOp   string
 	inMulticall bool
 	inHypercall bool
+	inTrap      bool
 
 	// The guest's virtual IDT (set_trap_table), with scratch space for
 	// building a new one, and its kernel stack (stack_switch).

@@ -9,6 +9,7 @@
 #define __noreturn		__attribute__((__noreturn__))
 #define __printf(fmt, args)	__attribute__((__format__(printf, fmt, args)))
 #define noinline		__attribute__((__noinline__))
+#define __always_inline		inline __attribute__((__always_inline__))
 
 #define likely(x)		__builtin_expect(!!(x), 1)
 #define unlikely(x)		__builtin_expect(!!(x), 0)

@@ -10,6 +10,13 @@
 
 extern struct start_info *xen_start_info;
 
+/*
+ * The kernel's name, NAME for kernels/NAME.c: the Makefile defines
+ * KBUILD_MODNAME when it compiles a kernel, and PVSIM_DESCRIPTION() stores
+ * it here. An oops prints it as the name of the running task.
+ */
+extern const char kernel_name[];
+
 /* C entry of vCPU0, called from head.S with the start_info of the domain. */
 void __noreturn start_kernel(struct start_info *si);
 
@@ -62,9 +69,12 @@ do {									\
 
 /*
  * PVSIM_DESCRIPTION("one line"): the kernel's description, stored as
- * the "pvsim" ELF note of type 1 for the host to list.
+ * the "pvsim" ELF note of type 1 for the host to list. Every kernel has
+ * exactly one; it also defines kernel_name.
  */
 #define PVSIM_NOTE_DESCRIPTION	1
-#define PVSIM_DESCRIPTION(text)	ELFNOTE(pvsim, PVSIM_NOTE_DESCRIPTION, text)
+#define PVSIM_DESCRIPTION(text)						\
+	const char kernel_name[] = KBUILD_MODNAME;			\
+	ELFNOTE(pvsim, PVSIM_NOTE_DESCRIPTION, text)
 
 #endif /* _KERNEL_H */

@@ -13,6 +13,13 @@
 #define SYM_FUNC_END(name)		\
 	.size name, . - name
 
+/*
+ * Code that is not called the C way, such as exception entry: sized and
+ * typed like a function, so that it symbolizes as one.
+ */
+#define SYM_CODE_START(name)		SYM_FUNC_START(name)
+#define SYM_CODE_END(name)		SYM_FUNC_END(name)
+
 #endif /* __ASSEMBLER__ */
 
 #endif /* _LINKAGE_H */

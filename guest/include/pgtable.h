@@ -27,13 +27,16 @@
 #define PUD_SIZE	(1UL << PUD_SHIFT)
 #define PMD_SIZE	(1UL << PMD_SHIFT)
 
+#define _PAGE_BIT_ACCESSED	5	/* set by the MMU on any access */
+#define _PAGE_BIT_DIRTY		6	/* set by the MMU on a write */
+
 #define _PAGE_PRESENT	0x001UL
 #define _PAGE_RW	0x002UL
 #define _PAGE_USER	0x004UL
 #define _PAGE_PWT	0x008UL
 #define _PAGE_PCD	0x010UL
-#define _PAGE_ACCESSED	0x020UL
-#define _PAGE_DIRTY	0x040UL
+#define _PAGE_ACCESSED	(1UL << _PAGE_BIT_ACCESSED)
+#define _PAGE_DIRTY	(1UL << _PAGE_BIT_DIRTY)
 #define _PAGE_PSE	0x080UL		/* 2 MiB page in a pmd, 1 GiB in a pud */
 #define _PAGE_GLOBAL	0x100UL
 #define _PAGE_NX	(1UL << 63)
@@ -147,6 +150,17 @@ static inline pte_t ptep_get(pte_t *ptep)
 {
 	return __pte(READ_ONCE(ptep->pte));
 }
+
+struct vm_area_struct;
+
+/*
+ * Clears the accessed bit of *ptep and returns whether it was set, with
+ * one locked bit operation on the entry itself, as Linux 2.6.22 did on
+ * x86-64. On a live pagetable the entry is read-only: the write faults
+ * and the hypervisor emulates it. vma is unused.
+ */
+int ptep_test_and_clear_young(struct vm_area_struct *vma, unsigned long addr,
+			      pte_t *ptep);
 
 /* Table entries. */
 

@@ -2,10 +2,28 @@
 #ifndef _PROCESSOR_H
 #define _PROCESSOR_H
 
+#define X86_EFLAGS_CF		0x00000001	/* carry */
 #define X86_EFLAGS_FIXED	0x00000002	/* bit 1 always reads as 1 */
+#define X86_EFLAGS_PF		0x00000004	/* parity */
+#define X86_EFLAGS_AF		0x00000010	/* auxiliary carry */
+#define X86_EFLAGS_ZF		0x00000040	/* zero */
+#define X86_EFLAGS_SF		0x00000080	/* sign */
+#define X86_EFLAGS_TF		0x00000100	/* trap (single step) */
 #define X86_EFLAGS_IF		0x00000200
+#define X86_EFLAGS_DF		0x00000400	/* direction */
+#define X86_EFLAGS_OF		0x00000800	/* overflow */
 
 #ifndef __ASSEMBLER__
+/*
+ * What Linux keeps in a task's thread_struct about its last exception;
+ * here one per vCPU (struct pcpu), set for every exception the vCPU takes.
+ */
+struct thread_struct {
+	unsigned long trap_nr;		/* X86_TRAP_* */
+	unsigned long error_code;	/* 0 for a vector without one */
+	unsigned long cr2;		/* the address of the last page fault */
+};
+
 /* Busy-wait hint; lets KVM's pause-loop exiting notice a spinning vCPU. */
 static inline void cpu_relax(void)
 {

@@ -6,6 +6,7 @@
 #define _SMP_H
 
 #include <compiler.h>
+#include <processor.h>
 #include <types.h>
 
 #define NR_CPUS		32
@@ -14,6 +15,9 @@ struct pcpu {
 	struct pcpu *self;	/* at %gs:0: turns the GS base into a pointer */
 	unsigned int cpu;	/* this vCPU's id */
 	bool online;		/* set once the vCPU runs kernel code */
+	unsigned long top_of_stack; /* this vCPU's kernel stack ends here */
+	unsigned long xen_cr3;	/* pseudo-physical address of the loaded L4 */
+	struct thread_struct thread; /* the last exception taken */
 } __aligned(64);
 
 _Static_assert(offsetof(struct pcpu, self) == 0, "pcpu.self must be first");

@@ -64,6 +64,7 @@ SYM_FUNC_END(secondary_startup_64)
 
 	.bss
 	.balign PAGE_SIZE
+	.globl	init_stack
 	.type	init_stack, @object
 init_stack:
 	.skip	THREAD_SIZE

@@ -6,6 +6,7 @@
 #include <kernel.h>
 #include <mm.h>
 #include <pgtable.h>
+#include <smp.h>
 #include <xen/mmu.h>
 #include <xen/page.h>
 
@@ -17,6 +18,7 @@ void paging_init(void)
 	xen_p2m_addr = (unsigned long *)xen_start_info->mfn_list;
 	xen_p2m_size = xen_start_info->nr_pages;
 	swapper_pg_dir = (pgd_t *)xen_start_info->pt_base;
+	this_pcpu()->xen_cr3 = __pa(swapper_pg_dir);
 }
 
 int xen_mmu_update(void *entry, u64 val, unsigned int cmd)
@@ -53,8 +55,12 @@ int xen_write_cr3(unsigned long cr3)
 		.cmd = MMUEXT_NEW_BASEPTR,
 		.arg1.mfn = pfn_to_mfn(PFN_DOWN(cr3)),
 	};
+	int rc;
 
-	return mmuext_op(&op);
+	rc = mmuext_op(&op);
+	if (!rc)
+		this_pcpu()->xen_cr3 = cr3;
+	return rc;
 }
 
 int xen_flush_tlb(void)

@@ -6,7 +6,8 @@
  * image, the p2m list, start_info, the bootstrap pagetables (the L4 at
  * pt_base first, nr_pt_frames in all) and the bootstrap stack, which is
  * XEN_BOOT_STACK_PAGES long. Everything from there to nr_pages - 1 is the
- * guest's; mem_map takes the first of it.
+ * guest's, but for the shared info page, which may be among it; mem_map
+ * takes the first of it.
  */
 #include <kernel.h>
 #include <mm.h>
@@ -24,7 +25,7 @@ static DEFINE_SPINLOCK(free_list_lock);
 
 void mem_init(void)
 {
-	unsigned long first_free, map_pages, pfn;
+	unsigned long first_free, map_pages, pfn, shared_info_pfn;
 
 	max_pfn = xen_start_info->nr_pages;
 	first_free = virt_to_pfn(xen_start_info->pt_base) +
@@ -38,12 +39,20 @@ void mem_init(void)
 	memset(mem_map, 0, map_pages * PAGE_SIZE);
 	first_free += map_pages;
 
+	/* The hypervisor's page: never free, wherever it is. */
+	shared_info_pfn = xen_start_info->shared_info ?
+			  PFN_DOWN(xen_start_info->shared_info) : 0;
+
 	for (pfn = 0; pfn < first_free; pfn++)
 		SetPageReserved(pfn_to_page(pfn));
 	/* Highest first, so that alloc_page() hands out ascending frames. */
 	for (pfn = max_pfn; pfn-- > first_free; ) {
 		struct page *page = pfn_to_page(pfn);
 
+		if (pfn == shared_info_pfn) {
+			SetPageReserved(page);
+			continue;
+		}
 		__SetPageBuddy(page);
 		list_add(&page->lru, &free_list);
 		nr_free++;

@@ -1,4 +1,5 @@
-/* Walking the boot pagetables. */
+/* Walking the boot pagetables, and the accessed bit of an entry. */
+#include <bitops.h>
 #include <pgtable.h>
 
 pgd_t *swapper_pg_dir;
@@ -29,4 +30,15 @@ pte_t *lookup_address(unsigned long addr, unsigned int *level)
 
 	*level = PG_LEVEL_4K;
 	return pte_offset_kernel(pmd, addr);
+}
+
+noinline int ptep_test_and_clear_young(struct vm_area_struct *vma,
+				       unsigned long addr, pte_t *ptep)
+{
+	int ret = 0;
+
+	if (pte_young(*ptep))
+		ret = test_and_clear_bit(_PAGE_BIT_ACCESSED,
+					 (unsigned long *)&ptep->pte);
+	return ret;
 }

@@ -13,12 +13,14 @@
 #include <processor.h>
 #include <smp.h>
 #include <string.h>
+#include <traps.h>
 #include <xen/errno.h>
 #include <xen/sched.h>
 #include <xen/vcpu.h>
 
 /* head.S */
 extern char secondary_startup_64[];
+extern char init_stack[];
 
 struct pcpu pcpu_area[NR_CPUS];
 
@@ -51,6 +53,8 @@ void smp_prepare_boot_cpu(void)
 {
 	struct pcpu *p = pcpu_init(0);
 	int rc;
+
+	p->top_of_stack = (unsigned long)init_stack + THREAD_SIZE;
 
 	rc = HYPERVISOR_set_segment_base(SEGBASE_GS_KERNEL, (unsigned long)p);
 	if (rc)
@@ -87,6 +91,8 @@ int cpu_up(unsigned int cpu)
 
 	p = pcpu_init(cpu);
 	stack_top = (unsigned long)secondary_stacks[cpu - 1] + THREAD_SIZE;
+	p->top_of_stack = stack_top;
+	p->xen_cr3 = __pa(xen_start_info->pt_base);
 
 	memset(&ctxt, 0, sizeof(ctxt));
 	ctxt.flags = VGCF_in_kernel;
@@ -139,6 +145,7 @@ void cpu_idle(void)
 
 void start_secondary(void)
 {
+	cpu_init_exception_handling();
 	__atomic_store_n(&this_pcpu()->online, true, __ATOMIC_RELEASE);
 	secondary_main();
 	cpu_idle();

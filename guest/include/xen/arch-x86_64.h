@@ -64,6 +64,22 @@ struct trap_info {
 	unsigned long address;		/* handler */
 };
 
+/* The x86 part of a vcpu_info: CR2 of the last page fault delivered. */
+struct arch_vcpu_info {
+	unsigned long cr2;
+	unsigned long pad;
+};
+
+/* The x86 part of the shared info page. */
+struct arch_shared_info {
+	unsigned long max_pfn;		/* the p2m list's length */
+	xen_pfn_t pfn_to_mfn_frame_list_list;
+	unsigned long nmi_reason;
+	unsigned long p2m_cr3;		/* a virtually mapped p2m list */
+	unsigned long p2m_vaddr;
+	unsigned long p2m_generation;
+};
+
 /* vcpu_guest_context.flags */
 #define VGCF_i387_valid		(1 << 0)
 #define VGCF_in_kernel		(1 << 2)
@@ -108,6 +124,9 @@ _Static_assert(offsetof(struct cpu_user_regs, gs) == 192, "cpu_user_regs.gs");
 
 _Static_assert(sizeof(struct trap_info) == 16, "trap_info");
 _Static_assert(offsetof(struct trap_info, address) == 8, "trap_info.address");
+
+_Static_assert(sizeof(struct arch_vcpu_info) == 16, "arch_vcpu_info");
+_Static_assert(sizeof(struct arch_shared_info) == 48, "arch_shared_info");
 
 _Static_assert(sizeof(struct vcpu_guest_context) == 5168, "vcpu_guest_context");
 _Static_assert(offsetof(struct vcpu_guest_context, flags) == 512, "vcpu_guest_context.flags");

@@ -11,6 +11,7 @@
 #ifndef _XEN_MMU_H
 #define _XEN_MMU_H
 
+#include <smp.h>
 #include <types.h>
 
 struct page;
@@ -27,6 +28,15 @@ int xen_do_pin(unsigned int cmd, unsigned long pfn);
 
 /* MMUEXT_NEW_BASEPTR: run this vCPU on the L4 at pseudo-physical cr3. */
 int xen_write_cr3(unsigned long cr3);
+
+/*
+ * The cr3 this vCPU runs on, as the last xen_write_cr3() or the boot set
+ * it: a PV kernel cannot read %cr3 itself.
+ */
+static inline unsigned long xen_read_cr3(void)
+{
+	return this_pcpu()->xen_cr3;
+}
 
 /* MMUEXT_TLB_FLUSH_LOCAL, MMUEXT_TLB_FLUSH_ALL and MMUEXT_INVLPG_ALL. */
 int xen_flush_tlb(void);

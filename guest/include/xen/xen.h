@@ -6,10 +6,12 @@
 #ifndef _XEN_XEN_H
 #define _XEN_XEN_H
 
+#ifndef __ASSEMBLER__
 #include <types.h>
 #include <xen/arch-x86_64.h>
 
 typedef uint16_t domid_t;
+#endif
 
 #define DOMID_SELF			0x7ff0
 
@@ -41,6 +43,8 @@ typedef uint16_t domid_t;
 #define __HYPERVISOR_callback_op	30
 #define __HYPERVISOR_event_channel_op	32
 #define __HYPERVISOR_physdev_op		33
+
+#ifndef __ASSEMBLER__
 
 /* console_io hypercall commands. */
 #define CONSOLEIO_write			0	/* (len, buf) */
@@ -145,6 +149,48 @@ struct start_info {
 	unsigned long nr_p2m_frames;
 };
 
+/*
+ * Per-vCPU state the hypervisor shares with the guest. Slot N of
+ * shared_info.vcpu_info belongs to vCPU N; the hypervisor writes CR2 into
+ * arch.cr2 before it delivers a page fault.
+ */
+#define XEN_LEGACY_MAX_VCPUS		32
+
+struct vcpu_time_info {
+	uint32_t version;		/* odd while an update is in progress */
+	uint32_t pad0;
+	uint64_t tsc_timestamp;		/* TSC at the last update */
+	uint64_t system_time;		/* ns since boot at the last update */
+	uint32_t tsc_to_system_mul;	/* TSC to ns: (tsc << shift) * mul >> 32 */
+	int8_t tsc_shift;
+	int8_t flags;
+	uint8_t pad1[2];
+};
+
+struct vcpu_info {
+	uint8_t evtchn_upcall_pending;	/* an event is pending */
+	uint8_t evtchn_upcall_mask;	/* events are masked */
+	xen_ulong_t evtchn_pending_sel;	/* which words of evtchn_pending */
+	struct arch_vcpu_info arch;
+	struct vcpu_time_info time;
+};
+
+/*
+ * The shared info page, at machine address start_info.shared_info. It
+ * belongs to the hypervisor: the guest only reads it, and changes the
+ * event fields.
+ */
+struct shared_info {
+	struct vcpu_info vcpu_info[XEN_LEGACY_MAX_VCPUS];
+	xen_ulong_t evtchn_pending[sizeof(xen_ulong_t) * 8];
+	xen_ulong_t evtchn_mask[sizeof(xen_ulong_t) * 8];
+	uint32_t wc_version;		/* wallclock time, as vcpu_time_info */
+	uint32_t wc_sec;
+	uint32_t wc_nsec;
+	uint32_t wc_sec_hi;
+	struct arch_shared_info arch;
+};
+
 _Static_assert(sizeof(struct mmu_update) == 16, "mmu_update");
 _Static_assert(sizeof(struct mmuext_op) == 24, "mmuext_op");
 _Static_assert(offsetof(struct mmuext_op, arg1) == 8, "mmuext_op.arg1");
@@ -168,5 +214,23 @@ _Static_assert(offsetof(struct start_info, mod_len) == 120, "start_info.mod_len"
 _Static_assert(offsetof(struct start_info, cmd_line) == 128, "start_info.cmd_line");
 _Static_assert(offsetof(struct start_info, first_p2m_pfn) == 1152, "start_info.first_p2m_pfn");
 _Static_assert(offsetof(struct start_info, nr_p2m_frames) == 1160, "start_info.nr_p2m_frames");
+
+_Static_assert(sizeof(struct vcpu_time_info) == 32, "vcpu_time_info");
+_Static_assert(offsetof(struct vcpu_time_info, tsc_to_system_mul) == 24, "vcpu_time_info.tsc_to_system_mul");
+_Static_assert(sizeof(struct vcpu_info) == 64, "vcpu_info");
+_Static_assert(offsetof(struct vcpu_info, evtchn_upcall_mask) == 1, "vcpu_info.evtchn_upcall_mask");
+_Static_assert(offsetof(struct vcpu_info, evtchn_pending_sel) == 8, "vcpu_info.evtchn_pending_sel");
+_Static_assert(offsetof(struct vcpu_info, arch) == 16, "vcpu_info.arch");
+_Static_assert(offsetof(struct vcpu_info, arch.cr2) == 16, "vcpu_info.arch.cr2");
+_Static_assert(offsetof(struct vcpu_info, time) == 32, "vcpu_info.time");
+_Static_assert(offsetof(struct shared_info, vcpu_info) == 0, "shared_info.vcpu_info");
+_Static_assert(offsetof(struct shared_info, evtchn_pending) == 2048, "shared_info.evtchn_pending");
+_Static_assert(offsetof(struct shared_info, evtchn_mask) == 2560, "shared_info.evtchn_mask");
+_Static_assert(offsetof(struct shared_info, wc_version) == 3072, "shared_info.wc_version");
+_Static_assert(offsetof(struct shared_info, wc_sec_hi) == 3084, "shared_info.wc_sec_hi");
+_Static_assert(offsetof(struct shared_info, arch) == 3088, "shared_info.arch");
+_Static_assert(sizeof(struct shared_info) == 3136, "shared_info");
+
+#endif /* !__ASSEMBLER__ */
 
 #endif /* _XEN_XEN_H */

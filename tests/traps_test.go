@@ -1,0 +1,75 @@
+package tests
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"pvsim/mmu"
+	"pvsim/xen"
+)
+
+// #UD, #GP and #PF raised by the guest are bounced to its own handlers,
+// which fix them up and return with HYPERVISOR_iret.
+func TestTrapsDeliveredAndResumed(t *testing.T) {
+	out, res, err := boot(t, "traps", 1, 20*time.Second, "")
+	require.NoError(t, err, "console:\n%s", out)
+	require.Equal(t, xen.ShutdownPoweroff, res.Reason, "console:\n%s", out)
+	assert.Regexp(t, `traps: all \d+ cases passed`, out)
+	s := res.Exits[0]
+	for _, vec := range []int{6, 13, 14} {
+		assert.NotZero(t, s.Traps[vec], "vector %d reached the hypervisor", vec)
+	}
+	assert.NotZero(t, s.Bounces)
+	assert.Equal(t, s.Bounces, s.Hypercalls[xen.HypercallIret], "every bounced exception returned with iret")
+	assert.NotZero(t, s.Hypercalls[xen.HypercallSetTrapTable])
+}
+
+// `lock btr $5` (and every other emulated form) on a pinned L1 entry,
+// through the read-only linear map, is emulated by the hypervisor; a write
+// it must refuse comes back to the guest as a #PF.
+func TestPTWriteEmulated(t *testing.T) {
+	out, res, err := boot(t, "ptwr", 2, 20*time.Second, "")
+	require.NoError(t, err, "console:\n%s", out)
+	require.Equal(t, xen.ShutdownPoweroff, res.Reason, "console:\n%s", out)
+	assert.Regexp(t, `ptwr: all \d+ cases passed`, out)
+	var writes, bounces uint64
+	for _, s := range res.Exits {
+		writes, bounces = writes+s.PTWrites, bounces+s.Bounces
+	}
+	assert.GreaterOrEqual(t, writes, uint64(10), "emulated writes")
+	assert.NotZero(t, bounces, "the refused write was bounced")
+}
+
+// The same write to a read-only frame that is not a pagetable is bounced,
+// and the guest oopses naming the function; pvsim reports the crash with
+// the guest's oops and the source line.
+func TestPTWriteOops(t *testing.T) {
+	out, res, err := boot(t, "ptwr-oops", 1, 20*time.Second, "")
+	require.NoError(t, err, "console:\n%s", out)
+	require.Equal(t, xen.ShutdownCrash, res.Reason, "console:\n%s", out)
+	o := res.Oops
+	require.NotNil(t, o)
+	assert.Regexp(t, `^BUG: unable to handle page fault for address: [0-9a-f]{16}\n`+
+		`#PF: supervisor write access in kernel mode\n`+
+		`#PF: error_code\(0x0003\) - permissions violation\n`+
+		`PGD [0-9a-f]+ P4D [0-9a-f]+ PUD [0-9a-f]+ PMD [0-9a-f]+ PTE [0-9a-f]+\n`+
+		`Oops: 0003 \[#1\] SMP\n`, o.Text)
+	assert.Regexp(t, `(?m)^RIP: e033:ptep_test_and_clear_young\+0x[0-9a-f]+/0x[0-9a-f]+$`, o.Text)
+	assert.Contains(t, o.Text, "Kernel panic - not syncing: Fatal exception")
+	require.NotNil(t, o.Fault)
+	assert.Equal(t, 14, o.Fault.Vector)
+	assert.Equal(t, uint64(mmu.PFPresent|mmu.PFWrite|mmu.PFUser), o.Fault.ErrorCode, "the hypervisor's view, before Xen clears the user bit")
+	assert.True(t, strings.HasPrefix(o.Where, "ptep_test_and_clear_young+"), o.Where)
+	assert.Regexp(t, `^guest/[a-z/_-]+\.[ch]:\d+$`, o.Source)
+	// The address in the guest's report is the one that faulted.
+	m := regexp.MustCompile(`address: ([0-9a-f]{16})`).FindStringSubmatch(o.Text)
+	require.NotNil(t, m)
+	assert.Equal(t, fmt.Sprintf("%016x", o.Fault.CR2), m[1])
+	assert.Zero(t, res.Exits[0].PTWrites, "nothing was emulated")
+}
