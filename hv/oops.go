@@ -19,6 +19,9 @@ type Oops struct {
 	// Where is the fault's RIP as symbol+offset, and Source as file:line
 	// when the kernel has line tables.
 	Where, Source string
+	// NotEmulated says, for a write fault, why the hypervisor did not
+	// emulate it as a pagetable write.
+	NotEmulated string
 }
 
 // consoleTailSize bounds the console output a domain keeps for oops
@@ -62,6 +65,7 @@ func (v *vcpu) oops() *Oops {
 		x := v.lastBounce
 		o.Fault = &x
 		o.Where = v.d.syms.Format(x.RIP)
+		o.NotEmulated = v.lastBounceWhy
 		if file, line, ok := v.d.syms.Line(x.RIP); ok {
 			o.Source = file + ":" + strconv.Itoa(line)
 		}

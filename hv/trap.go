@@ -245,6 +245,10 @@ func (v *vcpu) bounce(x *Exception) {
 	v.stackPut(v.trapFrame+frameSS, xen.FlatRing3SS64)
 	v.stats.Bounces++
 	v.lastBounce, v.bounced = *x, true
+	v.lastBounceWhy = ""
+	if x.Vector == 14 {
+		v.lastBounceWhy, v.lastNotEmulated = v.lastNotEmulated, ""
+	}
 	v.trace.note(evBounce, t.address)
 }
 

@@ -80,9 +80,11 @@ type vcpu struct {
 	bounceFrame [8]uint64
 	// lastNotEmulated says why ptwr declined the last write fault.
 	lastNotEmulated string
-	// The last exception bounced to the guest, for crash reports.
-	lastBounce Exception
-	bounced    bool
+	// The last exception bounced to the guest, for crash reports, and
+	// for a write fault why ptwr left it alone.
+	lastBounce    Exception
+	lastBounceWhy string
+	bounced       bool
 	// stack is the host view of the CPL0 stack pages.
 	stack [cpuStackPages][]byte
 	trace traceRing

@@ -67,6 +67,7 @@ func TestPTWriteOops(t *testing.T) {
 	assert.Equal(t, uint64(mmu.PFPresent|mmu.PFWrite|mmu.PFUser), o.Fault.ErrorCode, "the hypervisor's view, before Xen clears the user bit")
 	assert.True(t, strings.HasPrefix(o.Where, "ptep_test_and_clear_young+"), o.Where)
 	assert.Regexp(t, `^guest/[a-z/_-]+\.[ch]:\d+$`, o.Source)
+	assert.Regexp(t, `^not emulated: frame 0x[0-9a-f]+ is not an L1 pagetable in use \(none, type count 0\)$`, o.NotEmulated)
 	// The address in the guest's report is the one that faulted.
 	m := regexp.MustCompile(`address: ([0-9a-f]{16})`).FindStringSubmatch(o.Text)
 	require.NotNil(t, m)

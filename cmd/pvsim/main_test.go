@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func pvsim(args ...string) (status int, stdout, stderr string) {
@@ -86,6 +89,7 @@ func TestRunExitStatus(t *testing.T) {
 		{[]string{"run", "shutdown", "--", "reason=reboot"}, exitReboot, "reboot"},
 		{[]string{"run", "shutdown", "--", "reason=watchdog"}, exitWatchdog, "watchdog"},
 		{[]string{"run", "triple-fault"}, exitFault, "vCPU 0: triple fault at do_null_write+"},
+		{[]string{"run", "ptwr-oops"}, exitCrash, "oops at ptep_test_and_clear_young+"},
 		{[]string{"run", "--timeout", "500ms", "hang"}, exitTimeout, "timeout after 500ms"},
 		{[]string{"run", "hello", "--vcpus", "9"}, exitError, "pvsim supports 1 to 8"},
 	} {
@@ -102,4 +106,33 @@ func TestRunExitStatus(t *testing.T) {
 	}
 	_, stdout, _ := pvsim("run", "hello", "--vcpus", "4")
 	assert.Equal(t, 5, strings.Count(stdout, "\n"), stdout)
+}
+
+// --trace writes the exits as Chrome/Perfetto trace JSON: a list of
+// events with ph, ts, pid and tid, hypercalls and traps named.
+func TestRunTrace(t *testing.T) {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "trace.json")
+	status, _, stderr := pvsim("run", "ptwr-oops", "--trace", path)
+	require.Equal(t, exitCrash, status, stderr)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var events []map[string]any
+	require.NoError(t, json.Unmarshal(b, &events))
+	names := map[string]bool{}
+	for _, e := range events {
+		for _, k := range []string{"name", "ph", "ts", "pid", "tid"} {
+			require.Contains(t, e, k)
+		}
+		names[e["name"].(string)] = true
+	}
+	for _, n := range []string{"thread_name", "console_io", "set_trap_table", "#PF bounced", "sched_op"} {
+		assert.True(t, names[n], "no %q event in %v", n, names)
+	}
+
+	status, _, stderr = pvsim("run", "hello", "--trace", filepath.Join(t.TempDir(), "no", "such", "dir.json"))
+	assert.Equal(t, exitOK, status)
+	assert.Contains(t, stderr, "--trace")
 }

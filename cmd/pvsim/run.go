@@ -128,6 +128,9 @@ func crashError(res hv.Result) error {
 			where += " (" + o.Source + ")"
 		}
 		msg += fmt.Sprintf(": oops at %s: %s", where, o.Fault.Describe())
+		if o.NotEmulated != "" {
+			msg += " (ptwr " + o.NotEmulated + ")"
+		}
 	}
 	if first, _, _ := strings.Cut(o.Text, "\n"); first != "" {
 		msg += fmt.Sprintf("; the guest said %q", first)
