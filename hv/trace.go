@@ -30,13 +30,6 @@ const (
 	OutcomeBounce               // delivered to the guest; Result is its handler
 )
 
-// Internal names for the outcomes, used on the exit path.
-const (
-	evTrap    = TraceTrap
-	evPTWrite = OutcomePTWrite
-	evBounce  = OutcomeBounce
-)
-
 // TraceEvent is one exit of one vCPU.
 type TraceEvent struct {
 	VCPU int

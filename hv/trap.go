@@ -107,7 +107,7 @@ func (v *vcpu) trap() {
 	x := &v.exc
 	v.readException(x)
 	v.trapFrame = r.regs.RSP
-	v.trace.begin(evTrap, uint16(x.Vector), x.RIP, x.CR2)
+	v.trace.begin(TraceTrap, uint16(x.Vector), x.RIP, x.CR2)
 	if x.Vector >= 0 && x.Vector < nrStubs {
 		v.stats.Traps[x.Vector]++
 	}
@@ -167,7 +167,7 @@ func (v *vcpu) ptwr(x *Exception) (done bool, rax uint64) {
 		return false, r.RAX
 	}
 	v.stats.PTWrites++
-	v.trace.note(evPTWrite, uint64(w.New))
+	v.trace.note(OutcomePTWrite, uint64(w.New))
 	v.stackPut(v.trapFrame+frameRIP, regs.RIP)
 	v.stackPut(v.trapFrame+frameRFLAGS, regs.RFLAGS)
 	for i, val := range regs.GPR {
@@ -249,7 +249,7 @@ func (v *vcpu) bounce(x *Exception) {
 	if x.Vector == 14 {
 		v.lastBounceWhy, v.lastNotEmulated = v.lastNotEmulated, ""
 	}
-	v.trace.note(evBounce, t.address)
+	v.trace.note(OutcomeBounce, t.address)
 }
 
 // whyNotEmulated explains, for a write fault, why ptwr left it alone.
