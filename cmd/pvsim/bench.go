@@ -45,9 +45,9 @@ type hypercallResult struct {
 func benchHypercall(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench hypercall", "pvsim bench hypercall [--iters N] [--rounds R] [--json]", stderr)
 	iters := fs.Int("iters", 20000, "hypercalls (and baseline exits) per round")
-	rounds := fs.Int("rounds", 3, "rounds, alternating baseline and pvsim; medians are reported")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	src := fs.String("baseline-src", "", "path of kvmexit.c (default: $"+bench.BaselineSourceEnv+", else shared/baseline/kvmexit.c above the working directory)")
+	var rf roundFlags
+	rf.register(fs)
+	rounds, asJSON := &rf.rounds, &rf.asJSON
 	pos, _, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -58,7 +58,7 @@ func benchHypercall(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 0 || *iters < 1 || *rounds < 1 {
 		return usageError{"bench hypercall takes no arguments; --iters and --rounds must be positive"}
 	}
-	bin, cleanup, err := buildBaseline(*src)
+	bin, cleanup, err := buildBaseline(rf.src)
 	if err != nil {
 		return err
 	}
@@ -153,9 +153,9 @@ type ptwriteResult struct {
 func benchPTWrite(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench ptwr", "pvsim bench ptwr [--reps N] [--rounds R] [--json]", stderr)
 	reps := fs.Int("reps", 2000, "emulated writes (and bounced faults) per round")
-	rounds := fs.Int("rounds", 3, "rounds, alternating baseline and pvsim; medians are reported")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	src := fs.String("baseline-src", "", "path of kvmexit.c (default: $"+bench.BaselineSourceEnv+", else shared/baseline/kvmexit.c above the working directory)")
+	var rf roundFlags
+	rf.register(fs)
+	rounds, asJSON := &rf.rounds, &rf.asJSON
 	pos, _, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -166,7 +166,7 @@ func benchPTWrite(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 0 || *reps < 1 || *rounds < 1 {
 		return usageError{"bench ptwr takes no arguments; --reps and --rounds must be positive"}
 	}
-	bin, cleanup, err := buildBaseline(*src)
+	bin, cleanup, err := buildBaseline(rf.src)
 	if err != nil {
 		return err
 	}
@@ -202,6 +202,20 @@ func benchPTWrite(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "#PF bounced to the guest and iret:     %8.2f µs  ratio %.3f\n", res.BounceUs, res.BounceRatio)
 	fmt.Fprintf(stdout, "baseline %-15s               %8.2f µs\n", res.Baseline+":", res.BaselineUs)
 	return nil
+}
+
+// roundFlags are the flags of the benchmarks that alternate rounds of the
+// baseline and of pvsim.
+type roundFlags struct {
+	rounds int
+	asJSON bool
+	src    string
+}
+
+func (f *roundFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&f.rounds, "rounds", 3, "rounds, alternating baseline and pvsim; medians are reported")
+	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	fs.StringVar(&f.src, "baseline-src", "", "path of kvmexit.c (default: $"+bench.BaselineSourceEnv+", else shared/baseline/kvmexit.c above the working directory)")
 }
 
 // buildBaseline compiles the baseline program from src (or where
