@@ -21,91 +21,73 @@ func TestExecutorCodeDecodes(t *testing.T) {
 		fmt.Fprintf(&b, "%3x %s\n", pc, x86asm.IntelSyntax(inst, uint64(pc), nil))
 		pc += inst.Len
 	}
-	assert.Equal(t, `  0 push r15
-  2 push r14
-  4 push r13
-  6 push r12
-  8 push r11
-  a push r10
-  c push r9
-  e push r8
- 10 push rdi
- 11 push rsi
- 12 push rbp
- 13 push rbx
- 14 push rdx
- 15 push rcx
- 16 push rax
- 17 mov rsi, rsp
- 1a and rsi, -0x40000
- 21 add rsi, 0x38000
- 28 mov rcx, qword ptr [rsi]
- 2b lea rdi, ptr [rsi+0x18]
- 2f test rcx, rcx
- 32 jnz 0x63
- 34 test qword ptr [rsi+0x10], 0x1
- 3c jnz 0x42
- 3e out 0xe1, al
- 40 jmp 0x28
- 42 mov rax, qword ptr [rsi+0x8]
- 46 mov qword ptr [rsp], rax
- 4a pop rax
- 4b pop rcx
- 4c pop rdx
- 4d pop rbx
- 4e pop rbp
- 4f pop rsi
- 50 pop rdi
- 51 pop r8
- 53 pop r9
- 55 pop r10
- 57 pop r11
- 59 pop r12
- 5b pop r13
- 5d pop r14
- 5f pop r15
- 61 iretq
- 63 mov r8, qword ptr [rdi]
- 66 mov rdx, qword ptr [rdi+0x8]
- 6a cmp r8, 0x1
- 6e jz 0x90
- 70 cmp r8, 0x2
- 74 jz 0x99
- 76 cmp r8, 0x3
- 7a jz 0xb4
- 7c cmp r8, 0x4
- 80 jz 0xc7
- 82 cmp r8, 0x5
- 86 jz 0xcc
- 88 cmp r8, 0x6
- 8c jz 0xd4
- 8e jmp 0xdb
- 90 mov rax, qword ptr [rdi+0x10]
- 94 mov qword ptr [rdx], rax
- 97 jmp 0xdb
- 99 mov rax, qword ptr [rdx]
- 9c mov r8, rax
- 9f and r8, qword ptr [rdi+0x10]
- a3 or r8, qword ptr [rdi+0x18]
- a7 lock cmpxchg qword ptr [rdx], r8
- ac jnz 0x9c
- ae mov qword ptr [rdi+0x20], rax
- b2 jmp 0xdb
- b4 mov rax, qword ptr [rdi+0x10]
- b8 mov r8, qword ptr [rdi+0x18]
- bc lock cmpxchg qword ptr [rdx], r8
- c1 mov qword ptr [rdi+0x20], rax
- c5 jmp 0xdb
- c7 invlpg byte ptr [rdx]
- ca jmp 0xdb
- cc mov rax, cr3
- cf mov cr3, rax
- d2 jmp 0xdb
- d4 mov rax, qword ptr [rdi+0x10]
- d8 mov cr3, rax
- db add rdi, 0x28
- df dec rcx
- e2 jmp 0x2f
+	assert.Equal(t, `  0 push rax
+  1 push rcx
+  2 push rdx
+  3 push rsi
+  4 push rdi
+  5 push r8
+  7 mov rsi, rsp
+  a and rsi, -0x40000
+ 11 add rsi, 0x38000
+ 18 mov rcx, qword ptr [rsi]
+ 1b lea rdi, ptr [rsi+0x18]
+ 1f test rcx, rcx
+ 22 jnz 0x44
+ 24 test qword ptr [rsi+0x10], 0x1
+ 2c jnz 0x32
+ 2e out 0xe1, al
+ 30 jmp 0x18
+ 32 mov rax, qword ptr [rsi+0x8]
+ 36 mov qword ptr [rsp+0x28], rax
+ 3b pop r8
+ 3d pop rdi
+ 3e pop rsi
+ 3f pop rdx
+ 40 pop rcx
+ 41 pop rax
+ 42 iretq
+ 44 mov r8, qword ptr [rdi]
+ 47 mov rdx, qword ptr [rdi+0x8]
+ 4b cmp r8, 0x1
+ 4f jz 0x71
+ 51 cmp r8, 0x2
+ 55 jz 0x7a
+ 57 cmp r8, 0x3
+ 5b jz 0x95
+ 5d cmp r8, 0x4
+ 61 jz 0xa8
+ 63 cmp r8, 0x5
+ 67 jz 0xad
+ 69 cmp r8, 0x6
+ 6d jz 0xb5
+ 6f jmp 0xbc
+ 71 mov rax, qword ptr [rdi+0x10]
+ 75 mov qword ptr [rdx], rax
+ 78 jmp 0xbc
+ 7a mov rax, qword ptr [rdx]
+ 7d mov r8, rax
+ 80 and r8, qword ptr [rdi+0x10]
+ 84 or r8, qword ptr [rdi+0x18]
+ 88 lock cmpxchg qword ptr [rdx], r8
+ 8d jnz 0x7d
+ 8f mov qword ptr [rdi+0x20], rax
+ 93 jmp 0xbc
+ 95 mov rax, qword ptr [rdi+0x10]
+ 99 mov r8, qword ptr [rdi+0x18]
+ 9d lock cmpxchg qword ptr [rdx], r8
+ a2 mov qword ptr [rdi+0x20], rax
+ a6 jmp 0xbc
+ a8 invlpg byte ptr [rdx]
+ ab jmp 0xbc
+ ad mov rax, cr3
+ b0 mov cr3, rax
+ b3 jmp 0xbc
+ b5 mov rax, qword ptr [rdi+0x10]
+ b9 mov cr3, rax
+ bc add rdi, 0x28
+ c0 dec rcx
+ c3 jmp 0x1f
 `, b.String())
 	assert.Less(t, execCodeOff+len(code), 4096)
 	assert.GreaterOrEqual(t, execCodeOff, stubCommonOff+8)

@@ -166,13 +166,19 @@ func (v *vcpu) ptwr(x *Exception) (done bool, rax uint64) {
 		v.lastNotEmulated = err.Error()
 		return false, r.RAX
 	}
+	if v.exec.parked {
+		// Nothing on this path leaves the executor holding the vCPU; if
+		// something did, the registers below would be the executor's.
+		v.fatal(HypervisorFault, x.RIP, "ptwr: the executor holds the vCPU after the write")
+		return true, r.RAX
+	}
 	v.stats.PTWrites++
 	v.trace.note(OutcomePTWrite, uint64(w.New))
 	v.stackPut(v.trapFrame+frameRIP, regs.RIP)
 	v.stackPut(v.trapFrame+frameRFLAGS, regs.RFLAGS)
 	for i, val := range regs.GPR {
 		if i == 0 || i == 4 || val == before[i] {
-			continue // RAX goes back through the executor; RSP is unchanged
+			continue // RAX goes back through leaveTrap; RSP is unchanged
 		}
 		v.setGuestGPR(i, val)
 	}
@@ -180,13 +186,10 @@ func (v *vcpu) ptwr(x *Exception) (done bool, rax uint64) {
 }
 
 // setGuestGPR changes general-purpose register i (x86 encoding order) of
-// the guest interrupted by a trap: in the executor's saved register file
-// if the executor holds the vCPU, else in the vCPU's registers.
+// the guest interrupted by a trap. ptwr's compare-and-exchange runs
+// through trapCmpXchg, which leaves the executor free, so the vCPU's
+// registers are the guest's.
 func (v *vcpu) setGuestGPR(i int, val uint64) {
-	if v.exec.parked {
-		v.stackPut(v.run.regs.RSP+uint64(savedSlot(i)), val)
-		return
-	}
 	r := &v.run.regs
 	p := [16]*uint64{&r.RAX, &r.RCX, &r.RDX, &r.RBX, &r.RSP, &r.RBP, &r.RSI, &r.RDI,
 		&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15}
