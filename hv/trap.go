@@ -81,17 +81,19 @@ func (v *vcpu) readException(x *Exception) {
 	if x.CPL() == 3 {
 		acc |= mmu.AccessUser
 	}
+	// One walk per page the instruction bytes lie on, not one per byte.
 	for x.CodeLen < len(x.Code) {
-		w := mmu.Translate(v.d.mem, r.sregs.CR3, x.RIP+uint64(x.CodeLen), acc)
+		va := x.RIP + uint64(x.CodeLen)
+		w := mmu.Translate(v.d.mem, r.sregs.CR3, va, acc)
 		if !w.OK {
 			break
 		}
-		b := v.d.mem.bytes(w.PA, 1)
+		n := min(uint64(len(x.Code)-x.CodeLen), mmu.PageSize-va&(mmu.PageSize-1))
+		b := v.d.mem.bytes(w.PA, n)
 		if b == nil {
 			break
 		}
-		x.Code[x.CodeLen] = b[0]
-		x.CodeLen++
+		x.CodeLen += copy(x.Code[x.CodeLen:], b)
 	}
 }
 
