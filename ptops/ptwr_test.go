@@ -45,6 +45,8 @@ func TestEmulatePTWrite(t *testing.T) {
 		rsi, rax, rcx  uint64
 		rdiOff, cr2Off uint64
 		flags          uint64
+		// ripRel: the operand is [rip-0x1007]; RIP is set to reach entryVA.
+		ripRel bool
 		// want
 		entry   mmu.PTE
 		regs    map[int]uint64
@@ -101,7 +103,7 @@ func TestEmulatePTWrite(t *testing.T) {
 			entry: other},
 		{name: "a negative disp32", code: []byte{0x48, 0x89, 0xb7, 0x00, 0xf0, 0xff, 0xff}, rsi: uint64(other), rdiOff: 0x1000,
 			entry: other},
-		{name: "a RIP-relative operand", code: []byte{0x48, 0x89, 0x35, 0xf9, 0xef, 0xff, 0xff}, rsi: uint64(other),
+		{name: "a RIP-relative operand", code: []byte{0x48, 0x89, 0x35, 0xf9, 0xef, 0xff, 0xff}, rsi: uint64(other), ripRel: true,
 			entry: other},
 	}
 	for _, tt := range tests {
@@ -112,7 +114,7 @@ func TestEmulatePTWrite(t *testing.T) {
 			regs := Regs{RIP: ripAt, RFLAGS: 0x202 | tt.flags}
 			regs.GPR[rdi], regs.GPR[rsi], regs.GPR[rax], regs.GPR[rcx] = entryVA+tt.rdiOff, tt.rsi, tt.rax, tt.rcx
 			regs.FSBase = entryVA // for [fs:0]
-			if len(tt.code) == 7 && tt.code[2] == 0x35 {
+			if tt.ripRel {
 				regs.RIP = entryVA - len64(tt.code) + 0x1007 // disp32 is -0x1007
 			}
 			rip := regs.RIP
