@@ -14,6 +14,28 @@ type Violation struct {
 
 func (v Violation) String() string { return fmt.Sprintf("frame %#x: %s", v.PFN, v.Reason) }
 
+// refSource says where a type reference comes from, formatted only for a
+// report: an entry of table pfn (level 1 for a writable mapping), a
+// vCPU's CR3, or what alone.
+type refSource struct {
+	what  string
+	level Level // for an entry
+	pfn   uint64
+	index int // entry index, or vCPU
+}
+
+func (r refSource) String() string {
+	switch {
+	case r.level == 1:
+		return fmt.Sprintf("writable mapping from L1 %#x[%d]", r.pfn, r.index)
+	case r.level > 1:
+		return fmt.Sprintf("L%d %#x[%d]", r.level, r.pfn, r.index)
+	case r.what == "":
+		return fmt.Sprintf("CR3 of vCPU %d", r.index)
+	}
+	return r.what
+}
+
 // Audit recounts every reference from guest memory and checks the
 // invariants of the type system (DESIGN.md §3.3):
 //   - a frame with a pagetable type has no writable mapping anywhere;
@@ -36,9 +58,9 @@ func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
 	typeRefs := make([]uint32, n)
 	refs := make([]uint32, n)
 	wantType := make([]FrameType, n)
-	claim := func(pfn uint64, typ FrameType, from string) {
+	claim := func(pfn uint64, typ FrameType, from refSource) {
 		if wantType[pfn] != TypeNone && wantType[pfn] != typ {
-			add(pfn, "referenced as %v and as %v (%s)", wantType[pfn], typ, from)
+			add(pfn, "referenced as %v and as %v (%v)", wantType[pfn], typ, from)
 		}
 		wantType[pfn] = typ
 		typeRefs[pfn]++
@@ -49,7 +71,7 @@ func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
 			if !f.Validated() {
 				add(pfn, "pinned but not a validated pagetable (%v, count %d)", f.Type, f.TypeCount)
 			} else {
-				claim(pfn, f.Type, "pin")
+				claim(pfn, f.Type, refSource{what: "pin"})
 			}
 			refs[pfn]++
 		}
@@ -79,14 +101,14 @@ func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
 			refs[target]++
 			switch {
 			case level == 1 && e&PTEWritable != 0:
-				claim(target, TypeWritable, fmt.Sprintf("writable mapping from L1 %#x[%d]", pfn, i))
+				claim(target, TypeWritable, refSource{level: 1, pfn: pfn, index: i})
 			case level > 1:
-				claim(target, PagetableType(level-1), fmt.Sprintf("L%d %#x[%d]", level, pfn, i))
+				claim(target, PagetableType(level-1), refSource{level: level, pfn: pfn, index: i})
 			}
 		}
 	}
 	for _, pfn := range t.held {
-		claim(pfn, TypeWritable, "held by the hypervisor")
+		claim(pfn, TypeWritable, refSource{what: "held by the hypervisor"})
 		refs[pfn]++
 	}
 	for i, cr3 := range cr3s {
@@ -95,7 +117,7 @@ func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
 			add(pfn, "CR3 of vCPU %d is not a validated L4", i)
 			continue
 		}
-		claim(pfn, TypeL4, fmt.Sprintf("CR3 of vCPU %d", i))
+		claim(pfn, TypeL4, refSource{index: i})
 		refs[pfn]++
 	}
 	for pfn := uint64(0); pfn < n; pfn++ {

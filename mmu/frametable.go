@@ -56,6 +56,12 @@ type Frame struct {
 	RefCount uint32
 	// Pinned is set by MMUEXT_PIN_*, which holds one type reference.
 	Pinned bool
+	// Pending is a pvsim extension with no Xen counterpart: the guest
+	// announced the frame as becoming a pagetable, or as having just
+	// stopped being one (PVSIMOP_pagetable_pending), so a write that faults
+	// on it while it is not a validated pagetable is emulated. Its contents
+	// hold no references then, so any write is safe.
+	Pending bool
 }
 
 // Validated reports whether the frame is a pagetable whose entries have

@@ -44,6 +44,9 @@ type PTWrite struct {
 	// Attempts counts compare-and-exchange attempts; more than one means
 	// the MMU set Accessed or Dirty meanwhile.
 	Attempts int
+	// Pending says the frame was no pagetable in use but announced as
+	// becoming one (mmu.Frame.Pending), so the write was not validated.
+	Pending bool
 }
 
 // NotEmulated is why a write fault is not a pagetable write pvsim
@@ -82,6 +85,11 @@ const PTWriteError = mmu.PFPresent | mmu.PFWrite
 // Dirty meanwhile, updates regs as the instruction would (registers,
 // arithmetic flags, RIP past the instruction), and returns what it did.
 //
+// A frame that is no pagetable in use but that the guest announced as
+// becoming one (mmu.Frame.Pending, a pvsim extension) is written the same
+// way without validation: its entries hold no references until the pin
+// validates them.
+//
 // Emulated forms, 4- and 8-byte memory operands only, naturally aligned:
 // MOV (register and immediate), XCHG, CMPXCHG, and, with or without LOCK,
 // BTS/BTR (immediate and register bit offsets), AND/OR/XOR (immediate and
@@ -105,13 +113,20 @@ func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) 
 	}
 	target := pte.PFN()
 	f := c.FT.Frame(target)
-	if f == nil || f.Type != mmu.TypeL1 || !f.Validated() {
+	switch {
+	case f != nil && f.Type == mmu.TypeL1 && f.Validated():
+	case f != nil && f.Pending && !f.Validated():
+		// Its entries are counted nowhere: the pin that follows validates
+		// whatever they hold.
+		w.Pending = true
+	default:
 		typ := "outside the domain"
 		if f != nil {
 			typ = fmt.Sprintf("%v, type count %d", f.Type, f.TypeCount)
 		}
 		return w, notEmulated("frame %#x is not an L1 pagetable in use (%s)", target, typ)
 	}
+	validate := !w.Pending
 
 	insn, err := c.Insns.Decode(code)
 	if err != nil {
@@ -147,18 +162,18 @@ func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) 
 			op.commit(regs, cur, res, insn)
 			return w, nil
 		}
-		if nw.Present() {
+		if validate && nw.Present() {
 			if err := c.FT.GetEntryRefs(1, nw); err != nil {
 				return PTWrite{}, &NotEmulated{Reason: fmt.Sprintf("%v would write %v into L1 %#x[%d]: %v", insn.Op, nw, target, index, err)}
 			}
 		}
 		if found := c.X.CmpXchg(w.PA, old, nw); found != old {
-			if nw.Present() {
+			if validate && nw.Present() {
 				c.FT.PutEntryRefs(1, nw)
 			}
 			continue
 		}
-		if old.Present() {
+		if validate && old.Present() {
 			c.FT.PutEntryRefs(1, old)
 		}
 		op.commit(regs, cur, res, insn)

@@ -26,6 +26,10 @@ const (
 	HypercallMMUExtOp        = 26
 	HypercallSchedOp         = 29
 
+	// HypercallPVSimOp is pvsim's extension hypercall (pvsim_op), numbered
+	// past Xen's own, which end below 64. See PVSimOp*.
+	HypercallPVSimOp = 64
+
 	// NrHypercalls is how many 32-byte entries the hypercall page holds.
 	NrHypercalls = 128
 	// HypercallStubSize is the size of one hypercall page entry.
@@ -324,6 +328,53 @@ const (
 	LegacyMaxVCPUs = 32 // XEN_LEGACY_MAX_VCPUS
 	VCPUInfoSize   = 64
 	VCPUInfoCR2    = 16
+	VCPUInfoTime   = 32 // struct vcpu_time_info
+)
+
+// struct vcpu_time_info, the pvclock a vCPU reads its time from: system
+// time in ns is system_time + scale(rdtsc() - tsc_timestamp), where scale
+// shifts by tsc_shift (left when positive) and multiplies by
+// tsc_to_system_mul / 2^32. version is odd while the hypervisor updates it.
+const (
+	TimeInfoVersion      = 0  // uint32
+	TimeInfoTSCTimestamp = 8  // uint64
+	TimeInfoSystemTime   = 16 // uint64
+	TimeInfoTSCMul       = 24 // uint32 tsc_to_system_mul
+	TimeInfoTSCShift     = 28 // int8
+)
+
+// pvsim's extension hypercall, pvsim_op(cmd, a1, a2, a3) (not Xen's). A
+// guest finds it through XENVER_get_features with submap index
+// PVSimFeaturesSubmap, whose bits are PVSimFeat*.
+const (
+	// PVSimFeaturesSubmap is the xen_feature_info.submap_idx that answers
+	// pvsim's feature bits ("pvsm"); Xen's own submaps are numbered from 0.
+	PVSimFeaturesSubmap = 0x7076736d
+
+	PVSimFeatTestAndClearPTEFlags = 0
+	PVSimFeatPagetablePending     = 1
+	PVSimFeatTraceMark            = 2
+	PVSimFeatExitCounters         = 3
+
+	// PVSimOpTestAndClearPTEFlags (a1 = machine address of an L1 entry,
+	// a2 = mask): atomically clear mask in the entry and return old&mask.
+	PVSimOpTestAndClearPTEFlags = 1
+	// PVSimOpPagetablePending (a1 = array of mfns, a2 = count, a3 = 1 to
+	// announce, 0 to withdraw): the frames are becoming pagetables (pin
+	// phase 1) or have just stopped being ones (unpin); a faulting write to
+	// one that is not a pagetable in use is emulated, not bounced.
+	PVSimOpPagetablePending = 2
+	// PVSimOpTraceMark (a1 = label string, a2 = number): a mark in the
+	// exit trace.
+	PVSimOpTraceMark = 3
+	// PVSimOpRegisterExitCounters (a1 = mfn): the hypervisor keeps vCPU
+	// i's exit count as a uint64 at offset 8*i of that frame.
+	PVSimOpRegisterExitCounters = 4
+
+	// PVSimMaxPending bounds one PVSimOpPagetablePending call.
+	PVSimMaxPending = 512
+	// PVSimMaxLabel bounds a trace mark's label, NUL excluded.
+	PVSimMaxLabel = 63
 )
 
 // Trap numbers the hypervisor never hands to a PV guest's trap table:
@@ -339,7 +390,7 @@ var hypercallNames = [NrHypercalls]string{
 	HypercallStackSwitch: "stack_switch", HypercallMulticall: "multicall", HypercallUpdateVAMapping: "update_va_mapping",
 	HypercallXenVersion: "xen_version", HypercallConsoleIO: "console_io", HypercallIret: "iret",
 	HypercallVCPUOp: "vcpu_op", HypercallSetSegmentBase: "set_segment_base", HypercallMMUExtOp: "mmuext_op",
-	HypercallSchedOp: "sched_op",
+	HypercallSchedOp: "sched_op", HypercallPVSimOp: "pvsim_op",
 }
 
 // HypercallName is the name of hypercall nr without its __HYPERVISOR_
