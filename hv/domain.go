@@ -90,6 +90,9 @@ type ExitStats struct {
 	// PTWriteRetries the faults left to retry because the entry kept
 	// changing.
 	PTWrites, PTWriteRetries uint64
+	// PendingWrites counts those of PTWrites that went to frames announced
+	// as becoming pagetables (pvsim_op pagetable_pending).
+	PendingWrites uint64
 	// Bounces counts exceptions delivered to the guest's handlers.
 	Bounces uint64
 }
@@ -115,6 +118,10 @@ type Domain struct {
 	mmu      sync.Mutex
 	mmuOwner *vcpu
 	ft       *mmu.FrameTable
+
+	// exitCounters is the guest's exit-counter page, once registered
+	// (pvsim_op register_exit_counters).
+	exitCounters atomic.Pointer[[]byte]
 
 	stopping atomic.Bool
 	stopCh   chan struct{}
@@ -197,6 +204,7 @@ func New(cfg Config) (*Domain, error) {
 		d.vcpus = append(d.vcpus, v)
 	}
 	d.sharedInfo = d.mem.frame(d.boot.sharedInfo)
+	d.setPVClock()
 	if err := d.validateBoot(); err != nil {
 		return nil, err
 	}
@@ -306,6 +314,31 @@ func (d *Domain) Run(ctx context.Context) (Result, error) {
 		d.result.Exits[i] = v.stats
 	}
 	return d.result, d.err
+}
+
+// ReadSymbol copies the guest's data object called name into b, through
+// the boot address space (which maps the kernel image). b must not be
+// longer than the object. Call it after Run has returned, before Close.
+func (d *Domain) ReadSymbol(name string, b []byte) error {
+	addr, size, ok := d.syms.Address(name)
+	if !ok {
+		return fmt.Errorf("kernel %s has no symbol %s", d.cfg.Name, name)
+	}
+	if uint64(len(b)) > size {
+		return fmt.Errorf("symbol %s is %d bytes, not %d", name, size, len(b))
+	}
+	for done := uint64(0); done < uint64(len(b)); {
+		va := addr + done
+		w := mmu.Translate(d.mem, d.boot.l4<<mmu.PageShift, va, 0)
+		n := min(uint64(len(b))-done, mmu.PageSize-va&(mmu.PageSize-1))
+		src := d.mem.bytes(w.PA, n)
+		if !w.OK || src == nil {
+			return fmt.Errorf("symbol %s: %#x is not mapped", name, va)
+		}
+		copy(b[done:], src)
+		done += n
+	}
+	return nil
 }
 
 // end records how the domain ended, first caller wins, and stops every

@@ -79,6 +79,11 @@ func (x *executor) CmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
 	return mmu.PTE(x.result(i))
 }
 
+// clearToRet queues an atomic clear of mask in the entry at pa whose old
+// value, masked, becomes the guest's RAX. It must be the last command of
+// the hypercall: finish's return value is overwritten.
+func (x *executor) clearToRet(pa, mask uint64) { x.add(opClearRet, alias(pa), ^mask, mask) }
+
 // InvalidatePage implements mmu.Executor.
 func (x *executor) InvalidatePage(va uint64) { x.add(opInvlpg, va, 0, 0) }
 
@@ -205,6 +210,7 @@ func (v *vcpu) runNested() bool {
 			v.stats.Interrupted++
 			continue
 		}
+		v.countExit()
 		if r.exitReason == exitIO && r.io().port == execPort {
 			return true
 		}

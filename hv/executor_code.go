@@ -54,6 +54,10 @@ const (
 	opInvlpg  = 4 // invlpg (addr)
 	opFlush   = 5 // reload CR3
 	opLoadCR3 = 6 // CR3 = a
+	// opClearRet: atomically *addr &= a; the block's return value (the
+	// guest's RAX when it leaves) = old & b. As the last command of a final
+	// batch it makes a test-and-clear hypercall cost one exit.
+	opClearRet = 7
 )
 
 // asm assembles a few fixed instruction bytes with labelled short jumps.
@@ -148,7 +152,7 @@ func executorCode() []byte {
 	for _, c := range []struct {
 		op    byte
 		label string
-	}{{opStore, "store"}, {opMerge, "merge"}, {opCmpXchg, "cmpxchg"}, {opInvlpg, "invlpg"}, {opFlush, "flush"}, {opLoadCR3, "loadcr3"}} {
+	}{{opStore, "store"}, {opMerge, "merge"}, {opCmpXchg, "cmpxchg"}, {opInvlpg, "invlpg"}, {opFlush, "flush"}, {opLoadCR3, "loadcr3"}, {opClearRet, "clearret"}} {
 		a.emit(0x49, 0x83, 0xf8, c.op) // cmp r8, op
 		a.jump(jz, c.label)
 	}
@@ -183,6 +187,16 @@ func executorCode() []byte {
 	a.label("loadcr3")
 	a.emit(0x48, 0x8b, 0x47, 0x10) // mov rax, [rdi+16]
 	a.emit(0x0f, 0x22, 0xd8)       // mov cr3, rax
+	a.jump(jmp, "advance")
+	a.label("clearret")
+	a.emit(0x48, 0x8b, 0x02) // mov rax, [rdx]
+	a.label("clearret_retry")
+	a.emit(0x49, 0x89, 0xc0)             // mov r8, rax
+	a.emit(0x4c, 0x23, 0x47, 0x10)       // and r8, [rdi+16]
+	a.emit(0xf0, 0x4c, 0x0f, 0xb1, 0x02) // lock cmpxchg [rdx], r8
+	a.jump(jnz, "clearret_retry")        // rax holds the value found
+	a.emit(0x48, 0x23, 0x47, 0x18)       // and rax, [rdi+24]
+	a.emit(0x48, 0x89, 0x46, cmdRet)     // mov [rsi+cmdRet], rax
 	a.label("advance")
 	a.emit(0x48, 0x83, 0xc7, cmdSize) // add rdi, cmdSize
 	a.emit(0x48, 0xff, 0xc9)          // dec rcx

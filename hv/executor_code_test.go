@@ -50,44 +50,54 @@ func TestExecutorCodeDecodes(t *testing.T) {
  44 mov r8, qword ptr [rdi]
  47 mov rdx, qword ptr [rdi+0x8]
  4b cmp r8, 0x1
- 4f jz 0x71
+ 4f jz 0x77
  51 cmp r8, 0x2
- 55 jz 0x7a
+ 55 jz 0x80
  57 cmp r8, 0x3
- 5b jz 0x95
+ 5b jz 0x9b
  5d cmp r8, 0x4
- 61 jz 0xa8
+ 61 jz 0xae
  63 cmp r8, 0x5
- 67 jz 0xad
+ 67 jz 0xb3
  69 cmp r8, 0x6
- 6d jz 0xb5
- 6f jmp 0xbc
- 71 mov rax, qword ptr [rdi+0x10]
- 75 mov qword ptr [rdx], rax
- 78 jmp 0xbc
- 7a mov rax, qword ptr [rdx]
- 7d mov r8, rax
- 80 and r8, qword ptr [rdi+0x10]
- 84 or r8, qword ptr [rdi+0x18]
- 88 lock cmpxchg qword ptr [rdx], r8
- 8d jnz 0x7d
- 8f mov qword ptr [rdi+0x20], rax
- 93 jmp 0xbc
- 95 mov rax, qword ptr [rdi+0x10]
- 99 mov r8, qword ptr [rdi+0x18]
- 9d lock cmpxchg qword ptr [rdx], r8
- a2 mov qword ptr [rdi+0x20], rax
- a6 jmp 0xbc
- a8 invlpg byte ptr [rdx]
- ab jmp 0xbc
- ad mov rax, cr3
- b0 mov cr3, rax
- b3 jmp 0xbc
- b5 mov rax, qword ptr [rdi+0x10]
- b9 mov cr3, rax
- bc add rdi, 0x28
- c0 dec rcx
- c3 jmp 0x1f
+ 6d jz 0xbb
+ 6f cmp r8, 0x7
+ 73 jz 0xc4
+ 75 jmp 0xdd
+ 77 mov rax, qword ptr [rdi+0x10]
+ 7b mov qword ptr [rdx], rax
+ 7e jmp 0xdd
+ 80 mov rax, qword ptr [rdx]
+ 83 mov r8, rax
+ 86 and r8, qword ptr [rdi+0x10]
+ 8a or r8, qword ptr [rdi+0x18]
+ 8e lock cmpxchg qword ptr [rdx], r8
+ 93 jnz 0x83
+ 95 mov qword ptr [rdi+0x20], rax
+ 99 jmp 0xdd
+ 9b mov rax, qword ptr [rdi+0x10]
+ 9f mov r8, qword ptr [rdi+0x18]
+ a3 lock cmpxchg qword ptr [rdx], r8
+ a8 mov qword ptr [rdi+0x20], rax
+ ac jmp 0xdd
+ ae invlpg byte ptr [rdx]
+ b1 jmp 0xdd
+ b3 mov rax, cr3
+ b6 mov cr3, rax
+ b9 jmp 0xdd
+ bb mov rax, qword ptr [rdi+0x10]
+ bf mov cr3, rax
+ c2 jmp 0xdd
+ c4 mov rax, qword ptr [rdx]
+ c7 mov r8, rax
+ ca and r8, qword ptr [rdi+0x10]
+ ce lock cmpxchg qword ptr [rdx], r8
+ d3 jnz 0xc7
+ d5 and rax, qword ptr [rdi+0x18]
+ d9 mov qword ptr [rsi+0x8], rax
+ dd add rdi, 0x28
+ e1 dec rcx
+ e4 jmp 0x1f
 `, b.String())
 	assert.Less(t, execCodeOff+len(code), 4096)
 	assert.GreaterOrEqual(t, execCodeOff, stubCommonOff+8)

@@ -32,6 +32,7 @@ func init() {
 	hypercalls[xen.HypercallSetTrapTable] = (*vcpu).setTrapTable
 	hypercalls[xen.HypercallStackSwitch] = (*vcpu).stackSwitch
 	hypercalls[xen.HypercallIret] = (*vcpu).iret
+	hypercalls[xen.HypercallPVSimOp] = (*vcpu).pvsimOp
 }
 
 // hypercall dispatches hypercall nr with the arguments in the vCPU's
@@ -151,7 +152,11 @@ func (v *vcpu) xenVersion(a *hypercallArgs) uint64 {
 		if err := v.readGuest(b[:4], arg); err != nil {
 			return errRet(err)
 		}
-		binary.LittleEndian.PutUint32(b[4:], 0) // no optional features yet
+		var submap uint32 // no optional Xen feature
+		if binary.LittleEndian.Uint32(b[:4]) == xen.PVSimFeaturesSubmap {
+			submap = pvsimFeatures
+		}
+		binary.LittleEndian.PutUint32(b[4:], submap)
 		return v.writeGuestRet(arg, b[:])
 	case xen.XenVerPageSize:
 		return mmu.PageSize

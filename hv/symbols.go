@@ -54,6 +54,16 @@ func NewSymbolizer(kernel []byte) *Symbolizer {
 	return s
 }
 
+// Address returns the address and size of the symbol called name.
+func (s *Symbolizer) Address(name string) (addr, size uint64, ok bool) {
+	for _, sym := range s.syms {
+		if sym.Name == name {
+			return sym.Value, sym.Size, true
+		}
+	}
+	return 0, 0, false
+}
+
 // Lookup returns the symbol containing addr and the offset into it.
 func (s *Symbolizer) Lookup(addr uint64) (name string, off uint64, ok bool) {
 	if n, ok := hvSymbol(addr); ok {

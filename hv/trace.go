@@ -28,6 +28,12 @@ const (
 	OutcomeNone    TraceOutcome = iota
 	OutcomePTWrite              // a pagetable write emulated; Result is the new entry
 	OutcomeBounce               // delivered to the guest; Result is its handler
+	// OutcomePendingWrite: a write to a frame announced as becoming a
+	// pagetable (pvsim extension) emulated; Result is the new entry.
+	OutcomePendingWrite
+	// OutcomeMark: a guest trace mark (pvsim_op trace_mark); Label is its
+	// label and Result its number.
+	OutcomeMark
 )
 
 // TraceEvent is one exit of one vCPU.
@@ -46,6 +52,8 @@ type TraceEvent struct {
 	RIP uint64
 	// Arg is the hypercall's first argument, or the trap's CR2.
 	Arg uint64
+	// Label is a trace mark's label.
+	Label string
 }
 
 // DefaultTraceEvents is how many exits each vCPU's trace ring keeps.
@@ -84,6 +92,13 @@ func (t *traceRing) begin(kind TraceKind, nr uint16, rip, arg uint64) {
 func (t *traceRing) note(o TraceOutcome, result uint64) {
 	if t.cur != nil {
 		t.cur.Outcome, t.cur.Result = o, result
+	}
+}
+
+// mark turns the current exit into a guest trace mark.
+func (t *traceRing) mark(label string, arg uint64) {
+	if t.cur != nil {
+		t.cur.Outcome, t.cur.Result, t.cur.Label = OutcomeMark, arg, label
 	}
 }
 
@@ -144,12 +159,19 @@ func Timeline(pid int, domain string, events []TraceEvent, syms *Symbolizer) []t
 		case TraceHypercall:
 			te.Name, te.Cat = xen.HypercallName(int(e.Nr)), "hypercall"
 			te.Args["arg0"] = fmt.Sprintf("%#x", e.Arg)
+			if e.Outcome == OutcomeMark {
+				te.Name, te.Cat = e.Label, "mark"
+				te.Args = map[string]any{"rip": syms.Format(e.RIP), "arg": fmt.Sprintf("%#x", e.Result)}
+			}
 		case TraceTrap:
 			te.Name, te.Cat = "#"+vectorMnemonic(int(e.Nr)), "trap"
 			te.Args["cr2"] = fmt.Sprintf("%#x", e.Arg)
 			switch e.Outcome {
 			case OutcomePTWrite:
 				te.Name += " ptwr"
+				te.Args["new_pte"] = fmt.Sprintf("%#x", e.Result)
+			case OutcomePendingWrite:
+				te.Name += " ptwr pending"
 				te.Args["new_pte"] = fmt.Sprintf("%#x", e.Result)
 			case OutcomeBounce:
 				te.Name += " bounced"

@@ -175,7 +175,12 @@ func (v *vcpu) ptwr(x *Exception) (done bool, rax uint64) {
 		return true, r.RAX
 	}
 	v.stats.PTWrites++
-	v.trace.note(OutcomePTWrite, uint64(w.New))
+	if w.Pending {
+		v.stats.PendingWrites++
+		v.trace.note(OutcomePendingWrite, uint64(w.New))
+	} else {
+		v.trace.note(OutcomePTWrite, uint64(w.New))
+	}
 	v.stackPut(v.trapFrame+frameRIP, regs.RIP)
 	v.stackPut(v.trapFrame+frameRFLAGS, regs.RFLAGS)
 	for i, val := range regs.GPR {

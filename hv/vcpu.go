@@ -94,6 +94,13 @@ type vcpu struct {
 	// generation it served in flushDone.
 	flushGen  atomic.Uint64
 	flushDone atomic.Uint64
+
+	// exits counts the vCPU's exits, for the guest's exit-counter page.
+	exits uint64
+	// pvsim_op: scratch space for pagetable_pending, and the trace mark
+	// labels read so far, by guest address.
+	pendingPFNs [xen.PVSimMaxPending]uint64
+	labels      map[uint64]string
 }
 
 func newVCPU(d *Domain, id int) (*vcpu, error) {
@@ -122,6 +129,7 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 		v.stack[i] = d.mem.bytes(w.PA, mmu.PageSize)
 	}
 	v.trace.init(d, id, d.cfg.TraceEvents)
+	v.labels = map[uint64]string{}
 	v.readGuestFn = func(va uint64, b []byte) error { return v.readGuest(b, va) }
 	v.flushFn = v.flush
 	return v, nil
@@ -217,6 +225,7 @@ func (v *vcpu) loop() {
 			v.stats.Interrupted++
 			continue
 		}
+		v.countExit()
 		v.exit()
 	}
 	v.lastRIP = r.regs.RIP

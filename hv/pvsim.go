@@ -1,0 +1,133 @@
+package hv
+
+import (
+	"bytes"
+	"encoding/binary"
+
+	"pvsim/ptops"
+	"pvsim/xen"
+)
+
+// pvsim_op, pvsim's extension hypercall (xen.PVSimOp*): what the race's fix
+// strategies and the tools need from a hypervisor and Xen does not offer.
+
+// pvsimFeatures are the bits XENVER_get_features answers for submap
+// xen.PVSimFeaturesSubmap.
+const pvsimFeatures = 1<<xen.PVSimFeatTestAndClearPTEFlags | 1<<xen.PVSimFeatPagetablePending |
+	1<<xen.PVSimFeatTraceMark | 1<<xen.PVSimFeatExitCounters
+
+// pvsimOp: HYPERVISOR_pvsim_op(cmd, a1, a2, a3).
+func (v *vcpu) pvsimOp(a *hypercallArgs) uint64 {
+	switch a[0] {
+	case xen.PVSimOpTestAndClearPTEFlags:
+		return v.testAndClearPTEFlags(a[1], a[2])
+	case xen.PVSimOpPagetablePending:
+		return v.pagetablePending(a[1], a[2], a[3])
+	case xen.PVSimOpTraceMark:
+		return v.traceMark(a[1], a[2])
+	case xen.PVSimOpRegisterExitCounters:
+		return v.registerExitCounters(a[1])
+	}
+	return xen.ENOSYS.Ret()
+}
+
+// testAndClearPTEFlags clears mask in the entry at machine address ptr.
+// Clearing Accessed and Dirty moves no reference, so it runs as the last
+// command of the hypercall's final batch, which leaves the old bits in the
+// guest's RAX: one exit in all. Anything else, or a call inside a
+// multicall (whose result goes to memory), runs at once under the lock.
+func (v *vcpu) testAndClearPTEFlags(ptr, mask uint64) uint64 {
+	v.lastMMUOp = "pvsim_op test_and_clear_pte_flags"
+	c := v.lockMMU()
+	if !v.inMulticall && ptops.ClearsOnlyAD(mask) {
+		_, err := ptops.CheckTestAndClear(c, ptr)
+		v.unlockMMU()
+		if err != nil {
+			return errRet(err)
+		}
+		v.exec.clearToRet(ptr, mask)
+		return 0 // replaced by the bits cleared
+	}
+	old, err := ptops.TestAndClearPTEFlags(c, ptr, mask)
+	v.unlockMMU()
+	if err != nil {
+		return errRet(err)
+	}
+	return old
+}
+
+// pagetablePending marks or unmarks count frames, listed as mfns at guest
+// address list, as becoming pagetables.
+func (v *vcpu) pagetablePending(list, count, on uint64) uint64 {
+	if count > xen.PVSimMaxPending || on > 1 {
+		return xen.EINVAL.Ret()
+	}
+	b := v.buf[:count*8]
+	if err := v.readGuest(b, list); err != nil {
+		return errRet(err)
+	}
+	pfns := v.pendingPFNs[:count]
+	for i := range pfns {
+		pfns[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	v.lastMMUOp = "pvsim_op pagetable_pending"
+	c := v.lockMMU()
+	err := ptops.SetPending(c, pfns, on == 1)
+	v.unlockMMU()
+	return mmuErr(err)
+}
+
+// traceMark records a guest mark in the exit trace. Labels are read once
+// per address and kept: a guest passes string literals.
+func (v *vcpu) traceMark(label, arg uint64) uint64 {
+	s, ok := v.labels[label]
+	if !ok {
+		b := v.buf[:xen.PVSimMaxLabel+1]
+		clear(b)
+		// The label may end near the end of a mapping: read what is there.
+		for n := len(b); n > 0; n-- {
+			if v.readGuest(b[:n], label) == nil {
+				break
+			}
+		}
+		end := bytes.IndexByte(b, 0)
+		if end < 0 {
+			return xen.EINVAL.Ret()
+		}
+		s = string(b[:end])
+		v.labels[label] = s
+	}
+	v.trace.mark(s, arg)
+	return 0
+}
+
+// registerExitCounters gives the hypervisor frame mfn for good: from now
+// on it holds each vCPU's exit count.
+func (v *vcpu) registerExitCounters(mfn uint64) uint64 {
+	d := v.d
+	if d.exitCounters.Load() != nil {
+		return xen.EEXIST.Ret()
+	}
+	v.lastMMUOp = "pvsim_op register_exit_counters"
+	c := v.lockMMU()
+	err := c.FT.HoldWritable(mfn)
+	v.unlockMMU()
+	if err != nil {
+		return errRet(err)
+	}
+	page := d.mem.frame(mfn)
+	if page == nil {
+		return xen.EINVAL.Ret()
+	}
+	d.exitCounters.Store(&page)
+	return 0
+}
+
+// countExit counts one exit of v and, once the guest registered a page
+// for it, publishes the count there.
+func (v *vcpu) countExit() {
+	v.exits++
+	if p := v.d.exitCounters.Load(); p != nil {
+		binary.LittleEndian.PutUint64((*p)[8*v.id:], v.exits)
+	}
+}
