@@ -4,6 +4,7 @@
 // Usage:
 //
 //	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [-- guest command line]
+//	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--json]
 //	pvsim list
 //	pvsim bench hypercall [--iters N] [--json]
 //
@@ -24,6 +25,11 @@ Usage:
   pvsim run KERNEL [flags] [-- guest command line]
         boot KERNEL (an embedded kernel name or an ELF path) and wait for it
         to shut down; the guest console goes to stdout
+  pvsim race --strategy S [--duration D | --trials N] [flags]
+        run the fork/exit pinning against page reclaim race under fix
+        strategy S, rebooting after each oops, and count what each oracle
+        saw: oopses, lost Dirty bits, ineffective young-clears,
+        use-after-free
   pvsim list
         name the embedded kernels
   pvsim bench hypercall [--iters N] [--json]
@@ -83,6 +89,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		status, err = cmdRun(args[1:], stdout, stderr)
 	case "list":
 		err = cmdList(args[1:], stdout)
+	case "race":
+		err = cmdRace(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"pvsim/race"
+)
+
+const raceSynopsis = "pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W] [--pages P] [--pressure] [--json]"
+
+func cmdRace(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("race", raceSynopsis, stderr)
+	var cfg race.Config
+	fs.StringVar(&cfg.Strategy, "strategy", "", "fix strategy: "+strings.Join(race.Strategies, ", "))
+	fs.IntVar(&cfg.VCPUs, "vcpus", race.DefaultVCPUs, "vCPUs: vCPU 0 forks and exits, the others reclaim and write")
+	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to run, rebooting after each oops")
+	fs.Uint64Var(&cfg.Trials, "trials", 0, "run this many fork+exit pairs instead of for --duration")
+	fs.DurationVar(&cfg.Window, "window", 0, "delay between the two phases of each pin and unpin (e.g. 50us)")
+	fs.IntVar(&cfg.Pages, "pages", race.DefaultPages, "pages each child maps (1-64)")
+	fs.BoolVar(&cfg.Pressure, "pressure", false, "memory pressure: reclaim unmaps and frees every page it scans")
+	fs.BoolVar(&cfg.Audit, "audit", true, "re-check the hypervisor's pagetable invariants after every MMU operation")
+	fs.BoolVar(&cfg.Marks, "marks", false, "have the kernel record trace marks (one exit each)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	console := fs.Bool("console", false, "copy the guest console to stderr")
+	pos, rest, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || len(rest) != 0 {
+		return usageError{"race takes flags only; see 'pvsim race -h'"}
+	}
+	if cfg.Strategy == "" {
+		return usageError{"race needs --strategy, one of " + strings.Join(race.Strategies, ", ")}
+	}
+	if cfg.Trials > 0 {
+		cfg.Duration = 0
+	}
+	if err := cfg.Check(); err != nil {
+		return usageError{err.Error()}
+	}
+	if *console {
+		cfg.Console = stderr
+	}
+	if isTerminal(stderr) {
+		cfg.Progress = func(p race.Progress) {
+			fmt.Fprintf(stderr, "\r%s: %5.0fs  %d fork+exit  %d pin windows  %d oopses  ",
+				cfg.Strategy, p.Elapsed.Seconds(), p.Trials, p.PinWindows, p.Oopses)
+		}
+	}
+	res, err := race.Run(context.Background(), cfg)
+	if cfg.Progress != nil {
+		fmt.Fprintln(stderr)
+	}
+	if res == nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(res); jerr != nil {
+			return jerr
+		}
+	} else {
+		printRace(stdout, res)
+	}
+	return err
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func printRace(w io.Writer, r *race.Result) {
+	fmt.Fprintf(w, "strategy %s: %d vCPUs, %d pages per child, window %gµs, pressure %v\n",
+		r.Strategy, r.VCPUs, r.Pages, r.WindowUs, r.Pressure)
+	fmt.Fprintf(w, "%.1fs, %d boots, %d fork+exit pairs, %d pin windows\n", r.Seconds, r.Boots, r.Trials, r.PinWindows)
+	fmt.Fprintf(w, "oopses             %d\n", r.Oopses)
+	fmt.Fprintf(w, "lost dirty         %d\n", r.LostDirty)
+	fmt.Fprintf(w, "ineffective young  %d\n", r.IneffectiveYoung)
+	fmt.Fprintf(w, "use after free     %d\n", r.UseAfterFree)
+	fmt.Fprintf(w, "audit violations   %d\n", r.AuditViolations)
+	if r.FirstOopsS != nil {
+		fmt.Fprintf(w, "first oops after   %.2fs\n", *r.FirstOopsS)
+	}
+	fmt.Fprintf(w, "young clear        %.2f µs, %.2f exits (%d clears)\n", r.YoungClearUs, r.ExitsPerYoung, r.YoungClears)
+	fmt.Fprintf(w, "fork+exit          %.1f µs\n", r.ForkExitUs)
+	if o := r.Oops; o != nil {
+		where := o.Where
+		if o.Source != "" {
+			where += " (" + o.Source + ")"
+		}
+		fmt.Fprintf(w, "first oops: vCPU %d at %s: %s\n", o.VCPU, where, o.Fault)
+		if o.NotEmulated != "" {
+			fmt.Fprintf(w, "  ptwr %s\n", o.NotEmulated)
+		}
+	}
+	if r.Audit != "" {
+		fmt.Fprintf(w, "first audit failure: %s\n", r.Audit)
+	}
+}

@@ -1,0 +1,435 @@
+// Package race runs the race kernel and measures it. The kernel forks and
+// exits processes on vCPU 0, pinning and unpinning their pagetables in two
+// phases, while page reclaim on other vCPUs clears Accessed and Dirty bits
+// in the same pagetables and a writer dirties the pages (DESIGN.md §1).
+// One fix strategy is chosen per run. A run boots the domain again after
+// every oops, so that one run measures a rate, and adds up what the
+// kernel's oracles counted.
+package race
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"pvsim/guest"
+	"pvsim/hv"
+	"pvsim/xen"
+)
+
+// Strategies are the fix strategies of DESIGN.md §1, in the order the
+// race kernel numbers them (race_stats.strategy).
+var Strategies = []string{
+	"none",
+	"generic-set-pte",
+	"preserve-ad",
+	"pvop-hypercall",
+	"pin-before-visible",
+	"lock-pte-pages",
+	"hv-pin-aware",
+}
+
+// KernelName is the embedded race kernel.
+const KernelName = "race"
+
+// Defaults for Config's zero values.
+const (
+	DefaultVCPUs = 2
+	DefaultPages = 16
+	// stallTime ends a boot in which vCPU 0 completed no fork and exit.
+	stallTime = 15 * time.Second
+)
+
+// Config is one measurement.
+type Config struct {
+	Strategy string
+	// VCPUs: vCPU 0 forks and exits; the others reclaim and write. At
+	// least 2.
+	VCPUs int
+	// The run ends after Duration, or after Trials fork+exit pairs when
+	// Trials is set.
+	Duration time.Duration
+	Trials   uint64
+	// Window is a delay between the two phases of every pin and unpin.
+	Window time.Duration
+	// Pages is the number of pages each child maps.
+	Pages int
+	// Pressure makes reclaim free every page it scans.
+	Pressure bool
+	// Audit re-checks the hypervisor's invariants after every MMU
+	// operation; a violation is counted and the domain booted again.
+	Audit bool
+	// Marks makes the kernel record trace marks (one exit each) for the
+	// interleaving of an oops.
+	Marks bool
+	// Console receives the guest's console output; nil discards it.
+	Console io.Writer
+	// Progress, if set, is called about once a second.
+	Progress func(Progress)
+	// KeepOops keeps the trace and symbols of the first oops' domain.
+	KeepOops bool
+}
+
+// Progress is a running total.
+type Progress struct {
+	Elapsed    time.Duration
+	Trials     uint64
+	PinWindows uint64
+	Oopses     int
+	Boots      int
+}
+
+// Result is a measurement, in the fields `pvsim race --json` prints.
+type Result struct {
+	Strategy         string   `json:"strategy"`
+	VCPUs            int      `json:"vcpus"`
+	Pages            int      `json:"pages"`
+	WindowUs         float64  `json:"window_us"`
+	Pressure         bool     `json:"pressure"`
+	Seconds          float64  `json:"seconds"`
+	Boots            int      `json:"boots"`
+	Trials           uint64   `json:"trials"`
+	PinWindows       uint64   `json:"pin_windows"`
+	Oopses           int      `json:"oopses"`
+	LostDirty        uint64   `json:"lost_dirty"`
+	IneffectiveYoung uint64   `json:"ineffective_young"`
+	UseAfterFree     uint64   `json:"use_after_free"`
+	AuditViolations  int      `json:"audit_violations"`
+	FirstOopsS       *float64 `json:"first_oops_s"`
+	YoungClearUs     float64  `json:"young_clear_us"`
+	ForkExitUs       float64  `json:"fork_exit_us"`
+	ExitsPerYoung    float64  `json:"exits_per_young_clear"`
+	YoungClears      uint64   `json:"young_clears"`
+	Writebacks       uint64   `json:"writebacks"`
+	Writes           uint64   `json:"writes"`
+	Freed            uint64   `json:"freed"`
+	// Oops describes the first oops: the faulting function and the fault.
+	Oops *OopsReport `json:"oops,omitempty"`
+	// Audit is the first audit failure.
+	Audit string `json:"audit,omitempty"`
+
+	// FirstOops holds the first oops' exit trace when Config.KeepOops.
+	FirstOops *Recording `json:"-"`
+}
+
+// OopsReport is one oops, as the hypervisor saw it.
+type OopsReport struct {
+	// Function is the symbol the faulting RIP is in, Where symbol+offset,
+	// Source file:line.
+	Function string `json:"function"`
+	Where    string `json:"where"`
+	Source   string `json:"source,omitempty"`
+	VCPU     int    `json:"vcpu"`
+	// Fault is the exception, and NotEmulated why ptwr left it alone.
+	Fault       string `json:"fault"`
+	NotEmulated string `json:"not_emulated,omitempty"`
+}
+
+// Recording is the exit trace of a domain that oopsed.
+type Recording struct {
+	Events  []hv.TraceEvent
+	Symbols *hv.Symbolizer
+	Oops    *hv.Oops
+	VCPU    int
+}
+
+// stats is the kernel's struct race_stats, read from guest memory.
+type stats struct {
+	magic, strategy, forks, pinWindows, forkExitNs uint64
+	youngClears, youngClearNs, youngClearExits     uint64
+	lostDirty, ineffectiveYoung, useAfterFree      uint64
+	writebacks, writes, freed, youngCalls          uint64
+}
+
+// statsMagic is race_stats.magic once the kernel runs.
+const statsMagic = 0x7276736d69737670
+
+const statsSize = 15 * 8
+
+func parseStats(b []byte) stats {
+	f := func(i int) uint64 { return binary.LittleEndian.Uint64(b[8*i:]) }
+	return stats{
+		magic: f(0), strategy: f(1), forks: f(2), pinWindows: f(3), forkExitNs: f(4),
+		youngClears: f(5), youngClearNs: f(6), youngClearExits: f(7),
+		lostDirty: f(8), ineffectiveYoung: f(9), useAfterFree: f(10),
+		writebacks: f(11), writes: f(12), freed: f(13), youngCalls: f(14),
+	}
+}
+
+func (s *stats) add(o stats) {
+	s.forks += o.forks
+	s.pinWindows += o.pinWindows
+	s.forkExitNs += o.forkExitNs
+	s.youngClears += o.youngClears
+	s.youngClearNs += o.youngClearNs
+	s.youngClearExits += o.youngClearExits
+	s.lostDirty += o.lostDirty
+	s.ineffectiveYoung += o.ineffectiveYoung
+	s.useAfterFree += o.useAfterFree
+	s.writebacks += o.writebacks
+	s.writes += o.writes
+	s.freed += o.freed
+	s.youngCalls += o.youngCalls
+}
+
+// CmdLine is the race kernel's command line for c.
+func (c *Config) CmdLine(iters uint64) string {
+	pressure := 0
+	if c.Pressure {
+		pressure = 1
+	}
+	marks := 0
+	if c.Marks {
+		marks = 1
+	}
+	return fmt.Sprintf("strategy=%s pages=%d window=%d pressure=%d marks=%d iters=%d",
+		c.Strategy, c.Pages, c.Window.Microseconds(), pressure, marks, iters)
+}
+
+// Check fills in defaults and checks the configuration.
+func (c *Config) Check() error {
+	if !slices.Contains(Strategies, c.Strategy) {
+		return fmt.Errorf("unknown strategy %q: one of %s", c.Strategy, strings.Join(Strategies, ", "))
+	}
+	if c.VCPUs == 0 {
+		c.VCPUs = DefaultVCPUs
+	}
+	if c.VCPUs < 2 || c.VCPUs > hv.MaxVCPUs {
+		return fmt.Errorf("%d vCPUs: the race needs 2 to %d", c.VCPUs, hv.MaxVCPUs)
+	}
+	if c.Pages == 0 {
+		c.Pages = DefaultPages
+	}
+	if c.Pages < 1 || c.Pages > 64 {
+		return fmt.Errorf("%d pages: 1 to 64", c.Pages)
+	}
+	if c.Window < 0 {
+		return errors.New("a negative window")
+	}
+	if c.Duration <= 0 && c.Trials == 0 {
+		return errors.New("give a duration or a number of trials")
+	}
+	return nil
+}
+
+// Run measures cfg. On a pvsim failure it returns what it measured so far
+// with the error.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	k, ok := guest.Lookup(KernelName)
+	if !ok {
+		return nil, fmt.Errorf("no embedded kernel %q", KernelName)
+	}
+	r := &runner{cfg: cfg, kernel: k, start: time.Now()}
+	if cfg.Duration > 0 {
+		r.deadline = r.start.Add(cfg.Duration)
+	}
+	err := r.loop(ctx)
+	return r.result(), err
+}
+
+type runner struct {
+	cfg      Config
+	kernel   guest.Kernel
+	start    time.Time
+	deadline time.Time // zero: run by trials
+
+	total     stats
+	boots     int
+	oopses    int
+	firstOops time.Duration
+	oops      *OopsReport
+	rec       *Recording
+	audits    int
+	audit     string
+}
+
+func (r *runner) done() bool {
+	if r.cfg.Trials > 0 && r.total.forks >= r.cfg.Trials {
+		return true
+	}
+	return !r.deadline.IsZero() && !time.Now().Before(r.deadline)
+}
+
+func (r *runner) loop(ctx context.Context) error {
+	for !r.done() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.boot(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// boot runs the kernel once, until it oopses, the time or the trials are
+// up, or something fails.
+func (r *runner) boot(ctx context.Context) error {
+	iters := uint64(0)
+	if r.cfg.Trials > 0 {
+		iters = r.cfg.Trials - r.total.forks
+	}
+	d, err := hv.New(hv.Config{
+		Name: KernelName, Kernel: r.kernel.ELF, VCPUs: r.cfg.VCPUs,
+		CmdLine: r.cfg.CmdLine(iters), Console: r.cfg.Console, Audit: r.cfg.Audit,
+	})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	r.boots++
+	bootStart := time.Now()
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if !r.deadline.IsZero() {
+		var c2 context.CancelFunc
+		runCtx, c2 = context.WithDeadline(runCtx, r.deadline)
+		defer c2()
+	}
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		r.watch(runCtx, d, cancel)
+	}()
+	res, runErr := d.Run(runCtx)
+	cancel(nil)
+	<-watched
+
+	s, serr := readStats(d)
+	if serr == nil {
+		r.total.add(s)
+	}
+	var ge *hv.GuestError
+	switch {
+	case runErr == nil && res.Reason == xen.ShutdownCrash:
+		if serr != nil {
+			return fmt.Errorf("boot %d crashed before the race began: %v", r.boots, crashText(res))
+		}
+		r.oopses++
+		if r.oops == nil {
+			r.firstOops = bootStart.Add(res.Elapsed).Sub(r.start)
+			r.oops = report(res)
+			if r.cfg.KeepOops {
+				r.rec = &Recording{Events: d.Trace(), Symbols: d.Symbols(), Oops: res.Oops, VCPU: res.VCPU}
+			}
+		}
+		return nil
+	case runErr == nil && res.Reason == xen.ShutdownPoweroff:
+		return serr
+	case runErr == nil:
+		return fmt.Errorf("the race kernel shut down with reason %v", res.Reason)
+	case errors.As(runErr, &ge) && ge.Kind == hv.AuditFailure:
+		r.audits++
+		if r.audit == "" {
+			r.audit = ge.Error()
+		}
+		return serr
+	case errors.Is(runErr, context.DeadlineExceeded) && ctx.Err() == nil:
+		return serr // the time is up
+	case errors.Is(runErr, context.Canceled) && context.Cause(runCtx) != context.Canceled && ctx.Err() == nil:
+		return context.Cause(runCtx)
+	}
+	return runErr
+}
+
+// watch reports progress and ends a boot that stalls.
+func (r *runner) watch(ctx context.Context, d *hv.Domain, cancel context.CancelCauseFunc) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last uint64
+	lastChange := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		s, _ := readStats(d) // zero until the kernel runs
+		if s.forks != last {
+			last, lastChange = s.forks, time.Now()
+		}
+		if time.Since(lastChange) > stallTime {
+			cancel(fmt.Errorf("boot %d stalled: no fork and exit completed in %v (%d so far)", r.boots, stallTime, s.forks))
+			return
+		}
+		if r.cfg.Progress != nil {
+			p := r.progress()
+			p.Trials += s.forks
+			p.PinWindows += s.pinWindows
+			r.cfg.Progress(p)
+		}
+	}
+}
+
+func (r *runner) progress() Progress {
+	return Progress{Elapsed: time.Since(r.start), Trials: r.total.forks, PinWindows: r.total.pinWindows,
+		Oopses: r.oopses, Boots: r.boots}
+}
+
+func readStats(d *hv.Domain) (stats, error) {
+	var b [statsSize]byte
+	if err := d.ReadSymbol("race_stats", b[:]); err != nil {
+		return stats{}, err
+	}
+	s := parseStats(b[:])
+	if s.magic != statsMagic {
+		return stats{}, errors.New("the race kernel did not start")
+	}
+	return s, nil
+}
+
+func crashText(res hv.Result) string {
+	if res.Oops != nil && res.Oops.Text != "" {
+		first, _, _ := strings.Cut(res.Oops.Text, "\n")
+		return first
+	}
+	return fmt.Sprintf("SHUTDOWN_crash from vCPU %d", res.VCPU)
+}
+
+func report(res hv.Result) *OopsReport {
+	o := &OopsReport{VCPU: res.VCPU, Fault: crashText(res)}
+	if res.Oops == nil {
+		return o
+	}
+	o.Where, o.Source, o.NotEmulated = res.Oops.Where, res.Oops.Source, res.Oops.NotEmulated
+	o.Function, _, _ = strings.Cut(o.Where, "+")
+	if res.Oops.Fault != nil {
+		o.Fault = res.Oops.Fault.Describe()
+	}
+	return o
+}
+
+func (r *runner) result() *Result {
+	t := r.total
+	res := &Result{
+		Strategy: r.cfg.Strategy, VCPUs: r.cfg.VCPUs, Pages: r.cfg.Pages,
+		WindowUs: float64(r.cfg.Window) / float64(time.Microsecond), Pressure: r.cfg.Pressure,
+		Seconds: time.Since(r.start).Seconds(), Boots: r.boots,
+		Trials: t.forks, PinWindows: t.pinWindows, Oopses: r.oopses,
+		LostDirty: t.lostDirty, IneffectiveYoung: t.ineffectiveYoung, UseAfterFree: t.useAfterFree,
+		AuditViolations: r.audits, YoungClears: t.youngClears,
+		Writebacks: t.writebacks, Writes: t.writes, Freed: t.freed,
+		Oops: r.oops, Audit: r.audit, FirstOops: r.rec,
+	}
+	if r.oops != nil {
+		s := r.firstOops.Seconds()
+		res.FirstOopsS = &s
+	}
+	if t.youngClears > 0 {
+		res.YoungClearUs = float64(t.youngClearNs) / float64(t.youngClears) / 1e3
+		res.ExitsPerYoung = float64(t.youngClearExits) / float64(t.youngClears)
+	}
+	if t.forks > 0 {
+		res.ForkExitUs = float64(t.forkExitNs) / float64(t.forks) / 1e3
+	}
+	return res
+}
