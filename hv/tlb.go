@@ -1,9 +1,6 @@
 package hv
 
-import (
-	"runtime"
-	"time"
-)
+import "time"
 
 // Remote TLB flushes. Xen's flush semantics are implemented for real even
 // though shadow paging hides stale-TLB effects: each target vCPU is kicked
@@ -16,39 +13,60 @@ import (
 const rekick = 200 * time.Microsecond
 
 // flushRemote flushes the TLBs of the vCPUs in v.remote and waits until
-// they have. The caller holds no lock; while it waits it serves requests
-// made to v, so that two vCPUs flushing each other do not deadlock.
+// they have. The caller holds no lock. It sleeps while it waits, leaving
+// the host CPU to the vCPUs it waits for, and wakes when one of them has
+// flushed or when another vCPU asks it for a flush, which it then serves,
+// so that two vCPUs flushing each other do not deadlock.
 func (v *vcpu) flushRemote() {
 	targets := v.remote
 	v.remote = 0
 	var want [MaxVCPUs]uint64
+	v.flushWaiting.Store(true)
+	defer v.flushWaiting.Store(false)
 	for _, t := range v.d.vcpus {
 		if targets&(1<<t.id) != 0 && t.state.Load() == vcpuUp {
 			want[t.id] = t.flushGen.Add(1)
 			t.kick()
+			t.wakeFlushWaiter()
 		}
 	}
-	last := time.Now()
 	for {
 		pending := false
 		for _, t := range v.d.vcpus {
 			if want[t.id] != 0 && t.flushDone.Load() < want[t.id] {
 				pending = true
-				if time.Since(last) > rekick {
-					t.kick()
-				}
 			}
 		}
 		if !pending || v.d.stopping.Load() {
 			return
 		}
-		if time.Since(last) > rekick {
-			last = time.Now()
-		}
 		if v.flushGen.Load() != v.flushDone.Load() && v.exec.canEnter() {
 			v.serveFlush()
+			continue
 		}
-		runtime.Gosched()
+		v.flushTimer.Reset(rekick)
+		select {
+		case <-v.flushWake:
+		case <-v.flushTimer.C:
+			// A target kicked where it could not flush needs another kick.
+			for _, t := range v.d.vcpus {
+				if want[t.id] != 0 && t.flushDone.Load() < want[t.id] {
+					t.kick()
+				}
+			}
+		case <-v.d.stopCh:
+			return
+		}
+	}
+}
+
+// wakeFlushWaiter wakes v if it waits in flushRemote.
+func (v *vcpu) wakeFlushWaiter() {
+	if v.flushWaiting.Load() {
+		select {
+		case v.flushWake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -66,4 +84,7 @@ func (v *vcpu) serveFlush() {
 	}
 	v.stats.RemoteFlushes++
 	v.flushDone.Store(gen)
+	for _, u := range v.d.vcpus {
+		u.wakeFlushWaiter()
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/bobuhiro11/gokvm/kvm"
@@ -94,6 +95,11 @@ type vcpu struct {
 	// generation it served in flushDone.
 	flushGen  atomic.Uint64
 	flushDone atomic.Uint64
+	// A vCPU waiting in flushRemote sleeps on flushWake (or flushTimer)
+	// while flushWaiting is set.
+	flushWaiting atomic.Bool
+	flushWake    chan struct{}
+	flushTimer   *time.Timer
 
 	// exits counts the vCPU's exits, for the guest's exit-counter page.
 	exits uint64
@@ -130,6 +136,9 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 	}
 	v.trace.init(d, id, d.cfg.TraceEvents)
 	v.labels = map[uint64]string{}
+	v.flushWake = make(chan struct{}, 1)
+	v.flushTimer = time.NewTimer(time.Hour)
+	v.flushTimer.Stop()
 	v.readGuestFn = func(va uint64, b []byte) error { return v.readGuest(b, va) }
 	v.flushFn = v.flush
 	return v, nil
