@@ -2,7 +2,9 @@ package hv
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"pvsim/mmu"
 )
@@ -33,6 +35,18 @@ func newExecutor(v *vcpu) *executor {
 
 func (x *executor) put(off int, val uint64) { binary.LittleEndian.PutUint64(x.block[off:], val) }
 func (x *executor) get(off int) uint64      { return binary.LittleEndian.Uint64(x.block[off:]) }
+
+// flags is the block's cmdFlags word, which other vCPUs' threads read
+// while the guest's executor clears it.
+func (x *executor) flags() *atomic.Uint64 {
+	return (*atomic.Uint64)(unsafe.Pointer(&x.block[cmdFlags]))
+}
+
+// finalPending reports whether the vCPU has a final batch that it has not
+// run yet: it left its hypercall, and the stores the frame table already
+// counts are still queued. Another vCPU must not read or change the
+// pagetables under the MMU lock until they are done.
+func (x *executor) finalPending() bool { return x.flags().Load()&cmdFinal != 0 }
 
 // add queues one command and returns its index.
 func (x *executor) add(op, addr, a, b uint64) int {
@@ -161,7 +175,7 @@ func (x *executor) round() {
 		return
 	}
 	x.put(cmdCount, uint64(x.n))
-	x.put(cmdFlags, 0)
+	x.flags().Store(0)
 	x.enter()
 	start := time.Now()
 	x.parked = x.v.runNested()
@@ -184,8 +198,8 @@ func (x *executor) finish(ret uint64) bool {
 		return false
 	}
 	x.put(cmdCount, uint64(x.n))
-	x.put(cmdFlags, cmdFinal)
 	x.put(cmdRet, ret)
+	x.flags().Store(cmdFinal)
 	x.enter()
 	x.parked, x.n = false, 0
 	return true

@@ -24,7 +24,7 @@ const (
 	cmdBlockOff = 0x38000 // in the vCPU's area
 	cmdCount    = 0       // number of commands
 	cmdRet      = 8       // RAX for the guest when leaving
-	cmdFlags    = 16      // cmdFinal: leave after this batch
+	cmdFlags    = 16      // cmdFinal: leave after this batch; cleared when it has run
 	cmdFirst    = 24      // the commands
 	cmdSize     = 40      // op, addr, a, b, result
 	cmdFinal    = 1
@@ -142,6 +142,7 @@ func executorCode() []byte {
 	a.emit(0xe6, execPort) // out execPort, al: report; the VMM refills the block
 	a.jump(jmp, "again")
 	a.label("leave")
+	a.emit(0x48, 0xc7, 0x46, cmdFlags, 0, 0, 0, 0)   // mov qword [rsi+cmdFlags], 0: the final batch is done
 	a.emit(0x48, 0x8b, 0x46, cmdRet)                 // mov rax, [rsi+cmdRet]
 	a.emit(0x48, 0x89, 0x44, 0x24, 5*8)              // mov [rsp+40], rax: the saved RAX
 	a.emit(0x41, 0x58, 0x5f, 0x5e, 0x5a, 0x59, 0x58) // pop r8, rdi, rsi, rdx, rcx, rax

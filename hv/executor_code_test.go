@@ -33,71 +33,72 @@ func TestExecutorCodeDecodes(t *testing.T) {
  18 mov rcx, qword ptr [rsi]
  1b lea rdi, ptr [rsi+0x18]
  1f test rcx, rcx
- 22 jnz 0x44
+ 22 jnz 0x4c
  24 test qword ptr [rsi+0x10], 0x1
  2c jnz 0x32
  2e out 0xe1, al
  30 jmp 0x18
- 32 mov rax, qword ptr [rsi+0x8]
- 36 mov qword ptr [rsp+0x28], rax
- 3b pop r8
- 3d pop rdi
- 3e pop rsi
- 3f pop rdx
- 40 pop rcx
- 41 pop rax
- 42 iretq
- 44 mov r8, qword ptr [rdi]
- 47 mov rdx, qword ptr [rdi+0x8]
- 4b cmp r8, 0x1
- 4f jz 0x77
- 51 cmp r8, 0x2
- 55 jz 0x80
- 57 cmp r8, 0x3
- 5b jz 0x9b
- 5d cmp r8, 0x4
- 61 jz 0xae
- 63 cmp r8, 0x5
- 67 jz 0xb3
- 69 cmp r8, 0x6
- 6d jz 0xbb
- 6f cmp r8, 0x7
- 73 jz 0xc4
- 75 jmp 0xdd
- 77 mov rax, qword ptr [rdi+0x10]
- 7b mov qword ptr [rdx], rax
- 7e jmp 0xdd
- 80 mov rax, qword ptr [rdx]
- 83 mov r8, rax
- 86 and r8, qword ptr [rdi+0x10]
- 8a or r8, qword ptr [rdi+0x18]
- 8e lock cmpxchg qword ptr [rdx], r8
- 93 jnz 0x83
- 95 mov qword ptr [rdi+0x20], rax
- 99 jmp 0xdd
- 9b mov rax, qword ptr [rdi+0x10]
- 9f mov r8, qword ptr [rdi+0x18]
- a3 lock cmpxchg qword ptr [rdx], r8
- a8 mov qword ptr [rdi+0x20], rax
- ac jmp 0xdd
- ae invlpg byte ptr [rdx]
- b1 jmp 0xdd
- b3 mov rax, cr3
- b6 mov cr3, rax
- b9 jmp 0xdd
- bb mov rax, qword ptr [rdi+0x10]
- bf mov cr3, rax
- c2 jmp 0xdd
- c4 mov rax, qword ptr [rdx]
- c7 mov r8, rax
- ca and r8, qword ptr [rdi+0x10]
- ce lock cmpxchg qword ptr [rdx], r8
- d3 jnz 0xc7
- d5 and rax, qword ptr [rdi+0x18]
- d9 mov qword ptr [rsi+0x8], rax
- dd add rdi, 0x28
- e1 dec rcx
- e4 jmp 0x1f
+ 32 mov qword ptr [rsi+0x10], 0x0
+ 3a mov rax, qword ptr [rsi+0x8]
+ 3e mov qword ptr [rsp+0x28], rax
+ 43 pop r8
+ 45 pop rdi
+ 46 pop rsi
+ 47 pop rdx
+ 48 pop rcx
+ 49 pop rax
+ 4a iretq
+ 4c mov r8, qword ptr [rdi]
+ 4f mov rdx, qword ptr [rdi+0x8]
+ 53 cmp r8, 0x1
+ 57 jz 0x7f
+ 59 cmp r8, 0x2
+ 5d jz 0x88
+ 5f cmp r8, 0x3
+ 63 jz 0xa3
+ 65 cmp r8, 0x4
+ 69 jz 0xb6
+ 6b cmp r8, 0x5
+ 6f jz 0xbb
+ 71 cmp r8, 0x6
+ 75 jz 0xc3
+ 77 cmp r8, 0x7
+ 7b jz 0xcc
+ 7d jmp 0xe5
+ 7f mov rax, qword ptr [rdi+0x10]
+ 83 mov qword ptr [rdx], rax
+ 86 jmp 0xe5
+ 88 mov rax, qword ptr [rdx]
+ 8b mov r8, rax
+ 8e and r8, qword ptr [rdi+0x10]
+ 92 or r8, qword ptr [rdi+0x18]
+ 96 lock cmpxchg qword ptr [rdx], r8
+ 9b jnz 0x8b
+ 9d mov qword ptr [rdi+0x20], rax
+ a1 jmp 0xe5
+ a3 mov rax, qword ptr [rdi+0x10]
+ a7 mov r8, qword ptr [rdi+0x18]
+ ab lock cmpxchg qword ptr [rdx], r8
+ b0 mov qword ptr [rdi+0x20], rax
+ b4 jmp 0xe5
+ b6 invlpg byte ptr [rdx]
+ b9 jmp 0xe5
+ bb mov rax, cr3
+ be mov cr3, rax
+ c1 jmp 0xe5
+ c3 mov rax, qword ptr [rdi+0x10]
+ c7 mov cr3, rax
+ ca jmp 0xe5
+ cc mov rax, qword ptr [rdx]
+ cf mov r8, rax
+ d2 and r8, qword ptr [rdi+0x10]
+ d6 lock cmpxchg qword ptr [rdx], r8
+ db jnz 0xcf
+ dd and rax, qword ptr [rdi+0x18]
+ e1 mov qword ptr [rsi+0x8], rax
+ e5 add rdi, 0x28
+ e9 dec rcx
+ ec jmp 0x1f
 `, b.String())
 	assert.Less(t, execCodeOff+len(code), 4096)
 	assert.GreaterOrEqual(t, execCodeOff, stubCommonOff+8)

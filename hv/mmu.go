@@ -3,7 +3,9 @@ package hv
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"strings"
+	"time"
 
 	"pvsim/mmu"
 	"pvsim/ptops"
@@ -25,7 +27,7 @@ func (m *mmuMemory) Read64(pa uint64) (uint64, bool) {
 // lockMMU takes the domain's MMU lock for v and returns v's context for
 // pagetable operations.
 func (v *vcpu) lockMMU() *ptops.Context {
-	v.d.mmu.Lock()
+	v.d.lockMMU()
 	v.d.mmuOwner = v
 	c := &v.mmuCtx
 	*c = ptops.Context{
@@ -35,11 +37,26 @@ func (v *vcpu) lockMMU() *ptops.Context {
 	return c
 }
 
+// lockMMU takes the MMU lock once no vCPU has a final batch pending: the
+// lock's holder then finds in memory what the frame table counts. A final
+// batch runs as soon as its vCPU is back in KVM_RUN, without needing the
+// lock.
+func (d *Domain) lockMMU() {
+	d.mmu.Lock()
+	for _, u := range d.vcpus {
+		for u.exec.finalPending() && !d.stopping.Load() {
+			runtime.Gosched()
+		}
+	}
+}
+
 // unlockMMU audits, if asked to, releases the lock, and then does the
 // remote TLB flushes the operations asked for.
 func (v *vcpu) unlockMMU() {
-	if v.d.cfg.Audit {
+	if d := v.d; d.cfg.Audit && (d.cfg.AuditInterval == 0 || time.Since(d.lastAudit) >= d.cfg.AuditInterval) {
 		v.audit()
+		v.stats.Audits++
+		d.lastAudit = time.Now()
 	}
 	v.d.mmuOwner = nil
 	v.d.mmu.Unlock()

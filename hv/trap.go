@@ -164,6 +164,11 @@ func (v *vcpu) ptwr(x *Exception) (done bool, rax uint64) {
 	case errors.Is(err, ptops.ErrRetry):
 		v.stats.PTWriteRetries++
 		return true, r.RAX
+	case err != nil && v.spuriousFault(x):
+		// The mapping allows the write by now: another vCPU changed it
+		// after the access faulted. Retry, as Xen's spurious_page_fault.
+		v.stats.SpuriousFaults++
+		return true, r.RAX
 	case err != nil:
 		v.lastNotEmulated = err.Error()
 		return false, r.RAX
@@ -190,6 +195,22 @@ func (v *vcpu) ptwr(x *Exception) (done bool, rax uint64) {
 		v.setGuestGPR(i, val)
 	}
 	return true, regs.GPR[0]
+}
+
+// spuriousFault reports whether page fault x would not happen now: the
+// guest's tables, as they are under the MMU lock, allow the access.
+func (v *vcpu) spuriousFault(x *Exception) bool {
+	acc := mmu.AccessUser
+	if x.ErrorCode&mmu.PFWrite != 0 {
+		acc |= mmu.AccessWrite
+	}
+	if x.ErrorCode&mmu.PFFetch != 0 {
+		acc |= mmu.AccessFetch
+	}
+	v.d.lockMMU()
+	ok := mmu.Translate(v.d.mem, v.run.sregs.CR3, x.CR2, acc).OK
+	v.d.mmu.Unlock()
+	return ok
 }
 
 // setGuestGPR changes general-purpose register i (x86 encoding order) of
