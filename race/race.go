@@ -61,9 +61,11 @@ type Config struct {
 	Pages int
 	// Pressure makes reclaim free every page it scans.
 	Pressure bool
-	// Audit re-checks the hypervisor's invariants after every MMU
-	// operation; a violation is counted and the domain booted again.
-	Audit bool
+	// Audit re-checks the hypervisor's invariants after MMU operations,
+	// at most once per AuditInterval (0: after every one); a violation is
+	// counted and the domain booted again.
+	Audit         bool
+	AuditInterval time.Duration
 	// Marks makes the kernel record trace marks (one exit each) for the
 	// interleaving of an oops.
 	Marks bool
@@ -100,6 +102,7 @@ type Result struct {
 	IneffectiveYoung uint64   `json:"ineffective_young"`
 	UseAfterFree     uint64   `json:"use_after_free"`
 	AuditViolations  int      `json:"audit_violations"`
+	Audits           uint64   `json:"audits"`
 	FirstOopsS       *float64 `json:"first_oops_s"`
 	YoungClearUs     float64  `json:"young_clear_us"`
 	ForkExitUs       float64  `json:"fork_exit_us"`
@@ -247,8 +250,9 @@ type runner struct {
 	firstOops time.Duration
 	oops      *OopsReport
 	rec       *Recording
-	audits    int
+	audits    int // violations
 	audit     string
+	auditsRun uint64
 }
 
 func (r *runner) done() bool {
@@ -279,7 +283,8 @@ func (r *runner) boot(ctx context.Context) error {
 	}
 	d, err := hv.New(hv.Config{
 		Name: KernelName, Kernel: r.kernel.ELF, VCPUs: r.cfg.VCPUs,
-		CmdLine: r.cfg.CmdLine(iters), Console: r.cfg.Console, Audit: r.cfg.Audit,
+		CmdLine: r.cfg.CmdLine(iters), Console: r.cfg.Console,
+		Audit: r.cfg.Audit, AuditInterval: r.cfg.AuditInterval,
 	})
 	if err != nil {
 		return err
@@ -307,6 +312,9 @@ func (r *runner) boot(ctx context.Context) error {
 	s, serr := readStats(d)
 	if serr == nil {
 		r.total.add(s)
+	}
+	for _, e := range res.Exits {
+		r.auditsRun += e.Audits
 	}
 	var ge *hv.GuestError
 	switch {
@@ -416,7 +424,7 @@ func (r *runner) result() *Result {
 		Seconds: time.Since(r.start).Seconds(), Boots: r.boots,
 		Trials: t.forks, PinWindows: t.pinWindows, Oopses: r.oopses,
 		LostDirty: t.lostDirty, IneffectiveYoung: t.ineffectiveYoung, UseAfterFree: t.useAfterFree,
-		AuditViolations: r.audits, YoungClears: t.youngClears,
+		AuditViolations: r.audits, Audits: r.auditsRun, YoungClears: t.youngClears,
 		Writebacks: t.writebacks, Writes: t.writes, Freed: t.freed,
 		Oops: r.oops, Audit: r.audit, FirstOops: r.rec,
 	}

@@ -26,7 +26,8 @@ func cmdRace(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Window, "window", 0, "delay between the two phases of each pin and unpin (e.g. 50us)")
 	fs.IntVar(&cfg.Pages, "pages", race.DefaultPages, "pages each child maps (1-64)")
 	fs.BoolVar(&cfg.Pressure, "pressure", false, "memory pressure: reclaim unmaps and frees every page it scans")
-	fs.BoolVar(&cfg.Audit, "audit", true, "re-check the hypervisor's pagetable invariants after every MMU operation")
+	fs.BoolVar(&cfg.Audit, "audit", true, "re-check the hypervisor's pagetable invariants after MMU operations")
+	fs.DurationVar(&cfg.AuditInterval, "audit-every", 10*time.Millisecond, "with --audit, check at most this often (0: after every MMU operation)")
 	fs.BoolVar(&cfg.Marks, "marks", false, "have the kernel record trace marks (one exit each)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	console := fs.Bool("console", false, "copy the guest console to stderr")
@@ -95,7 +96,7 @@ func printRace(w io.Writer, r *race.Result) {
 	fmt.Fprintf(w, "lost dirty         %d\n", r.LostDirty)
 	fmt.Fprintf(w, "ineffective young  %d\n", r.IneffectiveYoung)
 	fmt.Fprintf(w, "use after free     %d\n", r.UseAfterFree)
-	fmt.Fprintf(w, "audit violations   %d\n", r.AuditViolations)
+	fmt.Fprintf(w, "audit violations   %d (%d audits)\n", r.AuditViolations, r.Audits)
 	if r.FirstOopsS != nil {
 		fmt.Fprintf(w, "first oops after   %.2fs\n", *r.FirstOopsS)
 	}
