@@ -42,6 +42,8 @@ var kernelTests = []struct {
 	{"privop", []string{"native_write_cr3"}},
 	{"ptwr", []string{"ptep_test_and_clear_young"}},
 	{"ptwr-oops", []string{"ptep_test_and_clear_young", "kernel_main", "page_fault_oops"}},
+	{"race", []string{"ptep_test_and_clear_young", "ptep_test_and_clear_dirty",
+		"ptep_get_and_clear", "xen_pgd_pin", "xen_pgd_unpin", "kswapd", "secondary_main"}},
 	{"shutdown", nil},
 	{"tlb-shootdown", []string{"secondary_main"}},
 	{"traps", []string{"handle_exception", "exc_common", "xen_iret",
@@ -371,4 +373,44 @@ func TestImagesReproducible(t *testing.T) {
 				"and commit guest/images (the images must be built with this machine's gcc and binutils)", name)
 		}
 	}
+}
+
+// TestRaceStats checks what the host needs to read the race kernel's
+// counters after the domain stops: an object race_stats of the size of
+// struct race_stats (include/race.h) in a writable segment.
+func TestRaceStats(t *testing.T) {
+	const raceStatsSize = 15 * 8
+	k, ok := Lookup("race")
+	if !ok {
+		t.Fatal("no race image")
+	}
+	f, err := elf.NewFile(bytes.NewReader(k.ELF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range syms {
+		if s.Name != "race_stats" {
+			continue
+		}
+		if elf.ST_TYPE(s.Info) != elf.STT_OBJECT || s.Size != raceStatsSize {
+			t.Errorf("race_stats: type %v, size %d; want an object of %d bytes",
+				elf.ST_TYPE(s.Info), s.Size, raceStatsSize)
+		}
+		found := false
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_LOAD && p.Flags&elf.PF_W != 0 &&
+				s.Value >= p.Vaddr && s.Value+s.Size <= p.Vaddr+p.Memsz {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("race_stats at %#x is not in a writable PT_LOAD", s.Value)
+		}
+		return
+	}
+	t.Error("no symbol race_stats")
 }

@@ -40,6 +40,12 @@ static inline void atomic_dec(atomic_t *v)
 	atomic_add_return(-1, v);
 }
 
+/* Decrements v and returns whether it reached zero. */
+static inline bool atomic_dec_and_test(atomic_t *v)
+{
+	return atomic_add_return(-1, v) == 0;
+}
+
 /* Stores new if *ptr equals old; returns the value *ptr had. */
 #define cmpxchg(ptr, old, new)						\
 ({									\

@@ -47,6 +47,14 @@ static inline void list_del(struct list_head *entry)
 	entry->prev = NULL;
 }
 
+/* Unlinks entry and leaves it an empty list, which may be unlinked again. */
+static inline void list_del_init(struct list_head *entry)
+{
+	entry->next->prev = entry->prev;
+	entry->prev->next = entry->next;
+	INIT_LIST_HEAD(entry);
+}
+
 static inline bool list_empty(const struct list_head *head)
 {
 	return head->next == head;

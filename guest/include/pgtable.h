@@ -9,6 +9,7 @@
 #ifndef _PGTABLE_H
 #define _PGTABLE_H
 
+#include <atomic.h>
 #include <compiler.h>
 #include <page.h>
 #include <types.h>
@@ -77,6 +78,9 @@ typedef struct { pteval_t pgprot; } pgprot_t;
 #define PAGE_KERNEL	__pgprot(_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | \
 				 _PAGE_ACCESSED | _PAGE_DIRTY)
 #define PAGE_KERNEL_RO	__pgprot(_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED)
+/* A shared writable user mapping; the MMU sets Dirty. */
+#define PAGE_SHARED	__pgprot(_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | \
+				 _PAGE_ACCESSED)
 
 static inline unsigned long pgd_index(unsigned long addr)
 {
@@ -145,19 +149,36 @@ static inline bool pte_dirty(pte_t pte)
 	return pte_flags(pte) & _PAGE_DIRTY;
 }
 
+static inline pte_t pte_mkold(pte_t pte)
+{
+	return __pte(pte_val(pte) & ~_PAGE_ACCESSED);
+}
+
+static inline pte_t pte_mkclean(pte_t pte)
+{
+	return __pte(pte_val(pte) & ~_PAGE_DIRTY);
+}
+
 /* One read of an entry the CPU or the hypervisor may change under us. */
 static inline pte_t ptep_get(pte_t *ptep)
 {
 	return __pte(READ_ONCE(ptep->pte));
 }
 
+/* Clears an entry of a table that is writable, returning what it held. */
+static inline pte_t native_ptep_get_and_clear(pte_t *ptep)
+{
+	return __pte(xchg(&ptep->pte, 0));
+}
+
 struct vm_area_struct;
 
 /*
- * Clears the accessed bit of *ptep and returns whether it was set, with
- * one locked bit operation on the entry itself, as Linux 2.6.22 did on
- * x86-64. On a live pagetable the entry is read-only: the write faults
- * and the hypervisor emulates it. vma is unused.
+ * Clears the accessed bit of *ptep and returns whether it was set. Unless
+ * pv_mmu_ops (paravirt.h) has another way, with one locked bit operation
+ * on the entry itself, as Linux 2.6.22 did on x86-64: on a live pagetable
+ * the entry is read-only, so the write faults and the hypervisor
+ * emulates it. vma is unused by the native code.
  */
 int ptep_test_and_clear_young(struct vm_area_struct *vma, unsigned long addr,
 			      pte_t *ptep);

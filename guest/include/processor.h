@@ -14,6 +14,8 @@
 #define X86_EFLAGS_OF		0x00000800	/* overflow */
 
 #ifndef __ASSEMBLER__
+#include <types.h>
+
 /*
  * What Linux keeps in a task's thread_struct about its last exception;
  * here one per vCPU (struct pcpu), set for every exception the vCPU takes.
@@ -23,6 +25,15 @@ struct thread_struct {
 	unsigned long error_code;	/* 0 for a vector without one */
 	unsigned long cr2;		/* the address of the last page fault */
 };
+
+/* The time-stamp counter; CR4.TSD is clear, so it reads at CPL3. */
+static inline u64 rdtsc(void)
+{
+	u32 lo, hi;
+
+	asm volatile("rdtsc" : "=a" (lo), "=d" (hi));
+	return ((u64)hi << 32) | lo;
+}
 
 /* Busy-wait hint; lets KVM's pause-loop exiting notice a spinning vCPU. */
 static inline void cpu_relax(void)

@@ -98,11 +98,37 @@ static noinline void kernelmode_fixup_or_oops(struct pt_regs *regs,
 }
 
 /*
+ * A fault on a kernel address whose entry allows the access by now, as
+ * XenLinux's spurious_fault(). Unpinning remaps frames from read-only to
+ * writable flushing only its own vCPU's TLB: another vCPU may still hold
+ * a read-only entry and fault on it. The fault dropped the stale entry,
+ * so returning retries the access.
+ */
+static bool spurious_fault(unsigned long error_code, unsigned long address)
+{
+	unsigned int level;
+	pte_t *pte;
+
+	if (error_code & (X86_PF_USER | X86_PF_RSVD))
+		return false;
+	if (address < __START_KERNEL_map)
+		return false;
+	pte = lookup_address(address, &level);
+	if (!pte || !pte_present(ptep_get(pte)))
+		return false;
+	if ((error_code & X86_PF_WRITE) && !pte_write(ptep_get(pte)))
+		return false;
+	return true;
+}
+
+/*
  * The hypervisor bounces to the guest every fault it does not resolve
  * itself; writes to live pagetables it emulates never get here.
  */
 void do_page_fault(struct pt_regs *regs, unsigned long error_code,
 		   unsigned long address)
 {
+	if (spurious_fault(error_code, address))
+		return;
 	kernelmode_fixup_or_oops(regs, error_code, address);
 }

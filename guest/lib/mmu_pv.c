@@ -87,6 +87,37 @@ int xen_invlpg_all(unsigned long addr)
 	return mmuext_op(&op);
 }
 
+int xen_invlpg(unsigned long addr)
+{
+	struct mmuext_op op = {
+		.cmd = MMUEXT_INVLPG_LOCAL,
+		.arg1.linear_addr = addr,
+	};
+
+	return mmuext_op(&op);
+}
+
+int xen_invlpg_mask(unsigned long addr, const unsigned long *mask)
+{
+	struct mmuext_op op = {
+		.cmd = MMUEXT_INVLPG_MULTI,
+		.arg1.linear_addr = addr,
+		.arg2.vcpumask = mask,
+	};
+
+	return mmuext_op(&op);
+}
+
+int xen_flush_tlb_mask(const unsigned long *mask)
+{
+	struct mmuext_op op = {
+		.cmd = MMUEXT_TLB_FLUSH_MULTI,
+		.arg2.vcpumask = mask,
+	};
+
+	return mmuext_op(&op);
+}
+
 static int xen_remap_pages(struct page **pages, unsigned int nr, pgprot_t prot)
 {
 	struct multicall_entry mc[XEN_MC_BATCH];

@@ -44,6 +44,14 @@ int xen_flush_tlb_all(void);
 int xen_invlpg_all(unsigned long addr);
 
 /*
+ * MMUEXT_INVLPG_LOCAL, and MMUEXT_INVLPG_MULTI and MMUEXT_TLB_FLUSH_MULTI
+ * on the vCPUs in *mask (bit n: vCPU n), which return once they flushed.
+ */
+int xen_invlpg(unsigned long addr);
+int xen_invlpg_mask(unsigned long addr, const unsigned long *mask);
+int xen_flush_tlb_mask(const unsigned long *mask);
+
+/*
  * Remap the linear-map alias of each frame read-only (PAGE_KERNEL_RO) or
  * writable (PAGE_KERNEL), each with an invlpg on this vCPU: one
  * update_va_mapping per frame, XEN_MC_BATCH of them per multicall.
@@ -52,5 +60,16 @@ int xen_invlpg_all(unsigned long addr);
 #define XEN_MC_BATCH	32U
 int xen_make_pages_readonly(struct page **pages, unsigned int nr);
 int xen_make_pages_readwrite(struct page **pages, unsigned int nr);
+
+struct mm_struct;
+
+/*
+ * Pinning an mm's pagetables, in Linux's two phases: make every frame
+ * read-only, then pin the L4; unpinning undoes it in the reverse order.
+ * Both wait xen_pin_window_us between the phases. A failure is a BUG.
+ */
+extern unsigned long xen_pin_window_us;
+void xen_pgd_pin(struct mm_struct *mm);
+void xen_pgd_unpin(struct mm_struct *mm);
 
 #endif /* _XEN_MMU_H */

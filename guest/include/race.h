@@ -1,0 +1,99 @@
+/*
+ * The race between fork/exit pinning and unpinning an mm's pagetables
+ * and reclaim changing its ptes: the counters the race kernel keeps, and
+ * the oracles' view of a page.
+ *
+ * The hypervisor reads race_stats from guest memory by symbol name once
+ * the domain has stopped, so its layout is fixed: the assertions pin it.
+ * Every field changes with atomic adds only.
+ */
+#ifndef _RACE_H
+#define _RACE_H
+
+#include <compiler.h>
+#include <mm.h>
+#include <mm_types.h>
+#include <types.h>
+
+/* The bytes "pvsimsvr", little-endian. */
+#define RACE_STATS_MAGIC	0x7276736d69737670UL
+
+struct race_stats {
+	u64 magic;		/* RACE_STATS_MAGIC once the kernel runs */
+	u64 strategy;		/* enum pv_mmu_strategy (paravirt.h) */
+	u64 forks;		/* fork+exit pairs completed */
+	u64 pin_windows;	/* pins and unpins completed */
+	u64 fork_exit_ns;	/* time in fork and the matching exit */
+	u64 young_clears;	/* ptep_test_and_clear_young() found it young */
+	u64 young_clear_ns;	/* time in those calls */
+	u64 young_clear_exits;	/* VM exits during those calls */
+	u64 lost_dirty;		/* oracles: lib/race.c */
+	u64 ineffective_young;
+	u64 use_after_free;
+	u64 writebacks;		/* Dirty bits written back */
+	u64 writes;		/* writes through a child's mapping */
+	u64 freed;		/* pages reclaim freed */
+	u64 young_calls;	/* every ptep_test_and_clear_young() */
+};
+
+_Static_assert(offsetof(struct race_stats, magic) == 0, "race_stats.magic");
+_Static_assert(offsetof(struct race_stats, strategy) == 8, "race_stats.strategy");
+_Static_assert(offsetof(struct race_stats, forks) == 16, "race_stats.forks");
+_Static_assert(offsetof(struct race_stats, pin_windows) == 24, "race_stats.pin_windows");
+_Static_assert(offsetof(struct race_stats, fork_exit_ns) == 32, "race_stats.fork_exit_ns");
+_Static_assert(offsetof(struct race_stats, young_clears) == 40, "race_stats.young_clears");
+_Static_assert(offsetof(struct race_stats, young_clear_ns) == 48, "race_stats.young_clear_ns");
+_Static_assert(offsetof(struct race_stats, young_clear_exits) == 56, "race_stats.young_clear_exits");
+_Static_assert(offsetof(struct race_stats, lost_dirty) == 64, "race_stats.lost_dirty");
+_Static_assert(offsetof(struct race_stats, ineffective_young) == 72, "race_stats.ineffective_young");
+_Static_assert(offsetof(struct race_stats, use_after_free) == 80, "race_stats.use_after_free");
+_Static_assert(offsetof(struct race_stats, writebacks) == 88, "race_stats.writebacks");
+_Static_assert(offsetof(struct race_stats, writes) == 96, "race_stats.writes");
+_Static_assert(offsetof(struct race_stats, freed) == 104, "race_stats.freed");
+_Static_assert(offsetof(struct race_stats, young_calls) == 112, "race_stats.young_calls");
+_Static_assert(sizeof(struct race_stats) == 120, "race_stats");
+
+extern struct race_stats race_stats;
+
+#define race_stat_add(field, n)						\
+	__atomic_fetch_add(&race_stats.field, (n), __ATOMIC_RELAXED)
+#define race_stat_inc(field)	race_stat_add(field, 1)
+
+/*
+ * Each mm writes to its own word of a page, picked by its id, so that
+ * what reached the page through one mm's ptes can be told apart.
+ */
+static inline unsigned long mm_slot_offset(struct mm_struct *mm)
+{
+	return mm->id % (PAGE_SIZE / sizeof(u64)) * sizeof(u64);
+}
+
+static inline u64 *page_slot(struct page *page, struct mm_struct *mm)
+{
+	return (u64 *)((char *)page_address(page) + mm_slot_offset(mm));
+}
+
+/*
+ * The oracles (lib/race.c). index is the page's offset in its vma.
+ *
+ * mm came to map page at index, whose free_seq was then free_seq; mm's
+ * word of the page counts as written back as it is now.
+ */
+void race_note_mapped(struct mm_struct *mm, unsigned long index,
+		      struct page *page, u64 free_seq);
+
+/* Writeback has just cleared Dirty in mm's pte of page and flushed. */
+void race_note_written_back(struct mm_struct *mm, struct page *page);
+
+/*
+ * A young clear of *ptep found it young; seq and mask are mm's
+ * switch_seq and cpu_vm_mask from before it.
+ */
+void race_check_young(struct mm_struct *mm, unsigned long seq,
+		      unsigned long mask, pte_t *ptep);
+
+/* exit cleared pte, present, of page at index in mm. */
+void race_check_zap(struct mm_struct *mm, unsigned long index, pte_t pte,
+		    struct page *page);
+
+#endif /* _RACE_H */

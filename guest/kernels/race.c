@@ -1,0 +1,260 @@
+/*
+ * The race between Xen's two-phase pin and unpin of an mm's pagetables,
+ * at fork and exit, and reclaim changing the mm's ptes meanwhile.
+ *
+ * vCPU0 is the parent: it forks a child from its anonymous vma at
+ * USER_BASE and, once more than LIVE_MAX children live, exits the
+ * oldest. Writers (vCPUs 2, 4, ...; vCPU0 itself when there are none)
+ * load each live child in turn and write through its mapping, so that
+ * the MMU sets Accessed and Dirty in its ptes. Reclaim (vCPUs 1, 3, ...)
+ * scans every page: it clears Accessed in the ptes that map it, writes it
+ * back, clearing Dirty, and with pressure=1 unmaps and frees it.
+ *
+ * strategy= picks how (paravirt.h). The oracles (race.h) count what went
+ * wrong in race_stats, which the hypervisor reads once the domain stops;
+ * a bounced write fault on a pte oopses and ends the domain.
+ *
+ * Options: strategy= (none), pages= (16, at most MAX_RACE_PAGES),
+ * window= (us between the phases of a pin or unpin, 0), pressure= (0),
+ * iters= (fork+exit pairs, 0: until stopped), marks= (0: trace marks).
+ */
+#include <cmdline.h>
+#include <extable.h>
+#include <kernel.h>
+#include <mm.h>
+#include <mmu_context.h>
+#include <paravirt.h>
+#include <processor.h>
+#include <pvclock.h>
+#include <race.h>
+#include <rmap.h>
+#include <sched.h>
+#include <slab.h>
+#include <smp.h>
+#include <swap.h>
+#include <xen/errno.h>
+#include <xen/mmu.h>
+#include <xen/pvsim.h>
+
+PVSIM_DESCRIPTION("fork/exit pinning and unpinning pagetables against reclaim and writers, per strategy=; counts lost Dirty bits, ineffective young clears and use-after-free in race_stats");
+
+#define USER_BASE	0x400000UL
+#define LIVE_MAX	2
+
+/* What fork makes of a process here: an mm on the list of live children. */
+struct task_struct {
+	struct mm_struct *mm;
+	struct list_head sibling;	/* on live_children, under live_lock */
+	u64 fork_ns;			/* time do_fork() took */
+};
+
+static LIST_HEAD(live_children);
+static DEFINE_SPINLOCK(live_lock);
+static unsigned int nr_live;
+
+static struct mm_struct *parent;
+static unsigned long nr_pages;
+static bool pressure;
+
+/* Reads or increments a user word; -EFAULT when its pte is gone. */
+static int get_user_word(const u64 *p)
+{
+	int err = -EFAULT;
+	u64 v;
+
+	asm volatile("1:\tmovq %[mem], %[v]\n\t"
+		     "xorl %[err], %[err]\n"
+		     "2:\n"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [err] "+r" (err), [v] "=r" (v)
+		     : [mem] "m" (*p)
+		     : "memory");
+	return err;
+}
+
+static int inc_user_word(u64 *p)
+{
+	int err = -EFAULT;
+
+	asm volatile("1:\tlock incq %[mem]\n\t"
+		     "xorl %[err], %[err]\n"
+		     "2:\n"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [err] "+r" (err), [mem] "+m" (*p)
+		     : : "memory");
+	return err;
+}
+
+static u64 elapsed_ns(u64 start)
+{
+	return pvclock_cycles_to_ns(rdtsc() - start);
+}
+
+/* The init process: its vma, its pages on the LRU, pinned. */
+static struct mm_struct *create_init_mm(void)
+{
+	struct mm_struct *mm = mm_alloc();
+	struct vm_area_struct *vma = kzalloc(sizeof(*vma));
+
+	vma->vm_mm = mm;
+	vma->vm_start = USER_BASE;
+	vma->vm_end = USER_BASE + nr_pages * PAGE_SIZE;
+	vma->vm_page_prot = PAGE_SHARED;
+	INIT_LIST_HEAD(&vma->anon_vma_node);
+	mm->mmap = vma;
+	anon_vma_prepare(vma);
+	make_pages_present(vma);
+	xen_pgd_pin(mm);
+	return mm;
+}
+
+/* The parent reads each of its pages, so that its ptes are young. */
+static void touch_pages(void)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr_pages; i++)
+		get_user_word((const u64 *)(USER_BASE + i * PAGE_SIZE));
+}
+
+static void do_fork(void)
+{
+	struct task_struct *p = kzalloc(sizeof(*p));
+	u64 start = rdtsc();
+
+	p->mm = dup_mm(parent);
+	p->fork_ns = elapsed_ns(start);
+
+	spin_lock(&live_lock);
+	list_add_tail(&p->sibling, &live_children);
+	spin_unlock(&live_lock);
+	nr_live++;
+}
+
+/* Once off the list no writer picks the child; those that did finish. */
+static void exit_oldest(void)
+{
+	struct task_struct *p;
+	u64 start;
+
+	spin_lock(&live_lock);
+	p = list_first_entry(&live_children, struct task_struct, sibling);
+	list_del(&p->sibling);
+	spin_unlock(&live_lock);
+	nr_live--;
+
+	while (atomic_read(&p->mm->mm_users) != 1)
+		cpu_relax();
+	start = rdtsc();
+	mmput(p->mm);
+	race_stat_add(fork_exit_ns, p->fork_ns + elapsed_ns(start));
+	race_stat_inc(forks);
+	kfree(p);
+}
+
+/* Increments mm's word of each page through mm's own mapping. */
+static void write_child(struct mm_struct *home, struct mm_struct *mm)
+{
+	unsigned long i, addr;
+
+	switch_mm(home, mm);
+	for (i = 0; i < nr_pages; i++) {
+		addr = USER_BASE + i * PAGE_SIZE + mm_slot_offset(mm);
+		if (!inc_user_word((u64 *)addr))
+			race_stat_inc(writes);
+	}
+	switch_mm(mm, home);
+}
+
+/* One pass over the live children, from home, the mm this vCPU runs on. */
+static void writer_pass(struct mm_struct *home)
+{
+	struct mm_struct *mms[LIVE_MAX + 1];
+	struct task_struct *p;
+	unsigned int i, n = 0;
+
+	spin_lock(&live_lock);
+	list_for_each_entry(p, &live_children, sibling) {
+		if (n == ARRAY_SIZE(mms))
+			break;
+		atomic_inc(&p->mm->mm_users);
+		mms[n++] = p->mm;
+	}
+	spin_unlock(&live_lock);
+
+	for (i = 0; i < n; i++) {
+		write_child(home, mms[i]);
+		atomic_dec(&mms[i]->mm_users);
+	}
+	if (!n)
+		cpu_relax();
+}
+
+void secondary_main(void)
+{
+	if (smp_processor_id() & 1)
+		kswapd(pressure);
+	for (;;)
+		writer_pass(&init_mm);
+}
+
+static void print_stats(void)
+{
+	printk("race: strategy=%s forks=%lu pin_windows=%lu lost_dirty=%lu ineffective_young=%lu use_after_free=%lu writebacks=%lu writes=%lu freed=%lu young_clears=%lu/%lu young_clear_ns=%lu young_clear_exits=%lu fork_exit_ns=%lu\n",
+	       pv_mmu_strategy_names[race_stats.strategy], race_stats.forks,
+	       race_stats.pin_windows, race_stats.lost_dirty,
+	       race_stats.ineffective_young, race_stats.use_after_free,
+	       race_stats.writebacks, race_stats.writes, race_stats.freed,
+	       race_stats.young_clears, race_stats.young_calls,
+	       race_stats.young_clear_ns, race_stats.young_clear_exits,
+	       race_stats.fork_exit_ns);
+}
+
+void kernel_main(void)
+{
+	unsigned long iters = get_option_ulong("iters", 0);
+	unsigned long window = get_option_ulong("window", 0);
+	bool marks = get_option_ulong("marks", 0);
+	unsigned int nr_cpus = num_possible_cpus();
+	bool writers = nr_cpus > 2;
+	const char *strategy;
+	char buf[32];
+
+	strategy = get_option_str("strategy", buf, sizeof(buf), "none");
+	nr_pages = get_option_ulong("pages", 16);
+	pressure = get_option_ulong("pressure", 0);
+	if (nr_pages < 1 || nr_pages > MAX_RACE_PAGES)
+		panic("race: pages=%lu: want 1 to %d", nr_pages, MAX_RACE_PAGES);
+
+	paravirt_set_strategy(strategy);
+	race_stats.strategy = pv_mmu_strategy;
+	WRITE_ONCE(race_stats.magic, RACE_STATS_MAGIC);
+	xen_pin_window_us = window;
+	if (marks && !pvsim_enable_trace_marks())
+		printk("race: marks=1, but the hypervisor takes no trace marks\n");
+	if (!pvsim_register_exit_counters())
+		printk("race: VM exits are not counted\n");
+	if (!pvclock_present())
+		printk("race: no pvclock: times are not measured\n");
+
+	printk("race: strategy=%s pages=%lu window=%lu pressure=%d vcpus=%u\n",
+	       pv_mmu_strategy_names[pv_mmu_strategy], nr_pages, window,
+	       pressure, nr_cpus);
+
+	fork_init();
+	parent = create_init_mm();
+	smp_init();
+	switch_mm(&init_mm, parent);
+
+	while (!iters || READ_ONCE(race_stats.forks) < iters) {
+		make_pages_present(parent->mmap);
+		touch_pages();
+		do_fork();
+		if (nr_live > LIVE_MAX)
+			exit_oldest();
+		if (!writers)
+			writer_pass(parent);
+	}
+	print_stats();
+	xen_poweroff();
+}
