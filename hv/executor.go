@@ -42,11 +42,19 @@ func (x *executor) flags() *atomic.Uint64 {
 	return (*atomic.Uint64)(unsafe.Pointer(&x.block[cmdFlags]))
 }
 
-// finalPending reports whether the vCPU has a final batch that it has not
-// run yet: it left its hypercall, and the stores the frame table already
-// counts are still queued. Another vCPU must not read or change the
-// pagetables under the MMU lock until they are done.
-func (x *executor) finalPending() bool { return x.flags().Load()&cmdFinal != 0 }
+// markQueued records, as the vCPU releases the MMU lock, that it holds
+// stores the frame table already counts: another vCPU must not read or
+// change pagetables under the lock until they are in memory. A round
+// clears the mark once it has run them; a final batch when it has run.
+func (x *executor) markQueued() {
+	if x.n > 0 {
+		x.flags().Store(cmdQueued)
+	}
+}
+
+// storesPending reports whether the vCPU holds stores that are counted
+// but not yet in memory (markQueued).
+func (x *executor) storesPending() bool { return x.flags().Load() != 0 }
 
 // add queues one command and returns its index.
 func (x *executor) add(op, addr, a, b uint64) int {
@@ -133,13 +141,19 @@ func (x *executor) trapCmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
 }
 
 // canEnter reports whether the vCPU may be sent into the executor now: it
-// is parked there already, or it is at CPL3 with interrupts on and no event
-// still waiting to be injected, or it is in an exception stub about to
-// return to the guest.
+// is parked there already, or it is at CPL3 with interrupts on, not in an
+// interrupt shadow, and with no event still waiting to be delivered (KVM
+// may leave an exception pending when a kick ends KVM_RUN; it would be
+// delivered first and take the vCPU into a trap stub, not the executor),
+// or it is in an exception stub about to return to the guest.
 func (x *executor) canEnter() bool {
 	r := x.v.run
-	return x.parked || x.inTrapStub() ||
-		(r.sregs.CS.DPL == 3 && r.regs.RFLAGS&rflagsIF != 0 && r.events.I.Inject == 0)
+	if x.parked || x.inTrapStub() {
+		return true
+	}
+	e := &r.events
+	return r.sregs.CS.DPL == 3 && r.regs.RFLAGS&rflagsIF != 0 && e.I.Inject == 0 && e.I.Shadow == 0 &&
+		e.E.Inject == 0 && e.E.Pending == 0 && e.N.Inject == 0 && e.N.Pending == 0
 }
 
 func (x *executor) inTrapStub() bool {
@@ -175,10 +189,11 @@ func (x *executor) round() {
 		return
 	}
 	x.put(cmdCount, uint64(x.n))
-	x.flags().Store(0)
+	x.flags().Store(x.flags().Load() & cmdQueued) // not final
 	x.enter()
 	start := time.Now()
 	x.parked = x.v.runNested()
+	x.flags().Store(0)
 	x.v.stats.ExecRounds++
 	x.v.stats.ExecTime += time.Since(start)
 	x.aborted = !x.parked
@@ -199,7 +214,7 @@ func (x *executor) finish(ret uint64) bool {
 	}
 	x.put(cmdCount, uint64(x.n))
 	x.put(cmdRet, ret)
-	x.flags().Store(cmdFinal)
+	x.flags().Store(cmdFinal | x.flags().Load()&cmdQueued)
 	x.enter()
 	x.parked, x.n = false, 0
 	return true

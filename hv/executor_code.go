@@ -24,7 +24,8 @@ const (
 	cmdBlockOff = 0x38000 // in the vCPU's area
 	cmdCount    = 0       // number of commands
 	cmdRet      = 8       // RAX for the guest when leaving
-	cmdFlags    = 16      // cmdFinal: leave after this batch; cleared when it has run
+	cmdFlags    = 16      // cmdFinal | cmdQueued; the executor clears it when it leaves
+	cmdQueued   = 2       // the VMM's mark: counted stores not yet run (executor.markQueued)
 	cmdFirst    = 24      // the commands
 	cmdSize     = 40      // op, addr, a, b, result
 	cmdFinal    = 1

@@ -25,10 +25,15 @@ func (m *mmuMemory) Read64(pa uint64) (uint64, bool) {
 }
 
 // lockMMU takes the domain's MMU lock for v and returns v's context for
-// pagetable operations.
+// pagetable operations. Inside a multicall the lock, once taken, is kept
+// until the multicall ends: between its entries the executor holds stores
+// the frame table already counts.
 func (v *vcpu) lockMMU() *ptops.Context {
-	v.d.lockMMU()
-	v.d.mmuOwner = v
+	if !v.mmuLocked {
+		v.d.lockMMU(v)
+		v.d.mmuOwner = v
+		v.mmuLocked = true
+	}
 	c := &v.mmuCtx
 	*c = ptops.Context{
 		FT: v.d.ft, X: v.exec, VCPU: v.id, CR3: &v.cr3, All: v.d.upMask(),
@@ -37,28 +42,42 @@ func (v *vcpu) lockMMU() *ptops.Context {
 	return c
 }
 
-// lockMMU takes the MMU lock once no vCPU has a final batch pending: the
-// lock's holder then finds in memory what the frame table counts. A final
-// batch runs as soon as its vCPU is back in KVM_RUN, without needing the
-// lock.
-func (d *Domain) lockMMU() {
+// lockMMU takes the MMU lock for v once no other vCPU holds stores that
+// the frame table counts and memory does not show yet: the lock's holder
+// then finds in memory what the frame table counts. Those stores run as
+// soon as their vCPU is back in KVM_RUN or in its next executor round,
+// neither of which needs the lock.
+func (d *Domain) lockMMU(v *vcpu) {
 	d.mmu.Lock()
 	for _, u := range d.vcpus {
-		for u.exec.finalPending() && !d.stopping.Load() {
+		for u != v && u.exec.storesPending() && !d.stopping.Load() {
 			runtime.Gosched()
 		}
 	}
 }
 
-// unlockMMU audits, if asked to, releases the lock, and then does the
-// remote TLB flushes the operations asked for.
+// unlockMMU ends a pagetable operation: it releases the MMU lock, unless
+// the operation is an entry of a multicall, which releases it at its end.
 func (v *vcpu) unlockMMU() {
+	if !v.inMulticall {
+		v.releaseMMU()
+	}
+}
+
+// releaseMMU audits, if asked to, releases the lock, and then does the
+// remote TLB flushes the operations asked for.
+func (v *vcpu) releaseMMU() {
+	if !v.mmuLocked {
+		return
+	}
 	if d := v.d; d.cfg.Audit && (d.cfg.AuditInterval == 0 || time.Since(d.lastAudit) >= d.cfg.AuditInterval) {
 		v.audit()
 		v.stats.Audits++
 		d.lastAudit = time.Now()
 	}
+	v.exec.markQueued()
 	v.d.mmuOwner = nil
+	v.mmuLocked = false
 	v.d.mmu.Unlock()
 	if v.remote != 0 {
 		v.flushRemote()
@@ -193,7 +212,10 @@ func (v *vcpu) multicall(a *hypercallArgs) uint64 {
 		return xen.EINVAL.Ret()
 	}
 	v.inMulticall = true
-	defer func() { v.inMulticall = false }()
+	defer func() {
+		v.inMulticall = false
+		v.releaseMMU()
+	}()
 	for i := uint64(0); i < n; i++ {
 		var b [xen.MulticallEntrySize]byte
 		at := calls + i*xen.MulticallEntrySize

@@ -207,7 +207,7 @@ func (v *vcpu) spuriousFault(x *Exception) bool {
 	if x.ErrorCode&mmu.PFFetch != 0 {
 		acc |= mmu.AccessFetch
 	}
-	v.d.lockMMU()
+	v.d.lockMMU(v)
 	ok := mmu.Translate(v.d.mem, v.run.sregs.CR3, x.CR2, acc).OK
 	v.d.mmu.Unlock()
 	return ok

@@ -64,6 +64,7 @@ type vcpu struct {
 	remote      ptops.VCPUMask
 	lastMMUOp   string
 	inMulticall bool
+	mmuLocked   bool // v holds the domain's MMU lock
 	inHypercall bool
 	inTrap      bool
 
@@ -254,6 +255,12 @@ func (v *vcpu) exit() {
 	case exitIO:
 		if io := r.io(); io.port == trapPort && io.direction == 1 {
 			v.trap()
+			return
+		}
+		if r.io().port == execPort {
+			x := v.exec
+			v.fatal(HypervisorFault, r.regs.RIP, fmt.Sprintf("the executor reported outside a round (parked %v, %d queued, flags %#x, count %d, in trap %v, in hypercall %v)",
+				x.parked, x.n, x.flags().Load(), x.get(cmdCount), v.inTrap, v.inHypercall))
 			return
 		}
 		v.fatal(HardwareFault, r.regs.RIP, fmt.Sprintf("unexpected I/O to port %#x", r.io().port))

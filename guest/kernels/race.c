@@ -108,13 +108,19 @@ static struct mm_struct *create_init_mm(void)
 	return mm;
 }
 
-/* The parent reads each of its pages, so that its ptes are young. */
+/*
+ * The parent runs: it reads each of its pages, so that its ptes are young.
+ * vCPU 0 otherwise stays on init_mm, as a kernel thread would, so that
+ * reclaim's young clears on the parent's ptes need no remote flush.
+ */
 static void touch_pages(void)
 {
 	unsigned long i;
 
+	switch_mm(&init_mm, parent);
 	for (i = 0; i < nr_pages; i++)
 		get_user_word((const u64 *)(USER_BASE + i * PAGE_SIZE));
+	switch_mm(parent, &init_mm);
 }
 
 static void do_fork(void)
@@ -152,12 +158,19 @@ static void exit_oldest(void)
 	kfree(p);
 }
 
-/* Increments mm's word of each page through mm's own mapping. */
+/*
+ * The child runs: it reads its pages, then increments its word of each
+ * through its own mapping. The reads set Accessed alone, so the MMU sets
+ * Dirty later, on the write, as it does in a process that reads before it
+ * writes; a first write would set both at once.
+ */
 static void write_child(struct mm_struct *home, struct mm_struct *mm)
 {
 	unsigned long i, addr;
 
 	switch_mm(home, mm);
+	for (i = 0; i < nr_pages; i++)
+		get_user_word((const u64 *)(USER_BASE + i * PAGE_SIZE + mm_slot_offset(mm)));
 	for (i = 0; i < nr_pages; i++) {
 		addr = USER_BASE + i * PAGE_SIZE + mm_slot_offset(mm);
 		if (!inc_user_word((u64 *)addr))
@@ -244,7 +257,6 @@ void kernel_main(void)
 	fork_init();
 	parent = create_init_mm();
 	smp_init();
-	switch_mm(&init_mm, parent);
 
 	while (!iters || READ_ONCE(race_stats.forks) < iters) {
 		make_pages_present(parent->mmap);
@@ -253,7 +265,7 @@ void kernel_main(void)
 		if (nr_live > LIVE_MAX)
 			exit_oldest();
 		if (!writers)
-			writer_pass(parent);
+			writer_pass(&init_mm);
 	}
 	print_stats();
 	xen_poweroff();
