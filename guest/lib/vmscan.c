@@ -1,8 +1,10 @@
 /*
  * Reclaim: kswapd scans the LRU of anonymous pages. Every page scanned
- * has its young ptes cleared and is written back; under pressure it is
- * also unmapped and freed, referenced or not, as at the lowest scan
- * priority. Freed pages go to the anon pool (swap.h says why).
+ * has its young ptes cleared; one that was not referenced since the last
+ * scan is written back, as shrink_page_list() pages out an inactive
+ * page. Under pressure every page is written back, unmapped and freed,
+ * referenced or not, as at the lowest scan priority. Freed pages go to
+ * the anon pool (swap.h says why).
  */
 #include <kernel.h>
 #include <processor.h>
@@ -95,7 +97,8 @@ static unsigned long shrink_page_list(struct list_head *page_list,
 		page = list_first_entry(page_list, struct page, lru);
 		list_del(&page->lru);
 
-		page_referenced(page);
+		if (page_referenced(page) && !pressure)
+			goto keep;	/* in use: activate_locked */
 		pageout(page);
 		if (!pressure)
 			goto keep;

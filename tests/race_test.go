@@ -1,0 +1,100 @@
+package tests
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"pvsim/race"
+)
+
+// Short runs of the race, one per verdict of DESIGN.md §1, so that a
+// regression in any of them fails `go test`. The pin window is widened
+// and children map few pages, so that a few hundred fork+exit pairs reach
+// the races a default run of a minute reaches by chance; the audit runs
+// after every MMU operation. `pvsim race` measures the same things at
+// full length.
+
+// raceWindow widens the gap between the two phases of every pin and
+// unpin; with it, strategy none oopses within a few fork+exit pairs.
+const raceWindow = 100 * time.Microsecond
+
+func runRace(t *testing.T, cfg race.Config) *race.Result {
+	t.Helper()
+	needKVM(t)
+	cfg.Audit = true
+	if cfg.Trials == 0 {
+		cfg.Trials = 150
+	}
+	res, err := race.Run(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Logf("%s: %d fork+exit, %d pin windows, %d boots: oopses %d, lost dirty %d, ineffective young %d, use after free %d, %d audits",
+		cfg.Strategy, res.Trials, res.PinWindows, res.Boots, res.Oopses, res.LostDirty,
+		res.IneffectiveYoung, res.UseAfterFree, res.Audits)
+	assert.Zero(t, res.AuditViolations, "audit: %s", res.Audit)
+	assert.NotZero(t, res.Audits, "the audit ran")
+	assert.GreaterOrEqual(t, res.Trials, cfg.Trials)
+	return res
+}
+
+// TestRaceNoneOopses: the 2007 code oopses in ptep_test_and_clear_young
+// on a pagetable frame that is read-only and not pinned.
+func TestRaceNoneOopses(t *testing.T) {
+	res := runRace(t, race.Config{Strategy: "none", Window: raceWindow, Trials: 60})
+	require.GreaterOrEqual(t, res.Oopses, 1)
+	require.NotNil(t, res.Oops)
+	assert.Contains(t, []string{"ptep_test_and_clear_young", "ptep_test_and_clear_dirty"}, res.Oops.Function,
+		"a reclaim bit operation on a pte: %+v", res.Oops)
+	assert.Contains(t, res.Oops.NotEmulated, "is not an L1 pagetable in use")
+	assert.Contains(t, res.Oops.Fault, "lock btr")
+}
+
+// TestRaceFixesHold: with the same widened window, the three correct
+// strategies see nothing.
+func TestRaceFixesHold(t *testing.T) {
+	for _, s := range []string{"lock-pte-pages", "pvop-hypercall", "hv-pin-aware"} {
+		t.Run(s, func(t *testing.T) {
+			res := runRace(t, race.Config{Strategy: s, Window: raceWindow})
+			assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
+			assert.Zero(t, res.LostDirty)
+			assert.Zero(t, res.IneffectiveYoung)
+			assert.Zero(t, res.UseAfterFree)
+			assert.NotZero(t, res.YoungClears, "reclaim cleared young ptes")
+		})
+	}
+}
+
+// lostDirtyPages: with few pages per child a child's last write pass is
+// short, and a Dirty bit lost in it is not set again before the exit
+// (about one fork+exit pair in twenty loses one).
+const lostDirtyPages = 4
+
+// TestRaceGenericSetPTELosesDirty: writing back a copy of the pte loses a
+// Dirty bit the MMU set in between, but never oopses.
+func TestRaceGenericSetPTELosesDirty(t *testing.T) {
+	res := runRace(t, race.Config{Strategy: "generic-set-pte", Window: raceWindow, Pages: lostDirtyPages, Trials: 400})
+	assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
+	assert.NotZero(t, res.LostDirty)
+}
+
+// TestRacePreserveADNeverClearsYoung: PRESERVE_AD keeps every Dirty bit,
+// and every Accessed bit too.
+func TestRacePreserveADNeverClearsYoung(t *testing.T) {
+	res := runRace(t, race.Config{Strategy: "preserve-ad", Window: raceWindow, Pages: lostDirtyPages, Trials: 400})
+	assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
+	assert.Zero(t, res.LostDirty)
+	assert.NotZero(t, res.IneffectiveYoung)
+}
+
+// TestRacePinBeforeVisibleUseAfterFree: linking the child into the
+// reverse map only after the pin hides its mappings from reclaim, which
+// frees pages the child still maps.
+func TestRacePinBeforeVisibleUseAfterFree(t *testing.T) {
+	res := runRace(t, race.Config{Strategy: "pin-before-visible", Window: raceWindow, Pressure: true, Trials: 40})
+	assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
+	assert.NotZero(t, res.UseAfterFree)
+	assert.NotZero(t, res.Freed)
+}
