@@ -141,43 +141,46 @@ type Recording struct {
 	VCPU    int
 }
 
-// stats is the kernel's struct race_stats, read from guest memory.
-type stats struct {
-	magic, strategy, forks, pinWindows, forkExitNs uint64
-	youngClears, youngClearNs, youngClearExits     uint64
-	lostDirty, ineffectiveYoung, useAfterFree      uint64
-	writebacks, writes, freed, youngCalls          uint64
-}
+// stats is the kernel's struct race_stats, read from guest memory: one
+// uint64 per field, in this order.
+type stats [nrStats]uint64
 
-// statsMagic is race_stats.magic once the kernel runs.
+const (
+	statMagic = iota
+	statStrategy
+	statForks
+	statPinWindows
+	statForkExitNs
+	statYoungClears
+	statYoungClearNs
+	statYoungClearExits
+	statLostDirty
+	statIneffectiveYoung
+	statUseAfterFree
+	statWritebacks
+	statWrites
+	statFreed
+	statYoungCalls
+	nrStats
+)
+
+// statsMagic is race_stats[statMagic] once the kernel runs.
 const statsMagic = 0x7276736d69737670
 
-const statsSize = 15 * 8
+const statsSize = nrStats * 8
 
-func parseStats(b []byte) stats {
-	f := func(i int) uint64 { return binary.LittleEndian.Uint64(b[8*i:]) }
-	return stats{
-		magic: f(0), strategy: f(1), forks: f(2), pinWindows: f(3), forkExitNs: f(4),
-		youngClears: f(5), youngClearNs: f(6), youngClearExits: f(7),
-		lostDirty: f(8), ineffectiveYoung: f(9), useAfterFree: f(10),
-		writebacks: f(11), writes: f(12), freed: f(13), youngCalls: f(14),
+func parseStats(b []byte) (s stats) {
+	for i := range s {
+		s[i] = binary.LittleEndian.Uint64(b[8*i:])
 	}
+	return s
 }
 
+// add adds up the counters of o (all but the magic and the strategy).
 func (s *stats) add(o stats) {
-	s.forks += o.forks
-	s.pinWindows += o.pinWindows
-	s.forkExitNs += o.forkExitNs
-	s.youngClears += o.youngClears
-	s.youngClearNs += o.youngClearNs
-	s.youngClearExits += o.youngClearExits
-	s.lostDirty += o.lostDirty
-	s.ineffectiveYoung += o.ineffectiveYoung
-	s.useAfterFree += o.useAfterFree
-	s.writebacks += o.writebacks
-	s.writes += o.writes
-	s.freed += o.freed
-	s.youngCalls += o.youngCalls
+	for i := statForks; i < nrStats; i++ {
+		s[i] += o[i]
+	}
 }
 
 // CmdLine is the race kernel's command line for c.
@@ -256,7 +259,7 @@ type runner struct {
 }
 
 func (r *runner) done() bool {
-	if r.cfg.Trials > 0 && r.total.forks >= r.cfg.Trials {
+	if r.cfg.Trials > 0 && r.total[statForks] >= r.cfg.Trials {
 		return true
 	}
 	return !r.deadline.IsZero() && !time.Now().Before(r.deadline)
@@ -279,7 +282,7 @@ func (r *runner) loop(ctx context.Context) error {
 func (r *runner) boot(ctx context.Context) error {
 	iters := uint64(0)
 	if r.cfg.Trials > 0 {
-		iters = r.cfg.Trials - r.total.forks
+		iters = r.cfg.Trials - r.total[statForks]
 	}
 	d, err := hv.New(hv.Config{
 		Name: KernelName, Kernel: r.kernel.ELF, VCPUs: r.cfg.VCPUs,
@@ -362,24 +365,24 @@ func (r *runner) watch(ctx context.Context, d *hv.Domain, cancel context.CancelC
 		case <-tick.C:
 		}
 		s, _ := readStats(d) // zero until the kernel runs
-		if s.forks != last {
-			last, lastChange = s.forks, time.Now()
+		if s[statForks] != last {
+			last, lastChange = s[statForks], time.Now()
 		}
 		if time.Since(lastChange) > stallTime {
-			cancel(fmt.Errorf("boot %d stalled: no fork and exit completed in %v (%d so far)", r.boots, stallTime, s.forks))
+			cancel(fmt.Errorf("boot %d stalled: no fork and exit completed in %v (%d so far)", r.boots, stallTime, s[statForks]))
 			return
 		}
 		if r.cfg.Progress != nil {
 			p := r.progress()
-			p.Trials += s.forks
-			p.PinWindows += s.pinWindows
+			p.Trials += s[statForks]
+			p.PinWindows += s[statPinWindows]
 			r.cfg.Progress(p)
 		}
 	}
 }
 
 func (r *runner) progress() Progress {
-	return Progress{Elapsed: time.Since(r.start), Trials: r.total.forks, PinWindows: r.total.pinWindows,
+	return Progress{Elapsed: time.Since(r.start), Trials: r.total[statForks], PinWindows: r.total[statPinWindows],
 		Oopses: r.oopses, Boots: r.boots}
 }
 
@@ -389,7 +392,7 @@ func readStats(d *hv.Domain) (stats, error) {
 		return stats{}, err
 	}
 	s := parseStats(b[:])
-	if s.magic != statsMagic {
+	if s[statMagic] != statsMagic {
 		return stats{}, errors.New("the race kernel did not start")
 	}
 	return s, nil
@@ -422,22 +425,22 @@ func (r *runner) result() *Result {
 		Strategy: r.cfg.Strategy, VCPUs: r.cfg.VCPUs, Pages: r.cfg.Pages,
 		WindowUs: float64(r.cfg.Window) / float64(time.Microsecond), Pressure: r.cfg.Pressure,
 		Seconds: time.Since(r.start).Seconds(), Boots: r.boots,
-		Trials: t.forks, PinWindows: t.pinWindows, Oopses: r.oopses,
-		LostDirty: t.lostDirty, IneffectiveYoung: t.ineffectiveYoung, UseAfterFree: t.useAfterFree,
-		AuditViolations: r.audits, Audits: r.auditsRun, YoungClears: t.youngClears,
-		Writebacks: t.writebacks, Writes: t.writes, Freed: t.freed,
+		Trials: t[statForks], PinWindows: t[statPinWindows], Oopses: r.oopses,
+		LostDirty: t[statLostDirty], IneffectiveYoung: t[statIneffectiveYoung], UseAfterFree: t[statUseAfterFree],
+		AuditViolations: r.audits, Audits: r.auditsRun, YoungClears: t[statYoungClears],
+		Writebacks: t[statWritebacks], Writes: t[statWrites], Freed: t[statFreed],
 		Oops: r.oops, Audit: r.audit, FirstOops: r.rec,
 	}
 	if r.oops != nil {
 		s := r.firstOops.Seconds()
 		res.FirstOopsS = &s
 	}
-	if t.youngClears > 0 {
-		res.YoungClearUs = float64(t.youngClearNs) / float64(t.youngClears) / 1e3
-		res.ExitsPerYoung = float64(t.youngClearExits) / float64(t.youngClears)
+	if n := t[statYoungClears]; n > 0 {
+		res.YoungClearUs = float64(t[statYoungClearNs]) / float64(n) / 1e3
+		res.ExitsPerYoung = float64(t[statYoungClearExits]) / float64(n)
 	}
-	if t.forks > 0 {
-		res.ForkExitUs = float64(t.forkExitNs) / float64(t.forks) / 1e3
+	if n := t[statForks]; n > 0 {
+		res.ForkExitUs = float64(t[statForkExitNs]) / float64(n) / 1e3
 	}
 	return res
 }

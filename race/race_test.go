@@ -16,12 +16,17 @@ func TestParseStats(t *testing.T) {
 		binary.LittleEndian.PutUint64(b[8*i:], uint64(100+i))
 	}
 	s := parseStats(b)
-	assert.Equal(t, stats{
-		magic: 100, strategy: 101, forks: 102, pinWindows: 103, forkExitNs: 104,
-		youngClears: 105, youngClearNs: 106, youngClearExits: 107,
-		lostDirty: 108, ineffectiveYoung: 109, useAfterFree: 110,
-		writebacks: 111, writes: 112, freed: 113, youngCalls: 114,
-	}, s)
+	assert.Equal(t, uint64(100), s[statMagic])
+	assert.Equal(t, uint64(102), s[statForks])
+	assert.Equal(t, uint64(108), s[statLostDirty], "offset 64")
+	assert.Equal(t, uint64(110), s[statUseAfterFree], "offset 80")
+	assert.Equal(t, uint64(114), s[statYoungCalls], "offset 112, the last")
+
+	var sum stats
+	sum.add(s)
+	sum.add(s)
+	assert.Zero(t, sum[statMagic], "the magic is not added up")
+	assert.Equal(t, uint64(2*102), sum[statForks])
 }
 
 func TestConfigCheck(t *testing.T) {
@@ -62,7 +67,8 @@ func TestCmdLine(t *testing.T) {
 func TestResult(t *testing.T) {
 	r := &runner{cfg: Config{Strategy: "none", VCPUs: 2, Pages: 16}, start: time.Now(), boots: 3, oopses: 2,
 		firstOops: 1500 * time.Millisecond, oops: &OopsReport{Function: "ptep_test_and_clear_young"}}
-	r.total = stats{forks: 4, pinWindows: 8, forkExitNs: 4000, youngClears: 10, youngClearNs: 25000, youngClearExits: 20}
+	r.total[statForks], r.total[statPinWindows], r.total[statForkExitNs] = 4, 8, 4000
+	r.total[statYoungClears], r.total[statYoungClearNs], r.total[statYoungClearExits] = 10, 25000, 20
 	res := r.result()
 	assert.Equal(t, 1.0, res.ForkExitUs)
 	assert.Equal(t, 2.5, res.YoungClearUs)
