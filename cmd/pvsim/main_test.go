@@ -32,6 +32,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"list", "extra"}, "list takes no arguments"},
 		{[]string{"bench"}, "bench needs a benchmark name"},
 		{[]string{"bench", "nope"}, `unknown benchmark "nope"`},
+		{[]string{"race"}, "race needs --strategy"},
+		{[]string{"race", "--strategy", "bogus"}, `unknown strategy "bogus"`},
+		{[]string{"race", "--strategy", "none", "--vcpus", "1"}, "the race needs 2"},
+		{[]string{"race", "--strategy", "none", "--pages", "100"}, "100 pages"},
+		{[]string{"race", "--strategy", "none", "extra"}, "race takes flags only"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			status, _, stderr := pvsim(tt.args...)
