@@ -15,8 +15,16 @@ import (
 // regression in any of them fails `go test`. The pin window is widened
 // and children map few pages, so that a few hundred fork+exit pairs reach
 // the races a default run of a minute reaches by chance; the audit runs
-// after every MMU operation. `pvsim race` measures the same things at
-// full length.
+// after every MMU operation (with -short, every millisecond). `pvsim race`
+// measures the same things at full length.
+
+// trials is n fork+exit pairs, a quarter of them with -short.
+func trials(n uint64) uint64 {
+	if testing.Short() {
+		return n / 4
+	}
+	return n
+}
 
 // raceWindow widens the gap between the two phases of every pin and
 // unpin; with it, strategy none oopses within a few fork+exit pairs.
@@ -26,8 +34,10 @@ func runRace(t *testing.T, cfg race.Config) *race.Result {
 	t.Helper()
 	needKVM(t)
 	cfg.Audit = true
-	if cfg.Trials == 0 {
-		cfg.Trials = 150
+	if testing.Short() {
+		// CI's run under the race detector, where every exit costs many
+		// times more: an audit every millisecond.
+		cfg.AuditInterval = time.Millisecond
 	}
 	res, err := race.Run(context.Background(), cfg)
 	require.NoError(t, err)
@@ -43,7 +53,7 @@ func runRace(t *testing.T, cfg race.Config) *race.Result {
 // TestRaceNoneOopses: the 2007 code oopses in ptep_test_and_clear_young
 // on a pagetable frame that is read-only and not pinned.
 func TestRaceNoneOopses(t *testing.T) {
-	res := runRace(t, race.Config{Strategy: "none", Window: raceWindow, Trials: 60})
+	res := runRace(t, race.Config{Strategy: "none", Window: raceWindow, Trials: trials(60)})
 	require.GreaterOrEqual(t, res.Oopses, 1)
 	require.NotNil(t, res.Oops)
 	assert.Contains(t, []string{"ptep_test_and_clear_young", "ptep_test_and_clear_dirty"}, res.Oops.Function,
@@ -57,7 +67,7 @@ func TestRaceNoneOopses(t *testing.T) {
 func TestRaceFixesHold(t *testing.T) {
 	for _, s := range []string{"lock-pte-pages", "pvop-hypercall", "hv-pin-aware"} {
 		t.Run(s, func(t *testing.T) {
-			res := runRace(t, race.Config{Strategy: s, Window: raceWindow})
+			res := runRace(t, race.Config{Strategy: s, Window: raceWindow, Trials: trials(200)})
 			assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
 			assert.Zero(t, res.LostDirty)
 			assert.Zero(t, res.IneffectiveYoung)
@@ -73,7 +83,8 @@ func TestRaceFixesHold(t *testing.T) {
 const lostDirtyPages = 4
 
 // TestRaceGenericSetPTELosesDirty: writing back a copy of the pte loses a
-// Dirty bit the MMU set in between, but never oopses.
+// Dirty bit the MMU set in between, but never oopses. Losses are rare
+// enough that even -short runs all 400 pairs.
 func TestRaceGenericSetPTELosesDirty(t *testing.T) {
 	res := runRace(t, race.Config{Strategy: "generic-set-pte", Window: raceWindow, Pages: lostDirtyPages, Trials: 400})
 	assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
@@ -83,7 +94,7 @@ func TestRaceGenericSetPTELosesDirty(t *testing.T) {
 // TestRacePreserveADNeverClearsYoung: PRESERVE_AD keeps every Dirty bit,
 // and every Accessed bit too.
 func TestRacePreserveADNeverClearsYoung(t *testing.T) {
-	res := runRace(t, race.Config{Strategy: "preserve-ad", Window: raceWindow, Pages: lostDirtyPages, Trials: 400})
+	res := runRace(t, race.Config{Strategy: "preserve-ad", Window: raceWindow, Pages: lostDirtyPages, Trials: trials(400)})
 	assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
 	assert.Zero(t, res.LostDirty)
 	assert.NotZero(t, res.IneffectiveYoung)
@@ -93,7 +104,7 @@ func TestRacePreserveADNeverClearsYoung(t *testing.T) {
 // reverse map only after the pin hides its mappings from reclaim, which
 // frees pages the child still maps.
 func TestRacePinBeforeVisibleUseAfterFree(t *testing.T) {
-	res := runRace(t, race.Config{Strategy: "pin-before-visible", Window: raceWindow, Pressure: true, Trials: 40})
+	res := runRace(t, race.Config{Strategy: "pin-before-visible", Window: raceWindow, Pressure: true, Trials: trials(40)})
 	assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
 	assert.NotZero(t, res.UseAfterFree)
 	assert.NotZero(t, res.Freed)
