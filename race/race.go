@@ -73,8 +73,6 @@ type Config struct {
 	Console io.Writer
 	// Progress, if set, is called about once a second.
 	Progress func(Progress)
-	// KeepOops keeps the trace and symbols of the first oops' domain.
-	KeepOops bool
 }
 
 // Progress is a running total.
@@ -108,16 +106,15 @@ type Result struct {
 	ForkExitUs       float64  `json:"fork_exit_us"`
 	ExitsPerYoung    float64  `json:"exits_per_young_clear"`
 	YoungClears      uint64   `json:"young_clears"`
-	Writebacks       uint64   `json:"writebacks"`
-	Writes           uint64   `json:"writes"`
-	Freed            uint64   `json:"freed"`
+	// YoungCalls counts every call, young pte or not.
+	YoungCalls uint64 `json:"young_calls"`
+	Writebacks uint64 `json:"writebacks"`
+	Writes     uint64 `json:"writes"`
+	Freed      uint64 `json:"freed"`
 	// Oops describes the first oops: the faulting function and the fault.
 	Oops *OopsReport `json:"oops,omitempty"`
 	// Audit is the first audit failure.
 	Audit string `json:"audit,omitempty"`
-
-	// FirstOops holds the first oops' exit trace when Config.KeepOops.
-	FirstOops *Recording `json:"-"`
 }
 
 // OopsReport is one oops, as the hypervisor saw it.
@@ -131,14 +128,6 @@ type OopsReport struct {
 	// Fault is the exception, and NotEmulated why ptwr left it alone.
 	Fault       string `json:"fault"`
 	NotEmulated string `json:"not_emulated,omitempty"`
-}
-
-// Recording is the exit trace of a domain that oopsed.
-type Recording struct {
-	Events  []hv.TraceEvent
-	Symbols *hv.Symbolizer
-	Oops    *hv.Oops
-	VCPU    int
 }
 
 // stats is the kernel's struct race_stats, read from guest memory: one
@@ -252,7 +241,6 @@ type runner struct {
 	oopses    int
 	firstOops time.Duration
 	oops      *OopsReport
-	rec       *Recording
 	audits    int // violations
 	audit     string
 	auditsRun uint64
@@ -329,9 +317,6 @@ func (r *runner) boot(ctx context.Context) error {
 		if r.oops == nil {
 			r.firstOops = bootStart.Add(res.Elapsed).Sub(r.start)
 			r.oops = report(res)
-			if r.cfg.KeepOops {
-				r.rec = &Recording{Events: d.Trace(), Symbols: d.Symbols(), Oops: res.Oops, VCPU: res.VCPU}
-			}
 		}
 		return nil
 	case runErr == nil && res.Reason == xen.ShutdownPoweroff:
@@ -429,7 +414,7 @@ func (r *runner) result() *Result {
 		LostDirty: t[statLostDirty], IneffectiveYoung: t[statIneffectiveYoung], UseAfterFree: t[statUseAfterFree],
 		AuditViolations: r.audits, Audits: r.auditsRun, YoungClears: t[statYoungClears],
 		Writebacks: t[statWritebacks], Writes: t[statWrites], Freed: t[statFreed],
-		Oops: r.oops, Audit: r.audit, FirstOops: r.rec,
+		YoungCalls: t[statYoungCalls], Oops: r.oops, Audit: r.audit,
 	}
 	if r.oops != nil {
 		s := r.firstOops.Seconds()
