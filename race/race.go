@@ -73,6 +73,9 @@ type Config struct {
 	Console io.Writer
 	// Progress, if set, is called about once a second.
 	Progress func(Progress)
+	// KeepOops keeps the exit trace of the domain that oopsed first, in
+	// Result.FirstOops.
+	KeepOops bool
 }
 
 // Progress is a running total.
@@ -115,6 +118,19 @@ type Result struct {
 	Oops *OopsReport `json:"oops,omitempty"`
 	// Audit is the first audit failure.
 	Audit string `json:"audit,omitempty"`
+
+	// FirstOops is the first oops' exit trace, with Config.KeepOops.
+	FirstOops *Recording `json:"-"`
+}
+
+// Recording is the exit trace of a domain that oopsed: every vCPU's last
+// exits, the guest's trace marks among them.
+type Recording struct {
+	Events  []hv.TraceEvent
+	Symbols *hv.Symbolizer
+	// VCPU is the vCPU that oopsed, and Oops what the hypervisor saw.
+	VCPU int
+	Oops *hv.Oops
 }
 
 // OopsReport is one oops, as the hypervisor saw it.
@@ -241,6 +257,7 @@ type runner struct {
 	oopses    int
 	firstOops time.Duration
 	oops      *OopsReport
+	rec       *Recording
 	audits    int // violations
 	audit     string
 	auditsRun uint64
@@ -317,6 +334,9 @@ func (r *runner) boot(ctx context.Context) error {
 		if r.oops == nil {
 			r.firstOops = bootStart.Add(res.Elapsed).Sub(r.start)
 			r.oops = report(res)
+			if r.cfg.KeepOops {
+				r.rec = &Recording{Events: d.Trace(), Symbols: d.Symbols(), VCPU: res.VCPU, Oops: res.Oops}
+			}
 		}
 		return nil
 	case runErr == nil && res.Reason == xen.ShutdownPoweroff:
@@ -330,7 +350,7 @@ func (r *runner) boot(ctx context.Context) error {
 		}
 		return serr
 	case errors.Is(runErr, context.DeadlineExceeded) && ctx.Err() == nil:
-		return serr // the time is up
+		return nil // the time is up, perhaps before this boot's kernel ran
 	case errors.Is(runErr, context.Canceled) && context.Cause(runCtx) != context.Canceled && ctx.Err() == nil:
 		return context.Cause(runCtx)
 	}
@@ -414,7 +434,7 @@ func (r *runner) result() *Result {
 		LostDirty: t[statLostDirty], IneffectiveYoung: t[statIneffectiveYoung], UseAfterFree: t[statUseAfterFree],
 		AuditViolations: r.audits, Audits: r.auditsRun, YoungClears: t[statYoungClears],
 		Writebacks: t[statWritebacks], Writes: t[statWrites], Freed: t[statFreed],
-		YoungCalls: t[statYoungCalls], Oops: r.oops, Audit: r.audit,
+		YoungCalls: t[statYoungCalls], Oops: r.oops, Audit: r.audit, FirstOops: r.rec,
 	}
 	if r.oops != nil {
 		s := r.firstOops.Seconds()

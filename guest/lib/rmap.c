@@ -175,6 +175,7 @@ static int page_mkclean_one(struct page *page, struct vm_area_struct *vma)
 	if (!pte)
 		return 0;
 
+	trace_mark("page_mkclean_one", virt_to_machine(pte).maddr);
 	dirty = ptep_test_and_clear_dirty(vma, address, pte);
 	if (dirty) {
 		mask = READ_ONCE(mm->cpu_vm_mask);
@@ -226,6 +227,7 @@ static void try_to_unmap_one(struct page *page, struct vm_area_struct *vma)
 	if (!pte)
 		return;
 
+	trace_mark("try_to_unmap_one", virt_to_machine(pte).maddr);
 	pteval = ptep_get_and_clear(mm, address, pte);
 	flush_tlb_page(vma, address);
 	if (pte_dirty(pteval))

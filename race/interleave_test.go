@@ -1,0 +1,79 @@
+package race
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"pvsim/hv"
+	"pvsim/xen"
+)
+
+// A recorded event stream, as the trace rings of a `none` run hold it:
+// vCPU 0 forks and pins; vCPU 1's young clear faults between the phases.
+func raceEvents() []hv.TraceEvent {
+	const pte = 0x206070
+	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
+	mark := func(cpu, at int, label string, arg uint64) hv.TraceEvent {
+		return hv.TraceEvent{VCPU: cpu, Kind: hv.TraceHypercall, Nr: xen.HypercallPVSimOp,
+			Outcome: hv.OutcomeMark, Label: label, Result: arg, Start: us(at), End: us(at + 1)}
+	}
+	call := func(cpu, at int, nr uint16) hv.TraceEvent {
+		return hv.TraceEvent{VCPU: cpu, Kind: hv.TraceHypercall, Nr: nr, Start: us(at), End: us(at + 5)}
+	}
+	return []hv.TraceEvent{
+		mark(0, 10, "exit_mmap", 1), // an earlier exit, not this window
+		mark(1, 15, "page_referenced_one", 0x1000),
+		mark(0, 100, "dup_mmap", 7),
+		mark(0, 110, "anon_vma_link", 7),
+		mark(1, 115, "page_referenced_one", 0x5000), // another pte
+		mark(0, 120, "arch_dup_mmap", 7),
+		call(0, 130, xen.HypercallMulticall), // phase 1: read-only
+		mark(1, 140, "page_referenced_one", pte),
+		mark(0, 150, "xen_pgd_pin phase 1", 0x300),
+		{VCPU: 1, Kind: hv.TraceTrap, Nr: 14, Outcome: hv.OutcomeBounce, RIP: 0x1234,
+			Arg: kernelBase + pte, Start: us(160), End: us(161)},
+		call(0, 170, xen.HypercallMMUExtOp), // phase 2: the pin
+		mark(0, 180, "xen_pgd_pin phase 2", 0x300),
+		mark(0, 190, "exit_mmap", 3), // the next window: not drawn
+	}
+}
+
+func TestReconstruct(t *testing.T) {
+	rec := &Recording{Events: raceEvents(), VCPU: 1,
+		Oops: &hv.Oops{NotEmulated: "not emulated: frame 0x206 is not an L1 pagetable in use (none, type count 0)"}}
+	in, err := Reconstruct(rec)
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 1}, in.CPUs)
+	var b strings.Builder
+	require.NoError(t, in.Render(&b))
+	assert.Equal(t, `CPU 0                                   CPU 1
+dup_mmap()
+  anon_vma_link()  child visible in rmap
+arch_dup_mmap()
+  xen_pgd_pin() phase 1: pagetable RO
+                                        page_referenced_one()
+                                          ?()
+                                          -> write fault on RO frame, not pinned
+                                          -> oops
+  xen_pgd_pin() phase 2: MMUEXT_PIN_L4_TABLE
+`, b.String())
+}
+
+func TestReconstructNeedsMarks(t *testing.T) {
+	ev := raceEvents()
+	var noMarks []hv.TraceEvent
+	for _, e := range ev {
+		if e.Outcome != hv.OutcomeMark {
+			noMarks = append(noMarks, e)
+		}
+	}
+	_, err := Reconstruct(&Recording{Events: noMarks, VCPU: 1})
+	assert.ErrorContains(t, err, "marks=1")
+
+	_, err = Reconstruct(&Recording{Events: ev, VCPU: 0})
+	assert.ErrorContains(t, err, "no page fault bounced")
+}
