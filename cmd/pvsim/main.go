@@ -4,6 +4,7 @@
 // Usage:
 //
 //	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [-- guest command line]
+//	pvsim compare [--duration D] [--vcpus N] [--json] [--out DIR]
 //	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--json]
 //	pvsim list
 //	pvsim bench hypercall [--iters N] [--json]
@@ -25,6 +26,12 @@ Usage:
   pvsim run KERNEL [flags] [-- guest command line]
         boot KERNEL (an embedded kernel name or an ELF path) and wait for it
         to shut down; the guest console goes to stdout
+  pvsim compare [--duration D] [--vcpus N] [--json] [--out DIR]
+        run the race under every strategy, D each (default 15s), and print
+        one table: verdict, each oracle, and the cost of a young clear and of
+        fork+exit; --out also writes results.json, a chart (SVG, PNG), and
+        for the first oops of strategy none a timeline and race.txt, the
+        interleaving that led to it
   pvsim race --strategy S [--duration D | --trials N] [flags]
         run the fork/exit pinning against page reclaim race under fix
         strategy S, rebooting after each oops, and count what each oracle
@@ -91,6 +98,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdList(args[1:], stdout)
 	case "race":
 		err = cmdRace(args[1:], stdout, stderr)
+	case "compare":
+		err = cmdCompare(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":

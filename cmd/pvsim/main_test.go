@@ -37,6 +37,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"race", "--strategy", "none", "--vcpus", "1"}, "the race needs 2"},
 		{[]string{"race", "--strategy", "none", "--pages", "100"}, "100 pages"},
 		{[]string{"race", "--strategy", "none", "extra"}, "race takes flags only"},
+		{[]string{"compare", "extra"}, "compare takes flags only"},
+		{[]string{"compare", "--duration", "0s"}, "--duration must be positive"},
+		{[]string{"compare", "--vcpus", "1"}, "the race needs 2"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			status, _, stderr := pvsim(tt.args...)

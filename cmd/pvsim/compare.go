@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"pvsim/hv"
+	"pvsim/race"
+	"pvsim/timeline"
+)
+
+const compareSynopsis = "pvsim compare [--duration D per strategy] [--vcpus N] [--json] [--out DIR]"
+
+// timelineMargin is how much of the trace before the first row of the
+// interleaving and after the oops goes into race-timeline.json.
+const timelineMargin = 2 * time.Millisecond
+
+func cmdCompare(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("compare", compareSynopsis, stderr)
+	var cc race.CompareConfig
+	fs.DurationVar(&cc.Duration, "duration", 15*time.Second, "how long to run each strategy")
+	fs.IntVar(&cc.VCPUs, "vcpus", race.DefaultVCPUs, "vCPUs: vCPU 0 forks and exits, the others reclaim and write")
+	fs.BoolVar(&cc.Audit, "audit", true, "re-check the hypervisor's pagetable invariants after MMU operations")
+	fs.DurationVar(&cc.AuditInterval, "audit-every", 10*time.Millisecond, "with --audit, check at most this often")
+	asJSON := fs.Bool("json", false, "print the comparison as JSON instead of a table")
+	out := fs.String("out", "", "write results.json, the chart (SVG, PNG), race-timeline.json and race.txt to `DIR`")
+	pos, rest, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || len(rest) != 0 {
+		return usageError{"compare takes flags only; see 'pvsim compare -h'"}
+	}
+	if cc.Duration <= 0 {
+		return usageError{"--duration must be positive"}
+	}
+	probe := cc.StrategyConfig(race.Strategies[0])
+	if err := probe.Check(); err != nil {
+		return usageError{err.Error()}
+	}
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return err
+		}
+	}
+	if isTerminal(stdout) && !*asJSON {
+		showProgress(&cc, stderr)
+	}
+
+	cmp, err := race.Compare(context.Background(), cc)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := writeJSON(stdout, cmp); err != nil {
+			return err
+		}
+	} else if err := cmp.WriteTable(stdout); err != nil {
+		return err
+	}
+	if *out != "" {
+		return writeCompareFiles(*out, cmp, stdout, *asJSON)
+	}
+	return nil
+}
+
+// showProgress draws one bar over the whole comparison, in seconds.
+func showProgress(cc *race.CompareConfig, w io.Writer) {
+	per := int64(cc.Duration.Seconds())
+	bar := progressbar.NewOptions64(per*int64(len(race.Strategies)),
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+	)
+	var base int64
+	cc.Start = func(i int, s string) {
+		base = int64(i) * per
+		bar.Describe(fmt.Sprintf("%-18s", s))
+		bar.Set64(base)
+	}
+	cc.Progress = func(p race.Progress) {
+		bar.Set64(base + min(int64(p.Elapsed.Seconds()), per))
+		if base+per == bar.GetMax64() && int64(p.Elapsed.Seconds()) >= per {
+			bar.Finish()
+		}
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeCompareFiles writes the comparison's files into dir.
+func writeCompareFiles(dir string, cmp *race.Comparison, stdout io.Writer, quiet bool) error {
+	f, err := os.Create(filepath.Join(dir, "results.json"))
+	if err != nil {
+		return err
+	}
+	err = writeJSON(f, cmp)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := cmp.SaveChart(filepath.Join(dir, "chart")); err != nil {
+		return err
+	}
+	written := []string{"results.json", "chart.svg", "chart.png"}
+
+	var rec *race.Recording
+	for _, e := range cmp.Entries {
+		if e.Strategy == "none" {
+			rec = e.FirstOops
+		}
+	}
+	if rec == nil {
+		fmt.Fprintln(stdout, "none did not oops: no race-timeline.json or race.txt")
+	} else {
+		in, err := race.Reconstruct(rec)
+		if err != nil {
+			return fmt.Errorf("race.txt: %w", err)
+		}
+		if err := writeFile(filepath.Join(dir, "race.txt"), in.Render); err != nil {
+			return err
+		}
+		from, to := in.Rows[0].At-timelineMargin, in.Rows[len(in.Rows)-1].At+timelineMargin
+		var window []hv.TraceEvent
+		for _, e := range rec.Events {
+			if e.Start >= from && e.Start <= to {
+				window = append(window, e)
+			}
+		}
+		err = writeFile(filepath.Join(dir, "race-timeline.json"), func(w io.Writer) error {
+			return timeline.Write(w, hv.Timeline(1, "race strategy=none, first oops", window, rec.Symbols))
+		})
+		if err != nil {
+			return err
+		}
+		written = append(written, "race-timeline.json", "race.txt")
+	}
+	if !quiet {
+		fmt.Fprintf(stdout, "wrote %v in %s\n", written, dir)
+	}
+	return nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,146 @@
+package race
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"text/tabwriter"
+	"time"
+)
+
+// Verdict is what a run shows of a strategy, worst first.
+type Verdict string
+
+const (
+	VerdictAudit        Verdict = "audit violation" // the hypervisor broke its own invariants
+	VerdictRaces        Verdict = "races"
+	VerdictUseAfter     Verdict = "use-after-free"
+	VerdictLosesDirty   Verdict = "loses dirty bits"
+	VerdictNeverYoung   Verdict = "never clears young"
+	VerdictCorrect      Verdict = "correct"
+	VerdictInconclusive Verdict = "inconclusive" // too few pin windows to say
+)
+
+// minWindows is how many pin windows a run needs before "correct" means
+// anything.
+const minWindows = 100
+
+// Judge gives the verdict of r: the worst oracle that fired.
+func Judge(r *Result) Verdict {
+	switch {
+	case r.AuditViolations > 0:
+		return VerdictAudit
+	case r.Oopses > 0:
+		return VerdictRaces
+	case r.UseAfterFree > 0:
+		return VerdictUseAfter
+	case r.LostDirty > 0:
+		return VerdictLosesDirty
+	case r.IneffectiveYoung > 0:
+		return VerdictNeverYoung
+	case r.PinWindows < minWindows:
+		return VerdictInconclusive
+	}
+	return VerdictCorrect
+}
+
+// Entry is one strategy of a comparison.
+type Entry struct {
+	*Result
+	Verdict Verdict `json:"verdict"`
+	// YoungClearRatio is YoungClearUs over that of the cheapest correct
+	// strategy of the same comparison (0 when none is correct).
+	YoungClearRatio float64 `json:"young_clear_ratio"`
+}
+
+// Comparison is every strategy, measured in one process.
+type Comparison struct {
+	DurationS float64 `json:"duration_per_strategy_s"`
+	VCPUs     int     `json:"vcpus"`
+	// Cheapest is the correct strategy with the cheapest young clear.
+	Cheapest string  `json:"cheapest_correct"`
+	Entries  []Entry `json:"strategies"`
+}
+
+// CompareConfig is a comparison: the settings every run shares.
+type CompareConfig struct {
+	Duration time.Duration // per strategy
+	VCPUs    int
+	Audit    bool
+	// AuditInterval as in Config.
+	AuditInterval time.Duration
+	// Start, if set, is called before each strategy's run, and Progress
+	// during it.
+	Start    func(i int, strategy string)
+	Progress func(Progress)
+}
+
+// StrategyConfig is how a comparison runs strategy s: each where its
+// verdict shows, so pin-before-visible under memory pressure; none with
+// trace marks, for the interleaving of its first oops.
+func (c *CompareConfig) StrategyConfig(s string) Config {
+	return Config{
+		Strategy: s, VCPUs: c.VCPUs, Duration: c.Duration,
+		Pressure: s == "pin-before-visible",
+		Marks:    s == "none", KeepOops: s == "none",
+		Audit: c.Audit, AuditInterval: c.AuditInterval, Progress: c.Progress,
+	}
+}
+
+// Compare runs every strategy in turn.
+func Compare(ctx context.Context, cc CompareConfig) (*Comparison, error) {
+	cmp := &Comparison{DurationS: cc.Duration.Seconds(), VCPUs: cc.VCPUs}
+	for i, s := range Strategies {
+		if cc.Start != nil {
+			cc.Start(i, s)
+		}
+		res, err := Run(ctx, cc.StrategyConfig(s))
+		if err != nil {
+			return cmp, fmt.Errorf("strategy %s: %w", s, err)
+		}
+		cmp.VCPUs = res.VCPUs
+		cmp.Entries = append(cmp.Entries, Entry{Result: res, Verdict: Judge(res)})
+	}
+	cmp.rank()
+	return cmp, nil
+}
+
+// rank finds the cheapest correct strategy and the cost ratios to it.
+func (c *Comparison) rank() {
+	best := math.Inf(1)
+	for _, e := range c.Entries {
+		if e.Verdict == VerdictCorrect && e.YoungClearUs > 0 && e.YoungClearUs < best {
+			best, c.Cheapest = e.YoungClearUs, e.Strategy
+		}
+	}
+	for i := range c.Entries {
+		if c.Cheapest != "" {
+			c.Entries[i].YoungClearRatio = c.Entries[i].YoungClearUs / best
+		}
+	}
+}
+
+// WriteTable prints the comparison as a table.
+func (c *Comparison) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "strategy\tverdict\toopses\tlost dirty\tineffective young\tuse after free\taudit\tpin windows\tyoung clear µs\t× cheapest\tfork+exit µs\texits/young clear\t")
+	for _, e := range c.Entries {
+		ratio := "-"
+		if e.YoungClearRatio > 0 {
+			ratio = fmt.Sprintf("%.2f", e.YoungClearRatio)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%s\t%.0f\t%.2f\t\n",
+			e.Strategy, e.Verdict, e.Oopses, e.LostDirty, e.IneffectiveYoung, e.UseAfterFree,
+			e.AuditViolations, e.PinWindows, e.YoungClearUs, ratio, e.ForkExitUs, e.ExitsPerYoung)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	note := fmt.Sprintf("%.0fs per strategy, %d vCPUs; pin-before-visible under memory pressure; none with trace marks", c.DurationS, c.VCPUs)
+	if c.Cheapest != "" {
+		note += "; × cheapest: young clear cost over " + c.Cheapest + "'s"
+	}
+	_, err := fmt.Fprintln(w, note)
+	return err
+}
