@@ -135,7 +135,12 @@ func writeCompareFiles(dir string, cmp *race.Comparison, stdout io.Writer, quiet
 	} else {
 		in, err := race.Reconstruct(rec)
 		if err != nil {
-			return fmt.Errorf("race.txt: %w", err)
+			fmt.Fprintf(stdout, "no race.txt: %v\n", err)
+			in = nil
+		}
+		if in == nil {
+			fmt.Fprintf(stdout, "wrote %v in %s\n", written, dir)
+			return nil
 		}
 		if err := writeFile(filepath.Join(dir, "race.txt"), in.Render); err != nil {
 			return err

@@ -144,3 +144,37 @@ func TestRunTrace(t *testing.T) {
 	assert.Equal(t, exitOK, status)
 	assert.Contains(t, stderr, "--trace")
 }
+
+// TestCompareOut runs a short comparison and checks the files --out
+// writes.
+func TestCompareOut(t *testing.T) {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
+	}
+	dir := t.TempDir()
+	status, stdout, stderr := pvsim("compare", "--duration", "1s", "--out", dir)
+	require.Equal(t, exitOK, status, stderr)
+	assert.Contains(t, stdout, "pin-before-visible")
+
+	var res struct {
+		Strategies []struct {
+			Strategy string `json:"strategy"`
+			Verdict  string `json:"verdict"`
+		} `json:"strategies"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &res))
+	require.Len(t, res.Strategies, 7)
+	assert.Equal(t, "none", res.Strategies[0].Strategy)
+	assert.Equal(t, "races", res.Strategies[0].Verdict)
+	for _, f := range []string{"chart.svg", "chart.png", "race.txt", "race-timeline.json"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		require.NoError(t, err, f)
+		assert.NotZero(t, fi.Size(), f)
+	}
+	txt, err := os.ReadFile(filepath.Join(dir, "race.txt"))
+	require.NoError(t, err)
+	assert.Contains(t, string(txt), "-> oops")
+	assert.Contains(t, string(txt), "phase 1")
+}
