@@ -108,14 +108,7 @@ func writeJSON(w io.Writer, v any) error {
 
 // writeCompareFiles writes the comparison's files into dir.
 func writeCompareFiles(dir string, cmp *race.Comparison, stdout io.Writer, quiet bool) error {
-	f, err := os.Create(filepath.Join(dir, "results.json"))
-	if err != nil {
-		return err
-	}
-	err = writeJSON(f, cmp)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err := writeFile(filepath.Join(dir, "results.json"), func(w io.Writer) error { return writeJSON(w, cmp) })
 	if err != nil {
 		return err
 	}
@@ -124,6 +117,23 @@ func writeCompareFiles(dir string, cmp *race.Comparison, stdout io.Writer, quiet
 	}
 	written := []string{"results.json", "chart.svg", "chart.png"}
 
+	files, why, err := writeOopsFiles(dir, cmp)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		fmt.Fprintf(stdout, "no race-timeline.json or race.txt: %s\n", why)
+	}
+	written = append(written, files...)
+	if !quiet {
+		fmt.Fprintf(stdout, "wrote %v in %s\n", written, dir)
+	}
+	return nil
+}
+
+// writeOopsFiles writes race.txt and race-timeline.json for the first oops
+// of strategy none, or says why it could not.
+func writeOopsFiles(dir string, cmp *race.Comparison) (files []string, why string, err error) {
 	var rec *race.Recording
 	for _, e := range cmp.Entries {
 		if e.Strategy == "none" {
@@ -131,39 +141,29 @@ func writeCompareFiles(dir string, cmp *race.Comparison, stdout io.Writer, quiet
 		}
 	}
 	if rec == nil {
-		fmt.Fprintln(stdout, "none did not oops: no race-timeline.json or race.txt")
-	} else {
-		in, err := race.Reconstruct(rec)
-		if err != nil {
-			fmt.Fprintf(stdout, "no race.txt: %v\n", err)
-			in = nil
-		}
-		if in == nil {
-			fmt.Fprintf(stdout, "wrote %v in %s\n", written, dir)
-			return nil
-		}
-		if err := writeFile(filepath.Join(dir, "race.txt"), in.Render); err != nil {
-			return err
-		}
-		from, to := in.Rows[0].At-timelineMargin, in.Rows[len(in.Rows)-1].At+timelineMargin
-		var window []hv.TraceEvent
-		for _, e := range rec.Events {
-			if e.Start >= from && e.Start <= to {
-				window = append(window, e)
-			}
-		}
-		err = writeFile(filepath.Join(dir, "race-timeline.json"), func(w io.Writer) error {
-			return timeline.Write(w, hv.Timeline(1, "race strategy=none, first oops", window, rec.Symbols))
-		})
-		if err != nil {
-			return err
-		}
-		written = append(written, "race-timeline.json", "race.txt")
+		return nil, "none did not oops", nil
 	}
-	if !quiet {
-		fmt.Fprintf(stdout, "wrote %v in %s\n", written, dir)
+	in, err := race.Reconstruct(rec)
+	if err != nil {
+		return nil, err.Error(), nil
 	}
-	return nil
+	if err := writeFile(filepath.Join(dir, "race.txt"), in.Render); err != nil {
+		return nil, "", err
+	}
+	from, to := in.Rows[0].At-timelineMargin, in.Rows[len(in.Rows)-1].At+timelineMargin
+	var window []hv.TraceEvent
+	for _, e := range rec.Events {
+		if e.Start >= from && e.Start <= to {
+			window = append(window, e)
+		}
+	}
+	err = writeFile(filepath.Join(dir, "race-timeline.json"), func(w io.Writer) error {
+		return timeline.Write(w, hv.Timeline(1, "race strategy=none, first oops", window, rec.Symbols))
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return []string{"race.txt", "race-timeline.json"}, "", nil
 }
 
 func writeFile(path string, write func(io.Writer) error) error {
