@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,19 +27,11 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	var cc race.CompareConfig
 	fs.DurationVar(&cc.Duration, "duration", 15*time.Second, "how long to run each strategy")
 	fs.IntVar(&cc.VCPUs, "vcpus", race.DefaultVCPUs, "vCPUs: vCPU 0 forks and exits, the others reclaim and write")
-	fs.BoolVar(&cc.Audit, "audit", true, "re-check the hypervisor's pagetable invariants after MMU operations")
-	fs.DurationVar(&cc.AuditInterval, "audit-every", 10*time.Millisecond, "with --audit, check at most this often")
+	registerAudit(fs, &cc.Audit, &cc.AuditInterval)
 	asJSON := fs.Bool("json", false, "print the comparison as JSON instead of a table")
 	out := fs.String("out", "", "write results.json, the chart (SVG, PNG), race-timeline.json and race.txt to `DIR`")
-	pos, rest, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
+	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return err
-	}
-	if len(pos) != 0 || len(rest) != 0 {
-		return usageError{"compare takes flags only; see 'pvsim compare -h'"}
 	}
 	if cc.Duration <= 0 {
 		return usageError{"--duration must be positive"}

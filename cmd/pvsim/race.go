@@ -26,20 +26,12 @@ func cmdRace(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Window, "window", 0, "delay between the two phases of each pin and unpin (e.g. 50us)")
 	fs.IntVar(&cfg.Pages, "pages", race.DefaultPages, "pages each child maps (1-64)")
 	fs.BoolVar(&cfg.Pressure, "pressure", false, "memory pressure: reclaim unmaps and frees every page it scans")
-	fs.BoolVar(&cfg.Audit, "audit", true, "re-check the hypervisor's pagetable invariants after MMU operations")
-	fs.DurationVar(&cfg.AuditInterval, "audit-every", 10*time.Millisecond, "with --audit, check at most this often (0: after every MMU operation)")
+	registerAudit(fs, &cfg.Audit, &cfg.AuditInterval)
 	fs.BoolVar(&cfg.Marks, "marks", false, "have the kernel record trace marks (one exit each)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	console := fs.Bool("console", false, "copy the guest console to stderr")
-	pos, rest, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
+	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return err
-	}
-	if len(pos) != 0 || len(rest) != 0 {
-		return usageError{"race takes flags only; see 'pvsim race -h'"}
 	}
 	if cfg.Strategy == "" {
 		return usageError{"race needs --strategy, one of " + strings.Join(race.Strategies, ", ")}
@@ -76,6 +68,28 @@ func cmdRace(args []string, stdout, stderr io.Writer) error {
 		printRace(stdout, res)
 	}
 	return err
+}
+
+// registerAudit adds the audit flags of the commands that run the race.
+func registerAudit(fs *flag.FlagSet, audit *bool, every *time.Duration) {
+	fs.BoolVar(audit, "audit", true, "re-check the hypervisor's pagetable invariants after MMU operations")
+	fs.DurationVar(every, "audit-every", 10*time.Millisecond, "with --audit, check at most this often (0: after every MMU operation)")
+}
+
+// parseFlagsOnly parses the flags of a command that takes no arguments;
+// help reports that -h was asked for (and answered).
+func parseFlagsOnly(fs *flag.FlagSet, args []string) (help bool, err error) {
+	pos, rest, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if len(pos) != 0 || len(rest) != 0 {
+		return false, usageError{fmt.Sprintf("%s takes flags only; see 'pvsim %s -h'", fs.Name(), fs.Name())}
+	}
+	return false, nil
 }
 
 // isTerminal reports whether w is a terminal.
