@@ -26,6 +26,9 @@ type executor struct {
 	// aborted is set when the domain ended during a round trip: results
 	// read as zero from then on.
 	aborted bool
+	// shortPath: the hypercall ends on a short path (clearFlags), which
+	// sets the guest's RAX itself.
+	shortPath bool
 }
 
 func newExecutor(v *vcpu) *executor {
@@ -101,10 +104,16 @@ func (x *executor) CmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
 	return mmu.PTE(x.result(i))
 }
 
-// clearToRet queues an atomic clear of mask in the entry at pa whose old
-// value, masked, becomes the guest's RAX. It must be the last command of
-// the hypercall: finish's return value is overwritten.
-func (x *executor) clearToRet(pa, mask uint64) { x.add(opClearRet, alias(pa), ^mask, mask) }
+// clearFlags ends a hypercall that made no other use of the executor by
+// clearing mask in the entry at pa on the short path at clearFlagsOff,
+// which hands the old bits to the guest in RAX: no exit of its own.
+func (x *executor) clearFlags(pa, mask uint64) {
+	r := x.v.run
+	r.regs.RSI, r.regs.RDI, r.regs.R10 = alias(pa), ^mask, mask
+	r.events.I.Inject, r.events.I.Nr, r.events.I.Soft = 1, clearFlagsVector, 0
+	r.dirtyRegs |= syncRegs | syncEvents
+	x.shortPath = true
+}
 
 // InvalidatePage implements mmu.Executor.
 func (x *executor) InvalidatePage(va uint64) { x.add(opInvlpg, va, 0, 0) }
@@ -205,6 +214,10 @@ func (x *executor) round() {
 // guest in RAX; finish then reports true. Otherwise the caller returns ret
 // itself.
 func (x *executor) finish(ret uint64) bool {
+	if x.shortPath {
+		x.shortPath = false
+		return true
+	}
 	if x.aborted {
 		x.aborted, x.parked, x.n = false, false, 0
 		return true

@@ -51,55 +51,69 @@ func TestExecutorCodeDecodes(t *testing.T) {
  4c mov r8, qword ptr [rdi]
  4f mov rdx, qword ptr [rdi+0x8]
  53 cmp r8, 0x1
- 57 jz 0x7f
+ 57 jz 0x79
  59 cmp r8, 0x2
- 5d jz 0x88
+ 5d jz 0x82
  5f cmp r8, 0x3
- 63 jz 0xa3
+ 63 jz 0x9d
  65 cmp r8, 0x4
- 69 jz 0xb6
+ 69 jz 0xb0
  6b cmp r8, 0x5
- 6f jz 0xbb
+ 6f jz 0xb5
  71 cmp r8, 0x6
- 75 jz 0xc3
- 77 cmp r8, 0x7
- 7b jz 0xcc
- 7d jmp 0xe5
- 7f mov rax, qword ptr [rdi+0x10]
- 83 mov qword ptr [rdx], rax
- 86 jmp 0xe5
- 88 mov rax, qword ptr [rdx]
- 8b mov r8, rax
- 8e and r8, qword ptr [rdi+0x10]
- 92 or r8, qword ptr [rdi+0x18]
- 96 lock cmpxchg qword ptr [rdx], r8
- 9b jnz 0x8b
- 9d mov qword ptr [rdi+0x20], rax
- a1 jmp 0xe5
- a3 mov rax, qword ptr [rdi+0x10]
- a7 mov r8, qword ptr [rdi+0x18]
- ab lock cmpxchg qword ptr [rdx], r8
- b0 mov qword ptr [rdi+0x20], rax
- b4 jmp 0xe5
- b6 invlpg byte ptr [rdx]
- b9 jmp 0xe5
- bb mov rax, cr3
- be mov cr3, rax
- c1 jmp 0xe5
- c3 mov rax, qword ptr [rdi+0x10]
- c7 mov cr3, rax
- ca jmp 0xe5
- cc mov rax, qword ptr [rdx]
- cf mov r8, rax
- d2 and r8, qword ptr [rdi+0x10]
- d6 lock cmpxchg qword ptr [rdx], r8
- db jnz 0xcf
- dd and rax, qword ptr [rdi+0x18]
- e1 mov qword ptr [rsi+0x8], rax
- e5 add rdi, 0x28
- e9 dec rcx
- ec jmp 0x1f
+ 75 jz 0xbd
+ 77 jmp 0xc4
+ 79 mov rax, qword ptr [rdi+0x10]
+ 7d mov qword ptr [rdx], rax
+ 80 jmp 0xc4
+ 82 mov rax, qword ptr [rdx]
+ 85 mov r8, rax
+ 88 and r8, qword ptr [rdi+0x10]
+ 8c or r8, qword ptr [rdi+0x18]
+ 90 lock cmpxchg qword ptr [rdx], r8
+ 95 jnz 0x85
+ 97 mov qword ptr [rdi+0x20], rax
+ 9b jmp 0xc4
+ 9d mov rax, qword ptr [rdi+0x10]
+ a1 mov r8, qword ptr [rdi+0x18]
+ a5 lock cmpxchg qword ptr [rdx], r8
+ aa mov qword ptr [rdi+0x20], rax
+ ae jmp 0xc4
+ b0 invlpg byte ptr [rdx]
+ b3 jmp 0xc4
+ b5 mov rax, cr3
+ b8 mov cr3, rax
+ bb jmp 0xc4
+ bd mov rax, qword ptr [rdi+0x10]
+ c1 mov cr3, rax
+ c4 add rdi, 0x28
+ c8 dec rcx
+ cb jmp 0x1f
 `, b.String())
 	assert.Less(t, execCodeOff+len(code), 4096)
 	assert.GreaterOrEqual(t, execCodeOff, stubCommonOff+8)
+}
+
+// TestShortPathsDecode disassembles the two short CPL0 paths and checks
+// that they fit between the stubs and the executor without overlapping.
+func TestShortPathsDecode(t *testing.T) {
+	for _, c := range []struct {
+		code []byte
+		want string
+	}{
+		{trapCmpXchgCode, "lock cmpxchg qword ptr [rdx], r8; out 0xe1, al"},
+		{clearFlagsCode, "mov rax, qword ptr [rsi]; mov rdx, rax; and rdx, rdi; lock cmpxchg qword ptr [rsi], rdx; jnz 0x3; and rax, r10; iretq"},
+	} {
+		var insns []string
+		for pc := 0; pc < len(c.code); {
+			inst, err := x86asm.Decode(c.code[pc:], 64)
+			require.NoError(t, err, "at %#x", pc)
+			insns = append(insns, x86asm.IntelSyntax(inst, uint64(pc), nil))
+			pc += inst.Len
+		}
+		assert.Equal(t, c.want, strings.Join(insns, "; "))
+	}
+	assert.GreaterOrEqual(t, clearFlagsOff, stubCommonOff+8)
+	assert.LessOrEqual(t, clearFlagsOff+len(clearFlagsCode), trapCmpXchgOff)
+	assert.LessOrEqual(t, trapCmpXchgOff+len(trapCmpXchgCode), execCodeOff)
 }

@@ -151,6 +151,7 @@ func buildHVRegion(mem *physMem, nvcpus int) (*hvRegion, error) {
 	buildStubs(text)
 	copy(text[execCodeOff:], executorCode())
 	copy(text[trapCmpXchgOff:], trapCmpXchgCode)
+	copy(text[clearFlagsOff:], clearFlagsCode)
 
 	idt, err := page(hvIDTVA, ro|mmu.PTENX)
 	if err != nil {
@@ -165,9 +166,14 @@ func buildHVRegion(mem *physMem, nvcpus int) (*hvRegion, error) {
 		binary.LittleEndian.PutUint64(idt[v*16:], lo)
 		binary.LittleEndian.PutUint64(idt[v*16+8:], hi)
 	}
-	lo, hi := idtGate(hvTextVA+execCodeOff, 0, 0)
-	binary.LittleEndian.PutUint64(idt[execVector*16:], lo)
-	binary.LittleEndian.PutUint64(idt[execVector*16+8:], hi)
+	for _, g := range []struct {
+		vector int
+		off    uint64
+	}{{execVector, execCodeOff}, {clearFlagsVector, clearFlagsOff}} {
+		lo, hi := idtGate(hvTextVA+g.off, 0, 0)
+		binary.LittleEndian.PutUint64(idt[g.vector*16:], lo)
+		binary.LittleEndian.PutUint64(idt[g.vector*16+8:], hi)
+	}
 
 	// The executor's alias of every guest frame.
 	for pfn := uint64(0); pfn < mem.nrPages(); pfn++ {
@@ -245,6 +251,8 @@ func hvSymbol(va uint64) (string, bool) {
 	case va >= hvTextVA && va < hvTextVA+stubCommonOff:
 		v := int(va-hvTextVA) / stubSize
 		return fmt.Sprintf("hv_entry_%s+%#x", vectorMnemonic(v), (va-hvTextVA)%stubSize), true
+	case va >= hvTextVA+clearFlagsOff && va < hvTextVA+clearFlagsOff+uint64(len(clearFlagsCode)):
+		return fmt.Sprintf("hv_clear_pte_flags+%#x", va-hvTextVA-clearFlagsOff), true
 	case va >= hvTextVA+trapCmpXchgOff && va < hvTextVA+trapCmpXchgOff+uint64(len(trapCmpXchgCode)):
 		return fmt.Sprintf("hv_trap_cmpxchg+%#x", va-hvTextVA-trapCmpXchgOff), true
 	case va >= hvTextVA+stubCommonOff && va < hvTextVA+execCodeOff:

@@ -32,10 +32,11 @@ func (v *vcpu) pvsimOp(a *hypercallArgs) uint64 {
 }
 
 // testAndClearPTEFlags clears mask in the entry at machine address ptr.
-// Clearing Accessed and Dirty moves no reference, so it runs as the last
-// command of the hypercall's final batch, which leaves the old bits in the
-// guest's RAX: one exit in all. Anything else, or a call inside a
-// multicall (whose result goes to memory), runs at once under the lock.
+// Clearing Accessed and Dirty moves no reference, so it runs after the
+// lock, on the executor's short path on the way back to the guest, which
+// leaves the old bits in RAX: one exit in all. Anything else, or a call
+// inside a multicall (whose result goes to memory), runs at once under
+// the lock.
 func (v *vcpu) testAndClearPTEFlags(ptr, mask uint64) uint64 {
 	v.lastMMUOp = "pvsim_op test_and_clear_pte_flags"
 	c := v.lockMMU()
@@ -45,8 +46,12 @@ func (v *vcpu) testAndClearPTEFlags(ptr, mask uint64) uint64 {
 		if err != nil {
 			return errRet(err)
 		}
-		v.exec.clearToRet(ptr, mask)
-		return 0 // replaced by the bits cleared
+		if v.exec.n == 0 && !v.exec.parked {
+			v.exec.clearFlags(ptr, mask)
+			return 0 // replaced by the bits cleared
+		}
+		v.lastMMUOp = "pvsim_op test_and_clear_pte_flags"
+		c = v.lockMMU()
 	}
 	old, err := ptops.TestAndClearPTEFlags(c, ptr, mask)
 	v.unlockMMU()
