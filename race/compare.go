@@ -124,13 +124,13 @@ func (c *Comparison) rank() {
 // WriteTable prints the comparison as a table.
 func (c *Comparison) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "strategy\tverdict\toopses\tlost dirty\tineffective young\tuse after free\taudit\tpin windows\tyoung clear µs\t× cheapest\tfork+exit µs\texits/young clear\t")
+	fmt.Fprintln(tw, "strategy\tverdict\toopses\tlost dirty\tineffective young\tuse after free\taudit\tpin windows\tyoung clear µs\t× cheapest\tfork+exit µs\texits/young clear")
 	for _, e := range c.Entries {
 		ratio := "-"
 		if e.YoungClearRatio > 0 {
 			ratio = fmt.Sprintf("%.2f", e.YoungClearRatio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%s\t%.0f\t%.2f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%s\t%.0f\t%.2f\n",
 			e.Strategy, e.Verdict, e.Oopses, e.LostDirty, e.IneffectiveYoung, e.UseAfterFree,
 			e.AuditViolations, e.PinWindows, e.YoungClearUs, ratio, e.ForkExitUs, e.ExitsPerYoung)
 	}
