@@ -45,11 +45,13 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	done := func() {}
 	if isTerminal(stdout) && !*asJSON {
-		showProgress(&cc, stderr)
+		done = showProgress(&cc, stderr)
 	}
 
 	cmp, err := race.Compare(context.Background(), cc)
+	done()
 	if err != nil {
 		return err
 	}
@@ -66,8 +68,9 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// showProgress draws one bar over the whole comparison, in seconds.
-func showProgress(cc *race.CompareConfig, w io.Writer) {
+// showProgress draws one bar over the whole comparison, in seconds; call
+// what it returns when the comparison is over.
+func showProgress(cc *race.CompareConfig, w io.Writer) (done func()) {
 	per := int64(cc.Duration.Seconds())
 	bar := progressbar.NewOptions64(per*int64(len(race.Strategies)),
 		progressbar.OptionSetWriter(w),
@@ -84,10 +87,8 @@ func showProgress(cc *race.CompareConfig, w io.Writer) {
 	}
 	cc.Progress = func(p race.Progress) {
 		bar.Set64(base + min(int64(p.Elapsed.Seconds()), per))
-		if base+per == bar.GetMax64() && int64(p.Elapsed.Seconds()) >= per {
-			bar.Finish()
-		}
 	}
+	return func() { bar.Finish() }
 }
 
 func writeJSON(w io.Writer, v any) error {
