@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,15 +46,11 @@ func benchHypercall(args []string, stdout, stderr io.Writer) error {
 	var rf roundFlags
 	rf.register(fs)
 	rounds, asJSON := &rf.rounds, &rf.asJSON
-	pos, _, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
+	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return err
 	}
-	if len(pos) != 0 || *iters < 1 || *rounds < 1 {
-		return usageError{"bench hypercall takes no arguments; --iters and --rounds must be positive"}
+	if *iters < 1 || *rounds < 1 {
+		return usageError{"--iters and --rounds must be positive"}
 	}
 	bin, cleanup, err := buildBaseline(rf.src)
 	if err != nil {
@@ -85,9 +79,7 @@ func benchHypercall(args []string, stdout, stderr io.Writer) error {
 	}
 	res.Ratio = res.HypercallUs / res.BaselineUs
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(stdout, res)
 	}
 	fmt.Fprintf(stdout, "null hypercall (xen_version, CPL3 doorbell): %8.2f µs\n", res.HypercallUs)
 	fmt.Fprintf(stdout, "baseline %-15s             %8.2f µs\n", res.Baseline+":", res.BaselineUs)
@@ -110,15 +102,11 @@ func benchPin(args []string, stdout, stderr io.Writer) error {
 	reps := fs.Int("reps", 20, "pin+unpin cycles per size")
 	maxL1 := fs.Int("max", 64, "largest tree, in L1 tables (sizes double from 1)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	pos, _, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
+	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return err
 	}
-	if len(pos) != 0 || *reps < 1 || *maxL1 < 1 || *maxL1 > 512 {
-		return usageError{"bench pin takes no arguments; --reps must be positive, --max from 1 to 512"}
+	if *reps < 1 || *maxL1 < 1 || *maxL1 > 512 {
+		return usageError{"--reps must be positive, --max from 1 to 512"}
 	}
 	fmt.Fprintln(stderr, "pinning and unpinning pagetables of 1 to", *maxL1, "L1 tables...")
 	res, err := bench.Pin(*reps, *maxL1)
@@ -126,9 +114,7 @@ func benchPin(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(stdout, res)
 	}
 	fmt.Fprintf(stdout, "one executor write (single-entry mmu_update): %.2f µs\n\n", res.ExecutorWriteUs)
 	fmt.Fprintf(stdout, "%9s %7s %14s %13s %18s\n", "L1 tables", "frames", "pin+unpin µs", "µs per frame", "per frame / write")
@@ -156,15 +142,11 @@ func benchPTWrite(args []string, stdout, stderr io.Writer) error {
 	var rf roundFlags
 	rf.register(fs)
 	rounds, asJSON := &rf.rounds, &rf.asJSON
-	pos, _, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
+	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return err
 	}
-	if len(pos) != 0 || *reps < 1 || *rounds < 1 {
-		return usageError{"bench ptwr takes no arguments; --reps and --rounds must be positive"}
+	if *reps < 1 || *rounds < 1 {
+		return usageError{"--reps and --rounds must be positive"}
 	}
 	bin, cleanup, err := buildBaseline(rf.src)
 	if err != nil {
@@ -193,9 +175,7 @@ func benchPTWrite(args []string, stdout, stderr io.Writer) error {
 	res.PinnedUs, res.LiveUs, res.BounceUs = median(pinned), median(live), median(bounce)
 	res.Ratio, res.LiveRatio, res.BounceRatio = res.PinnedUs/res.BaselineUs, res.LiveUs/res.BaselineUs, res.BounceUs/res.BaselineUs
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(stdout, res)
 	}
 	fmt.Fprintf(stdout, "emulated write, pinned L1 not in use:  %8.2f µs  ratio %.3f\n", res.PinnedUs, res.Ratio)
 	fmt.Fprintf(stdout, "emulated write, L1 of the running mm:  %8.2f µs  ratio %.3f\n", res.LiveUs, res.LiveRatio)
