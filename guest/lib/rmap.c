@@ -114,44 +114,59 @@ static int ptep_clear_flush_young_timed(struct vm_area_struct *vma,
 	return young;
 }
 
-static int page_referenced_one(struct page *page, struct vm_area_struct *vma)
+/*
+ * rmap_walk(): calls rmap_one for each pte that maps page through a vma
+ * of its anon_vma, with the anon_vma's lock and that pte's page-table
+ * lock held, and adds up what the calls return. Linux grew this walker
+ * later (rmap_walk); the three walks below share it.
+ */
+typedef int (*rmap_one_t)(struct page *page, struct vm_area_struct *vma,
+			  unsigned long address, pte_t *pte);
+
+static int rmap_walk(struct page *page, rmap_one_t rmap_one)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	unsigned long address, seq, mask;
+	struct anon_vma *anon_vma = page->mapping;
+	struct vm_area_struct *vma;
+	unsigned long address;
 	spinlock_t *ptl;
 	pte_t *pte;
-	int young;
+	int ret = 0;
 
-	address = page_address_in_vma(page, vma);
-	if (!address)
+	if (!PageAnon(page) || !anon_vma)
 		return 0;
-	pte = page_check_address(page, mm, address, &ptl);
-	if (!pte)
-		return 0;
+	spin_lock(&anon_vma->lock);
+	list_for_each_entry(vma, &anon_vma->head, anon_vma_node) {
+		address = page_address_in_vma(page, vma);
+		if (!address)
+			continue;
+		pte = page_check_address(page, vma->vm_mm, address, &ptl);
+		if (!pte)
+			continue;
+		ret += rmap_one(page, vma, address, pte);
+		spin_unlock(ptl);
+	}
+	spin_unlock(&anon_vma->lock);
+	return ret;
+}
+
+static int page_referenced_one(struct page *page, struct vm_area_struct *vma,
+			       unsigned long address, pte_t *pte)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long seq, mask;
+	int young;
 
 	seq = READ_ONCE(mm->switch_seq);
 	mask = smp_load_acquire(&mm->cpu_vm_mask);
 	young = ptep_clear_flush_young_timed(vma, address, pte);
 	if (young)
 		race_check_young(mm, seq, mask, pte);
-
-	spin_unlock(ptl);
 	return young;
 }
 
 int page_referenced(struct page *page)
 {
-	struct anon_vma *anon_vma = page->mapping;
-	struct vm_area_struct *vma;
-	int referenced = 0;
-
-	if (!PageAnon(page) || !anon_vma)
-		return 0;
-	spin_lock(&anon_vma->lock);
-	list_for_each_entry(vma, &anon_vma->head, anon_vma_node)
-		referenced += page_referenced_one(page, vma);
-	spin_unlock(&anon_vma->lock);
-	return referenced;
+	return rmap_walk(page, page_referenced_one);
 }
 
 /*
@@ -160,20 +175,12 @@ int page_referenced(struct page *page)
  * setting Dirty again: the flush returns once every such vCPU flushed,
  * so the writes the cleared Dirty stood for are in the page by then.
  */
-static int page_mkclean_one(struct page *page, struct vm_area_struct *vma)
+static int page_mkclean_one(struct page *page, struct vm_area_struct *vma,
+			    unsigned long address, pte_t *pte)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	unsigned long address, mask;
-	spinlock_t *ptl;
-	pte_t *pte;
+	unsigned long mask;
 	int dirty, rc;
-
-	address = page_address_in_vma(page, vma);
-	if (!address)
-		return 0;
-	pte = page_check_address(page, mm, address, &ptl);
-	if (!pte)
-		return 0;
 
 	trace_mark("page_mkclean_one", virt_to_machine(pte).maddr);
 	dirty = ptep_test_and_clear_dirty(vma, address, pte);
@@ -189,63 +196,33 @@ static int page_mkclean_one(struct page *page, struct vm_area_struct *vma)
 		}
 		race_note_written_back(mm, page);
 	}
-
-	spin_unlock(ptl);
 	return dirty;
 }
 
 int page_mkclean(struct page *page)
 {
-	struct anon_vma *anon_vma = page->mapping;
-	struct vm_area_struct *vma;
-	int ret = 0;
-
-	if (!PageAnon(page) || !anon_vma)
-		return 0;
-	spin_lock(&anon_vma->lock);
-	list_for_each_entry(vma, &anon_vma->head, anon_vma_node)
-		ret += page_mkclean_one(page, vma);
-	spin_unlock(&anon_vma->lock);
-	return ret;
+	return rmap_walk(page, page_mkclean_one);
 }
 
 /*
  * The mm may be in any state, pinned, unpinned or in between: the
  * strategy's ptep_get_and_clear() clears the pte.
  */
-static void try_to_unmap_one(struct page *page, struct vm_area_struct *vma)
+static int try_to_unmap_one(struct page *page, struct vm_area_struct *vma,
+			    unsigned long address, pte_t *pte)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	unsigned long address;
-	spinlock_t *ptl;
-	pte_t *pte, pteval;
-
-	address = page_address_in_vma(page, vma);
-	if (!address)
-		return;
-	pte = page_check_address(page, mm, address, &ptl);
-	if (!pte)
-		return;
+	pte_t pteval;
 
 	trace_mark("try_to_unmap_one", virt_to_machine(pte).maddr);
-	pteval = ptep_get_and_clear(mm, address, pte);
+	pteval = ptep_get_and_clear(vma->vm_mm, address, pte);
 	flush_tlb_page(vma, address);
 	if (pte_dirty(pteval))
 		set_page_dirty(page);
 	page_remove_rmap(page);
-
-	spin_unlock(ptl);
+	return 0;
 }
 
 void try_to_unmap(struct page *page)
 {
-	struct anon_vma *anon_vma = page->mapping;
-	struct vm_area_struct *vma;
-
-	if (!PageAnon(page) || !anon_vma)
-		return;
-	spin_lock(&anon_vma->lock);
-	list_for_each_entry(vma, &anon_vma->head, anon_vma_node)
-		try_to_unmap_one(page, vma);
-	spin_unlock(&anon_vma->lock);
+	rmap_walk(page, try_to_unmap_one);
 }
