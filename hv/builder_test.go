@@ -201,7 +201,7 @@ func TestHypercallPageDecodes(t *testing.T) {
 	page := make([]byte, mmu.PageSize)
 	fillHypercallPage(page)
 	stub := func(nr int) []string {
-		return []string{"mov eax, " + hex(uint64(nr)), "mov dword ptr [" + hex(hvDoorbellVA) + "], eax"}
+		return []string{"mov eax, " + hexStr(uint64(nr)), "mov dword ptr [" + hexStr(hvDoorbellVA) + "], eax"}
 	}
 	tests := []struct {
 		nr   int
@@ -229,7 +229,7 @@ func TestHypercallPageDecodes(t *testing.T) {
 	}
 }
 
-func hex(v uint64) string { return fmt.Sprintf("%#x", v) }
+func hexStr(v uint64) string { return fmt.Sprintf("%#x", v) }
 
 func TestExceptionStubsDecode(t *testing.T) {
 	text := make([]byte, mmu.PageSize)
@@ -248,7 +248,7 @@ func TestExceptionStubsDecode(t *testing.T) {
 			}
 			pc += inst.Len
 		}
-		want := []string{"push " + hex(uint64(v)), "jmp .+" + ""}
+		want := []string{"push " + hexStr(uint64(v)), "jmp .+" + ""}
 		if !vectorHasErrorCode(v) {
 			want = append([]string{"push 0x0"}, want...)
 		}
@@ -264,7 +264,7 @@ func TestExceptionStubsDecode(t *testing.T) {
 		tail = append(tail, x86asm.IntelSyntax(inst, 0, nil))
 		pc += inst.Len
 	}
-	assert.Equal(t, []string{"out " + hex(trapPort) + ", al", "add rsp, 0x10", "iretq"}, tail)
+	assert.Equal(t, []string{"out " + hexStr(trapPort) + ", al", "add rsp, 0x10", "iretq"}, tail)
 }
 
 func TestHVSymbol(t *testing.T) {

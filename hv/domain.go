@@ -54,6 +54,13 @@ type Config struct {
 	// TraceEvents is how many exits each vCPU's trace ring keeps; zero
 	// means DefaultTraceEvents, negative turns tracing off.
 	TraceEvents int
+	// Scheduler, when set, makes the domain deterministic (sched.go): one
+	// vCPU runs at a time, and Scheduler decides at each scheduling point
+	// which one.
+	Scheduler Scheduler
+	// Snapshot stops a deterministic domain at the guest's snapshot point
+	// (pvsim_op snapshot_point) and hands back a Snapshot in the Result.
+	Snapshot bool
 }
 
 // DefaultMemory is the guest memory when Config.Memory is zero.
@@ -75,6 +82,11 @@ type Result struct {
 	Exits []ExitStats
 	// Oops is the guest's report when it crashed (SHUTDOWN_crash).
 	Oops *Oops
+	// Snapshot is the domain stopped at its snapshot point, when
+	// Config.Snapshot asked for one; Reason is then meaningless.
+	Snapshot *Snapshot
+	// Steps counts the scheduling points of a deterministic domain.
+	Steps uint64
 }
 
 // ExitStats counts one vCPU's exits by kind.
@@ -132,8 +144,12 @@ type Domain struct {
 	lastAudit time.Time
 
 	// exitCounters is the guest's exit-counter page, once registered
-	// (pvsim_op register_exit_counters).
-	exitCounters atomic.Pointer[[]byte]
+	// (pvsim_op register_exit_counters), and its frame.
+	exitCounters    atomic.Pointer[[]byte]
+	exitCountersPFN uint64
+
+	// det is the deterministic scheduler's state (Config.Scheduler).
+	det *detState
 
 	stopping atomic.Bool
 	stopCh   chan struct{}
@@ -160,13 +176,11 @@ func New(cfg Config) (*Domain, error) {
 	if cfg.Memory < MinMemory || cfg.Memory > MaxMemory || cfg.Memory%(2<<20) != 0 {
 		return nil, fmt.Errorf("memory %d MiB: want a multiple of 2 MiB from %d MiB to %d MiB", cfg.Memory>>20, MinMemory>>20, MaxMemory>>20)
 	}
-	if cfg.Console == nil {
-		cfg.Console = io.Discard
+	if cfg.Snapshot && cfg.Scheduler == nil {
+		return nil, errors.New("a snapshot needs a deterministic domain (a Scheduler)")
 	}
-	if cfg.Name == "" {
-		cfg.Name = "kernel"
-	}
-	d := &Domain{cfg: cfg, stopCh: make(chan struct{}), syms: NewSymbolizer(cfg.Kernel)}
+	d := newDomain(cfg)
+	d.syms = NewSymbolizer(cfg.Kernel)
 	ok := false
 	defer func() {
 		if !ok {
@@ -184,13 +198,50 @@ func New(cfg Config) (*Domain, error) {
 	if d.boot, err = buildDomain(d.mem, d.hv, cfg.Name, cfg.Kernel, cfg.CmdLine); err != nil {
 		return nil, err
 	}
-
-	if d.kvm, err = openKVM(); err != nil {
+	if err := d.createVM(); err != nil {
 		return nil, err
+	}
+	d.setPVClock()
+	if err := d.validateBoot(); err != nil {
+		return nil, err
+	}
+	v0 := d.vcpus[0]
+	v0.start.RIP = d.boot.entry
+	v0.start.RSP = d.boot.stackTop
+	v0.start.RSI = d.boot.startInfoVA
+	v0.cr3 = d.boot.l4 << mmu.PageShift
+	v0.state.Store(vcpuUp)
+	if d.det != nil {
+		d.det.start(0)
+	}
+	ok = true
+	return d, nil
+}
+
+// newDomain starts a Domain for cfg, with the defaults filled in.
+func newDomain(cfg Config) *Domain {
+	if cfg.Console == nil {
+		cfg.Console = io.Discard
+	}
+	if cfg.Name == "" {
+		cfg.Name = "kernel"
+	}
+	d := &Domain{cfg: cfg, stopCh: make(chan struct{})}
+	if cfg.Scheduler != nil {
+		d.det = newDetState(cfg.Scheduler, cfg.VCPUs)
+	}
+	return d
+}
+
+// createVM makes the KVM VM over the domain's memory, and its vCPUs.
+func (d *Domain) createVM() error {
+	var err error
+	if d.kvm, err = openKVM(); err != nil {
+		return err
 	}
 	vmfd, err := kvm.CreateVM(d.kvm.f.Fd())
 	if err != nil {
-		return nil, fmt.Errorf("KVM_CREATE_VM: %w", err)
+		return fmt.Errorf("KVM_CREATE_VM: %w", err)
 	}
 	d.vm = os.NewFile(vmfd, "kvm-vm")
 	// VMX needs a TSS area for real-mode emulation even when the guest never
@@ -205,29 +256,18 @@ func New(cfg Config) (*Domain, error) {
 			UserspaceAddr: uint64(uintptr(unsafe.Pointer(&r.mem[0]))),
 		}
 		if err := kvm.SetUserMemoryRegion(vmfd, &region); err != nil {
-			return nil, fmt.Errorf("KVM_SET_USER_MEMORY_REGION slot %d: %w", slot, err)
+			return fmt.Errorf("KVM_SET_USER_MEMORY_REGION slot %d: %w", slot, err)
 		}
 	}
-	for i := 0; i < cfg.VCPUs; i++ {
+	for i := 0; i < d.cfg.VCPUs; i++ {
 		v, err := newVCPU(d, i)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d.vcpus = append(d.vcpus, v)
 	}
 	d.sharedInfo = d.mem.frame(d.boot.sharedInfo)
-	d.setPVClock()
-	if err := d.validateBoot(); err != nil {
-		return nil, err
-	}
-	v0 := d.vcpus[0]
-	v0.start.RIP = d.boot.entry
-	v0.start.RSP = d.boot.stackTop
-	v0.start.RSI = d.boot.startInfoVA
-	v0.cr3 = d.boot.l4 << mmu.PageShift
-	v0.state.Store(vcpuUp)
-	ok = true
-	return d, nil
+	return nil
 }
 
 // validateBoot puts the builder's pagetables under the type system, as
@@ -320,6 +360,9 @@ func (d *Domain) Run(ctx context.Context) (Result, error) {
 	defer d.endMu.Unlock()
 	if !d.ended {
 		return Result{}, errors.New("every vCPU stopped without a shutdown")
+	}
+	if d.det != nil {
+		d.result.Steps = d.det.step
 	}
 	d.result.Exits = make([]ExitStats, len(d.vcpus))
 	for i, v := range d.vcpus {

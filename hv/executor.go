@@ -225,6 +225,15 @@ func (x *executor) finish(ret uint64) bool {
 	if x.n == 0 && !x.parked {
 		return false
 	}
+	if v := x.v; v.d.det != nil {
+		// A flush another vCPU asked for rides in the final batch, which
+		// runs before the guest does.
+		if gen := v.flushGen.Load(); gen != v.flushDone.Load() {
+			x.FlushTLB()
+			v.stats.RemoteFlushes++
+			v.flushDone.Store(gen)
+		}
+	}
 	x.put(cmdCount, uint64(x.n))
 	x.put(cmdRet, ret)
 	x.flags().Store(cmdFinal | x.flags().Load()&cmdQueued)

@@ -59,6 +59,9 @@ func (v *vcpu) hypercall(nr uint32) {
 		r.RAX = ret
 		v.run.dirtyRegs |= syncRegs
 	}
+	if v.snapshotting {
+		v.takeSnapshot()
+	}
 }
 
 // call runs hypercall nr.
@@ -107,7 +110,10 @@ func (v *vcpu) consoleIO(a *hypercallArgs) uint64 {
 func (v *vcpu) schedOp(a *hypercallArgs) uint64 {
 	switch a[0] {
 	case xen.SchedOpYield:
-		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+		// A deterministic domain switched vCPUs as the exit arrived.
+		if v.d.det == nil {
+			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+		}
 		return 0
 	case xen.SchedOpShutdown:
 		var b [4]byte
@@ -154,7 +160,7 @@ func (v *vcpu) xenVersion(a *hypercallArgs) uint64 {
 		}
 		var submap uint32 // no optional Xen feature
 		if binary.LittleEndian.Uint32(b[:4]) == xen.PVSimFeaturesSubmap {
-			submap = pvsimFeatures
+			submap = v.d.features()
 		}
 		binary.LittleEndian.PutUint32(b[4:], submap)
 		return v.writeGuestRet(arg, b[:])

@@ -3,7 +3,9 @@ package hv
 import (
 	"encoding/binary"
 	"fmt"
-	"syscall"
+	"os"
+
+	"golang.org/x/sys/unix"
 
 	"pvsim/mmu"
 )
@@ -22,6 +24,9 @@ type physMem struct {
 	hv       []byte // frames [hvBase>>12, ...)
 	hvBase   uint64 // guest-physical address of the first hypervisor frame
 	doorbell uint64 // guest-physical address of the doorbell page
+	// file holds both regions, guest frames first: a snapshot keeps it, and
+	// a domain restored from the snapshot maps it copy-on-write.
+	file *os.File
 }
 
 // hvRegionSize is the memory reserved for the hypervisor region: IDT, GDTs,
@@ -32,23 +37,48 @@ func hvRegionSize(guestBytes uint64) int {
 	return int(4<<20 + (aliasL1s+16)<<mmu.PageShift)
 }
 
+// newPhysMem makes the memory of a new domain, zeroed, in a memory file of
+// its own.
 func newPhysMem(guestBytes uint64) (*physMem, error) {
-	g, err := syscall.Mmap(-1, 0, int(guestBytes), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE)
+	fd, err := unix.MemfdCreate("pvsim-domain", unix.MFD_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("allocating %d MiB of guest memory: %w", guestBytes>>20, err)
+		return nil, fmt.Errorf("memfd_create for %d MiB of guest memory: %w", guestBytes>>20, err)
 	}
-	h, err := syscall.Mmap(-1, 0, hvRegionSize(guestBytes), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_ANONYMOUS)
+	f := os.NewFile(uintptr(fd), "pvsim-domain")
+	if err := f.Truncate(int64(guestBytes) + int64(hvRegionSize(guestBytes))); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sizing the domain's memory file: %w", err)
+	}
+	m, err := mapPhysMem(f, guestBytes, unix.MAP_SHARED)
 	if err != nil {
-		syscall.Munmap(g)
-		return nil, fmt.Errorf("allocating the hypervisor region: %w", err)
+		f.Close()
 	}
-	top := (guestBytes + (2<<20 - 1)) &^ (2<<20 - 1)
-	return &physMem{guest: g, hv: h, hvBase: top + 2<<20, doorbell: top}, nil
+	return m, err
 }
 
+// mapPhysMem maps the memory file f of a domain with guestBytes of guest
+// memory: shared for the domain that owns it, private (copy-on-write) for
+// one restored from a snapshot of it.
+func mapPhysMem(f *os.File, guestBytes uint64, flags int) (*physMem, error) {
+	hvSize := hvRegionSize(guestBytes)
+	g, err := unix.Mmap(int(f.Fd()), 0, int(guestBytes), unix.PROT_READ|unix.PROT_WRITE, flags|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil, fmt.Errorf("mapping %d MiB of guest memory: %w", guestBytes>>20, err)
+	}
+	h, err := unix.Mmap(int(f.Fd()), int64(guestBytes), hvSize, unix.PROT_READ|unix.PROT_WRITE, flags)
+	if err != nil {
+		unix.Munmap(g)
+		return nil, fmt.Errorf("mapping the hypervisor region: %w", err)
+	}
+	top := (guestBytes + (2<<20 - 1)) &^ (2<<20 - 1)
+	return &physMem{guest: g, hv: h, hvBase: top + 2<<20, doorbell: top, file: f}, nil
+}
+
+// free unmaps the memory. The file stays open while a snapshot holds it.
 func (m *physMem) free() {
-	syscall.Munmap(m.guest)
-	syscall.Munmap(m.hv)
+	unix.Munmap(m.guest)
+	unix.Munmap(m.hv)
+	m.file.Close()
 }
 
 func (m *physMem) nrPages() uint64 { return uint64(len(m.guest)) >> mmu.PageShift }

@@ -65,9 +65,15 @@ func pvclockScale(hz uint64) (mul uint32, shift int8) {
 	return 0, 0 // no usable clock
 }
 
-// setPVClock fills every vCPU's vcpu_time_info.
+// setPVClock fills every vCPU's vcpu_time_info. A deterministic domain
+// gets a TSC scale of zero: its time is the logical clock alone, which
+// setLogicalTime publishes as system time.
 func (d *Domain) setPVClock() {
-	mul, shift := pvclockScale(TSCHz())
+	var mul uint32
+	var shift int8
+	if d.det == nil {
+		mul, shift = pvclockScale(TSCHz())
+	}
 	for i := range d.vcpus {
 		t := d.sharedInfo[i*xen.VCPUInfoSize+xen.VCPUInfoTime:]
 		binary.LittleEndian.PutUint32(t[xen.TimeInfoVersion:], 2)

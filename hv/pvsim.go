@@ -16,6 +16,14 @@ import (
 const pvsimFeatures = 1<<xen.PVSimFeatTestAndClearPTEFlags | 1<<xen.PVSimFeatPagetablePending |
 	1<<xen.PVSimFeatTraceMark | 1<<xen.PVSimFeatExitCounters
 
+// features are the pvsim feature bits of this domain.
+func (d *Domain) features() uint32 {
+	if d.det != nil {
+		return pvsimFeatures | 1<<xen.PVSimFeatDeterministic
+	}
+	return pvsimFeatures
+}
+
 // pvsimOp: HYPERVISOR_pvsim_op(cmd, a1, a2, a3).
 func (v *vcpu) pvsimOp(a *hypercallArgs) uint64 {
 	switch a[0] {
@@ -27,6 +35,14 @@ func (v *vcpu) pvsimOp(a *hypercallArgs) uint64 {
 		return v.traceMark(a[1], a[2])
 	case xen.PVSimOpRegisterExitCounters:
 		return v.registerExitCounters(a[1])
+	case xen.PVSimOpSchedPoint:
+		// The scheduler has been asked already, as the exit arrived.
+		if _, err := v.label(a[1]); err != nil {
+			return errRet(err)
+		}
+		return 0
+	case xen.PVSimOpSnapshotPoint:
+		return v.snapshotPoint()
 	}
 	return xen.ENOSYS.Ret()
 }
@@ -82,28 +98,38 @@ func (v *vcpu) pagetablePending(list, count, on uint64) uint64 {
 	return mmuErr(err)
 }
 
-// traceMark records a guest mark in the exit trace. Labels are read once
-// per address and kept: a guest passes string literals.
+// traceMark records a guest mark in the exit trace.
 func (v *vcpu) traceMark(label, arg uint64) uint64 {
-	s, ok := v.labels[label]
-	if !ok {
-		b := v.buf[:xen.PVSimMaxLabel+1]
-		clear(b)
-		// The label may end near the end of a mapping: read what is there.
-		for n := len(b); n > 0; n-- {
-			if v.readGuest(b[:n], label) == nil {
-				break
-			}
-		}
-		end := bytes.IndexByte(b, 0)
-		if end < 0 {
-			return xen.EINVAL.Ret()
-		}
-		s = string(b[:end])
-		v.labels[label] = s
+	s, err := v.label(label)
+	if err != nil {
+		return errRet(err)
 	}
 	v.trace.mark(s, arg)
 	return 0
+}
+
+// label reads the NUL-terminated label at guest address va, of at most
+// xen.PVSimMaxLabel bytes. Labels are read once per address and kept: a
+// guest passes string literals.
+func (v *vcpu) label(va uint64) (string, error) {
+	if s, ok := v.labels[va]; ok {
+		return s, nil
+	}
+	b := v.buf[:xen.PVSimMaxLabel+1]
+	clear(b)
+	// The label may end near the end of a mapping: read what is there.
+	for n := len(b); n > 0; n-- {
+		if v.readGuest(b[:n], va) == nil {
+			break
+		}
+	}
+	end := bytes.IndexByte(b, 0)
+	if end < 0 {
+		return "", xen.EINVAL
+	}
+	s := string(b[:end])
+	v.labels[va] = s
+	return s, nil
 }
 
 // registerExitCounters gives the hypervisor frame mfn for good: from now
@@ -124,6 +150,7 @@ func (v *vcpu) registerExitCounters(mfn uint64) uint64 {
 	if page == nil {
 		return xen.EINVAL.Ret()
 	}
+	d.exitCountersPFN = mfn
 	d.exitCounters.Store(&page)
 	return 0
 }

@@ -20,6 +20,16 @@ const rekick = 200 * time.Microsecond
 func (v *vcpu) flushRemote() {
 	targets := v.remote
 	v.remote = 0
+	if v.d.det != nil {
+		// The targets are not running: each flushes before it next runs
+		// guest code (serveFlush, or its final batch).
+		for _, t := range v.d.vcpus {
+			if targets&(1<<t.id) != 0 && t.state.Load() == vcpuUp {
+				t.flushGen.Add(1)
+			}
+		}
+		return
+	}
 	var want [MaxVCPUs]uint64
 	v.flushWaiting.Store(true)
 	defer v.flushWaiting.Store(false)

@@ -1,6 +1,9 @@
 package hv
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"time"
@@ -44,8 +47,9 @@ type TraceEvent struct {
 	// Outcome of a trap, and its result.
 	Outcome TraceOutcome
 	Result  uint64
-	// Start and End are times since the domain started running; End is
-	// zero for an exit the domain ended in.
+	// Start and End are times since the domain started running, logical
+	// ones in a deterministic domain; End is zero for an exit the domain
+	// ended in.
 	Start, End time.Duration
 	// RIP is the guest's instruction pointer: the hypercall page stub, or
 	// the faulting instruction.
@@ -83,7 +87,7 @@ func (t *traceRing) begin(kind TraceKind, nr uint16, rip, arg uint64) {
 		return
 	}
 	e := &t.ev[t.n%uint64(len(t.ev))]
-	*e = TraceEvent{VCPU: t.vcpu, Kind: kind, Nr: nr, Start: time.Since(t.d.started), RIP: rip, Arg: arg}
+	*e = TraceEvent{VCPU: t.vcpu, Kind: kind, Nr: nr, Start: t.d.now(), RIP: rip, Arg: arg}
 	t.cur = e
 	t.n++
 }
@@ -105,9 +109,22 @@ func (t *traceRing) mark(label string, arg uint64) {
 // end records the end of the current exit.
 func (t *traceRing) end() {
 	if t.cur != nil {
-		t.cur.End = time.Since(t.d.started)
+		t.cur.End = t.d.now()
 		t.cur = nil
 	}
+}
+
+// restore refills the ring with events, oldest first, of the n recorded
+// so far.
+func (t *traceRing) restore(events []TraceEvent, n uint64) {
+	if t.ev == nil {
+		return
+	}
+	size := uint64(len(t.ev))
+	for i, e := range events {
+		t.ev[(n-uint64(len(events))+uint64(i))%size] = e
+	}
+	t.n = n
 }
 
 // events returns the ring's events, oldest first.
@@ -132,6 +149,23 @@ func (d *Domain) Trace() []TraceEvent {
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Start < all[j].Start })
 	return all
+}
+
+// TraceDigest is a SHA-256 of events, field by field: two runs of a
+// deterministic domain on one schedule give the same digest.
+func TraceDigest(events []TraceEvent) string {
+	h := sha256.New()
+	var b [8 * 9]byte
+	for _, e := range events {
+		for i, x := range []uint64{uint64(e.VCPU), uint64(e.Kind), uint64(e.Nr), uint64(e.Outcome), e.Result,
+			uint64(e.Start), uint64(e.End), e.RIP, e.Arg} {
+			binary.LittleEndian.PutUint64(b[8*i:], x)
+		}
+		h.Write(b[:])
+		h.Write([]byte(e.Label))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Symbols returns the symbolizer of the domain's kernel.

@@ -66,6 +66,12 @@ func (v *vcpu) stackWord(va uint64) []byte {
 func (v *vcpu) stackGet(va uint64) uint64    { return binary.LittleEndian.Uint64(v.stackWord(va)) }
 func (v *vcpu) stackPut(va uint64, q uint64) { binary.LittleEndian.PutUint64(v.stackWord(va), q) }
 
+// onCPL0Stack reports whether an exception frame at sp lies on v's CPL0
+// stack, where the entry stubs leave it.
+func (v *vcpu) onCPL0Stack(sp uint64) bool {
+	return sp >= cpuAreaVA(v.id)+cpuStackOff && sp+frameSize <= cpuStackTop(v.id)
+}
+
 // readException reads the frame the entry stub left on the CPL0 stack and
 // the instruction bytes at the faulting RIP.
 func (v *vcpu) readException(x *Exception) {
@@ -100,7 +106,7 @@ func (v *vcpu) readException(x *Exception) {
 // trap handles an exception that reached the hypervisor's entry stub.
 func (v *vcpu) trap() {
 	r := v.run
-	if sp := r.regs.RSP; r.sregs.CS.DPL != 0 || sp < cpuAreaVA(v.id)+cpuStackOff || sp+frameSize > cpuStackTop(v.id) {
+	if r.sregs.CS.DPL != 0 || !v.onCPL0Stack(r.regs.RSP) {
 		v.fatal(HypervisorFault, r.regs.RIP, "exception frame not on the CPL0 stack")
 		return
 	}

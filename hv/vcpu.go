@@ -55,6 +55,11 @@ type vcpu struct {
 	buf  [4096]byte
 	args hypercallArgs
 
+	// restored is the register state to start from, for a vCPU restored
+	// from a snapshot; snapshotting is set by the snapshot hypercall.
+	restored     *kvmState
+	snapshotting bool
+
 	exec *executor
 	// For pagetable operations: the context, and method values made once.
 	mmuCtx      ptops.Context
@@ -211,8 +216,16 @@ func (v *vcpu) loop() {
 			return
 		}
 	}
-	if err := v.enterGuestState(); err != nil {
+	start := v.enterGuestState
+	if v.restored != nil {
+		start = v.restoreState
+	}
+	if err := start(); err != nil {
 		v.d.end(Result{}, fmt.Errorf("vCPU %d: %w", v.id, err))
+		return
+	}
+	det := v.d.det != nil
+	if det && !v.d.awaitTurn(v) {
 		return
 	}
 	r := v.run
@@ -236,6 +249,9 @@ func (v *vcpu) loop() {
 			continue
 		}
 		v.countExit()
+		if det && !v.schedPoint() {
+			break
+		}
 		v.exit()
 	}
 	v.lastRIP = r.regs.RIP

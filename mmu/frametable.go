@@ -332,3 +332,12 @@ func (t *FrameTable) PutEntryRefs(level Level, e PTE) {
 	}
 	t.PutPage(target)
 }
+
+// Clone returns a copy of the table that reads mem.
+func (t *FrameTable) Clone(mem Memory) *FrameTable {
+	c := *t
+	c.mem = mem
+	c.frames = append([]Frame(nil), t.frames...)
+	c.held = append([]uint64(nil), t.held...)
+	return &c
+}

@@ -355,6 +355,10 @@ const (
 	PVSimFeatPagetablePending     = 1
 	PVSimFeatTraceMark            = 2
 	PVSimFeatExitCounters         = 3
+	// PVSimFeatDeterministic is set when the domain runs under the
+	// deterministic scheduler: vCPUs run one at a time and switch only at
+	// exits, so a busy-wait must exit (SCHEDOP_yield) to let others run.
+	PVSimFeatDeterministic = 4
 
 	// PVSimOpTestAndClearPTEFlags (a1 = machine address of an L1 entry,
 	// a2 = mask): atomically clear mask in the entry and return old&mask.
@@ -370,6 +374,14 @@ const (
 	// PVSimOpRegisterExitCounters (a1 = mfn): the hypervisor keeps vCPU
 	// i's exit count as a uint64 at offset 8*i of that frame.
 	PVSimOpRegisterExitCounters = 4
+	// PVSimOpSchedPoint (a1 = label string, a2 = number): an explicit
+	// scheduling point; in a deterministic domain the scheduler may switch
+	// vCPUs here. Elsewhere a no-op.
+	PVSimOpSchedPoint = 5
+	// PVSimOpSnapshotPoint: the domain's state here, with only the caller
+	// up, is the same for every schedule; an explorer may snapshot it and
+	// start each schedule from there.
+	PVSimOpSnapshotPoint = 6
 
 	// PVSimMaxPending bounds one PVSimOpPagetablePending call.
 	PVSimMaxPending = 512

@@ -6,6 +6,7 @@
 //	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [-- guest command line]
 //	pvsim compare [--duration D] [--vcpus N] [--json] [--out DIR]
 //	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--json]
+//	pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--json]
 //	pvsim list
 //	pvsim bench hypercall [--iters N] [--json]
 //
@@ -37,6 +38,15 @@ Usage:
         strategy S, rebooting after each oops, and count what each oracle
         saw: oopses, lost Dirty bits, ineffective young-clears,
         use-after-free
+  pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--depth D]
+                [--budget N | --duration T] [--seed X] [--workers N] [--shard i/N] [--json]
+        run the race kernel deterministically, in a small configuration, and
+        search its schedules for an oops or a broken oracle: every schedule
+        within K preemptions (dfs), or random priority schedules (pct); each
+        starts from a snapshot taken after boot. A violation comes with the
+        schedule that replays it: pvsim run race --schedule S -- strategy=...
+  pvsim explore merge [--json] RESULT.json...
+        join the --json results of the shards of one search
   pvsim list
         name the embedded kernels
   pvsim bench hypercall [--iters N] [--json]
@@ -52,6 +62,7 @@ Exit status of run:
   2  bad command line                 7  the guest's watchdog fired
   3  the guest crashed (SHUTDOWN_crash), 8 other shutdown reasons
   4  the guest faulted (triple fault, hypervisor or hardware fault)
+Exit status of explore: 0 no violation, 9 a violation found, 1 and 2 as run.
 `
 
 // Exit statuses.
@@ -65,6 +76,8 @@ const (
 	exitReboot   = 6
 	exitWatchdog = 7
 	exitOther    = 8
+	// exitViolation: explore found a violation.
+	exitViolation = 9
 )
 
 // usageError is a bad command line; it exits with exitUsage.
@@ -100,6 +113,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdRace(args[1:], stdout, stderr)
 	case "compare":
 		err = cmdCompare(args[1:], stdout, stderr)
+	case "explore":
+		status, err = cmdExplore(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"pvsim/explore"
 	"pvsim/guest"
 	"pvsim/hv"
 	"pvsim/timeline"
@@ -33,11 +34,12 @@ func kernelImage(name string) (string, []byte, error) {
 }
 
 type runFlags struct {
-	vcpus   int
-	mem     sizeFlag
-	timeout time.Duration
-	audit   bool
-	trace   string
+	vcpus    int
+	mem      sizeFlag
+	timeout  time.Duration
+	audit    bool
+	trace    string
+	schedule string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -47,6 +49,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "fail if the guest has not shut down after this long (0: no limit)")
 	fs.BoolVar(&f.audit, "audit", false, "re-check the pagetable invariants after every MMU hypercall; stop on the first violation")
 	fs.StringVar(&f.trace, "trace", "", "write the last exits of every vCPU to `FILE` as Chrome/Perfetto trace JSON")
+	fs.StringVar(&f.schedule, "schedule", "", "run deterministically on the schedule `S` that 'pvsim explore' printed (cpus=N,step:vcpu,...; cpus=N alone: the default schedule); the vCPU count comes from it")
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
@@ -67,15 +70,37 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	d, err := hv.New(hv.Config{
+	cfg := hv.Config{
 		Name: name, Kernel: image, VCPUs: f.vcpus, Memory: uint64(f.mem),
 		CmdLine: strings.Join(rest, " "), Console: stdout, Timeout: f.timeout, Audit: f.audit,
-	})
+	}
+	var replay *explore.Replay
+	if f.schedule != "" {
+		s, err := explore.ParseSchedule(f.schedule)
+		if err != nil {
+			return 0, usageError{"--schedule: " + err.Error()}
+		}
+		vcpusSet := false
+		fs.Visit(func(fl *flag.Flag) { vcpusSet = vcpusSet || fl.Name == "vcpus" })
+		if vcpusSet && f.vcpus != s.VCPUs {
+			return 0, usageError{fmt.Sprintf("--vcpus %d, but the schedule is for %d vCPUs", f.vcpus, s.VCPUs)}
+		}
+		cfg.VCPUs = s.VCPUs
+		replay = &explore.Replay{Schedule: s}
+		cfg.Scheduler = replay
+	}
+	d, err := hv.New(cfg)
 	if err != nil {
 		return 0, err
 	}
 	defer d.Close()
 	res, err := d.Run(context.Background())
+	if replay != nil {
+		fmt.Fprintf(stderr, "pvsim: deterministic run: %d scheduling points, trace sha256 %s\n", res.Steps, hv.TraceDigest(d.Trace()))
+		if u := replay.Unused(); len(u) > 0 {
+			fmt.Fprintf(stderr, "pvsim: the run ended at step %d, before the schedule's decision at step %d: it does not fit this kernel and command line\n", res.Steps, u[0].Step)
+		}
+	}
 	if f.trace != "" {
 		if terr := writeTrace(f.trace, name, d); terr != nil {
 			fmt.Fprintf(stderr, "pvsim: %v\n", terr)

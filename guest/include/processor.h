@@ -14,6 +14,7 @@
 #define X86_EFLAGS_OF		0x00000800	/* overflow */
 
 #ifndef __ASSEMBLER__
+#include <compiler.h>
 #include <types.h>
 
 /*
@@ -36,9 +37,25 @@ static inline u64 rdtsc(void)
 }
 
 /* Busy-wait hint; lets KVM's pause-loop exiting notice a spinning vCPU. */
-static inline void cpu_relax(void)
+static __always_inline void rep_nop(void)
 {
 	asm volatile("pause" ::: "memory");
+}
+
+/* From xen/pvsim.h, declared here to keep the hypercall headers out. */
+extern bool pvsim_deterministic;
+void pvsim_cpu_relax(void);
+
+/*
+ * Under pvsim's deterministic scheduler a pause never exits, and the
+ * vCPU waited for never runs: there a busy-wait yields instead.
+ */
+static inline void cpu_relax(void)
+{
+	if (unlikely(READ_ONCE(pvsim_deterministic)))
+		pvsim_cpu_relax();
+	else
+		rep_nop();
 }
 #endif
 

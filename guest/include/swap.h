@@ -15,7 +15,7 @@
 #include <types.h>
 
 /* Pages isolated from the LRU per pass. */
-#define SWAP_CLUSTER_MAX	32
+#define SWAP_CLUSTER_MAX	32UL
 
 void lru_cache_add(struct page *page);
 
@@ -23,10 +23,11 @@ void lru_cache_add(struct page *page);
 struct page *alloc_anon_page(void);
 
 /*
- * Scans the LRU for ever. Every page scanned has its young ptes cleared
+ * Scans the LRU: passes times over the pages on it, or for ever when
+ * passes is 0. Every page scanned has its young ptes cleared
  * (page_referenced) and is written back; under pressure every page is
  * also unmapped and, once nothing maps it, freed.
  */
-void __noreturn kswapd(bool pressure);
+void kswapd(bool pressure, unsigned long passes);
 
 #endif /* _SWAP_H */

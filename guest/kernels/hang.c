@@ -6,8 +6,9 @@ PVSIM_DESCRIPTION("prints a line, then spins forever in spin_forever() without h
 
 static noinline void __noreturn spin_forever(void)
 {
+	/* Not cpu_relax(): a deterministic domain would make it yield. */
 	for (;;)
-		cpu_relax();
+		rep_nop();
 }
 
 void kernel_main(void)

@@ -3,12 +3,13 @@
  * at fork and exit, and reclaim changing the mm's ptes meanwhile.
  *
  * vCPU0 is the parent: it forks a child from its anonymous vma at
- * USER_BASE and, once more than LIVE_MAX children live, exits the
- * oldest. Writers (vCPUs 2, 4, ...; vCPU0 itself when there are none)
- * load each live child in turn and write through its mapping, so that
- * the MMU sets Accessed and Dirty in its ptes. Reclaim (vCPUs 1, 3, ...)
- * scans every page: it clears Accessed in the ptes that map it, writes it
- * back, clearing Dirty, and with pressure=1 unmaps and frees it.
+ * USER_BASE and, once more than live= children live, exits the oldest;
+ * with live=0 it exits each child once it has been written. Writers
+ * (vCPUs 2, 4, ...; vCPU0 itself when there are none) load each live
+ * child in turn and write through its mapping, so that the MMU sets
+ * Accessed and Dirty in its ptes. Reclaim (vCPUs 1, 3, ...) scans every
+ * page: it clears Accessed in the ptes that map it, writes it back,
+ * clearing Dirty, and with pressure=1 unmaps and frees it.
  *
  * strategy= picks how (paravirt.h). The oracles (race.h) count what went
  * wrong in race_stats, which the hypervisor reads once the domain stops;
@@ -16,7 +17,16 @@
  *
  * Options: strategy= (none), pages= (16, at most MAX_RACE_PAGES),
  * window= (us between the phases of a pin or unpin, 0), pressure= (0),
- * iters= (fork+exit pairs, 0: until stopped), marks= (0: trace marks).
+ * iters= (fork+exit pairs, 0: until stopped), marks= (0: trace marks),
+ * passes= (reclaim passes per reclaiming vCPU, each over every page on
+ * the LRU once, 0: until stopped), live= (children kept alive, 2, at
+ * most MAX_LIVE). With iters and passes both set, vCPU0 powers off only
+ * once every reclaiming vCPU has done its passes.
+ *
+ * Under pvsim's deterministic scheduler an explorer runs the kernel once
+ * per schedule, from a snapshot taken before the secondaries start: the
+ * defaults there are the small race it searches, iters=1 passes=1
+ * pages=2 live=0 marks=1.
  */
 #include <cmdline.h>
 #include <extable.h>
@@ -39,7 +49,7 @@
 PVSIM_DESCRIPTION("fork/exit pinning and unpinning pagetables against reclaim and writers, per strategy=; counts lost Dirty bits, ineffective young clears and use-after-free in race_stats");
 
 #define USER_BASE	0x400000UL
-#define LIVE_MAX	2
+#define MAX_LIVE	8
 
 /* What fork makes of a process here: an mm on the list of live children. */
 struct task_struct {
@@ -55,6 +65,21 @@ static unsigned int nr_live;
 static struct mm_struct *parent;
 static unsigned long nr_pages;
 static bool pressure;
+static unsigned long passes;
+static atomic_t reclaim_done;	/* reclaiming vCPUs done with their passes */
+
+struct race_options {
+	unsigned long iters, passes, pages, live, marks;
+};
+
+static const struct race_options default_options = {
+	.iters = 0, .passes = 0, .pages = 16, .live = 2, .marks = 0,
+};
+
+/* A deterministic domain: one fork and exit against one reclaim pass. */
+static const struct race_options deterministic_options = {
+	.iters = 1, .passes = 1, .pages = 2, .live = 0, .marks = 1,
+};
 
 /* Reads or increments a user word; -EFAULT when its pte is gone. */
 static int get_user_word(const u64 *p)
@@ -182,7 +207,7 @@ static void write_child(struct mm_struct *home, struct mm_struct *mm)
 /* One pass over the live children, from home, the mm this vCPU runs on. */
 static void writer_pass(struct mm_struct *home)
 {
-	struct mm_struct *mms[LIVE_MAX + 1];
+	struct mm_struct *mms[MAX_LIVE + 1];
 	struct task_struct *p;
 	unsigned int i, n = 0;
 
@@ -205,8 +230,14 @@ static void writer_pass(struct mm_struct *home)
 
 void secondary_main(void)
 {
-	if (smp_processor_id() & 1)
-		kswapd(pressure);
+	pvsim_sched_point("race begin", smp_processor_id());
+	if (smp_processor_id() & 1) {
+		/* Returns only when passes= is set, after them. */
+		kswapd(pressure, passes);
+		atomic_inc(&reclaim_done);
+		for (;;)
+			cpu_relax();
+	}
 	for (;;)
 		writer_pass(&init_mm);
 }
@@ -225,19 +256,25 @@ static void print_stats(void)
 
 void kernel_main(void)
 {
-	unsigned long iters = get_option_ulong("iters", 0);
+	const struct race_options *def = pvsim_deterministic ?
+		&deterministic_options : &default_options;
+	unsigned long iters = get_option_ulong("iters", def->iters);
+	unsigned long live = get_option_ulong("live", def->live);
 	unsigned long window = get_option_ulong("window", 0);
-	bool marks = get_option_ulong("marks", 0);
+	bool marks = get_option_ulong("marks", def->marks);
 	unsigned int nr_cpus = num_possible_cpus();
 	bool writers = nr_cpus > 2;
 	const char *strategy;
 	char buf[32];
 
 	strategy = get_option_str("strategy", buf, sizeof(buf), "none");
-	nr_pages = get_option_ulong("pages", 16);
+	nr_pages = get_option_ulong("pages", def->pages);
 	pressure = get_option_ulong("pressure", 0);
+	passes = get_option_ulong("passes", def->passes);
 	if (nr_pages < 1 || nr_pages > MAX_RACE_PAGES)
 		panic("race: pages=%lu: want 1 to %d", nr_pages, MAX_RACE_PAGES);
+	if (live > MAX_LIVE)
+		panic("race: live=%lu: want at most %d", live, MAX_LIVE);
 
 	paravirt_set_strategy(strategy);
 	race_stats.strategy = pv_mmu_strategy;
@@ -250,23 +287,32 @@ void kernel_main(void)
 	if (!pvclock_present())
 		printk("race: no pvclock: times are not measured\n");
 
-	printk("race: strategy=%s pages=%lu window=%lu pressure=%d vcpus=%u\n",
+	printk("race: strategy=%s pages=%lu window=%lu pressure=%d passes=%lu live=%lu vcpus=%u%s\n",
 	       pv_mmu_strategy_names[pv_mmu_strategy], nr_pages, window,
-	       pressure, nr_cpus);
+	       pressure, passes, live, nr_cpus,
+	       pvsim_deterministic ? " deterministic" : "");
 
 	fork_init();
 	parent = create_init_mm();
+	/* Nothing before here depends on the schedule: only vCPU0 ran. */
+	pvsim_snapshot_point();
 	smp_init();
+	pvsim_sched_point("race begin", smp_processor_id());
 
 	while (!iters || READ_ONCE(race_stats.forks) < iters) {
 		make_pages_present(parent->mmap);
 		touch_pages();
 		do_fork();
-		if (nr_live > LIVE_MAX)
+		if (live && nr_live > live)
 			exit_oldest();
 		if (!writers)
 			writer_pass(&init_mm);
+		if (!live)
+			exit_oldest();
 	}
+	/* The reclaimers are the odd vCPUs. */
+	while (passes && atomic_read(&reclaim_done) < (int)(nr_cpus / 2))
+		cpu_relax();
 	print_stats();
 	xen_poweroff();
 }

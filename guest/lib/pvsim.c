@@ -1,13 +1,19 @@
-/* pvsim_op: feature probing, the exit counters and trace marks. */
+/*
+ * pvsim_op: feature probing, the exit counters, trace marks and the
+ * deterministic scheduler's points.
+ */
 #include <hypercall.h>
 #include <kernel.h>
 #include <mm.h>
+#include <processor.h>
 #include <smp.h>
 #include <xen/errno.h>
 #include <xen/pvsim.h>
+#include <xen/sched.h>
 #include <xen/version.h>
 
 bool pvsim_trace_marks;
+bool pvsim_deterministic;
 
 static u32 features;
 static bool features_probed;
@@ -68,4 +74,24 @@ void __trace_mark(const char *label, unsigned long arg)
 	/* A hypervisor that stops taking them: stop making them. */
 	if (rc == -ENOSYS)
 		WRITE_ONCE(pvsim_trace_marks, false);
+}
+
+/*
+ * cpu_relax() in a deterministic domain: the vCPU that a busy-wait waits
+ * for runs only once this one exits, so yield instead of pausing.
+ */
+void pvsim_cpu_relax(void)
+{
+	HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+}
+
+/* Hints both: an error, -ENOSYS from a hypervisor without them, is moot. */
+void pvsim_sched_point(const char *label, unsigned long arg)
+{
+	HYPERVISOR_pvsim_op(PVSIMOP_sched_point, (unsigned long)label, arg, 0);
+}
+
+void pvsim_snapshot_point(void)
+{
+	HYPERVISOR_pvsim_op(PVSIMOP_snapshot_point, 0, 0, 0);
 }

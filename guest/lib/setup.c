@@ -6,6 +6,7 @@
 #include <string.h>
 #include <traps.h>
 #include <xen/hypervisor.h>
+#include <xen/pvsim.h>
 
 struct start_info *xen_start_info;
 
@@ -33,6 +34,8 @@ void start_kernel(struct start_info *si)
 	xen_fill_possible_map();
 	paging_init();
 	xen_setup_shared_info();
+	/* Before anything spins: cpu_relax() depends on it. */
+	pvsim_deterministic = pvsim_has_feature(PVSIMFEAT_deterministic);
 	trap_init();
 	mem_init();
 

@@ -15,6 +15,7 @@
 #include <swap.h>
 
 static LIST_HEAD(inactive_list);
+static unsigned long nr_inactive;	/* pages on inactive_list */
 static DEFINE_SPINLOCK(lru_lock);
 
 static LIST_HEAD(anon_page_pool);
@@ -25,6 +26,7 @@ void lru_cache_add(struct page *page)
 	spin_lock(&lru_lock);
 	SetPageLRU(page);
 	list_add_tail(&page->lru, &inactive_list);
+	nr_inactive++;
 	spin_unlock(&lru_lock);
 }
 
@@ -71,6 +73,7 @@ static unsigned long isolate_lru_pages(unsigned long nr_to_scan,
 		list_add_tail(&page->lru, dst);
 		nr_taken++;
 	}
+	nr_inactive -= nr_taken;
 	spin_unlock(&lru_lock);
 	return nr_taken;
 }
@@ -117,15 +120,46 @@ keep:
 	return nr_reclaimed;
 }
 
-void kswapd(bool pressure)
+/*
+ * Scans up to nr_to_scan pages from the head of the LRU, a cluster at a
+ * time; kept pages go back to the tail. Returns the pages scanned, fewer
+ * when the LRU runs empty.
+ */
+static unsigned long shrink_inactive_list(unsigned long nr_to_scan,
+					  bool pressure)
 {
-	for (;;) {
+	unsigned long nr_scanned = 0, nr_taken;
+
+	while (nr_scanned < nr_to_scan) {
 		LIST_HEAD(page_list);
 
-		if (!isolate_lru_pages(SWAP_CLUSTER_MAX, &page_list)) {
-			cpu_relax();
-			continue;
-		}
+		nr_taken = isolate_lru_pages(min(nr_to_scan - nr_scanned,
+						 SWAP_CLUSTER_MAX), &page_list);
+		if (!nr_taken)
+			break;
 		shrink_page_list(&page_list, pressure);
+		nr_scanned += nr_taken;
 	}
+	return nr_scanned;
+}
+
+void kswapd(bool pressure, unsigned long passes)
+{
+	unsigned long pass;
+
+	if (!passes) {
+		for (;;) {
+			if (!shrink_inactive_list(SWAP_CLUSTER_MAX, pressure))
+				cpu_relax();
+		}
+	}
+
+	/*
+	 * A pass scans each page on the LRU as it starts, once: the pages
+	 * it keeps queue up behind the rest. An empty LRU ends a pass
+	 * rather than waiting for pages, which may never come once fork
+	 * and exit are done.
+	 */
+	for (pass = 0; pass < passes; pass++)
+		shrink_inactive_list(READ_ONCE(nr_inactive), pressure);
 }

@@ -23,6 +23,12 @@
 #define PVSIMFEAT_pagetable_pending		1
 #define PVSIMFEAT_trace_mark			2
 #define PVSIMFEAT_exit_counters			3
+/*
+ * The domain runs under pvsim's deterministic scheduler: vCPUs run one at
+ * a time and switch only at exits, so a busy-wait that never exits never
+ * lets another vCPU run.
+ */
+#define PVSIMFEAT_deterministic			4
 
 /*
  * (machine address of an L1 entry, mask): atomically against the MMU
@@ -43,6 +49,19 @@
  * offset 8 * n of that frame, which it keeps for good.
  */
 #define PVSIMOP_register_exit_counters		4
+/*
+ * (static label, number): an explicit scheduling point. In a
+ * deterministic domain the scheduler may switch vCPUs here; elsewhere it
+ * is a no-op returning 0.
+ */
+#define PVSIMOP_sched_point			5
+/*
+ * (): the domain's state here, with only the calling vCPU up, is the
+ * same for every schedule, so an explorer may snapshot the domain here
+ * and start each schedule from it. Returns 0; -ENOSYS from a hypervisor
+ * without it, which callers ignore.
+ */
+#define PVSIMOP_snapshot_point			6
 
 #define PVSIM_MAX_PENDING			512
 #define PVSIM_MAX_LABEL				63
@@ -101,5 +120,25 @@ static inline void trace_mark(const char *label, unsigned long arg)
 	if (unlikely(pvsim_trace_marks))
 		__trace_mark(label, arg);
 }
+
+/*
+ * Whether the domain runs under the deterministic scheduler
+ * (PVSIMFEAT_deterministic), set once at boot before any vCPU can spin;
+ * cpu_relax() then yields, since only an exit lets another vCPU run.
+ */
+extern bool pvsim_deterministic;
+
+/*
+ * An explicit scheduling point for the deterministic scheduler, a no-op
+ * elsewhere. label must be a string literal, as for trace_mark().
+ */
+void pvsim_sched_point(const char *label, unsigned long arg);
+
+/*
+ * Tells an explorer that the domain's state here, with only this vCPU
+ * up, does not depend on the schedule: it may start every schedule from
+ * a snapshot taken here.
+ */
+void pvsim_snapshot_point(void);
 
 #endif /* _XEN_PVSIM_H */

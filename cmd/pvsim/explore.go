@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"pvsim/explore"
+	"pvsim/race"
+)
+
+const exploreSynopsis = "pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--depth D] [--budget N | --duration T] [--seed X] [--workers N] [--shard i/N] [--json]\n       pvsim explore merge [--json] RESULT.json..."
+
+func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
+	if len(args) > 0 && args[0] == "merge" {
+		return cmdExploreMerge(args[1:], stdout, stderr)
+	}
+	fs := newFlagSet("explore", exploreSynopsis, stderr)
+	var cfg explore.Config
+	strategy := fs.String("strategy", "", "fix strategy: "+strings.Join(race.Strategies, ", "))
+	algo := fs.String("algo", "dfs", "dfs: every schedule within the preemption bound; pct: random priorities with depth-1 change points")
+	fs.IntVar(&cfg.Bound, "bound", 2, "dfs: at most this many preemptions per schedule")
+	fs.IntVar(&cfg.Depth, "depth", 0, fmt.Sprintf("pct: the bug depth d (default %d); dfs: take decisions only at the first D points of the window (0: all)", explore.DefaultPCTDepth))
+	fs.IntVar(&cfg.Budget, "budget", 0, "stop after this many schedules (pct: default 1000; for pct, of all shards together)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: no limit)")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "pct: the seed; schedule j draws from (seed, j) alone")
+	fs.IntVar(&cfg.Workers, "workers", 1, "run schedules in this many VMs at once")
+	shard := fs.String("shard", "0/1", "run shard `i/N` of the search (0 <= i < N); join the results with 'pvsim explore merge'")
+	fs.BoolVar(&cfg.All, "all", false, "keep searching after the first violation")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	console := fs.Bool("console", false, "copy the guest console of the boot to the snapshot point to stderr")
+	if help, err := parseFlagsOnly(fs, args); help || err != nil {
+		return exitOK, err
+	}
+	if *strategy == "" {
+		return 0, usageError{"explore needs --strategy, one of " + strings.Join(race.Strategies, ", ")}
+	}
+	cfg.Algo = explore.Algo(*algo)
+	var err error
+	if cfg.Shard, err = explore.ParseShard(*shard); err != nil {
+		return 0, usageError{err.Error()}
+	}
+	if cfg.Algo == explore.PCT && cfg.Budget == 0 && cfg.Duration == 0 {
+		cfg.Budget = 1000
+	}
+	if err := cfg.Check(); err != nil {
+		return 0, usageError{err.Error()}
+	}
+	var con io.Writer
+	if *console {
+		con = stderr
+	}
+	ctx := context.Background()
+	t, err := race.ExploreTarget(ctx, *strategy, con)
+	if err != nil {
+		return 0, err
+	}
+	defer t.Snapshot.Close()
+	if isTerminal(stderr) {
+		cfg.Progress = func(p explore.Progress) {
+			fmt.Fprintf(stderr, "\r%s %s: %5.0fs  %d schedules  %d queued  %d violations  ",
+				*strategy, cfg.Algo, p.Elapsed.Seconds(), p.Schedules, p.Queued, p.Violations)
+		}
+	}
+	res, err := explore.Run(ctx, t, cfg)
+	if cfg.Progress != nil {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return 0, err
+	}
+	res.Target = "race " + race.ExploreCmdLine(*strategy)
+	if *asJSON {
+		err = writeJSON(stdout, res)
+	} else {
+		printExplore(stdout, res)
+	}
+	if err == nil && len(res.Violations) > 0 {
+		return exitViolation, nil
+	}
+	return exitOK, err
+}
+
+func cmdExploreMerge(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newFlagSet("explore merge", "pvsim explore merge [--json] RESULT.json...", stderr)
+	asJSON := fs.Bool("json", false, "print the merged result as JSON")
+	pos, _, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if len(pos) == 0 {
+		return 0, usageError{"explore merge takes the JSON results of 'pvsim explore --json --shard i/N'"}
+	}
+	var results []*explore.Result
+	for _, p := range pos {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return 0, err
+		}
+		var r explore.Result
+		if err := json.Unmarshal(b, &r); err != nil {
+			return 0, fmt.Errorf("%s: not an explore result: %v", p, err)
+		}
+		results = append(results, &r)
+	}
+	m, err := explore.Merge(results)
+	if err != nil {
+		return 0, err
+	}
+	if *asJSON {
+		err = writeJSON(stdout, m)
+	} else {
+		printExplore(stdout, m)
+	}
+	if err == nil && len(m.Violations) > 0 {
+		return exitViolation, nil
+	}
+	return exitOK, err
+}
+
+// printExplore prints a search's outcome: each violation with its
+// schedule and how to replay it, or what was covered.
+func printExplore(w io.Writer, r *explore.Result) {
+	what := fmt.Sprintf("%s, preemption bound %d", r.Algo, r.Bound)
+	if r.Algo == explore.PCT {
+		what = fmt.Sprintf("pct, depth %d, seed %d", r.Depth, r.Seed)
+	}
+	fmt.Fprintf(w, "explore %s: %s, shards %v of %d\n", r.Target, what, r.Shards, r.ShardCount)
+	fmt.Fprintf(w, "  %d schedules in %.1fs (%.1f/s, %d workers), reset %.0f µs; the default schedule has %d points from step %d\n",
+		r.Schedules, r.Seconds, r.PerSecond, r.Workers, r.ResetUs, r.Points, r.Window)
+	for i, v := range r.Violations {
+		fmt.Fprintf(w, "\nviolation %d: %s: %s\n", i+1, v.Oracle, v.Detail)
+		fmt.Fprintf(w, "  schedule: %s (%d preemptions, %d steps)\n", v.Schedule, v.Preemptions, v.Steps)
+		fmt.Fprintf(w, "  trace sha256: %s\n", v.TraceSHA256)
+		fmt.Fprintf(w, "  replay: pvsim run race --schedule %s -- %s\n", v.Schedule, strings.TrimPrefix(r.Target, "race "))
+		if v.Interleaving != "" {
+			fmt.Fprintf(w, "\n%s", v.Interleaving)
+		}
+	}
+	switch {
+	case r.Exhausted && r.Algo == explore.DFS:
+		fmt.Fprintf(w, "\nno violation: every schedule within %d preemptions was run (bound exhausted)\n", r.Bound)
+	case r.Exhausted:
+		fmt.Fprintf(w, "\nno violation in %d schedules\n", r.Schedules)
+	case len(r.Violations) == 0:
+		fmt.Fprintf(w, "\nno violation so far; not exhausted: %s\n", r.Stopped)
+	}
+}

@@ -1,0 +1,133 @@
+// Package explore searches the schedules of a deterministic domain for
+// violations, starting each from a snapshot: bounded depth-first search
+// with a preemption bound, as CHESS does, and PCT, the probabilistic
+// concurrency testing of Burckhardt et al. (ASPLOS 2010). It owns
+// schedules and their string form, the two searches, the split of a
+// search into shards and the merge of their results. What counts as a
+// violation is the caller's (Target.Check).
+package explore
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"pvsim/hv"
+)
+
+// Decision is one place where a schedule departs from hv.DefaultNext: at
+// scheduling point Step, vCPU VCPU runs.
+type Decision struct {
+	Step uint64
+	VCPU int
+}
+
+// Schedule fixes a run of a domain with VCPUs vCPUs: its decisions, in
+// step order. Without decisions it is hv.DefaultNext throughout.
+type Schedule struct {
+	VCPUs     int
+	Decisions []Decision
+}
+
+// String is the schedule's text form: "cpus=N" and the decisions as
+// "step:vcpu", joined by commas.
+func (s Schedule) String() string {
+	var b strings.Builder
+	b.WriteString("cpus=")
+	b.WriteString(strconv.Itoa(s.VCPUs))
+	for _, d := range s.Decisions {
+		b.WriteByte(',')
+		b.WriteString(strconv.FormatUint(d.Step, 10))
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(d.VCPU))
+	}
+	return b.String()
+}
+
+// ParseSchedule reads a schedule's text form (Schedule.String).
+func ParseSchedule(text string) (Schedule, error) {
+	fields := strings.Split(strings.TrimSpace(text), ",")
+	n, ok := strings.CutPrefix(fields[0], "cpus=")
+	var s Schedule
+	var err error
+	if s.VCPUs, err = strconv.Atoi(n); !ok || err != nil || s.VCPUs < 1 || s.VCPUs > hv.MaxVCPUs {
+		return Schedule{}, fmt.Errorf("schedule %q: want cpus=N (1 to %d) first, then step:vcpu decisions", text, hv.MaxVCPUs)
+	}
+	for _, f := range fields[1:] {
+		step, vcpu, ok := strings.Cut(strings.TrimSpace(f), ":")
+		if !ok {
+			return Schedule{}, fmt.Errorf("schedule %q: decision %q is not step:vcpu", text, f)
+		}
+		st, err := strconv.ParseUint(step, 10, 64)
+		if err != nil || st == 0 {
+			return Schedule{}, fmt.Errorf("schedule %q: step %q is not a positive number", text, step)
+		}
+		v, err := strconv.Atoi(vcpu)
+		if err != nil || v < 0 || v >= s.VCPUs {
+			return Schedule{}, fmt.Errorf("schedule %q: vCPU %q is not 0 to %d", text, vcpu, s.VCPUs-1)
+		}
+		if k := len(s.Decisions); k > 0 && st <= s.Decisions[k-1].Step {
+			return Schedule{}, fmt.Errorf("schedule %q: steps must increase (%d after %d)", text, st, s.Decisions[k-1].Step)
+		}
+		s.Decisions = append(s.Decisions, Decision{Step: st, VCPU: v})
+	}
+	return s, nil
+}
+
+// with returns s with one more decision.
+func (s Schedule) with(d Decision) Schedule {
+	return Schedule{VCPUs: s.VCPUs, Decisions: append(append([]Decision(nil), s.Decisions...), d)}
+}
+
+// Replay is the hv.Scheduler that follows a schedule. It records the
+// points it passes when Record is set.
+type Replay struct {
+	Schedule Schedule
+	Record   bool
+	// Points are the points passed, with Record.
+	Points []Point
+	next   int
+}
+
+// Point is what the search keeps of one scheduling point.
+type Point struct {
+	Step     uint64
+	VCPU     int
+	Yield    bool
+	Labelled bool
+	Runnable uint64
+	// Ran is the vCPU that ran after the point.
+	Ran int
+}
+
+func (r *Replay) Next(p *hv.SchedPoint) int {
+	v := hv.DefaultNext(p)
+	if ds := r.Schedule.Decisions; r.next < len(ds) && ds[r.next].Step == p.Step {
+		v = ds[r.next].VCPU
+		r.next++
+	}
+	if r.Record {
+		r.Points = append(r.Points, Point{Step: p.Step, VCPU: p.VCPU, Yield: p.Yield, Labelled: p.Label != "",
+			Runnable: uint64(p.Runnable), Ran: v})
+	}
+	return v
+}
+
+// Unused reports the decisions the run ended before reaching.
+func (r *Replay) Unused() []Decision { return r.Schedule.Decisions[r.next:] }
+
+// Preemptions counts the decisions of s that took the CPU from a vCPU
+// that could have run on, given the points of the run of s.
+func Preemptions(s Schedule, points []Point) int {
+	n, i := 0, 0
+	ds := s.Decisions
+	for _, p := range points {
+		if i < len(ds) && ds[i].Step == p.Step {
+			if !p.Yield && ds[i].VCPU != p.VCPU {
+				n++
+			}
+			i++
+		}
+	}
+	return n
+}

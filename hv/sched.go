@@ -1,0 +1,189 @@
+package hv
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"pvsim/mmu"
+	"pvsim/ptops"
+	"pvsim/xen"
+)
+
+// Deterministic mode. With Config.Scheduler set, the vCPUs of a domain run
+// one at a time: the vCPU holding the CPU runs until its next exit, and at
+// each scheduling point the Scheduler names the vCPU that runs next. A
+// point is any exit the guest makes on purpose or by faulting, taken
+// before the hypervisor handles it: every hypercall but trace marks (which
+// only annotate), and every exception. What runs between two points is one
+// vCPU's guest code alone, so the sequence of decisions, the schedule,
+// fixes the whole run: the same schedule gives the same exits, the same
+// memory, the same trace.
+//
+// The guest's time comes from the hypervisor too. The pvclock publishes a
+// logical clock that advances at every point and a TSC scale of zero, and
+// the trace stamps events with the logical clock instead of wall time.
+// Guest busy-waits must exit (SCHEDOP_yield): a guest learns it runs
+// deterministically from the pvsim feature bit xen.PVSimFeatDeterministic.
+
+// Scheduler decides who runs at each scheduling point of a deterministic
+// domain. Next is called on the thread of the vCPU at the point, one call
+// at a time; it returns the id of a vCPU in p.Runnable.
+type Scheduler interface {
+	Next(p *SchedPoint) int
+}
+
+// SchedPoint is one scheduling point.
+type SchedPoint struct {
+	// Step counts the points of the domain since it booted, from 1.
+	Step uint64
+	// VCPU is the vCPU at the point: the one that ran up to it.
+	VCPU int
+	// Kind and Nr are the exit: a hypercall and its number, or a trap and
+	// its vector.
+	Kind TraceKind
+	Nr   uint16
+	// Yield is set for SCHEDOP_yield: the vCPU waits for another.
+	Yield bool
+	// Label is an explicit point's label (pvsim_op sched_point).
+	Label string
+	// Runnable are the vCPUs that may run next: those that are up.
+	Runnable ptops.VCPUMask
+}
+
+// DefaultNext is the schedule without decisions: the vCPU at the point
+// runs on, unless it yields, when the next runnable vCPU after it does.
+func DefaultNext(p *SchedPoint) int {
+	if !p.Yield {
+		return p.VCPU
+	}
+	for i := 1; i <= MaxVCPUs; i++ {
+		if c := (p.VCPU + i) % MaxVCPUs; p.Runnable&(1<<c) != 0 {
+			return c
+		}
+	}
+	return p.VCPU
+}
+
+// DefaultScheduler takes no decisions: DefaultNext at every point.
+type DefaultScheduler struct{}
+
+func (DefaultScheduler) Next(p *SchedPoint) int { return DefaultNext(p) }
+
+// ScheduleError reports a scheduler that chose a vCPU that cannot run.
+type ScheduleError struct {
+	Step     uint64
+	VCPU     int
+	Runnable ptops.VCPUMask
+}
+
+func (e *ScheduleError) Error() string {
+	return fmt.Sprintf("schedule: at step %d it chose vCPU %d, which is not up (runnable %#x)", e.Step, e.VCPU, uint64(e.Runnable))
+}
+
+// logicalTick is how far the logical clock moves per tick.
+const logicalTick = time.Microsecond
+
+// detState is the deterministic scheduler's state. Only the vCPU holding
+// the CPU touches it, and the channel hand-over orders those touches.
+type detState struct {
+	sched Scheduler
+	cur   int
+	step  uint64
+	// ticks is the logical clock, in logicalTick units.
+	ticks uint64
+	// turn[i] hands the CPU to vCPU i.
+	turn  []chan struct{}
+	point SchedPoint
+}
+
+func newDetState(s Scheduler, nvcpus int) *detState {
+	t := &detState{sched: s}
+	for range nvcpus {
+		t.turn = append(t.turn, make(chan struct{}, 1))
+	}
+	return t
+}
+
+// start hands the CPU to vCPU first, before any vCPU runs.
+func (t *detState) start(first int) {
+	t.cur = first
+	t.turn[first] <- struct{}{}
+}
+
+// now is the time since the domain started: logical in a deterministic
+// domain, where each call advances it, wall time otherwise.
+func (d *Domain) now() time.Duration {
+	if d.det != nil {
+		d.det.ticks++
+		return time.Duration(d.det.ticks) * logicalTick
+	}
+	return time.Since(d.started)
+}
+
+// awaitTurn blocks v until it holds the CPU: until it takes the token
+// from its channel (the first holder's is put there before any vCPU
+// runs). It reports false when the domain ended meanwhile.
+func (d *Domain) awaitTurn(v *vcpu) bool {
+	select {
+	case <-d.det.turn[v.id]:
+		return !d.stopping.Load()
+	case <-d.stopCh:
+		return false
+	}
+}
+
+// schedPoint is called for each exit in a deterministic domain before it
+// is handled. If the exit is a scheduling point it asks the scheduler who
+// runs next and, if that is another vCPU, hands over the CPU and waits for
+// it to come back. It reports false when the domain ended.
+func (v *vcpu) schedPoint() bool {
+	d, r := v.d, v.run
+	p := &d.det.point
+	*p = SchedPoint{VCPU: v.id}
+	switch {
+	case r.exitReason == exitMMIO && r.mmio().physAddr&^(mmu.PageSize-1) == d.mem.doorbell:
+		nr := binary.LittleEndian.Uint32(r.mmio().data[:4])
+		p.Kind, p.Nr = TraceHypercall, uint16(nr)
+		switch {
+		case nr == xen.HypercallSchedOp && r.regs.RDI == xen.SchedOpYield:
+			p.Yield = true
+		case nr == xen.HypercallPVSimOp && r.regs.RDI == xen.PVSimOpTraceMark:
+			return true // an annotation, not an action
+		case nr == xen.HypercallPVSimOp && r.regs.RDI == xen.PVSimOpSchedPoint:
+			p.Label, _ = v.label(r.regs.RSI)
+		}
+	case r.exitReason == exitIO && r.io().port == trapPort && v.onCPL0Stack(r.regs.RSP):
+		p.Kind, p.Nr = TraceTrap, uint16(v.stackGet(r.regs.RSP+frameVector))
+	default:
+		return true // a fault: it ends the domain
+	}
+	s := d.det
+	s.step++
+	p.Step, p.Runnable = s.step, d.upMask()
+	next := s.sched.Next(p)
+	if next < 0 || next >= len(d.vcpus) || p.Runnable&(1<<next) == 0 {
+		d.end(Result{}, &ScheduleError{Step: p.Step, VCPU: next, Runnable: p.Runnable})
+		return false
+	}
+	d.setLogicalTime()
+	if next == v.id {
+		return true
+	}
+	s.cur = next
+	s.turn[next] <- struct{}{}
+	return d.awaitTurn(v)
+}
+
+// setLogicalTime publishes the logical clock in every vCPU's pvclock, with
+// Xen's version protocol (odd while the record changes).
+func (d *Domain) setLogicalTime() {
+	ns := d.det.ticks * uint64(logicalTick)
+	for i := range d.vcpus {
+		t := d.sharedInfo[i*xen.VCPUInfoSize+xen.VCPUInfoTime:]
+		ver := binary.LittleEndian.Uint32(t[xen.TimeInfoVersion:])
+		binary.LittleEndian.PutUint32(t[xen.TimeInfoVersion:], ver+1)
+		binary.LittleEndian.PutUint64(t[xen.TimeInfoSystemTime:], ns)
+		binary.LittleEndian.PutUint32(t[xen.TimeInfoVersion:], ver+2)
+	}
+}

@@ -1,0 +1,254 @@
+package hv
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/bobuhiro11/gokvm/kvm"
+	"golang.org/x/sys/unix"
+
+	"pvsim/mmu"
+	"pvsim/xen"
+)
+
+// Snapshots. A deterministic domain built with Config.Snapshot stops when
+// its guest reaches pvsim_op snapshot_point with one vCPU up, and hands
+// back a Snapshot: its memory file, frame table and vCPU state. Restore
+// makes a new domain from it, over a copy-on-write (MAP_PRIVATE) mapping
+// of that file: a fresh VM, so KVM's shadow pagetables start empty and
+// nothing stale survives (host writes into guest pagetables would not be
+// seen, DESIGN.md §2), and the snapshot stays as it was for the next one.
+
+// Snapshot is a domain stopped at its snapshot point. Close releases it
+// once no domain restored from it runs.
+type Snapshot struct {
+	cfg  Config
+	file *os.File
+	boot *bootInfo
+	syms *Symbolizer
+	ft   *mmu.FrameTable
+
+	exitCountersPFN uint64
+	consoleTail     []byte
+	step, ticks     uint64
+	cur             int
+	vcpus           []vcpuSnapshot
+}
+
+// vcpuSnapshot is what a vCPU is, beyond guest memory.
+type vcpuSnapshot struct {
+	state int32
+	// kvm is set for the vCPU that took the snapshot: its registers just
+	// after the snapshot hypercall.
+	kvm        *kvmState
+	start      kvm.Regs
+	cr3        uint64
+	fsBase     uint64
+	gsBase     uint64
+	gsBaseUser uint64
+	traps      [256]trapInfo
+	kernelSS   uint64
+	kernelSP   uint64
+	stats      ExitStats
+	exits      uint64
+	labels     map[uint64]string
+	trace      []TraceEvent
+	traceN     uint64
+}
+
+type kvmState struct {
+	regs  kvm.Regs
+	sregs kvm.Sregs
+}
+
+// snapshotPoint: pvsim_op snapshot_point. Only a domain asked to snapshot
+// does; elsewhere the call does nothing.
+func (v *vcpu) snapshotPoint() uint64 {
+	if !v.d.cfg.Snapshot {
+		return 0
+	}
+	for _, u := range v.d.vcpus {
+		if u != v && u.state.Load() != vcpuDown {
+			return xen.EBUSY.Ret()
+		}
+	}
+	v.snapshotting = true
+	return 0
+}
+
+// takeSnapshot ends the domain with a snapshot of it, just after v's
+// snapshot hypercall returned. The snapshot completes the doorbell store
+// itself, rather than leave it to the next KVM_RUN: RIP past the store
+// (where KVM may have put it already), the result in RAX. The store has
+// no other effect, and the restored vCPU is a new one, with nothing
+// pending.
+func (v *vcpu) takeSnapshot() {
+	d, r := v.d, v.run
+	fail := func(err error) { d.end(Result{}, fmt.Errorf("vCPU %d: snapshot: %w", v.id, err)) }
+	regs, err := kvm.GetRegs(v.fd)
+	if err != nil {
+		fail(fmt.Errorf("KVM_GET_REGS: %w", err))
+		return
+	}
+	switch {
+	case v.atDoorbell(regs.RIP - doorbellInsnLen):
+	case v.atDoorbell(regs.RIP):
+		regs.RIP += doorbellInsnLen
+	default:
+		fail(fmt.Errorf("RIP %#x is not at a doorbell store of the hypercall page", regs.RIP))
+		return
+	}
+	regs.RAX = r.regs.RAX
+	sregs, err := kvm.GetSregs(v.fd)
+	if err != nil {
+		fail(fmt.Errorf("KVM_GET_SREGS: %w", err))
+		return
+	}
+	var ev kvm.VCPUEvents
+	if err := kvm.GetVCPUEvents(v.fd, &ev); err != nil {
+		fail(fmt.Errorf("KVM_GET_VCPU_EVENTS: %w", err))
+		return
+	}
+	if ev.E.Inject != 0 || ev.E.Pending != 0 || ev.I.Inject != 0 || ev.I.Shadow != 0 || ev.N.Inject != 0 || ev.N.Pending != 0 {
+		fail(errors.New("an event is pending"))
+		return
+	}
+	f, err := dupFile(d.mem.file)
+	if err != nil {
+		fail(err)
+		return
+	}
+	s := &Snapshot{
+		cfg: d.cfg, file: f, boot: d.boot, syms: d.syms, ft: d.ft.Clone(nil),
+		exitCountersPFN: d.exitCountersPFN, consoleTail: append([]byte(nil), d.consoleTail...),
+		step: d.det.step, ticks: d.det.ticks, cur: v.id,
+	}
+	if d.exitCounters.Load() == nil {
+		s.exitCountersPFN = noPFN
+	}
+	for _, u := range d.vcpus {
+		vs := vcpuSnapshot{
+			state: u.state.Load(), start: u.start, cr3: u.cr3, fsBase: u.fsBase, gsBase: u.gsBase,
+			gsBaseUser: u.gsBaseUser, traps: u.traps, kernelSS: u.kernelSS, kernelSP: u.kernelSP,
+			stats: u.stats, exits: u.exits, labels: map[uint64]string{},
+			trace: u.trace.events(), traceN: u.trace.n,
+		}
+		for k, l := range u.labels {
+			vs.labels[k] = l
+		}
+		if u == v {
+			vs.kvm = &kvmState{regs: *regs, sregs: *sregs}
+		}
+		s.vcpus = append(s.vcpus, vs)
+	}
+	d.end(Result{VCPU: v.id, Snapshot: s}, nil)
+}
+
+// doorbellInsnLen is the length of the hypercall stub's doorbell store,
+// movabs %eax, moffs64 (fillHypercallPage).
+const doorbellInsnLen = 9
+
+// noPFN stands for no frame.
+const noPFN = ^uint64(0)
+
+func dupFile(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("keeping the memory file: %w", err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// Close releases the snapshot's memory file.
+func (s *Snapshot) Close() {
+	if s.file != nil {
+		s.file.Close()
+		s.file = nil
+	}
+}
+
+// VCPUs is the number of vCPUs of the snapshot domain.
+func (s *Snapshot) VCPUs() int { return s.cfg.VCPUs }
+
+// Steps is how many scheduling points the domain had passed when it was
+// snapshot.
+func (s *Snapshot) Steps() uint64 { return s.step }
+
+// Restore makes a domain that starts where the snapshot stopped, over a
+// copy-on-write mapping of its memory. From cfg it takes the Scheduler
+// (required), Console, Timeout and the audit settings; the kernel, memory
+// and vCPUs are the snapshot's. The snapshot can be restored again and
+// again, also concurrently.
+func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
+	if cfg.Scheduler == nil {
+		return nil, errors.New("restoring a snapshot needs a Scheduler")
+	}
+	if s.file == nil {
+		return nil, errors.New("the snapshot is closed")
+	}
+	c := s.cfg
+	c.Scheduler, c.Snapshot = cfg.Scheduler, false
+	c.Console, c.Timeout, c.Audit, c.AuditInterval = cfg.Console, cfg.Timeout, cfg.Audit, cfg.AuditInterval
+	d := newDomain(c)
+	d.syms, d.boot = s.syms, s.boot
+	ok := false
+	defer func() {
+		if !ok {
+			d.Close()
+		}
+	}()
+	f, err := dupFile(s.file)
+	if err != nil {
+		return nil, err
+	}
+	if d.mem, err = mapPhysMem(f, c.Memory, unix.MAP_PRIVATE); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := d.createVM(); err != nil {
+		return nil, err
+	}
+	d.ft = s.ft.Clone(&mmuMemory{d})
+	if s.exitCountersPFN != noPFN {
+		page := d.mem.frame(s.exitCountersPFN)
+		d.exitCountersPFN = s.exitCountersPFN
+		d.exitCounters.Store(&page)
+	}
+	d.consoleTail = append(d.consoleTail, s.consoleTail...)
+	d.det.step, d.det.ticks = s.step, s.ticks
+	d.det.start(s.cur)
+	for i, vs := range s.vcpus {
+		v := d.vcpus[i]
+		v.state.Store(vs.state)
+		v.start, v.cr3, v.fsBase, v.gsBase, v.gsBaseUser = vs.start, vs.cr3, vs.fsBase, vs.gsBase, vs.gsBaseUser
+		v.traps, v.kernelSS, v.kernelSP = vs.traps, vs.kernelSS, vs.kernelSP
+		v.stats, v.exits = vs.stats, vs.exits
+		for k, l := range vs.labels {
+			v.labels[k] = l
+		}
+		v.trace.restore(vs.trace, vs.traceN)
+		v.restored = vs.kvm
+	}
+	ok = true
+	return d, nil
+}
+
+// restoreState loads the registers a snapshot kept for v.
+func (v *vcpu) restoreState() error {
+	if err := kvm.SetSregs(v.fd, &v.restored.sregs); err != nil {
+		return fmt.Errorf("KVM_SET_SREGS: %w", err)
+	}
+	if err := kvm.SetRegs(v.fd, &v.restored.regs); err != nil {
+		return fmt.Errorf("KVM_SET_REGS: %w", err)
+	}
+	return nil
+}
+
+// atDoorbell reports whether rip is at a hypercall stub's doorbell store,
+// movabs %eax, hvDoorbellVA.
+func (v *vcpu) atDoorbell(rip uint64) bool {
+	var b [doorbellInsnLen]byte
+	return v.readGuest(b[:], rip) == nil && b[0] == 0xa3 && binary.LittleEndian.Uint64(b[1:]) == hvDoorbellVA
+}
