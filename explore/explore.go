@@ -25,6 +25,10 @@ type Target struct {
 	// hypervisor's invariants after every MMU operation.
 	Timeout time.Duration
 	Audit   bool
+
+	// model, in tests, runs a schedule in place of a domain, on vcpus.
+	model func(sched hv.Scheduler) *Violation
+	vcpus int
 }
 
 // Violation is a schedule whose run went wrong.
@@ -209,7 +213,10 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 
 	// The default schedule: every shard runs it to find the window and
 	// the first decisions; shard 0 counts it.
-	s.vcpus = t.Snapshot.VCPUs()
+	s.vcpus = t.vcpus
+	if t.Snapshot != nil {
+		s.vcpus = t.Snapshot.VCPUs()
+	}
 	root := &Replay{Schedule: Schedule{VCPUs: s.vcpus}, Record: true}
 	v, err := s.run(ctx, root)
 	if err != nil {
@@ -439,6 +446,9 @@ func (s *search) pctWorker(ctx context.Context) {
 
 // run runs one schedule from the snapshot and judges it.
 func (s *search) run(ctx context.Context, sched hv.Scheduler) (*Violation, error) {
+	if s.t.model != nil {
+		return s.named(s.t.model(sched), sched), nil
+	}
 	t0 := time.Now()
 	d, err := s.t.Snapshot.Restore(hv.Config{Scheduler: sched, Timeout: s.t.Timeout, Audit: s.t.Audit})
 	if err != nil {
@@ -466,16 +476,23 @@ func (s *search) run(ctx context.Context, sched hv.Scheduler) (*Violation, error
 		return nil, err
 	}
 	v.Steps, v.TraceSHA256 = res.Steps, trace
-	var points []Point
+	return s.named(v, sched), nil
+}
+
+// named gives a violation the schedule that led to it.
+func (s *search) named(v *Violation, sched hv.Scheduler) *Violation {
+	if v == nil {
+		return nil
+	}
 	switch sc := sched.(type) {
 	case *Replay:
-		v.Schedule, points = sc.Schedule.String(), sc.Points
-		v.Preemptions = Preemptions(sc.Schedule, points)
+		v.Schedule = sc.Schedule.String()
+		v.Preemptions = Preemptions(sc.Schedule, sc.Points)
 	case *pctScheduler:
 		v.Schedule = sc.taken.String()
 		v.Preemptions = Preemptions(sc.taken, sc.points)
 	}
-	return v, nil
+	return v
 }
 
 func (s *search) result() *Result {

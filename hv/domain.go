@@ -236,7 +236,7 @@ func newDomain(cfg Config) *Domain {
 // createVM makes the KVM VM over the domain's memory, and its vCPUs.
 func (d *Domain) createVM() error {
 	var err error
-	if d.kvm, err = openKVM(); err != nil {
+	if d.kvm, err = systemKVM(); err != nil {
 		return err
 	}
 	vmfd, err := kvm.CreateVM(d.kvm.f.Fd())
@@ -306,10 +306,7 @@ func (d *Domain) Close() {
 		d.vm.Close()
 		d.vm = nil
 	}
-	if d.kvm != nil {
-		d.kvm.close()
-		d.kvm = nil
-	}
+	d.kvm = nil
 	if d.mem != nil {
 		d.mem.free()
 		d.mem = nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -111,7 +112,28 @@ func openKVM() (*kvmSys, error) {
 	return k, nil
 }
 
-func (k *kvmSys) close() { k.f.Close() }
+// sharedKVM is the process's /dev/kvm, opened by the first domain and
+// kept: every domain makes its VM from it, as one VMM process would, and a
+// domain restored per schedule does not pay for the open and the
+// capability checks again.
+var sharedKVM struct {
+	mu  sync.Mutex
+	sys *kvmSys
+}
+
+// systemKVM returns the shared /dev/kvm, opening it if need be.
+func systemKVM() (*kvmSys, error) {
+	sharedKVM.mu.Lock()
+	defer sharedKVM.mu.Unlock()
+	if sharedKVM.sys == nil {
+		k, err := openKVM()
+		if err != nil {
+			return nil, err
+		}
+		sharedKVM.sys = k
+	}
+	return sharedKVM.sys, nil
+}
 
 // kvmRunIoctl is KVM_RUN (_IO(KVMIO, 0x80)).
 var kvmRunIoctl = kvm.IIO(0x80)

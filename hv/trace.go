@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"pvsim/timeline"
@@ -71,14 +72,35 @@ type traceRing struct {
 	cur  *TraceEvent
 }
 
+// rings recycles trace rings of the default size between domains: a
+// domain restored for each schedule of a search would otherwise allocate
+// and clear a megabyte per vCPU. A ring's old events need no clearing:
+// only those recorded since are read.
+var rings sync.Pool
+
 func (t *traceRing) init(d *Domain, vcpu, size int) {
 	t.d, t.vcpu = d, vcpu
 	if size == 0 {
 		size = DefaultTraceEvents
 	}
+	if size == DefaultTraceEvents {
+		if ev, ok := rings.Get().(*[]TraceEvent); ok {
+			t.ev = *ev
+			return
+		}
+	}
 	if size > 0 {
 		t.ev = make([]TraceEvent, size)
 	}
+}
+
+// release hands the ring back for another domain.
+func (t *traceRing) release() {
+	if len(t.ev) == DefaultTraceEvents {
+		ev := t.ev
+		rings.Put(&ev)
+	}
+	t.ev, t.cur = nil, nil
 }
 
 // begin records the start of an exit.

@@ -151,6 +151,7 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 }
 
 func (v *vcpu) close() {
+	v.trace.release()
 	if v.runMem != nil {
 		syscall.Munmap(v.runMem)
 		v.runMem, v.run = nil, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -9,11 +10,13 @@ import (
 	"time"
 
 	"pvsim/bench"
+	"pvsim/explore"
+	"pvsim/race"
 )
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, "Usage: pvsim bench BENCHMARK [flags]\n\nBenchmarks:\n  hypercall  pvsim's null hypercall against the baseline's CPL3 MMIO exit\n  pin        pin+unpin of growing pagetables against one executor write\n  ptwr       an emulated pagetable write (ptwr) against the baseline's #PF round trip\n")
+		fmt.Fprint(stderr, "Usage: pvsim bench BENCHMARK [flags]\n\nBenchmarks:\n  hypercall  pvsim's null hypercall against the baseline's CPL3 MMIO exit\n  pin        pin+unpin of growing pagetables against one executor write\n  ptwr       an emulated pagetable write (ptwr) against the baseline's #PF round trip\n  reset      a reset to the explorer's snapshot against the baseline's VM boot, and schedules per second\n")
 		if len(args) == 0 {
 			return usageError{"bench needs a benchmark name"}
 		}
@@ -26,6 +29,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		return benchPin(args[1:], stdout, stderr)
 	case "ptwr":
 		return benchPTWrite(args[1:], stdout, stderr)
+	case "reset":
+		return benchReset(args[1:], stdout, stderr)
 	}
 	return usageError{fmt.Sprintf("unknown benchmark %q (try 'pvsim bench -h')", args[0])}
 }
@@ -217,3 +222,99 @@ func buildBaseline(src string) (bin string, cleanup func(), err error) {
 	}
 	return bin, cleanup, nil
 }
+
+// resetResult is the JSON of `pvsim bench reset --json`.
+type resetResult struct {
+	// ResetUs is RestoreUs+TeardownUs: what starting one schedule from
+	// the snapshot costs beyond running it.
+	ResetUs    float64 `json:"reset_us"`
+	RestoreUs  float64 `json:"restore_us"`
+	TeardownUs float64 `json:"teardown_us"`
+	VMBootUs   float64 `json:"vm_boot_us"`
+	Ratio      float64 `json:"ratio"`
+	Target     float64 `json:"target_ratio"`
+	// SchedulesPerSecond is the explorer's rate on Search with 1 worker
+	// and with Workers.
+	Search             string  `json:"search"`
+	Schedules          int     `json:"schedules"`
+	Workers            int     `json:"workers"`
+	SchedulesPerSecond float64 `json:"schedules_per_second"`
+	OneWorkerPerSecond float64 `json:"one_worker_schedules_per_second"`
+	Resets             int     `json:"resets"`
+	Rounds             int     `json:"rounds"`
+}
+
+// resetTarget is the ratio to the baseline's VM boot a reset should stay
+// under.
+const resetTarget = 1.5
+
+func benchReset(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench reset", "pvsim bench reset [--resets N] [--workers W] [--strategy S] [--rounds R] [--json]", stderr)
+	resets := fs.Int("resets", 200, "resets per round")
+	workers := fs.Int("workers", 2, "workers for the schedules-per-second figure")
+	strategy := fs.String("strategy", "lock-pte-pages", "strategy whose dfs search (bound 2) gives schedules per second")
+	var rf roundFlags
+	rf.register(fs)
+	if help, err := parseFlagsOnly(fs, args); help || err != nil {
+		return err
+	}
+	if *resets < 1 || rf.rounds < 1 || *workers < 1 {
+		return usageError{"--resets, --rounds and --workers must be positive"}
+	}
+	bin, cleanup, err := buildBaseline(rf.src)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ctx := context.Background()
+	t, err := race.ExploreTarget(ctx, *strategy, nil)
+	if err != nil {
+		return err
+	}
+	defer t.Snapshot.Close()
+	var restore, teardown, boot []float64
+	for r := 0; r < rf.rounds; r++ {
+		fmt.Fprintf(stderr, "round %d/%d: baseline...", r+1, rf.rounds)
+		b, err := bench.RunBaseline(bin, 1000)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stderr, " resets...")
+		rr, err := bench.Reset(t.Snapshot, *resets)
+		if err != nil {
+			return err
+		}
+		restore, teardown = append(restore, us(rr.Restore)), append(teardown, us(rr.Teardown))
+		boot = append(boot, b[bench.VMBootUs])
+		fmt.Fprintf(stderr, " %.0f+%.0f µs vs VM boot %.0f µs\n", us(rr.Restore), us(rr.Teardown), b[bench.VMBootUs])
+	}
+	res := resetResult{
+		RestoreUs: median(restore), TeardownUs: median(teardown), VMBootUs: median(boot), Target: resetTarget,
+		Search: "dfs --bound 2 --strategy " + *strategy, Workers: *workers, Resets: *resets, Rounds: rf.rounds,
+	}
+	res.ResetUs = res.RestoreUs + res.TeardownUs
+	res.Ratio = res.ResetUs / res.VMBootUs
+	for _, w := range []int{1, *workers} {
+		fmt.Fprintf(stderr, "explore %s with %d workers...\n", res.Search, w)
+		er, err := explore.Run(ctx, t, explore.Config{Algo: explore.DFS, Bound: 2, Workers: w})
+		if err != nil {
+			return err
+		}
+		res.Schedules = er.Schedules
+		if w == 1 {
+			res.OneWorkerPerSecond = er.PerSecond
+		}
+		res.SchedulesPerSecond = er.PerSecond
+	}
+	if rf.asJSON {
+		return writeJSON(stdout, res)
+	}
+	fmt.Fprintf(stdout, "reset (restore %.0f µs + teardown %.0f µs): %8.0f µs\n", res.RestoreUs, res.TeardownUs, res.ResetUs)
+	fmt.Fprintf(stdout, "baseline %-29s %8.0f µs\n", bench.VMBootUs+":", res.VMBootUs)
+	fmt.Fprintf(stdout, "ratio                                  %8.2f (target <= %.1f)\n", res.Ratio, res.Target)
+	fmt.Fprintf(stdout, "%s: %d schedules, %.1f/s with 1 worker, %.1f/s with %d\n",
+		res.Search, res.Schedules, res.OneWorkerPerSecond, res.SchedulesPerSecond, res.Workers)
+	return nil
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
