@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"pvsim/explore"
@@ -37,8 +38,8 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return exitOK, err
 	}
-	if *strategy == "" {
-		return 0, usageError{"explore needs --strategy, one of " + strings.Join(race.Strategies, ", ")}
+	if !slices.Contains(race.Strategies, *strategy) {
+		return 0, usageError{fmt.Sprintf("explore needs --strategy, one of %s (not %q)", strings.Join(race.Strategies, ", "), *strategy)}
 	}
 	cfg.Algo = explore.Algo(*algo)
 	var err error

@@ -40,6 +40,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"compare", "extra"}, "compare takes flags only"},
 		{[]string{"compare", "--duration", "0s"}, "--duration must be positive"},
 		{[]string{"compare", "--vcpus", "1"}, "the race needs 2"},
+		{[]string{"explore"}, "explore needs --strategy"},
+		{[]string{"explore", "--strategy", "bogus"}, `(not "bogus")`},
+		{[]string{"explore", "--strategy", "none", "--algo", "bfs"}, `unknown algorithm "bfs"`},
+		{[]string{"explore", "--strategy", "none", "--shard", "2/2"}, "want i/N"},
+		{[]string{"explore", "--strategy", "none", "--bound", "-1"}, "cannot be negative"},
+		{[]string{"explore", "--strategy", "none", "extra"}, "explore takes flags only"},
+		{[]string{"explore", "merge"}, "explore merge takes"},
+		{[]string{"run", "hello", "--schedule", "18:1"}, "--schedule: schedule"},
+		{[]string{"run", "race", "--vcpus", "3", "--schedule", "cpus=2"}, "the schedule is for 2 vCPUs"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			status, _, stderr := pvsim(tt.args...)
@@ -177,4 +186,65 @@ func TestCompareOut(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(txt), "-> oops")
 	assert.Contains(t, string(txt), "phase 1")
+}
+
+// explore finds the oops and prints a schedule that `run --schedule`
+// replays with the same trace; shards of a search merge into the whole.
+func TestExploreReplayMerge(t *testing.T) {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
+	}
+	status, stdout, stderr := pvsim("explore", "--strategy", "none", "--algo", "dfs", "--bound", "2", "--json")
+	require.Equal(t, exitViolation, status, stderr)
+	var r struct {
+		Violations []struct {
+			Schedule, Oracle, Detail string
+			TraceSHA256              string `json:"trace_sha256"`
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &r), stdout)
+	require.Len(t, r.Violations, 1)
+	v := r.Violations[0]
+	assert.Equal(t, "oops", v.Oracle)
+
+	status, _, stderr = pvsim("run", "race", "--schedule", v.Schedule, "--", "strategy=none")
+	assert.Equal(t, exitCrash, status, stderr)
+	assert.Contains(t, stderr, "oops at ptep_test_and_clear_young")
+	assert.Contains(t, stderr, "trace sha256 "+v.TraceSHA256)
+
+	status, stdout, _ = pvsim("explore", "--strategy", "none", "--algo", "dfs", "--bound", "2")
+	assert.Equal(t, exitViolation, status)
+	assert.Contains(t, stdout, "replay: pvsim run race --schedule "+v.Schedule+" -- strategy=none")
+	assert.Contains(t, stdout, "CPU 0")
+
+	dir := t.TempDir()
+	var files []string
+	for i := range 2 {
+		status, stdout, stderr := pvsim("explore", "--strategy", "hv-pin-aware", "--bound", "1", "--shard", []string{"0/2", "1/2"}[i], "--json")
+		require.Equal(t, exitOK, status, stderr)
+		f := filepath.Join(dir, []string{"a.json", "b.json"}[i])
+		require.NoError(t, os.WriteFile(f, []byte(stdout), 0o644))
+		files = append(files, f)
+	}
+	status, stdout, stderr = pvsim(append([]string{"explore", "merge", "--json"}, files...)...)
+	require.Equal(t, exitOK, status, stderr)
+	var m struct {
+		Exhausted bool
+		Shards    []int
+		Schedules int
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &m))
+	assert.True(t, m.Exhausted)
+	assert.Equal(t, []int{0, 1}, m.Shards)
+	status, stdout, _ = pvsim("explore", "--strategy", "hv-pin-aware", "--bound", "1", "--json")
+	require.Equal(t, exitOK, status)
+	var whole struct{ Schedules int }
+	require.NoError(t, json.Unmarshal([]byte(stdout), &whole))
+	assert.Equal(t, whole.Schedules, m.Schedules)
+
+	status, _, stderr = pvsim("explore", "merge", files[0])
+	assert.Equal(t, exitOK, status, stderr)
+	status, _, stderr = pvsim("explore", "merge", files[0], files[0])
+	assert.Equal(t, exitError, status)
+	assert.Contains(t, stderr, "more than one result")
 }
