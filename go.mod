@@ -1,4 +1,4 @@
-module pvsim
+module github.com/pvsim/pvsim
 
 go 1.26.8
 

@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"pvsim/guest"
-	"pvsim/hv"
+	"github.com/pvsim/pvsim/guest"
+	"github.com/pvsim/pvsim/hv"
 )
 
 // BaselineSourceEnv names the environment variable that points at

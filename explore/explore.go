@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"pvsim/hv"
+	"github.com/pvsim/pvsim/hv"
 )
 
 // Target is what a search explores: a snapshot to start each schedule

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/hv"
+	"github.com/pvsim/pvsim/hv"
 )
 
 // toy is a program of two vCPUs in place of a domain: vCPU i runs steps[i]

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"pvsim/hv"
+	"github.com/pvsim/pvsim/hv"
 )
 
 // Decision is one place where a schedule departs from hv.DefaultNext: at

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 
-	"pvsim/mmu"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // KernelError reports a guest kernel image the domain builder refuses.

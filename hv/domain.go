@@ -21,9 +21,9 @@ import (
 
 	"github.com/bobuhiro11/gokvm/kvm"
 
-	"pvsim/mmu"
-	"pvsim/pin"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/pin"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // Config describes one domain.

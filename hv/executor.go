@@ -6,7 +6,7 @@ import (
 	"time"
 	"unsafe"
 
-	"pvsim/mmu"
+	"github.com/pvsim/pvsim/mmu"
 )
 
 // executor is the VMM's side of one vCPU's executor (see executor_code.go).

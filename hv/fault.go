@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
-	"pvsim/mmu"
+	"github.com/pvsim/pvsim/mmu"
 )
 
 // FaultKind classifies how a domain ended when it did not shut down.

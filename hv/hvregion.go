@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"pvsim/mmu"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // Virtual layout of the hypervisor region. It lives in Xen's reserved range

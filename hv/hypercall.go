@@ -4,9 +4,9 @@ import (
 	"encoding/binary"
 	"syscall"
 
-	"pvsim/mmu"
-	"pvsim/ptops"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/ptops"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // hypercallArgs are a hypercall's arguments: rdi, rsi, rdx, r10, r8, r9,

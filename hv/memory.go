@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"pvsim/mmu"
+	"github.com/pvsim/pvsim/mmu"
 )
 
 // physMem is the VM's guest-physical address space as the VMM maps it: the

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"pvsim/mmu"
-	"pvsim/ptops"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/ptops"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // mmuMemory is guest memory as the frame table reads it. The vCPU holding

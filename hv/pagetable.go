@@ -3,7 +3,7 @@ package hv
 import (
 	"fmt"
 
-	"pvsim/mmu"
+	"github.com/pvsim/pvsim/mmu"
 )
 
 // ptBuilder writes a fresh four-level pagetable into physMem. The domain

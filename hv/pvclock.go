@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // The guest's clock is Xen's pvclock: each vcpu_info in the shared info

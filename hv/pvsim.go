@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 
-	"pvsim/ptops"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/ptops"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // pvsim_op, pvsim's extension hypercall (xen.PVSimOp*): what the race's fix

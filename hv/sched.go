@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"pvsim/mmu"
-	"pvsim/ptops"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/ptops"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // Deterministic mode. With Config.Scheduler set, the vCPUs of a domain run

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/guest"
+	"github.com/pvsim/pvsim/guest"
 )
 
 // Symbols and source lines come from the kernel's ELF and DWARF.

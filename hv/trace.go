@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"pvsim/timeline"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/timeline"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // Each vCPU keeps its last exits in a ring of TraceEvents, written on the

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"pvsim/mmu"
-	"pvsim/ptops"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/ptops"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // Exceptions the guest raises reach the hypervisor's entry stub, which

@@ -13,9 +13,9 @@ import (
 
 	"github.com/bobuhiro11/gokvm/kvm"
 
-	"pvsim/mmu"
-	"pvsim/ptops"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/ptops"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // vCPU states, as VCPUOP_initialise and VCPUOP_up move them.

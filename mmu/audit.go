@@ -3,7 +3,7 @@ package mmu
 import (
 	"fmt"
 
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // Violation is one broken invariant found by Audit.

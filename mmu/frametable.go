@@ -3,7 +3,7 @@ package mmu
 import (
 	"fmt"
 
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // FrameType is what a frame is validated for: Xen's PGT_* page type.

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/xen"
 )
 
 func TestGetPageTypeRules(t *testing.T) {

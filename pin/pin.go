@@ -6,8 +6,8 @@
 package pin
 
 import (
-	"pvsim/mmu"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // Pin validates the table in frame pfn as typ (an L1..L4 type) and pins it.

@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/mmu"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/xen"
 )
 
 const rw = mmu.PTEPresent | mmu.PTEWritable | mmu.PTEUser

@@ -6,9 +6,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"pvsim/mmu"
-	"pvsim/pin"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/pin"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // The fixture is a domain of nrFrames frames laid out like the builder's:

@@ -5,8 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"pvsim/mmu"
-	"pvsim/pin"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/pin"
 )
 
 // The fuzzed guest works on a small pool of frames so that random requests

@@ -9,9 +9,9 @@ import (
 	"errors"
 	"fmt"
 
-	"pvsim/mmu"
-	"pvsim/pin"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/pin"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // VCPUMask is a set of vCPUs, bit i for vCPU i (Xen's vcpumask).

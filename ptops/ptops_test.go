@@ -6,9 +6,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/mmu"
-	"pvsim/pin"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/pin"
+	"github.com/pvsim/pvsim/xen"
 )
 
 func TestBootCounts(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
-	"pvsim/mmu"
+	"github.com/pvsim/pvsim/mmu"
 )
 
 // Regs is the guest register state the write emulator reads and changes.

@@ -6,8 +6,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/mmu"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // GPR indexes used by the tests.

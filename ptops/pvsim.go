@@ -3,8 +3,8 @@ package ptops
 import (
 	"fmt"
 
-	"pvsim/mmu"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // pvsim's extension operations (xen.PVSimOp*): Xen has no counterpart.

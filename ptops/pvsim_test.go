@@ -6,9 +6,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/mmu"
-	"pvsim/pin"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/pin"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // newL1 makes free frame pfn an L1 that maps data frame dataPFN with

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"pvsim/explore"
-	"pvsim/guest"
-	"pvsim/hv"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/explore"
+	"github.com/pvsim/pvsim/guest"
+	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // Exploration runs the race kernel deterministically, in the small

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"pvsim/hv"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // An Interleaving is what each vCPU did from the start of the fork or

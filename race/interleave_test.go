@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/hv"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // A recorded event stream, as the trace rings of a `none` run hold it:

@@ -17,9 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"pvsim/guest"
-	"pvsim/hv"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/guest"
+	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // Strategies are the fix strategies of DESIGN.md §1, in the order the

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"pvsim/bench"
+	"github.com/pvsim/pvsim/bench"
 )
 
 // BenchmarkNullHypercall times one xen_version hypercall round trip from

@@ -8,11 +8,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/explore"
-	"pvsim/guest"
-	"pvsim/hv"
-	"pvsim/race"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/explore"
+	"github.com/pvsim/pvsim/guest"
+	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/race"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // exploreTarget boots the race kernel for strategy to its snapshot point.

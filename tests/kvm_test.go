@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/guest"
-	"pvsim/hv"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/guest"
+	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // needKVM skips, loudly, when this machine has no /dev/kvm.

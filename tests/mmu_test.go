@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // TestMMUBasic builds, pins, loads, edits and tears down a second address

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"pvsim/race"
+	"github.com/pvsim/pvsim/race"
 )
 
 // Short runs of the race, one per verdict of DESIGN.md §1, so that a

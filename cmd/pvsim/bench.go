@@ -9,9 +9,9 @@ import (
 	"sort"
 	"time"
 
-	"pvsim/bench"
-	"pvsim/explore"
-	"pvsim/race"
+	"github.com/pvsim/pvsim/bench"
+	"github.com/pvsim/pvsim/explore"
+	"github.com/pvsim/pvsim/race"
 )
 
 func cmdBench(args []string, stdout, stderr io.Writer) error {

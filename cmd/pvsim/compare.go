@@ -11,9 +11,9 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"pvsim/hv"
-	"pvsim/race"
-	"pvsim/timeline"
+	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/race"
+	"github.com/pvsim/pvsim/timeline"
 )
 
 const compareSynopsis = "pvsim compare [--duration D per strategy] [--vcpus N] [--json] [--out DIR]"

@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strings"
 
-	"pvsim/explore"
-	"pvsim/race"
+	"github.com/pvsim/pvsim/explore"
+	"github.com/pvsim/pvsim/race"
 )
 
 const exploreSynopsis = "pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--depth D] [--budget N | --duration T] [--seed X] [--workers N] [--shard i/N] [--json]\n       pvsim explore merge [--json] RESULT.json..."

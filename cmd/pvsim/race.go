@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"pvsim/race"
+	"github.com/pvsim/pvsim/race"
 )
 
 const raceSynopsis = "pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W] [--pages P] [--pressure] [--json]"

@@ -11,11 +11,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"pvsim/explore"
-	"pvsim/guest"
-	"pvsim/hv"
-	"pvsim/timeline"
-	"pvsim/xen"
+	"github.com/pvsim/pvsim/explore"
+	"github.com/pvsim/pvsim/guest"
+	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/timeline"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // kernelImage resolves KERNEL: an embedded kernel's name, or a path.
