@@ -2,6 +2,7 @@ package hv
 
 import (
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -67,6 +68,20 @@ func (e *GuestError) Error() string {
 		return fmt.Sprintf("timeout after %v: the guest did not shut down; %s", e.After, e.Detail)
 	}
 	return fmt.Sprintf("vCPU %d: %s at %s (rip %#x): %s", e.VCPU, e.Kind, e.Where, e.RIP, e.Detail)
+}
+
+// PanicError is a Go panic in pvsim itself, caught on a vCPU thread: a
+// defect of the hypervisor, not of the guest. It ends the domain like any
+// other error, so a caller reports it rather than losing the process.
+type PanicError struct {
+	VCPU  int
+	Value any
+	// Stack is the panicking goroutine's stack.
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("vCPU %d: internal error in pvsim (a bug, please report it): panic: %v", e.VCPU, e.Value)
 }
 
 var vectorNames = [32]struct{ mnemonic, name string }{
@@ -166,4 +181,12 @@ func decodeInsn(code []byte) *x86asm.Inst {
 		return nil
 	}
 	return &inst
+}
+
+// recoverPanic turns a panic on v's thread into the domain's end with a
+// PanicError. Deferred by the vCPU loop.
+func (v *vcpu) recoverPanic() {
+	if r := recover(); r != nil {
+		v.d.end(Result{}, &PanicError{VCPU: v.id, Value: r, Stack: debug.Stack()})
+	}
 }

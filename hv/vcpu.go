@@ -208,6 +208,7 @@ func (v *vcpu) enterGuestState() error {
 // domain ends.
 func (v *vcpu) loop() {
 	runtime.LockOSThread() // never unlocked: the thread ends with the vCPU
+	defer v.recoverPanic()
 	v.tid.Store(int32(syscall.Gettid()))
 	defer v.tid.Store(0)
 	if v.state.Load() != vcpuUp {
