@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/trace"
 )
 
 // Target is what a search explores: a snapshot to start each schedule
@@ -43,7 +44,7 @@ type Violation struct {
 	// target can give one.
 	Interleaving string `json:"interleaving,omitempty"`
 	// Steps counts the run's scheduling points, and TraceSHA256 is its
-	// exit trace's digest (hv.TraceDigest), which a replay matches.
+	// exit trace's digest (trace.Digest), which a replay matches.
 	Steps       uint64 `json:"steps"`
 	TraceSHA256 string `json:"trace_sha256"`
 }
@@ -461,9 +462,9 @@ func (s *search) run(ctx context.Context, sched hv.Scheduler) (*Violation, error
 		return nil, nil
 	}
 	v, err := s.t.Check(d, res, runErr)
-	var trace string
+	var digest string
 	if v != nil {
-		trace = hv.TraceDigest(d.Trace())
+		digest = trace.Digest(d.Trace())
 	}
 	t1 := time.Now()
 	d.Close()
@@ -475,7 +476,7 @@ func (s *search) run(ctx context.Context, sched hv.Scheduler) (*Violation, error
 	if err != nil || v == nil {
 		return nil, err
 	}
-	v.Steps, v.TraceSHA256 = res.Steps, trace
+	v.Steps, v.TraceSHA256 = res.Steps, digest
 	return s.named(v, sched), nil
 }
 

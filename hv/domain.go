@@ -1,9 +1,13 @@
-// Package hv is pvsim's VMM: one PV domain on KVM. It builds the domain the
-// way Xen's builder does, runs each vCPU on its own locked OS thread, and
-// handles exits: hypercalls arrive as stores to the doorbell (MMIO),
-// exceptions as writes to the trap port from the hypervisor's CPL0 entry
-// stubs. Guest-caused failures end the domain with a GuestError that names
-// the vCPU and the symbolized RIP.
+// Package hv is pvsim's VMM: one PV domain on KVM. New has the domain built
+// (physmem, hvimage, builder), puts its pagetables under the type system
+// and makes the vCPUs; Run runs each vCPU on its own locked OS thread and
+// handles its exits: hypercalls arrive as stores to the doorbell (MMIO)
+// and are dispatched by number (hypercall.go) to files named after Xen's
+// public headers (hypercall_*.go); exceptions arrive as writes to the trap
+// port from the hypervisor's CPL0 entry stubs (trap.go). Pagetable writes
+// are validated by ptops against mmu's frame table and made by the
+// executor (executor.go). Guest-caused failures end the domain with a
+// GuestError that names the vCPU and the symbolized RIP.
 package hv
 
 import (
@@ -11,18 +15,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 
-	"github.com/bobuhiro11/gokvm/kvm"
-
+	"github.com/pvsim/pvsim/builder"
+	"github.com/pvsim/pvsim/guestsym"
+	"github.com/pvsim/pvsim/hvimage"
+	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
-	"github.com/pvsim/pvsim/pin"
+	"github.com/pvsim/pvsim/physmem"
+	"github.com/pvsim/pvsim/pvclock"
+	"github.com/pvsim/pvsim/trace"
+	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -52,7 +58,7 @@ type Config struct {
 	Audit         bool
 	AuditInterval time.Duration
 	// TraceEvents is how many exits each vCPU's trace ring keeps; zero
-	// means DefaultTraceEvents, negative turns tracing off.
+	// means trace.DefaultEvents, negative turns tracing off.
 	TraceEvents int
 	// Scheduler, when set, makes the domain deterministic (sched.go): one
 	// vCPU runs at a time, and Scheduler decides at each scheduling point
@@ -69,6 +75,12 @@ const (
 	MinMemory     = 4 << 20
 	MaxMemory     = 1 << 30
 )
+
+// MaxVCPUs is how many vCPUs a domain may have.
+const MaxVCPUs = hvimage.MaxVCPUs
+
+// ErrNoKVM is returned (wrapped) when /dev/kvm cannot be opened.
+var ErrNoKVM = kvm.ErrNoKVM
 
 // Result is how a domain that shut down ended.
 type Result struct {
@@ -92,7 +104,7 @@ type Result struct {
 // ExitStats counts one vCPU's exits by kind.
 type ExitStats struct {
 	Hypercalls [xen.NrHypercalls]uint64
-	Traps      [nrStubs]uint64
+	Traps      [x86.NrExceptions]uint64
 	// Interrupted counts KVM_RUN calls that returned early for a signal or
 	// a kick.
 	Interrupted uint64
@@ -121,12 +133,11 @@ type ExitStats struct {
 // Domain is one built guest, ready to run once.
 type Domain struct {
 	cfg  Config
-	kvm  *kvmSys
-	vm   *os.File
-	mem  *physMem
-	hv   *hvRegion
-	boot *bootInfo
-	syms *Symbolizer
+	vm   *kvm.VM
+	mem  *physmem.Memory
+	hv   *hvimage.Region
+	boot *builder.Boot
+	syms *guestsym.Symbolizer
 	// sharedInfo is the host view of the shared info page.
 	sharedInfo []byte
 	vcpus      []*vcpu
@@ -180,7 +191,7 @@ func New(cfg Config) (*Domain, error) {
 		return nil, errors.New("a snapshot needs a deterministic domain (a Scheduler)")
 	}
 	d := newDomain(cfg)
-	d.syms = NewSymbolizer(cfg.Kernel)
+	d.syms = guestsym.New(cfg.Kernel, hvimage.Symbol)
 	ok := false
 	defer func() {
 		if !ok {
@@ -189,13 +200,13 @@ func New(cfg Config) (*Domain, error) {
 	}()
 
 	var err error
-	if d.mem, err = newPhysMem(cfg.Memory); err != nil {
+	if d.mem, err = physmem.New(cfg.Memory); err != nil {
 		return nil, err
 	}
-	if d.hv, err = buildHVRegion(d.mem, cfg.VCPUs); err != nil {
+	if d.hv, err = hvimage.Build(d.mem, cfg.VCPUs); err != nil {
 		return nil, err
 	}
-	if d.boot, err = buildDomain(d.mem, d.hv, cfg.Name, cfg.Kernel, cfg.CmdLine); err != nil {
+	if d.boot, err = builder.Build(d.mem, d.hv, cfg.Name, cfg.Kernel, cfg.CmdLine); err != nil {
 		return nil, err
 	}
 	if err := d.createVM(); err != nil {
@@ -206,11 +217,11 @@ func New(cfg Config) (*Domain, error) {
 		return nil, err
 	}
 	v0 := d.vcpus[0]
-	v0.start.RIP = d.boot.entry
-	v0.start.RSP = d.boot.stackTop
-	v0.start.RSI = d.boot.startInfoVA
-	v0.cr3 = d.boot.l4 << mmu.PageShift
-	v0.state.Store(vcpuUp)
+	v0.start.regs.RIP = d.boot.Entry
+	v0.start.regs.RSP = d.boot.StackTop
+	v0.start.regs.RSI = d.boot.StartInfoVA
+	v0.start.cr3 = d.boot.L4 << mmu.PageShift
+	v0.state.Store(Up)
 	if d.det != nil {
 		d.det.start(0)
 	}
@@ -235,29 +246,18 @@ func newDomain(cfg Config) *Domain {
 
 // createVM makes the KVM VM over the domain's memory, and its vCPUs.
 func (d *Domain) createVM() error {
-	var err error
-	if d.kvm, err = systemKVM(); err != nil {
+	sys, err := kvm.Open()
+	if err != nil {
 		return err
 	}
-	vmfd, err := kvm.CreateVM(d.kvm.f.Fd())
-	if err != nil {
-		return fmt.Errorf("KVM_CREATE_VM: %w", err)
+	if d.vm, err = sys.CreateVM(); err != nil {
+		return err
 	}
-	d.vm = os.NewFile(vmfd, "kvm-vm")
-	// VMX needs a TSS area for real-mode emulation even when the guest never
-	// uses real mode; elsewhere this is a no-op. Placed above everything.
-	_ = kvm.SetTSSAddr(vmfd, 0xfffbd000)
-	for slot, r := range []struct {
-		gpa uint64
-		mem []byte
-	}{{0, d.mem.guest}, {d.mem.hvBase, d.mem.hv}} {
-		region := kvm.UserspaceMemoryRegion{
-			Slot: uint32(slot), GuestPhysAddr: r.gpa, MemorySize: uint64(len(r.mem)),
-			UserspaceAddr: uint64(uintptr(unsafe.Pointer(&r.mem[0]))),
-		}
-		if err := kvm.SetUserMemoryRegion(vmfd, &region); err != nil {
-			return fmt.Errorf("KVM_SET_USER_MEMORY_REGION slot %d: %w", slot, err)
-		}
+	if err := d.vm.SetMemory(0, 0, d.mem.Guest); err != nil {
+		return err
+	}
+	if err := d.vm.SetMemory(1, d.mem.HVBase, d.mem.HV); err != nil {
+		return err
 	}
 	for i := 0; i < d.cfg.VCPUs; i++ {
 		v, err := newVCPU(d, i)
@@ -266,31 +266,46 @@ func (d *Domain) createVM() error {
 		}
 		d.vcpus = append(d.vcpus, v)
 	}
-	d.sharedInfo = d.mem.frame(d.boot.sharedInfo)
+	d.sharedInfo = d.mem.Frame(d.boot.SharedInfo)
 	return nil
+}
+
+// setPVClock publishes every vCPU's vcpu_time_info. A deterministic domain
+// gets a TSC scale of zero: its time is the logical clock alone, which
+// setLogicalTime publishes as system time.
+func (d *Domain) setPVClock() {
+	var mul uint32
+	var shift int8
+	if d.det == nil {
+		mul, shift = pvclock.Scale(pvclock.TSCHz())
+	}
+	for i := range d.vcpus {
+		pvclock.Publish(d.sharedInfo, i, mul, shift)
+	}
 }
 
 // validateBoot puts the builder's pagetables under the type system, as
 // Xen's builder does: the L4 is validated and pinned, and vCPU0's CR3 holds
 // a reference on it.
 func (d *Domain) validateBoot() error {
-	d.ft = mmu.NewFrameTable(&mmuMemory{d}, d.mem.nrPages())
+	d.ft = mmu.NewFrameTable(&mmuMemory{d}, d.mem.NrPages())
 	for i := range d.ft.ReservedL4 {
-		d.ft.ReservedL4[i] = d.hv.template.l4Entry(xen.FirstReservedL4Slot + i)
+		d.ft.ReservedL4[i] = d.hv.L4Entry(xen.FirstReservedL4Slot + i)
 	}
-	// The builder installed the hypervisor's slots already, so validation
-	// writes nothing; no vCPU has run, so a host store would be safe anyway.
-	x := &mmu.RecordingExecutor{Mem: d.mem.guest}
-	if err := pin.Pin(d.ft, d.boot.l4, mmu.TypeL4, x); err != nil {
+	// No vCPU has run: the host may store into the tables itself (the
+	// builder installed the hypervisor's slots already, so validation
+	// writes nothing anyway).
+	x := physmem.BootExecutor{Mem: d.mem}
+	if err := d.ft.Pin(d.boot.L4, mmu.TypeL4, x); err != nil {
 		return fmt.Errorf("validating the boot pagetables: %w", err)
 	}
-	if err := d.ft.GetPageAndType(d.boot.l4, mmu.TypeL4, x); err != nil {
+	if err := d.ft.GetPageAndType(d.boot.L4, mmu.TypeL4, x); err != nil {
 		return err
 	}
-	if err := d.ft.HoldWritable(d.boot.sharedInfo); err != nil {
+	if err := d.ft.HoldWritable(d.boot.SharedInfo); err != nil {
 		return fmt.Errorf("holding the shared info page: %w", err)
 	}
-	if v := d.ft.Audit([]uint64{d.boot.l4 << mmu.PageShift}, 1); len(v) > 0 {
+	if v := d.ft.Audit([]uint64{d.boot.L4 << mmu.PageShift}, 1); len(v) > 0 {
 		return fmt.Errorf("boot pagetables fail the audit: %v", v[0])
 	}
 	return nil
@@ -306,9 +321,8 @@ func (d *Domain) Close() {
 		d.vm.Close()
 		d.vm = nil
 	}
-	d.kvm = nil
 	if d.mem != nil {
-		d.mem.free()
+		d.mem.Free()
 		d.mem = nil
 	}
 }
@@ -381,9 +395,9 @@ func (d *Domain) ReadSymbol(name string, b []byte) error {
 	}
 	for done := uint64(0); done < uint64(len(b)); {
 		va := addr + done
-		w := mmu.Translate(d.mem, d.boot.l4<<mmu.PageShift, va, 0)
+		w := mmu.Translate(d.mem, d.boot.L4<<mmu.PageShift, va, 0)
 		n := min(uint64(len(b))-done, mmu.PageSize-va&(mmu.PageSize-1))
-		src := d.mem.bytes(w.PA, n)
+		src := d.mem.Bytes(w.PA, n)
 		if !w.OK || src == nil {
 			return fmt.Errorf("symbol %s: %#x is not mapped", name, va)
 		}
@@ -419,7 +433,7 @@ func (d *Domain) timeoutError() error {
 	e := &GuestError{Kind: Timeout, After: d.cfg.Timeout, VCPU: -1}
 	var where []string
 	for _, v := range d.vcpus {
-		if v.state.Load() != vcpuUp || !v.entered {
+		if v.state.Load() != Up || !v.entered {
 			continue
 		}
 		if e.VCPU < 0 {
@@ -444,6 +458,15 @@ func (d *Domain) writeConsole(b []byte) {
 	d.consoleMu.Unlock()
 }
 
-// kickSignal interrupts a vCPU thread in KVM_RUN. The Go runtime already
-// handles SIGURG (for preemption) and ignores it otherwise.
-const kickSignal = syscall.SIGURG
+// Trace returns the exits the vCPUs' trace rings still hold, ordered by
+// start time. Call it after Run has returned.
+func (d *Domain) Trace() []trace.Event {
+	rings := make([]*trace.Ring, len(d.vcpus))
+	for i, v := range d.vcpus {
+		rings[i] = &v.trace
+	}
+	return trace.Merge(rings...)
+}
+
+// Symbols returns the symbolizer of the domain's kernel.
+func (d *Domain) Symbols() *guestsym.Symbolizer { return d.syms }

@@ -6,10 +6,13 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/pvsim/pvsim/hvimage"
+	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/x86"
 )
 
-// executor is the VMM's side of one vCPU's executor (see executor_code.go).
+// executor is the VMM's side of one vCPU's executor (hvimage/executor.go).
 // It implements mmu.Executor: stores and TLB operations are queued in the
 // command block; an operation that returns a value runs the queue at once
 // in a round trip (inject or resume, run, report). At the end of the
@@ -18,6 +21,11 @@ import (
 //
 // A vCPU whose executor has reported is parked at CPL0 in it until the
 // final batch releases it.
+//
+// Queued stores are not in memory until a round or the final batch runs
+// them. The frame table never runs one to read what they wrote: it reads
+// memory through mmuMemory, which lays the queued stores over it
+// (queuedStore).
 type executor struct {
 	v      *vcpu
 	block  []byte // host view of the command block
@@ -32,17 +40,17 @@ type executor struct {
 }
 
 func newExecutor(v *vcpu) *executor {
-	w := mmu.Translate(v.d.mem, v.d.boot.l4<<mmu.PageShift, cpuAreaVA(v.id)+cmdBlockOff, mmu.AccessWrite)
-	return &executor{v: v, block: v.d.mem.bytes(w.PA, mmu.PageSize)}
+	w := mmu.Translate(v.d.mem, v.d.boot.L4<<mmu.PageShift, hvimage.CPUCmdBlockVA(v.id), mmu.AccessWrite)
+	return &executor{v: v, block: v.d.mem.Bytes(w.PA, mmu.PageSize)}
 }
 
 func (x *executor) put(off int, val uint64) { binary.LittleEndian.PutUint64(x.block[off:], val) }
 func (x *executor) get(off int) uint64      { return binary.LittleEndian.Uint64(x.block[off:]) }
 
-// flags is the block's cmdFlags word, which other vCPUs' threads read
+// flags is the block's CmdFlags word, which other vCPUs' threads read
 // while the guest's executor clears it.
 func (x *executor) flags() *atomic.Uint64 {
-	return (*atomic.Uint64)(unsafe.Pointer(&x.block[cmdFlags]))
+	return (*atomic.Uint64)(unsafe.Pointer(&x.block[hvimage.CmdFlags]))
 }
 
 // markQueued records, as the vCPU releases the MMU lock, that it holds
@@ -51,7 +59,7 @@ func (x *executor) flags() *atomic.Uint64 {
 // clears the mark once it has run them; a final batch when it has run.
 func (x *executor) markQueued() {
 	if x.n > 0 {
-		x.flags().Store(cmdQueued)
+		x.flags().Store(hvimage.CmdQueued)
 	}
 }
 
@@ -60,13 +68,13 @@ func (x *executor) markQueued() {
 func (x *executor) storesPending() bool { return x.flags().Load() != 0 }
 
 // add queues one command and returns its index.
-func (x *executor) add(op, addr, a, b uint64) int {
-	if x.n == maxCommands {
+func (x *executor) add(op hvimage.Op, addr, a, b uint64) int {
+	if x.n == hvimage.MaxCommands {
 		x.round()
 	}
 	i := x.n
-	c := cmdFirst + i*cmdSize
-	x.put(c, op)
+	c := hvimage.CmdFirst + i*hvimage.CmdSize
+	x.put(c, uint64(op))
 	x.put(c+8, addr)
 	x.put(c+16, a)
 	x.put(c+24, b)
@@ -78,18 +86,32 @@ func (x *executor) result(i int) uint64 {
 	if x.aborted {
 		return 0
 	}
-	return x.get(cmdFirst + i*cmdSize + 32)
+	return x.get(hvimage.CmdFirst + i*hvimage.CmdSize + 32)
+}
+
+// queuedStore returns the value the last queued store to guest-physical
+// address pa will write, if one is queued. Entries are naturally aligned
+// quadwords, so a store either is to pa exactly or does not touch it.
+func (x *executor) queuedStore(pa uint64) (uint64, bool) {
+	addr := alias(pa)
+	for i := x.n - 1; i >= 0; i-- {
+		c := hvimage.CmdFirst + i*hvimage.CmdSize
+		if hvimage.Op(x.get(c)) == hvimage.OpStore && x.get(c+8) == addr {
+			return x.get(c + 16), true
+		}
+	}
+	return 0, false
 }
 
 // alias is where the executor reaches guest-physical address pa.
-func alias(pa uint64) uint64 { return hvAliasVA + pa }
+func alias(pa uint64) uint64 { return hvimage.Alias(pa) }
 
 // Store implements mmu.Executor.
-func (x *executor) Store(pa uint64, v mmu.PTE) { x.add(opStore, alias(pa), uint64(v), 0) }
+func (x *executor) Store(pa uint64, v mmu.PTE) { x.add(hvimage.OpStore, alias(pa), uint64(v), 0) }
 
 // Merge implements mmu.Executor.
 func (x *executor) Merge(pa uint64, keep, set mmu.PTE) mmu.PTE {
-	i := x.add(opMerge, alias(pa), uint64(keep), uint64(set))
+	i := x.add(hvimage.OpMerge, alias(pa), uint64(keep), uint64(set))
 	x.round()
 	return mmu.PTE(x.result(i))
 }
@@ -99,42 +121,42 @@ func (x *executor) CmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
 	if x.n == 0 && !x.parked && x.inTrapStub() {
 		return x.trapCmpXchg(pa, old, new)
 	}
-	i := x.add(opCmpXchg, alias(pa), uint64(old), uint64(new))
+	i := x.add(hvimage.OpCmpXchg, alias(pa), uint64(old), uint64(new))
 	x.round()
 	return mmu.PTE(x.result(i))
 }
 
 // clearFlags ends a hypercall that made no other use of the executor by
-// clearing mask in the entry at pa on the short path at clearFlagsOff,
+// clearing mask in the entry at pa on the short path hv_clear_pte_flags,
 // which hands the old bits to the guest in RAX: no exit of its own.
 func (x *executor) clearFlags(pa, mask uint64) {
 	r := x.v.run
-	r.regs.RSI, r.regs.RDI, r.regs.R10 = alias(pa), ^mask, mask
-	r.events.I.Inject, r.events.I.Nr, r.events.I.Soft = 1, clearFlagsVector, 0
-	r.dirtyRegs |= syncRegs | syncEvents
+	r.Regs.RSI, r.Regs.RDI, r.Regs.R10 = alias(pa), ^mask, mask
+	r.Events.I.Inject, r.Events.I.Nr, r.Events.I.Soft = 1, hvimage.ClearFlagsVector, 0
+	r.DirtyRegs |= kvm.SyncRegs | kvm.SyncEvents
 	x.shortPath = true
 }
 
 // InvalidatePage implements mmu.Executor.
-func (x *executor) InvalidatePage(va uint64) { x.add(opInvlpg, va, 0, 0) }
+func (x *executor) InvalidatePage(va uint64) { x.add(hvimage.OpInvlpg, va, 0, 0) }
 
 // FlushTLB implements mmu.Executor.
-func (x *executor) FlushTLB() { x.add(opFlush, 0, 0, 0) }
+func (x *executor) FlushTLB() { x.add(hvimage.OpFlush, 0, 0, 0) }
 
 // LoadCR3 implements mmu.Executor.
-func (x *executor) LoadCR3(cr3 uint64) { x.add(opLoadCR3, 0, cr3, 0) }
+func (x *executor) LoadCR3(cr3 uint64) { x.add(hvimage.OpLoadCR3, 0, cr3, 0) }
 
 // trapCmpXchg runs one compare-and-exchange for a vCPU stopped in an
-// exception stub, through the two-instruction path at trapCmpXchgOff: the
+// exception stub, through the two-instruction path hv_trap_cmpxchg: the
 // VMM lends the guest's RAX, R8, RDX and RIP to it and puts them back.
 func (x *executor) trapCmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
 	if x.aborted {
 		return 0
 	}
-	r := &x.v.run.regs
+	r := &x.v.run.Regs
 	rax, r8, rdx, rip := r.RAX, r.R8, r.RDX, r.RIP
-	r.RAX, r.R8, r.RDX, r.RIP = uint64(old), uint64(new), alias(pa), hvTextVA+trapCmpXchgOff
-	x.v.run.dirtyRegs |= syncRegs
+	r.RAX, r.R8, r.RDX, r.RIP = uint64(old), uint64(new), alias(pa), hvimage.TrapCmpXchgVA
+	x.v.run.DirtyRegs |= kvm.SyncRegs
 	start := time.Now()
 	ok := x.v.runNested()
 	x.v.stats.ExecRounds++
@@ -145,7 +167,7 @@ func (x *executor) trapCmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
 	}
 	found := mmu.PTE(r.RAX)
 	r.RAX, r.R8, r.RDX, r.RIP = rax, r8, rdx, rip
-	x.v.run.dirtyRegs |= syncRegs
+	x.v.run.DirtyRegs |= kvm.SyncRegs
 	return found
 }
 
@@ -160,14 +182,14 @@ func (x *executor) canEnter() bool {
 	if x.parked || x.inTrapStub() {
 		return true
 	}
-	e := &r.events
-	return r.sregs.CS.DPL == 3 && r.regs.RFLAGS&rflagsIF != 0 && e.I.Inject == 0 && e.I.Shadow == 0 &&
+	e := &r.Events
+	return r.Sregs.CS.DPL == 3 && r.Regs.RFLAGS&x86.FlagIF != 0 && e.I.Inject == 0 && e.I.Shadow == 0 &&
 		e.E.Inject == 0 && e.E.Pending == 0 && e.N.Inject == 0 && e.N.Pending == 0
 }
 
 func (x *executor) inTrapStub() bool {
 	r := x.v.run
-	return r.sregs.CS.DPL == 0 && r.regs.RIP == trapResumeVA
+	return r.Sregs.CS.DPL == 0 && r.Regs.RIP == hvimage.TrapResumeVA
 }
 
 // enter sends the vCPU into the executor when it next runs. From the
@@ -183,12 +205,12 @@ func (x *executor) enter() {
 	}
 	r := x.v.run
 	if x.inTrapStub() {
-		r.regs.RSP, r.regs.RIP = r.regs.RSP+frameRIP, hvTextVA+execCodeOff
-		r.dirtyRegs |= syncRegs
+		r.Regs.RSP, r.Regs.RIP = r.Regs.RSP+hvimage.FrameRIP, hvimage.ExecEntryVA
+		r.DirtyRegs |= kvm.SyncRegs
 		return
 	}
-	r.events.I.Inject, r.events.I.Nr, r.events.I.Soft = 1, execVector, 0
-	r.dirtyRegs |= syncEvents
+	r.Events.I.Inject, r.Events.I.Nr, r.Events.I.Soft = 1, hvimage.ExecVector, 0
+	r.DirtyRegs |= kvm.SyncEvents
 }
 
 // round runs the queued commands now and waits for the executor's report.
@@ -197,8 +219,8 @@ func (x *executor) round() {
 		x.n = 0
 		return
 	}
-	x.put(cmdCount, uint64(x.n))
-	x.flags().Store(x.flags().Load() & cmdQueued) // not final
+	x.put(hvimage.CmdCount, uint64(x.n))
+	x.flags().Store(x.flags().Load() & hvimage.CmdQueued) // not final
 	x.enter()
 	start := time.Now()
 	x.parked = x.v.runNested()
@@ -228,15 +250,15 @@ func (x *executor) finish(ret uint64) bool {
 	if v := x.v; v.d.det != nil {
 		// A flush another vCPU asked for rides in the final batch, which
 		// runs before the guest does.
-		if gen := v.flushGen.Load(); gen != v.flushDone.Load() {
+		if gen := v.flush.gen.Load(); gen != v.flush.done.Load() {
 			x.FlushTLB()
 			v.stats.RemoteFlushes++
-			v.flushDone.Store(gen)
+			v.flush.done.Store(gen)
 		}
 	}
-	x.put(cmdCount, uint64(x.n))
-	x.put(cmdRet, ret)
-	x.flags().Store(cmdFinal | x.flags().Load()&cmdQueued)
+	x.put(hvimage.CmdCount, uint64(x.n))
+	x.put(hvimage.CmdRet, ret)
+	x.flags().Store(hvimage.CmdFinal | x.flags().Load()&hvimage.CmdQueued)
 	x.enter()
 	x.parked, x.n = false, 0
 	return true
@@ -247,12 +269,11 @@ func (x *executor) finish(ret uint64) bool {
 func (v *vcpu) runNested() bool {
 	r := v.run
 	for {
-		r.clearImmediateExit()
+		r.ClearImmediateExit()
 		if v.d.stopping.Load() {
 			return false
 		}
-		r.validRegs = syncRegs | syncSregs | syncEvents
-		interrupted, err := runVCPU(v.fd)
+		interrupted, err := v.kvm.Enter()
 		if err != nil {
 			v.d.end(Result{}, err)
 			return false
@@ -262,7 +283,7 @@ func (v *vcpu) runNested() bool {
 			continue
 		}
 		v.countExit()
-		if r.exitReason == exitIO && r.io().port == execPort {
+		if r.ExitReason == kvm.ExitIO && r.IO().Port == hvimage.ExecPort {
 			return true
 		}
 		v.exit() // a fault in the executor: it ends the domain

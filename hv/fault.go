@@ -3,12 +3,7 @@ package hv
 import (
 	"fmt"
 	"runtime/debug"
-	"strings"
 	"time"
-
-	"golang.org/x/arch/x86/x86asm"
-
-	"github.com/pvsim/pvsim/mmu"
 )
 
 // FaultKind classifies how a domain ended when it did not shut down.
@@ -82,105 +77,6 @@ type PanicError struct {
 
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("vCPU %d: internal error in pvsim (a bug, please report it): panic: %v", e.VCPU, e.Value)
-}
-
-var vectorNames = [32]struct{ mnemonic, name string }{
-	0: {"DE", "divide error"}, 1: {"DB", "debug"}, 2: {"NMI", "non-maskable interrupt"},
-	3: {"BP", "breakpoint"}, 4: {"OF", "overflow"}, 5: {"BR", "bound range exceeded"},
-	6: {"UD", "invalid opcode"}, 7: {"NM", "device not available"}, 8: {"DF", "double fault"},
-	9: {"CSO", "coprocessor segment overrun"}, 10: {"TS", "invalid TSS"}, 11: {"NP", "segment not present"},
-	12: {"SS", "stack-segment fault"}, 13: {"GP", "general protection fault"}, 14: {"PF", "page fault"},
-	16: {"MF", "x87 floating-point error"}, 17: {"AC", "alignment check"}, 18: {"MC", "machine check"},
-	19: {"XM", "SIMD floating-point error"}, 20: {"VE", "virtualization exception"}, 21: {"CP", "control protection"},
-}
-
-func vectorMnemonic(v int) string {
-	if v >= 0 && v < len(vectorNames) && vectorNames[v].mnemonic != "" {
-		return vectorNames[v].mnemonic
-	}
-	return fmt.Sprintf("vec%d", v)
-}
-
-// Exception is one exception as the CPU delivered it to the hypervisor's
-// entry stub.
-type Exception struct {
-	Vector    int
-	ErrorCode uint64
-	RIP, CS   uint64
-	RFLAGS    uint64
-	RSP, SS   uint64
-	CR2       uint64
-	// Code holds the instruction bytes at RIP that could be read, CodeLen
-	// of them.
-	Code    [15]byte
-	CodeLen int
-}
-
-// CPL is the privilege level the exception was raised at.
-func (x *Exception) CPL() int { return int(x.CS & 3) }
-
-// Describe renders the exception for a one-line report, e.g.
-// "#PF (page fault) writing 0x0: not present, user [error 0x6]".
-func (x *Exception) Describe() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "#%s (%s)", vectorMnemonic(x.Vector), vectorNames[x.Vector&31].name)
-	switch x.Vector {
-	case 14:
-		op := "reading"
-		switch {
-		case x.ErrorCode&mmu.PFFetch != 0:
-			op = "fetching"
-		case x.ErrorCode&mmu.PFWrite != 0:
-			op = "writing"
-		}
-		cause := "page not present"
-		if x.ErrorCode&mmu.PFPresent != 0 {
-			cause = "protection violation"
-		}
-		if x.ErrorCode&mmu.PFReserved != 0 {
-			cause = "reserved bit set"
-		}
-		fmt.Fprintf(&b, " %s %#x: %s [error %#x]", op, x.CR2, cause, x.ErrorCode)
-	default:
-		if vectorHasErrorCode(x.Vector) {
-			fmt.Fprintf(&b, " [error %#x]", x.ErrorCode)
-		}
-	}
-	if insn := decodeInsn(x.Code[:x.CodeLen]); insn != nil {
-		// x86asm renders an absolute address of 0 as "[]".
-		fmt.Fprintf(&b, " on `%s`", strings.ReplaceAll(x86asm.IntelSyntax(*insn, x.RIP, nil), "[]", "[0x0]"))
-		if isPrivileged(insn) && x.CPL() == 3 {
-			b.WriteString(", a CPL0-only instruction (the PV guest kernel runs at CPL3)")
-		}
-	}
-	return b.String()
-}
-
-// isPrivileged reports whether inst faults outside CPL0.
-func isPrivileged(inst *x86asm.Inst) bool {
-	switch inst.Op {
-	case x86asm.MOV:
-		for _, a := range inst.Args {
-			if r, ok := a.(x86asm.Reg); ok && (r >= x86asm.CR0 && r <= x86asm.CR15 || r >= x86asm.DR0 && r <= x86asm.DR7) {
-				return true
-			}
-		}
-	case x86asm.HLT, x86asm.LGDT, x86asm.LIDT, x86asm.LLDT, x86asm.LTR, x86asm.LMSW,
-		x86asm.CLTS, x86asm.INVD, x86asm.WBINVD, x86asm.INVLPG, x86asm.RDMSR, x86asm.WRMSR,
-		x86asm.SWAPGS, x86asm.SYSRET, x86asm.CLI, x86asm.STI,
-		x86asm.IN, x86asm.INSB, x86asm.INSW, x86asm.INSD, x86asm.OUT, x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD:
-		return true
-	}
-	return false
-}
-
-// decodeInsn decodes code as one 64-bit instruction, or returns nil.
-func decodeInsn(code []byte) *x86asm.Inst {
-	inst, err := x86asm.Decode(code, 64)
-	if err != nil {
-		return nil
-	}
-	return &inst
 }
 
 // recoverPanic turns a panic on v's thread into the domain's end with a

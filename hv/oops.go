@@ -1,9 +1,10 @@
 package hv
 
 import (
-	"bytes"
-	"regexp"
 	"strconv"
+
+	"github.com/pvsim/pvsim/guestsym"
+	"github.com/pvsim/pvsim/x86"
 )
 
 // Oops is how a guest that crashed explained itself: its oops report from
@@ -15,7 +16,7 @@ type Oops struct {
 	Text string
 	// Fault is the last exception the hypervisor delivered to the vCPU
 	// that crashed, if there was one.
-	Fault *Exception
+	Fault *x86.Exception
 	// Where is the fault's RIP as symbol+offset, and Source as file:line
 	// when the kernel has line tables.
 	Where, Source string
@@ -28,44 +29,16 @@ type Oops struct {
 // reports.
 const consoleTailSize = 64 << 10
 
-// oopsStart matches the first line of a Linux-style oops report; an
-// "Oops: " line opens one only when no "BUG: ..." line came before it.
-var oopsStart = regexp.MustCompile(`(?m)^(BUG: |kernel BUG at |general protection fault|invalid opcode|Oops: |\S[^\n]*: [0-9a-f]{4} \[#\d+\])`)
-
-// panicLine matches the line a panic prints, the report of last resort.
-var panicLine = regexp.MustCompile(`(?m)^Kernel panic - not syncing`)
-
-// oopsText finds the last oops report in console output: from the last
-// line that opens one, or failing that the last panic line, to the end.
-func oopsText(console []byte) string {
-	start := -1
-	for _, m := range oopsStart.FindAllIndex(console, -1) {
-		if bytes.HasPrefix(console[m[0]:], []byte("Oops: ")) && start >= 0 &&
-			bytes.Count(console[start:m[0]], []byte("\n")) < 8 {
-			continue // the "Oops:" line of the report that began at start
-		}
-		start = m[0]
-	}
-	if start < 0 {
-		m := panicLine.FindAllIndex(console, -1)
-		if m == nil {
-			return ""
-		}
-		start = m[len(m)-1][0]
-	}
-	return string(bytes.TrimRight(console[start:], "\n"))
-}
-
 // oops builds the report for a crash requested by v.
 func (v *vcpu) oops() *Oops {
 	v.d.consoleMu.Lock()
-	o := &Oops{Text: oopsText(v.d.consoleTail)}
+	o := &Oops{Text: guestsym.OopsText(v.d.consoleTail)}
 	v.d.consoleMu.Unlock()
-	if v.bounced {
-		x := v.lastBounce
+	if ts := &v.traps; ts.bounced {
+		x := ts.lastBounce
 		o.Fault = &x
 		o.Where = v.d.syms.Format(x.RIP)
-		o.NotEmulated = v.lastBounceWhy
+		o.NotEmulated = ts.lastBounceWhy
 		if file, line, ok := v.d.syms.Line(x.RIP); ok {
 			o.Source = file + ":" + strconv.Itoa(line)
 		}

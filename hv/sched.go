@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pvsim/pvsim/hvimage"
+	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/ptops"
+	"github.com/pvsim/pvsim/pvclock"
+	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -41,7 +45,7 @@ type SchedPoint struct {
 	VCPU int
 	// Kind and Nr are the exit: a hypercall and its number, or a trap and
 	// its vector.
-	Kind TraceKind
+	Kind trace.Kind
 	Nr   uint16
 	// Yield is set for SCHEDOP_yield: the vCPU waits for another.
 	Yield bool
@@ -142,19 +146,19 @@ func (v *vcpu) schedPoint() bool {
 	p := &d.det.point
 	*p = SchedPoint{VCPU: v.id}
 	switch {
-	case r.exitReason == exitMMIO && r.mmio().physAddr&^(mmu.PageSize-1) == d.mem.doorbell:
-		nr := binary.LittleEndian.Uint32(r.mmio().data[:4])
-		p.Kind, p.Nr = TraceHypercall, uint16(nr)
+	case r.ExitReason == kvm.ExitMMIO && r.MMIO().PhysAddr&^(mmu.PageSize-1) == d.mem.Doorbell:
+		nr := binary.LittleEndian.Uint32(r.MMIO().Data[:4])
+		p.Kind, p.Nr = trace.Hypercall, uint16(nr)
 		switch {
-		case nr == xen.HypercallSchedOp && r.regs.RDI == xen.SchedOpYield:
+		case nr == xen.HypercallSchedOp && r.Regs.RDI == xen.SchedOpYield:
 			p.Yield = true
-		case nr == xen.HypercallPVSimOp && r.regs.RDI == xen.PVSimOpTraceMark:
+		case nr == xen.HypercallPVSimOp && r.Regs.RDI == xen.PVSimOpTraceMark:
 			return true // an annotation, not an action
-		case nr == xen.HypercallPVSimOp && r.regs.RDI == xen.PVSimOpSchedPoint:
-			p.Label, _ = v.label(r.regs.RSI)
+		case nr == xen.HypercallPVSimOp && r.Regs.RDI == xen.PVSimOpSchedPoint:
+			p.Label, _ = v.label(r.Regs.RSI)
 		}
-	case r.exitReason == exitIO && r.io().port == trapPort && v.onCPL0Stack(r.regs.RSP):
-		p.Kind, p.Nr = TraceTrap, uint16(v.stackGet(r.regs.RSP+frameVector))
+	case r.ExitReason == kvm.ExitIO && r.IO().Port == hvimage.TrapPort && v.onCPL0Stack(r.Regs.RSP):
+		p.Kind, p.Nr = trace.Trap, uint16(v.stackGet(r.Regs.RSP+hvimage.FrameVector))
 	default:
 		return true // a fault: it ends the domain
 	}
@@ -180,10 +184,6 @@ func (v *vcpu) schedPoint() bool {
 func (d *Domain) setLogicalTime() {
 	ns := d.det.ticks * uint64(logicalTick)
 	for i := range d.vcpus {
-		t := d.sharedInfo[i*xen.VCPUInfoSize+xen.VCPUInfoTime:]
-		ver := binary.LittleEndian.Uint32(t[xen.TimeInfoVersion:])
-		binary.LittleEndian.PutUint32(t[xen.TimeInfoVersion:], ver+1)
-		binary.LittleEndian.PutUint64(t[xen.TimeInfoSystemTime:], ns)
-		binary.LittleEndian.PutUint32(t[xen.TimeInfoVersion:], ver+2)
+		pvclock.SetSystemTime(d.sharedInfo, i, ns)
 	}
 }

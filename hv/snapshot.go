@@ -1,15 +1,16 @@
 package hv
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 
-	"github.com/bobuhiro11/gokvm/kvm"
-	"golang.org/x/sys/unix"
-
+	"github.com/pvsim/pvsim/builder"
+	"github.com/pvsim/pvsim/guestsym"
+	"github.com/pvsim/pvsim/hvimage"
+	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/physmem"
+	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -24,11 +25,11 @@ import (
 // Snapshot is a domain stopped at its snapshot point. Close releases it
 // once no domain restored from it runs.
 type Snapshot struct {
-	cfg  Config
-	file *os.File
-	boot *bootInfo
-	syms *Symbolizer
-	ft   *mmu.FrameTable
+	cfg   Config
+	image *physmem.Image
+	boot  *builder.Boot
+	syms  *guestsym.Symbolizer
+	ft    *mmu.FrameTable
 
 	exitCountersPFN uint64
 	consoleTail     []byte
@@ -39,23 +40,18 @@ type Snapshot struct {
 
 // vcpuSnapshot is what a vCPU is, beyond guest memory.
 type vcpuSnapshot struct {
-	state int32
+	state State
 	// kvm is set for the vCPU that took the snapshot: its registers just
 	// after the snapshot hypercall.
-	kvm        *kvmState
-	start      kvm.Regs
-	cr3        uint64
-	fsBase     uint64
-	gsBase     uint64
-	gsBaseUser uint64
-	traps      [256]trapInfo
-	kernelSS   uint64
-	kernelSP   uint64
-	stats      ExitStats
-	exits      uint64
-	labels     map[uint64]string
-	trace      []TraceEvent
-	traceN     uint64
+	kvm                *kvmState
+	start              startContext
+	table              [256]trapInfo
+	kernelSS, kernelSP uint64
+	stats              ExitStats
+	exits              uint64
+	labels             map[uint64]string
+	trace              []trace.Event
+	traceN             uint64
 }
 
 type kvmState struct {
@@ -70,11 +66,11 @@ func (v *vcpu) snapshotPoint() uint64 {
 		return 0
 	}
 	for _, u := range v.d.vcpus {
-		if u != v && u.state.Load() != vcpuDown {
+		if u != v && u.state.Load() != Down {
 			return xen.EBUSY.Ret()
 		}
 	}
-	v.snapshotting = true
+	v.hc.snapshotting = true
 	return 0
 }
 
@@ -87,41 +83,41 @@ func (v *vcpu) snapshotPoint() uint64 {
 func (v *vcpu) takeSnapshot() {
 	d, r := v.d, v.run
 	fail := func(err error) { d.end(Result{}, fmt.Errorf("vCPU %d: snapshot: %w", v.id, err)) }
-	regs, err := kvm.GetRegs(v.fd)
+	regs, err := v.kvm.Regs()
 	if err != nil {
-		fail(fmt.Errorf("KVM_GET_REGS: %w", err))
+		fail(err)
 		return
 	}
 	switch {
-	case v.atDoorbell(regs.RIP - doorbellInsnLen):
+	case v.atDoorbell(regs.RIP - hvimage.DoorbellInsnLen):
 	case v.atDoorbell(regs.RIP):
-		regs.RIP += doorbellInsnLen
+		regs.RIP += hvimage.DoorbellInsnLen
 	default:
 		fail(fmt.Errorf("RIP %#x is not at a doorbell store of the hypercall page", regs.RIP))
 		return
 	}
-	regs.RAX = r.regs.RAX
-	sregs, err := kvm.GetSregs(v.fd)
+	regs.RAX = r.Regs.RAX
+	sregs, err := v.kvm.Sregs()
 	if err != nil {
-		fail(fmt.Errorf("KVM_GET_SREGS: %w", err))
+		fail(err)
 		return
 	}
-	var ev kvm.VCPUEvents
-	if err := kvm.GetVCPUEvents(v.fd, &ev); err != nil {
-		fail(fmt.Errorf("KVM_GET_VCPU_EVENTS: %w", err))
+	ev, err := v.kvm.Events()
+	if err != nil {
+		fail(err)
 		return
 	}
-	if ev.E.Inject != 0 || ev.E.Pending != 0 || ev.I.Inject != 0 || ev.I.Shadow != 0 || ev.N.Inject != 0 || ev.N.Pending != 0 {
+	if kvm.Pending(ev) {
 		fail(errors.New("an event is pending"))
 		return
 	}
-	f, err := dupFile(d.mem.file)
+	image, err := d.mem.Keep()
 	if err != nil {
 		fail(err)
 		return
 	}
 	s := &Snapshot{
-		cfg: d.cfg, file: f, boot: d.boot, syms: d.syms, ft: d.ft.Clone(nil),
+		cfg: d.cfg, image: image, boot: d.boot, syms: d.syms, ft: d.ft.Clone(nil),
 		exitCountersPFN: d.exitCountersPFN, consoleTail: append([]byte(nil), d.consoleTail...),
 		step: d.det.step, ticks: d.det.ticks, cur: v.id,
 	}
@@ -130,12 +126,11 @@ func (v *vcpu) takeSnapshot() {
 	}
 	for _, u := range d.vcpus {
 		vs := vcpuSnapshot{
-			state: u.state.Load(), start: u.start, cr3: u.cr3, fsBase: u.fsBase, gsBase: u.gsBase,
-			gsBaseUser: u.gsBaseUser, traps: u.traps, kernelSS: u.kernelSS, kernelSP: u.kernelSP,
+			state: u.state.Load(), start: u.start, table: u.traps.table, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
 			stats: u.stats, exits: u.exits, labels: map[uint64]string{},
-			trace: u.trace.events(), traceN: u.trace.n,
+			trace: u.trace.Events(), traceN: u.trace.Len(),
 		}
-		for k, l := range u.labels {
+		for k, l := range u.hc.labels {
 			vs.labels[k] = l
 		}
 		if u == v {
@@ -146,26 +141,14 @@ func (v *vcpu) takeSnapshot() {
 	d.end(Result{VCPU: v.id, Snapshot: s}, nil)
 }
 
-// doorbellInsnLen is the length of the hypercall stub's doorbell store,
-// movabs %eax, moffs64 (fillHypercallPage).
-const doorbellInsnLen = 9
-
 // noPFN stands for no frame.
 const noPFN = ^uint64(0)
 
-func dupFile(f *os.File) (*os.File, error) {
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("keeping the memory file: %w", err)
-	}
-	return os.NewFile(uintptr(fd), f.Name()), nil
-}
-
 // Close releases the snapshot's memory file.
 func (s *Snapshot) Close() {
-	if s.file != nil {
-		s.file.Close()
-		s.file = nil
+	if s.image != nil {
+		s.image.Close()
+		s.image = nil
 	}
 }
 
@@ -185,7 +168,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	if cfg.Scheduler == nil {
 		return nil, errors.New("restoring a snapshot needs a Scheduler")
 	}
-	if s.file == nil {
+	if s.image == nil {
 		return nil, errors.New("the snapshot is closed")
 	}
 	c := s.cfg
@@ -199,12 +182,8 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 			d.Close()
 		}
 	}()
-	f, err := dupFile(s.file)
-	if err != nil {
-		return nil, err
-	}
-	if d.mem, err = mapPhysMem(f, c.Memory, unix.MAP_PRIVATE); err != nil {
-		f.Close()
+	var err error
+	if d.mem, err = s.image.MapPrivate(); err != nil {
 		return nil, err
 	}
 	if err := d.createVM(); err != nil {
@@ -212,7 +191,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	}
 	d.ft = s.ft.Clone(&mmuMemory{d})
 	if s.exitCountersPFN != noPFN {
-		page := d.mem.frame(s.exitCountersPFN)
+		page := d.mem.Frame(s.exitCountersPFN)
 		d.exitCountersPFN = s.exitCountersPFN
 		d.exitCounters.Store(&page)
 	}
@@ -222,13 +201,13 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	for i, vs := range s.vcpus {
 		v := d.vcpus[i]
 		v.state.Store(vs.state)
-		v.start, v.cr3, v.fsBase, v.gsBase, v.gsBaseUser = vs.start, vs.cr3, vs.fsBase, vs.gsBase, vs.gsBaseUser
-		v.traps, v.kernelSS, v.kernelSP = vs.traps, vs.kernelSS, vs.kernelSP
+		v.start = vs.start
+		v.traps.table, v.traps.kernelSS, v.traps.kernelSP = vs.table, vs.kernelSS, vs.kernelSP
 		v.stats, v.exits = vs.stats, vs.exits
 		for k, l := range vs.labels {
-			v.labels[k] = l
+			v.hc.labels[k] = l
 		}
-		v.trace.restore(vs.trace, vs.traceN)
+		v.trace.Restore(vs.trace, vs.traceN)
 		v.restored = vs.kvm
 	}
 	ok = true
@@ -237,18 +216,14 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 
 // restoreState loads the registers a snapshot kept for v.
 func (v *vcpu) restoreState() error {
-	if err := kvm.SetSregs(v.fd, &v.restored.sregs); err != nil {
-		return fmt.Errorf("KVM_SET_SREGS: %w", err)
+	if err := v.kvm.SetSregs(&v.restored.sregs); err != nil {
+		return err
 	}
-	if err := kvm.SetRegs(v.fd, &v.restored.regs); err != nil {
-		return fmt.Errorf("KVM_SET_REGS: %w", err)
-	}
-	return nil
+	return v.kvm.SetRegs(&v.restored.regs)
 }
 
-// atDoorbell reports whether rip is at a hypercall stub's doorbell store,
-// movabs %eax, hvDoorbellVA.
+// atDoorbell reports whether rip is at a hypercall stub's doorbell store.
 func (v *vcpu) atDoorbell(rip uint64) bool {
-	var b [doorbellInsnLen]byte
-	return v.readGuest(b[:], rip) == nil && b[0] == 0xa3 && binary.LittleEndian.Uint64(b[1:]) == hvDoorbellVA
+	var b [hvimage.DoorbellInsnLen]byte
+	return v.readGuest(b[:], rip) == nil && hvimage.IsDoorbellStore(b[:])
 }

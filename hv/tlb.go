@@ -18,24 +18,24 @@ const rekick = 200 * time.Microsecond
 // flushed or when another vCPU asks it for a flush, which it then serves,
 // so that two vCPUs flushing each other do not deadlock.
 func (v *vcpu) flushRemote() {
-	targets := v.remote
-	v.remote = 0
+	targets := v.mm.remote
+	v.mm.remote = 0
 	if v.d.det != nil {
 		// The targets are not running: each flushes before it next runs
 		// guest code (serveFlush, or its final batch).
 		for _, t := range v.d.vcpus {
-			if targets&(1<<t.id) != 0 && t.state.Load() == vcpuUp {
-				t.flushGen.Add(1)
+			if targets&(1<<t.id) != 0 && t.state.Load() == Up {
+				t.flush.gen.Add(1)
 			}
 		}
 		return
 	}
 	var want [MaxVCPUs]uint64
-	v.flushWaiting.Store(true)
-	defer v.flushWaiting.Store(false)
+	v.flush.waiting.Store(true)
+	defer v.flush.waiting.Store(false)
 	for _, t := range v.d.vcpus {
-		if targets&(1<<t.id) != 0 && t.state.Load() == vcpuUp {
-			want[t.id] = t.flushGen.Add(1)
+		if targets&(1<<t.id) != 0 && t.state.Load() == Up {
+			want[t.id] = t.flush.gen.Add(1)
 			t.kick()
 			t.wakeFlushWaiter()
 		}
@@ -43,24 +43,24 @@ func (v *vcpu) flushRemote() {
 	for {
 		pending := false
 		for _, t := range v.d.vcpus {
-			if want[t.id] != 0 && t.flushDone.Load() < want[t.id] {
+			if want[t.id] != 0 && t.flush.done.Load() < want[t.id] {
 				pending = true
 			}
 		}
 		if !pending || v.d.stopping.Load() {
 			return
 		}
-		if v.flushGen.Load() != v.flushDone.Load() && v.exec.canEnter() {
+		if v.flush.gen.Load() != v.flush.done.Load() && v.exec.canEnter() {
 			v.serveFlush()
 			continue
 		}
-		v.flushTimer.Reset(rekick)
+		v.flush.timer.Reset(rekick)
 		select {
-		case <-v.flushWake:
-		case <-v.flushTimer.C:
+		case <-v.flush.wake:
+		case <-v.flush.timer.C:
 			// A target kicked where it could not flush needs another kick.
 			for _, t := range v.d.vcpus {
-				if want[t.id] != 0 && t.flushDone.Load() < want[t.id] {
+				if want[t.id] != 0 && t.flush.done.Load() < want[t.id] {
 					t.kick()
 				}
 			}
@@ -72,9 +72,9 @@ func (v *vcpu) flushRemote() {
 
 // wakeFlushWaiter wakes v if it waits in flushRemote.
 func (v *vcpu) wakeFlushWaiter() {
-	if v.flushWaiting.Load() {
+	if v.flush.waiting.Load() {
 		select {
-		case v.flushWake <- struct{}{}:
+		case v.flush.wake <- struct{}{}:
 		default:
 		}
 	}
@@ -82,18 +82,18 @@ func (v *vcpu) wakeFlushWaiter() {
 
 // serveFlush flushes v's TLB for the requests made so far.
 func (v *vcpu) serveFlush() {
-	gen := v.flushGen.Load()
-	rax := v.run.regs.RAX // the guest's, unless the executor is running
+	gen := v.flush.gen.Load()
+	rax := v.run.Regs.RAX // the guest's, unless the executor is running
 	wasParked := v.exec.parked
 	v.exec.FlushTLB()
 	v.exec.round()
-	if !wasParked && !v.inHypercall && !v.inTrap {
+	if !wasParked && !v.hc.active && !v.traps.active {
 		// Entered only for this: leave with the guest's RAX. Inside a
 		// hypercall or a trap the executor stays parked until its end.
 		v.exec.finish(rax)
 	}
 	v.stats.RemoteFlushes++
-	v.flushDone.Store(gen)
+	v.flush.done.Store(gen)
 	for _, u := range v.d.vcpus {
 		u.wakeFlushWaiter()
 	}

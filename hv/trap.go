@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pvsim/pvsim/hvimage"
+	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/ptops"
+	"github.com/pvsim/pvsim/trace"
+	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -17,32 +21,34 @@ import (
 // registered with set_trap_table, by rewriting that frame: when the stub
 // resumes, its iretq lands where the VMM decided.
 
-// Offsets in the stub's exception frame.
-const (
-	frameVector = 0
-	frameError  = 8
-	frameRIP    = 16
-	frameCS     = 24
-	frameRFLAGS = 32
-	frameRSP    = 40
-	frameSS     = 48
-	frameSize   = 56
-)
-
-// trapResumeVA is where a vCPU that exited from an exception stub resumes.
-const trapResumeVA = hvTextVA + stubCommonOff + 2
-
-// RFLAGS bits.
-const (
-	rflagsTF   = 1 << 8
-	rflagsIF   = 1 << 9
-	rflagsIOPL = 3 << 12
-	rflagsNT   = 1 << 14
-	rflagsRF   = 1 << 16
-	rflagsVM   = 1 << 17
-	rflagsAC   = 1 << 18
-	rflagsRes1 = 1 << 1
-)
+// trapState is the vCPU's exception state: the guest's virtual IDT and
+// kernel stack, the trap being handled, and what the last bounce was, for
+// crash reports. Only the vCPU's thread touches it.
+type trapState struct {
+	// table is the guest's virtual IDT (set_trap_table), and next scratch
+	// space for building a new one.
+	table, next [256]trapInfo
+	// kernelSS and kernelSP are the guest kernel's stack (stack_switch).
+	kernelSS, kernelSP uint64
+	// active is set while a trap is handled. exc is the trap, and frame
+	// where the stub's frame lies on the CPL0 stack.
+	active bool
+	exc    x86.Exception
+	frame  uint64
+	// Scratch space for the write emulator and the bounce frame.
+	ptwRegs     ptops.Regs
+	insns       ptops.InsnCache
+	bounceFrame [8]uint64
+	// lastNotEmulated says why ptwr declined the last write fault.
+	lastNotEmulated string
+	// The last exception bounced to the guest, for crash reports, and for
+	// a write fault why ptwr left it alone.
+	lastBounce    x86.Exception
+	lastBounceWhy string
+	bounced       bool
+	// stack is the host view of the CPL0 stack pages.
+	stack [hvimage.CPUStackPages][]byte
+}
 
 // trapInfo is one entry of a vCPU's virtual IDT (Xen's struct trap_info).
 type trapInfo struct {
@@ -54,11 +60,11 @@ type trapInfo struct {
 // stackWord returns the host view of the quadword at va on this vCPU's
 // CPL0 stack.
 func (v *vcpu) stackWord(va uint64) []byte {
-	base := cpuAreaVA(v.id) + cpuStackOff
-	if va < base || va+8 > base+cpuStackPages*mmu.PageSize {
+	base := hvimage.CPUStackVA(v.id)
+	if va < base || va+8 > hvimage.CPUStackTop(v.id) {
 		panic(fmt.Sprintf("hv: %#x is not on vCPU %d's CPL0 stack", va, v.id))
 	}
-	page := v.stack[(va-base)>>mmu.PageShift]
+	page := v.traps.stack[(va-base)>>mmu.PageShift]
 	off := va & (mmu.PageSize - 1)
 	return page[off : off+8]
 }
@@ -69,19 +75,19 @@ func (v *vcpu) stackPut(va uint64, q uint64) { binary.LittleEndian.PutUint64(v.s
 // onCPL0Stack reports whether an exception frame at sp lies on v's CPL0
 // stack, where the entry stubs leave it.
 func (v *vcpu) onCPL0Stack(sp uint64) bool {
-	return sp >= cpuAreaVA(v.id)+cpuStackOff && sp+frameSize <= cpuStackTop(v.id)
+	return sp >= hvimage.CPUStackVA(v.id) && sp+hvimage.FrameSize <= hvimage.CPUStackTop(v.id)
 }
 
 // readException reads the frame the entry stub left on the CPL0 stack and
 // the instruction bytes at the faulting RIP.
-func (v *vcpu) readException(x *Exception) {
+func (v *vcpu) readException(x *x86.Exception) {
 	r := v.run
-	sp := r.regs.RSP
-	*x = Exception{
-		Vector: int(v.stackGet(sp + frameVector)), ErrorCode: v.stackGet(sp + frameError),
-		RIP: v.stackGet(sp + frameRIP), CS: v.stackGet(sp + frameCS), RFLAGS: v.stackGet(sp + frameRFLAGS),
-		RSP: v.stackGet(sp + frameRSP), SS: v.stackGet(sp + frameSS),
-		CR2: r.sregs.CR2,
+	sp := r.Regs.RSP
+	*x = x86.Exception{
+		Vector: x86.Vector(v.stackGet(sp + hvimage.FrameVector)), ErrorCode: v.stackGet(sp + hvimage.FrameError),
+		RIP: v.stackGet(sp + hvimage.FrameRIP), CS: v.stackGet(sp + hvimage.FrameCS), RFLAGS: v.stackGet(sp + hvimage.FrameRFLAGS),
+		RSP: v.stackGet(sp + hvimage.FrameRSP), SS: v.stackGet(sp + hvimage.FrameSS),
+		CR2: r.Sregs.CR2,
 	}
 	acc := mmu.AccessFetch
 	if x.CPL() == 3 {
@@ -90,12 +96,12 @@ func (v *vcpu) readException(x *Exception) {
 	// One walk per page the instruction bytes lie on, not one per byte.
 	for x.CodeLen < len(x.Code) {
 		va := x.RIP + uint64(x.CodeLen)
-		w := mmu.Translate(v.d.mem, r.sregs.CR3, va, acc)
+		w := mmu.Translate(v.d.mem, r.Sregs.CR3, va, acc)
 		if !w.OK {
 			break
 		}
 		n := min(uint64(len(x.Code)-x.CodeLen), mmu.PageSize-va&(mmu.PageSize-1))
-		b := v.d.mem.bytes(w.PA, n)
+		b := v.d.mem.Bytes(w.PA, n)
 		if b == nil {
 			break
 		}
@@ -103,67 +109,68 @@ func (v *vcpu) readException(x *Exception) {
 	}
 }
 
-// trap handles an exception that reached the hypervisor's entry stub.
-func (v *vcpu) trap() {
+// trap handles an exception that reached the hypervisor's entry stub: a
+// write to a pagetable is emulated (ptwr), anything else is bounced to
+// the guest's handler.
+func (v *vcpu) trap() outcome {
 	r := v.run
-	if r.sregs.CS.DPL != 0 || !v.onCPL0Stack(r.regs.RSP) {
-		v.fatal(HypervisorFault, r.regs.RIP, "exception frame not on the CPL0 stack")
-		return
+	if r.Sregs.CS.DPL != 0 || !v.onCPL0Stack(r.Regs.RSP) {
+		return v.fatal(HypervisorFault, r.Regs.RIP, "exception frame not on the CPL0 stack")
 	}
-	v.inTrap = true
-	defer func() { v.inTrap = false }()
-	x := &v.exc
+	v.traps.active = true
+	defer func() { v.traps.active = false }()
+	x := &v.traps.exc
 	v.readException(x)
-	v.trapFrame = r.regs.RSP
-	v.trace.begin(TraceTrap, uint16(x.Vector), x.RIP, x.CR2)
-	if x.Vector >= 0 && x.Vector < nrStubs {
+	v.traps.frame = r.Regs.RSP
+	v.trace.Begin(trace.Trap, uint16(x.Vector), x.RIP, x.CR2)
+	if x.Vector < x86.NrExceptions {
 		v.stats.Traps[x.Vector]++
 	}
 	if x.CPL() != 3 {
-		v.fatal(HypervisorFault, x.RIP, x.Describe())
-		return
+		return v.fatal(HypervisorFault, x.RIP, x.Describe())
 	}
-	rax := r.regs.RAX
-	if x.Vector == 14 && x.ErrorCode&ptops.PTWriteError == ptops.PTWriteError {
+	rax := r.Regs.RAX
+	if x.IsWriteFault() {
 		var done bool
 		done, rax = v.ptwr(x)
 		if v.d.stopping.Load() {
-			return
+			return stop
 		}
 		if done {
-			v.leaveTrap(rax)
-			return
+			return v.leaveTrap(rax)
 		}
 	}
-	v.bounce(x)
-	v.leaveTrap(rax)
+	if v.bounce(x) == stop {
+		return stop
+	}
+	return v.leaveTrap(rax)
 }
 
 // leaveTrap releases the executor if the trap used it, handing the guest
 // rax, and resumes the stub.
-func (v *vcpu) leaveTrap(rax uint64) {
-	if !v.exec.finish(rax) && rax != v.run.regs.RAX {
-		v.run.regs.RAX = rax
-		v.run.dirtyRegs |= syncRegs
+func (v *vcpu) leaveTrap(rax uint64) outcome {
+	if !v.exec.finish(rax) && rax != v.run.Regs.RAX {
+		v.run.Regs.RAX = rax
+		v.run.DirtyRegs |= kvm.SyncRegs
 	}
-	v.trace.end()
+	v.trace.End()
+	return resume
 }
 
 // ptwr tries to emulate the write that raised #PF x as a write to an L1
 // pagetable (Xen's ptwr). It reports whether it did (or asked for the
 // instruction to be retried), and the guest's RAX afterwards.
-func (v *vcpu) ptwr(x *Exception) (done bool, rax uint64) {
-	r := &v.run.regs
-	regs := &v.ptwRegs
+func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
+	r := &v.run.Regs
+	regs := &v.traps.ptwRegs
 	regs.GPR = [16]uint64{r.RAX, r.RCX, r.RDX, r.RBX, x.RSP, r.RBP, r.RSI, r.RDI,
 		r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15}
 	regs.RIP, regs.RFLAGS = x.RIP, x.RFLAGS
-	regs.FSBase, regs.GSBase = v.run.sregs.FS.Base, v.run.sregs.GS.Base
+	regs.FSBase, regs.GSBase = v.run.Sregs.FS.Base, v.run.Sregs.GS.Base
 	before := regs.GPR
 
-	v.lastMMUOp = "ptwr"
-	c := v.lockMMU()
-	c.Insns = &v.insns
+	c := v.lockMMU("ptwr")
+	c.Insns = &v.traps.insns
 	w, err := ptops.EmulatePTWrite(c, regs, x.CR2, x.ErrorCode, x.Code[:x.CodeLen])
 	v.unlockMMU()
 	switch {
@@ -176,7 +183,7 @@ func (v *vcpu) ptwr(x *Exception) (done bool, rax uint64) {
 		v.stats.SpuriousFaults++
 		return true, r.RAX
 	case err != nil:
-		v.lastNotEmulated = err.Error()
+		v.traps.lastNotEmulated = err.Error()
 		return false, r.RAX
 	}
 	if v.exec.parked {
@@ -188,12 +195,12 @@ func (v *vcpu) ptwr(x *Exception) (done bool, rax uint64) {
 	v.stats.PTWrites++
 	if w.Pending {
 		v.stats.PendingWrites++
-		v.trace.note(OutcomePendingWrite, uint64(w.New))
+		v.trace.Note(trace.OutcomePendingWrite, uint64(w.New))
 	} else {
-		v.trace.note(OutcomePTWrite, uint64(w.New))
+		v.trace.Note(trace.OutcomePTWrite, uint64(w.New))
 	}
-	v.stackPut(v.trapFrame+frameRIP, regs.RIP)
-	v.stackPut(v.trapFrame+frameRFLAGS, regs.RFLAGS)
+	v.stackPut(v.traps.frame+hvimage.FrameRIP, regs.RIP)
+	v.stackPut(v.traps.frame+hvimage.FrameRFLAGS, regs.RFLAGS)
 	for i, val := range regs.GPR {
 		if i == 0 || i == 4 || val == before[i] {
 			continue // RAX goes back through leaveTrap; RSP is unchanged
@@ -205,16 +212,16 @@ func (v *vcpu) ptwr(x *Exception) (done bool, rax uint64) {
 
 // spuriousFault reports whether page fault x would not happen now: the
 // guest's tables, as they are under the MMU lock, allow the access.
-func (v *vcpu) spuriousFault(x *Exception) bool {
+func (v *vcpu) spuriousFault(x *x86.Exception) bool {
 	acc := mmu.AccessUser
-	if x.ErrorCode&mmu.PFWrite != 0 {
+	if x.ErrorCode&x86.PFWrite != 0 {
 		acc |= mmu.AccessWrite
 	}
-	if x.ErrorCode&mmu.PFFetch != 0 {
+	if x.ErrorCode&x86.PFFetch != 0 {
 		acc |= mmu.AccessFetch
 	}
 	v.d.lockMMU(v)
-	ok := mmu.Translate(v.d.mem, v.run.sregs.CR3, x.CR2, acc).OK
+	ok := mmu.Translate(v.d.mem, v.run.Sregs.CR3, x.CR2, acc).OK
 	v.d.mmu.Unlock()
 	return ok
 }
@@ -224,11 +231,11 @@ func (v *vcpu) spuriousFault(x *Exception) bool {
 // through trapCmpXchg, which leaves the executor free, so the vCPU's
 // registers are the guest's.
 func (v *vcpu) setGuestGPR(i int, val uint64) {
-	r := &v.run.regs
+	r := &v.run.Regs
 	p := [16]*uint64{&r.RAX, &r.RCX, &r.RDX, &r.RBX, &r.RSP, &r.RBP, &r.RSI, &r.RDI,
 		&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15}
 	*p[i] = val
-	v.run.dirtyRegs |= syncRegs
+	v.run.DirtyRegs |= kvm.SyncRegs
 }
 
 // bounce delivers exception x to the guest's handler, through a bounce
@@ -239,138 +246,58 @@ func (v *vcpu) setGuestGPR(i int, val uint64) {
 // address is in the vCPU's vcpu_info.arch.cr2, and its error code loses
 // the user bit, as Xen does for a fault in guest kernel mode. An
 // exception the guest has no handler for ends the domain.
-func (v *vcpu) bounce(x *Exception) {
-	var t trapInfo
-	if x.Vector >= 0 && x.Vector < len(v.traps) {
-		t = v.traps[x.Vector]
-	}
+func (v *vcpu) bounce(x *x86.Exception) outcome {
+	ts := &v.traps
+	t := ts.table[x.Vector]
 	switch {
-	case x.Vector == xen.TrapNMI || x.Vector == xen.TrapDoubleFault || x.Vector == xen.TrapMachineCheck:
-		v.fatal(TripleFault, x.RIP, x.Describe()+"; the hypervisor does not hand this vector to a PV guest")
-		return
+	case x.Vector == x86.VectorNMI || x.Vector == x86.VectorDF || x.Vector == x86.VectorMC:
+		return v.fatal(TripleFault, x.RIP, x.Describe()+"; the hypervisor does not hand this vector to a PV guest")
 	case t.address == 0:
 		// As on a CPU with an empty IDT: neither the exception nor the
 		// double fault that follows can be delivered.
-		v.fatal(TripleFault, x.RIP, x.Describe()+v.whyNotEmulated(x)+"; no guest trap handler, so neither it nor #DF can be delivered")
-		return
+		return v.fatal(TripleFault, x.RIP, x.Describe()+v.whyNotEmulated(x)+"; no guest trap handler, so neither it nor #DF can be delivered")
 	}
 	errorCode := x.ErrorCode
-	if x.Vector == 14 {
-		errorCode &^= mmu.PFUser
+	if x.Vector == x86.VectorPF {
+		errorCode &^= x86.PFUser
 		binary.LittleEndian.PutUint64(v.d.sharedInfo[v.id*xen.VCPUInfoSize+xen.VCPUInfoCR2:], x.CR2)
 	}
-	r := &v.run.regs
-	f := v.bounceFrame[:0]
+	r := &v.run.Regs
+	f := ts.bounceFrame[:0]
 	f = append(f, r.RCX, r.R11)
-	if vectorHasErrorCode(x.Vector) {
+	if x.Vector.HasErrorCode() {
 		f = append(f, errorCode)
 	}
 	f = append(f, x.RIP, x.CS&^3, x.RFLAGS, x.RSP, x.SS)
 	sp := x.RSP&^15 - uint64(len(f))*8
-	b := v.buf[:len(f)*8]
+	b := v.hc.buf[:len(f)*8]
 	for i, q := range f {
 		binary.LittleEndian.PutUint64(b[i*8:], q)
 	}
 	if err := v.writeGuest(sp, b); err != nil {
-		v.fatal(TripleFault, x.RIP, fmt.Sprintf("%s; the bounce frame for it at %#x is not writable, so it cannot be delivered", x.Describe(), sp))
-		return
+		return v.fatal(TripleFault, x.RIP, fmt.Sprintf("%s; the bounce frame for it at %#x is not writable, so it cannot be delivered", x.Describe(), sp))
 	}
-	v.stackPut(v.trapFrame+frameRIP, t.address)
-	v.stackPut(v.trapFrame+frameCS, xen.FlatRing3CS64)
-	v.stackPut(v.trapFrame+frameRFLAGS, x.RFLAGS&^(rflagsTF|rflagsNT|rflagsRF|rflagsAC|rflagsVM)|rflagsIF|rflagsRes1)
-	v.stackPut(v.trapFrame+frameRSP, sp)
-	v.stackPut(v.trapFrame+frameSS, xen.FlatRing3SS64)
+	v.stackPut(ts.frame+hvimage.FrameRIP, t.address)
+	v.stackPut(ts.frame+hvimage.FrameCS, xen.FlatRing3CS64)
+	v.stackPut(ts.frame+hvimage.FrameRFLAGS, x.RFLAGS&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagAC|x86.FlagVM)|x86.FlagIF|x86.FlagRes1)
+	v.stackPut(ts.frame+hvimage.FrameRSP, sp)
+	v.stackPut(ts.frame+hvimage.FrameSS, xen.FlatRing3SS64)
 	v.stats.Bounces++
-	v.lastBounce, v.bounced = *x, true
-	v.lastBounceWhy = ""
-	if x.Vector == 14 {
-		v.lastBounceWhy, v.lastNotEmulated = v.lastNotEmulated, ""
+	ts.lastBounce, ts.bounced = *x, true
+	ts.lastBounceWhy = ""
+	if x.Vector == x86.VectorPF {
+		ts.lastBounceWhy, ts.lastNotEmulated = ts.lastNotEmulated, ""
 	}
-	v.trace.note(OutcomeBounce, t.address)
+	v.trace.Note(trace.OutcomeBounce, t.address)
+	return resume
 }
 
 // whyNotEmulated explains, for a write fault, why ptwr left it alone.
-func (v *vcpu) whyNotEmulated(x *Exception) string {
-	if x.Vector != 14 || v.lastNotEmulated == "" {
+func (v *vcpu) whyNotEmulated(x *x86.Exception) string {
+	if x.Vector != x86.VectorPF || v.traps.lastNotEmulated == "" {
 		return ""
 	}
-	s := " (" + v.lastNotEmulated + ")"
-	v.lastNotEmulated = ""
+	s := " (" + v.traps.lastNotEmulated + ")"
+	v.traps.lastNotEmulated = ""
 	return s
-}
-
-// setTrapTable: HYPERVISOR_set_trap_table(traps). Entries up to the first
-// with a zero address replace those of their vectors; a NULL list clears
-// the table. The table changes only if the whole list is read.
-func (v *vcpu) setTrapTable(a *hypercallArgs) uint64 {
-	list := a[0]
-	next := &v.trapsNext
-	if list == 0 {
-		*next = [256]trapInfo{}
-	} else {
-		*next = v.traps
-		var e [xen.TrapInfoSize]byte
-		for i := 0; ; i++ {
-			if i > len(next) {
-				return xen.EINVAL.Ret() // no terminator: more entries than vectors
-			}
-			if err := v.readGuest(e[:], list+uint64(i)*xen.TrapInfoSize); err != nil {
-				return errRet(err)
-			}
-			addr := binary.LittleEndian.Uint64(e[xen.TrapInfoAddress:])
-			if addr == 0 {
-				break
-			}
-			if !guestAddress(addr) {
-				return xen.EINVAL.Ret()
-			}
-			next[e[xen.TrapInfoVector]] = trapInfo{
-				flags: e[xen.TrapInfoFlags], cs: binary.LittleEndian.Uint16(e[xen.TrapInfoCS:]), address: addr,
-			}
-		}
-	}
-	v.traps = *next
-	return 0
-}
-
-// stackSwitch: HYPERVISOR_stack_switch(ss, esp). It records the stack the
-// guest kernel is entered on from user mode; pvsim guests run in kernel
-// mode only, so bounce frames go on the current stack, as Xen puts them
-// for a fault in kernel mode.
-func (v *vcpu) stackSwitch(a *hypercallArgs) uint64 {
-	v.kernelSS, v.kernelSP = a[0]|3, a[1]
-	return 0
-}
-
-// iret: HYPERVISOR_iret. The guest jumped to the iret stub, which pushed
-// rcx, r11 and rax under the guest's frame: the stack holds struct
-// iret_context. A frame pvsim cannot return to crashes the domain, as
-// Xen's do_iret does.
-func (v *vcpu) iret(a *hypercallArgs) uint64 {
-	r := &v.run.regs
-	b := v.buf[:xen.IretSize]
-	if err := v.readGuest(b, r.RSP); err != nil {
-		v.fatal(DomainCrash, r.RIP, fmt.Sprintf("HYPERVISOR_iret: frame at %#x unreadable", r.RSP))
-		return 0
-	}
-	q := func(off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
-	cs, rip := uint16(q(xen.IretCS)), q(xen.IretRIP) // above bit 15: the saved upcall mask
-	switch {
-	case cs&3 == 3:
-		v.fatal(DomainCrash, rip, fmt.Sprintf("HYPERVISOR_iret to user mode (cs %#x): pvsim runs no guest user mode", cs))
-		return 0
-	case cs|3 != xen.FlatRing3CS64:
-		v.fatal(DomainCrash, rip, fmt.Sprintf("HYPERVISOR_iret to cs %#x: pvsim runs on FLAT_KERNEL_CS only", cs))
-		return 0
-	case !guestAddress(rip):
-		v.fatal(DomainCrash, rip, fmt.Sprintf("HYPERVISOR_iret to %#x, not a guest address", rip))
-		return 0
-	}
-	r.RIP = rip
-	r.RFLAGS = q(xen.IretRFLAGS)&^(rflagsIOPL|rflagsVM) | rflagsIF | rflagsRes1
-	r.RSP = q(xen.IretRSP)
-	if q(xen.IretFlags)&xen.VGCFInSyscall == 0 {
-		r.R11, r.RCX = q(xen.IretR11), q(xen.IretRCX)
-	}
-	return q(xen.IretRAX)
 }

@@ -1,5 +1,7 @@
 package mmu
 
+import "github.com/pvsim/pvsim/x86"
+
 // Memory is guest-physical memory as the hypervisor reads it.
 type Memory interface {
 	// Read64 returns the little-endian quadword at physical address pa, or
@@ -33,15 +35,6 @@ type Walk struct {
 	ErrorCode uint32
 }
 
-// #PF error code bits.
-const (
-	PFPresent  = 1 << 0
-	PFWrite    = 1 << 1
-	PFUser     = 1 << 2
-	PFReserved = 1 << 3
-	PFFetch    = 1 << 4
-)
-
 // Translate walks the pagetables rooted at cr3 for va and checks acc against
 // the combined permissions, as the MMU would with CR0.WP=1 and EFER.NXE=1.
 // It allocates nothing.
@@ -49,13 +42,13 @@ func Translate(m Memory, cr3, va uint64, acc Access) Walk {
 	w := Walk{VA: va}
 	code := uint32(0)
 	if acc&AccessWrite != 0 {
-		code |= PFWrite
+		code |= x86.PFWrite
 	}
 	if acc&AccessUser != 0 {
-		code |= PFUser
+		code |= x86.PFUser
 	}
 	if acc&AccessFetch != 0 {
-		code |= PFFetch
+		code |= x86.PFFetch
 	}
 	if !Canonical(va) {
 		w.ErrorCode = code
@@ -83,7 +76,7 @@ func Translate(m Memory, cr3, va uint64, acc Access) Walk {
 		}
 		table = uint64(e & PTEFrameMask)
 	}
-	code |= PFPresent
+	code |= x86.PFPresent
 	switch {
 	case acc&AccessUser != 0 && !user,
 		acc&AccessWrite != 0 && !writable,

@@ -1,6 +1,7 @@
 package mmu
 
 import (
+	"github.com/pvsim/pvsim/x86"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -42,13 +43,13 @@ func TestTranslate(t *testing.T) {
 	}{
 		{"user read", table(va, all, all, all, all), va, AccessUser, true, 0, 1, 9<<PageShift | 0x456},
 		{"user write", table(va, all, all, all, all), va, AccessUser | AccessWrite, true, 0, 1, 9<<PageShift | 0x456},
-		{"read-only leaf refuses write", table(va, all, all, all, PTEPresent|PTEUser), va, AccessUser | AccessWrite, false, PFPresent | PFWrite | PFUser, 1, 0},
-		{"read-only L3 refuses write", table(va, all, PTEPresent|PTEUser, all, all), va, AccessWrite, false, PFPresent | PFWrite, 1, 0},
-		{"supervisor leaf refuses user", table(va, all, all, all, PTEPresent|PTEWritable), va, AccessUser, false, PFPresent | PFUser, 1, 0},
+		{"read-only leaf refuses write", table(va, all, all, all, PTEPresent|PTEUser), va, AccessUser | AccessWrite, false, x86.PFPresent | x86.PFWrite | x86.PFUser, 1, 0},
+		{"read-only L3 refuses write", table(va, all, PTEPresent|PTEUser, all, all), va, AccessWrite, false, x86.PFPresent | x86.PFWrite, 1, 0},
+		{"supervisor leaf refuses user", table(va, all, all, all, PTEPresent|PTEWritable), va, AccessUser, false, x86.PFPresent | x86.PFUser, 1, 0},
 		{"supervisor leaf allows CPL0", table(va, all, all, all, PTEPresent|PTEWritable), va, AccessRead, true, 0, 1, 9<<PageShift | 0x456},
-		{"NX refuses fetch", table(va, all, all, all, all|PTENX), va, AccessFetch | AccessUser, false, PFPresent | PFUser | PFFetch, 1, 0},
-		{"NX at L2 refuses fetch", table(va, all, all, all|PTENX, all), va, AccessFetch, false, PFPresent | PFFetch, 1, 0},
-		{"not present L1", table(va, all, all, all, 0), va, AccessUser, false, PFUser, 1, 0},
+		{"NX refuses fetch", table(va, all, all, all, all|PTENX), va, AccessFetch | AccessUser, false, x86.PFPresent | x86.PFUser | x86.PFFetch, 1, 0},
+		{"NX at L2 refuses fetch", table(va, all, all, all|PTENX, all), va, AccessFetch, false, x86.PFPresent | x86.PFFetch, 1, 0},
+		{"not present L1", table(va, all, all, all, 0), va, AccessUser, false, x86.PFUser, 1, 0},
 		{"not present L3", table(va, all, 0, all, all), va, AccessRead, false, 0, 3, 0},
 		{"non-canonical", table(va, all, all, all, all), 0x0000800000000000, AccessRead, false, 0, 4, 0},
 		{"2M page", table(va, all, all, all|PTEPSE, all), va, AccessUser, true, 0, 2, 4<<PageShift&^(2<<20-1) | va&(2<<20-1)},

@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pvsim/pvsim/mmu"
-	"github.com/pvsim/pvsim/pin"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -56,7 +55,7 @@ func newFixture(t testing.TB) *fixture {
 		}
 		f.put(bootL1, int(pfn), mmu.MakePTE(pfn, flags))
 	}
-	require.NoError(t, pin.Pin(f.ft, bootL4, mmu.TypeL4, f.x))
+	require.NoError(t, f.ft.Pin(bootL4, mmu.TypeL4, f.x))
 	require.NoError(t, f.ft.GetPage(bootL4))
 	require.NoError(t, f.ft.GetPageType(bootL4, mmu.TypeL4, f.x))
 	f.cr3 = bootL4 << mmu.PageShift

@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pvsim/pvsim/mmu"
-	"github.com/pvsim/pvsim/pin"
+	"github.com/pvsim/pvsim/x86"
 )
 
 // The fuzzed guest works on a small pool of frames so that random requests
@@ -47,9 +47,9 @@ func FuzzRequests(f *testing.F) {
 			case 1:
 				err = UpdateVAMapping(fx.c, va(pfn), val, uint64(c>>4)&7)
 			case 2:
-				err = pin.Pin(fx.ft, pfn, mmu.FrameType(1+b%4), fx.x)
+				err = fx.ft.Pin(pfn, mmu.FrameType(1+b%4), fx.x)
 			case 3:
-				err = pin.Unpin(fx.ft, pfn)
+				err = fx.ft.Unpin(pfn)
 			case 4:
 				err = NewBasePtr(fx.c, pfn)
 			case 5:
@@ -100,7 +100,7 @@ func FuzzPTWrite(f *testing.F) {
 		regs.GPR[rdi] = entry
 		regs.RIP, regs.RFLAGS, regs.FSBase = ripAt, 0x202|uint64(sel)&0xd5, entry
 		cr2 := entry + uint64(sel>>1&1)*4
-		errorCode := uint64(PTWriteError | mmu.PFUser)
+		errorCode := uint64(PTWriteError | x86.PFUser)
 		if sel&0x80 != 0 {
 			errorCode = uint64(sel>>3) & 0x1f
 		}

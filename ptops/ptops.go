@@ -10,7 +10,6 @@ import (
 	"fmt"
 
 	"github.com/pvsim/pvsim/mmu"
-	"github.com/pvsim/pvsim/pin"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -189,12 +188,12 @@ type ExtOp struct {
 
 // MMUExtOp performs one mmuext_op command.
 func MMUExtOp(c *Context, op ExtOp) error {
-	if typ, ok := pin.ExtOpType(op.Cmd); ok {
-		return pin.Pin(c.FT, op.Arg1, typ, c.X)
+	if typ, ok := ExtOpType(op.Cmd); ok {
+		return c.FT.Pin(op.Arg1, typ, c.X)
 	}
 	switch op.Cmd {
 	case xen.MMUExtUnpinTable:
-		return pin.Unpin(c.FT, op.Arg1)
+		return c.FT.Unpin(op.Arg1)
 	case xen.MMUExtNewBasePtr:
 		return NewBasePtr(c, op.Arg1)
 	case xen.MMUExtTLBFlushLocal:
@@ -247,4 +246,19 @@ func Errno(err error) xen.Errno {
 		return e
 	}
 	return xen.EINVAL
+}
+
+// ExtOpType is the pagetable type an MMUEXT_PIN_Ln_TABLE command pins.
+func ExtOpType(cmd uint32) (mmu.FrameType, bool) {
+	switch cmd {
+	case xen.MMUExtPinL1Table:
+		return mmu.TypeL1, true
+	case xen.MMUExtPinL2Table:
+		return mmu.TypeL2, true
+	case xen.MMUExtPinL3Table:
+		return mmu.TypeL3, true
+	case xen.MMUExtPinL4Table:
+		return mmu.TypeL4, true
+	}
+	return mmu.TypeNone, false
 }

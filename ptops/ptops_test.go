@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pvsim/pvsim/mmu"
-	"github.com/pvsim/pvsim/pin"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -44,7 +43,7 @@ func TestForbidden(t *testing.T) {
 			return UpdateVAMapping(f.c, va(bootL1), mmu.MakePTE(bootL1, rw), xen.UVMFInvlpg)
 		}, xen.EINVAL},
 		{"pin a frame mapped writable", nil, func(f *fixture) error {
-			return pin.Pin(f.ft, 100, mmu.TypeL1, f.x)
+			return f.ft.Pin(100, mmu.TypeL1, f.x)
 		}, xen.EINVAL},
 		{"map a hypervisor frame", nil, func(f *fixture) error {
 			return UpdateEntry(f.c, l1e(100), mmu.MakePTE(hvFrame, rw), false)
@@ -56,16 +55,16 @@ func TestForbidden(t *testing.T) {
 			return NewBasePtr(f.c, 100)
 		}, xen.EINVAL},
 		{"unpin what is not pinned", nil, func(f *fixture) error {
-			return pin.Unpin(f.ft, bootL1)
+			return f.ft.Unpin(bootL1)
 		}, xen.EINVAL},
 		{"pin twice", nil, func(f *fixture) error {
-			return pin.Pin(f.ft, bootL4, mmu.TypeL4, f.x)
+			return f.ft.Pin(bootL4, mmu.TypeL4, f.x)
 		}, xen.EINVAL},
 		{"pin a frame outside the domain", nil, func(f *fixture) error {
-			return pin.Pin(f.ft, hvFrame, mmu.TypeL1, f.x)
+			return f.ft.Pin(hvFrame, mmu.TypeL1, f.x)
 		}, xen.EPERM},
 		{"pin the L1 as an L2", nil, func(f *fixture) error {
-			return pin.Pin(f.ft, bootL1, mmu.TypeL2, f.x)
+			return f.ft.Pin(bootL1, mmu.TypeL2, f.x)
 		}, xen.EINVAL},
 		{"write a hypervisor L4 slot", nil, func(f *fixture) error {
 			return UpdateEntry(f.c, bootL4<<mmu.PageShift+xen.FirstReservedL4Slot*8, 0, false)
@@ -87,7 +86,7 @@ func TestForbidden(t *testing.T) {
 			f.put(200, 0, mmu.MakePTE(101, rw))
 			f.put(200, 511, mmu.MakePTE(hvFrame, rw))
 		}, func(f *fixture) error {
-			return pin.Pin(f.ft, 200, mmu.TypeL1, f.x)
+			return f.ft.Pin(200, mmu.TypeL1, f.x)
 		}, xen.EPERM},
 	}
 	for _, tt := range tests {
@@ -125,7 +124,7 @@ func TestSecondAddressSpace(t *testing.T) {
 		f.put(l1, i, mmu.MakePTE(300+uint64(i), rw))
 	}
 	f.x.Log = nil
-	require.NoError(t, pin.Pin(f.ft, l4, mmu.TypeL4, f.x))
+	require.NoError(t, f.ft.Pin(l4, mmu.TypeL4, f.x))
 	f.audit(t)
 	assert.Len(t, f.x.Writes(), len(f.ft.ReservedL4), "pinning an L4 writes only the hypervisor slots")
 	assert.Equal(t, uint32(2), f.ft.Frame(2).TypeCount, "the boot L3 is shared")
@@ -151,7 +150,7 @@ func TestSecondAddressSpace(t *testing.T) {
 
 	// Back to the boot tables, unpin, and make the frames writable again.
 	require.NoError(t, NewBasePtr(f.c, bootL4))
-	require.NoError(t, pin.Unpin(f.ft, l4))
+	require.NoError(t, f.ft.Unpin(l4))
 	f.audit(t)
 	assert.Equal(t, mmu.TypeNone, f.ft.Frame(l1).Type, "the last reference released the tree")
 	assert.Equal(t, uint32(1), f.ft.Frame(2).TypeCount)
@@ -168,9 +167,9 @@ func TestUnpinWhileLoaded(t *testing.T) {
 	const l4 = 20
 	f.makeTable(t, l4)
 	f.put(l4, 511, f.entry(bootL4, 511))
-	require.NoError(t, pin.Pin(f.ft, l4, mmu.TypeL4, f.x))
+	require.NoError(t, f.ft.Pin(l4, mmu.TypeL4, f.x))
 	require.NoError(t, NewBasePtr(f.c, l4))
-	require.NoError(t, pin.Unpin(f.ft, l4))
+	require.NoError(t, f.ft.Unpin(l4))
 	assert.True(t, f.ft.Frame(l4).Validated())
 	f.audit(t)
 	// Making it writable now must fail: it is still a pagetable.
@@ -233,4 +232,17 @@ func TestExtOpFlushes(t *testing.T) {
 		{Kind: FlushAll, CPUs: 3}, {Kind: FlushPage, VA: 0x8000, CPUs: 3},
 	}, f.flushes)
 	assert.Equal(t, xen.ENOSYS, Errno(MMUExtOp(f.c, ExtOp{Cmd: 99})))
+}
+
+func TestExtOpType(t *testing.T) {
+	for cmd, want := range map[uint32]mmu.FrameType{
+		xen.MMUExtPinL1Table: mmu.TypeL1, xen.MMUExtPinL2Table: mmu.TypeL2,
+		xen.MMUExtPinL3Table: mmu.TypeL3, xen.MMUExtPinL4Table: mmu.TypeL4,
+	} {
+		got, ok := ExtOpType(cmd)
+		assert.True(t, ok)
+		assert.Equal(t, want, got)
+	}
+	_, ok := ExtOpType(xen.MMUExtUnpinTable)
+	assert.False(t, ok)
 }

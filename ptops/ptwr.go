@@ -8,6 +8,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/x86"
 )
 
 // Regs is the guest register state the write emulator reads and changes.
@@ -19,18 +20,6 @@ type Regs struct {
 	RFLAGS         uint64
 	FSBase, GSBase uint64
 }
-
-// RFLAGS bits the emulated instructions change.
-const (
-	FlagCF = 1 << 0
-	FlagPF = 1 << 2
-	FlagAF = 1 << 4
-	FlagZF = 1 << 6
-	FlagSF = 1 << 7
-	FlagOF = 1 << 11
-
-	arithFlags = FlagCF | FlagPF | FlagAF | FlagZF | FlagSF | FlagOF
-)
 
 // PTWrite describes one emulated write to an L1 entry.
 type PTWrite struct {
@@ -72,7 +61,7 @@ const maxAttempts = 4
 
 // PTWriteError is the #PF error code bits of a write to a present,
 // read-only page. Faults without them are never pagetable writes.
-const PTWriteError = mmu.PFPresent | mmu.PFWrite
+const PTWriteError = x86.PFPresent | x86.PFWrite
 
 // EmulatePTWrite is Xen's writable-pagetable emulation (ptwr). The guest
 // raised a #PF with error code errorCode at linear address cr2 by running
@@ -99,7 +88,7 @@ const PTWriteError = mmu.PFPresent | mmu.PFWrite
 // error, neither memory nor regs nor the frame table has changed.
 func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) (PTWrite, error) {
 	var w PTWrite
-	if errorCode&(PTWriteError|mmu.PFReserved|mmu.PFFetch) != PTWriteError {
+	if errorCode&(PTWriteError|x86.PFReserved|x86.PFFetch) != PTWriteError {
 		return w, notEmulated("error code %#x is not a write to a present page", errorCode)
 	}
 	ptr, err := L1EntryAddr(c.FT, *c.CR3, cr2)
@@ -355,26 +344,26 @@ func (o *ptwOp) commit(regs *Regs, cur, res uint64, insn *x86asm.Inst) {
 	case x86asm.CMPXCHG:
 		acc := regs.GPR[0] & sizeMask(o.size)
 		d := (acc - cur) & sizeMask(o.size)
-		fl &^= arithFlags
+		fl &^= x86.ArithFlags
 		if acc < cur {
-			fl |= FlagCF
+			fl |= x86.FlagCF
 		}
 		if (acc^cur)&(acc^d)>>top&1 != 0 {
-			fl |= FlagOF
+			fl |= x86.FlagOF
 		}
 		if (acc^cur^d)&0x10 != 0 {
-			fl |= FlagAF
+			fl |= x86.FlagAF
 		}
 		fl |= resultFlags(d, top)
 		if acc != cur {
 			setReg(0, cur)
 		}
 	case x86asm.BTS, x86asm.BTR:
-		fl &^= FlagCF
+		fl &^= x86.FlagCF
 		fl |= cur >> o.bit & 1 // CF is bit 0
 	case x86asm.AND, x86asm.OR, x86asm.XOR:
 		// AF is undefined; it is left as it was.
-		fl &^= FlagCF | FlagOF | FlagZF | FlagSF | FlagPF
+		fl &^= x86.FlagCF | x86.FlagOF | x86.FlagZF | x86.FlagSF | x86.FlagPF
 		fl |= resultFlags(res, top)
 	}
 	regs.RFLAGS = fl
@@ -385,13 +374,13 @@ func (o *ptwOp) commit(regs *Regs, cur, res uint64, insn *x86asm.Inst) {
 func resultFlags(r uint64, top uint) uint64 {
 	var fl uint64
 	if r == 0 {
-		fl |= FlagZF
+		fl |= x86.FlagZF
 	}
 	if r>>top&1 != 0 {
-		fl |= FlagSF
+		fl |= x86.FlagSF
 	}
 	if bits.OnesCount8(uint8(r))%2 == 0 {
-		fl |= FlagPF
+		fl |= x86.FlagPF
 	}
 	return fl
 }

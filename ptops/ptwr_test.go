@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -31,7 +32,7 @@ const (
 	avl    = mmu.PTE(7 << 9) // software bits
 	start  = rw | pteD       // the entry before each case: P, W, U, A, D
 	ripAt  = 0x1000
-	flagsZ = FlagZF
+	flagsZ = x86.FlagZF
 )
 
 func TestEmulatePTWrite(t *testing.T) {
@@ -54,31 +55,31 @@ func TestEmulatePTWrite(t *testing.T) {
 		clearFl uint64 // flags that must be clear
 	}{
 		{name: "lock btr $5 (ptep_test_and_clear_young)", code: []byte{0xf0, 0x48, 0x0f, 0xba, 0x37, 0x05},
-			entry: mmu.MakePTE(dataPFN, start&^pteA), setFl: FlagCF},
+			entry: mmu.MakePTE(dataPFN, start&^pteA), setFl: x86.FlagCF},
 		{name: "lock bts $6", code: []byte{0xf0, 0x48, 0x0f, 0xba, 0x2f, 0x06},
-			entry: mmu.MakePTE(dataPFN, start), setFl: FlagCF},
-		{name: "lock btr %rsi, old bit clear", code: []byte{0xf0, 0x48, 0x0f, 0xb3, 0x37}, rsi: 9, flags: FlagCF,
-			entry: mmu.MakePTE(dataPFN, start), clearFl: FlagCF},
+			entry: mmu.MakePTE(dataPFN, start), setFl: x86.FlagCF},
+		{name: "lock btr %rsi, old bit clear", code: []byte{0xf0, 0x48, 0x0f, 0xb3, 0x37}, rsi: 9, flags: x86.FlagCF,
+			entry: mmu.MakePTE(dataPFN, start), clearFl: x86.FlagCF},
 		{name: "lock bts %rsi, 9", code: []byte{0xf0, 0x48, 0x0f, 0xab, 0x37}, rsi: 9,
-			entry: mmu.MakePTE(dataPFN, start|1<<9), clearFl: FlagCF},
+			entry: mmu.MakePTE(dataPFN, start|1<<9), clearFl: x86.FlagCF},
 		{name: "lock btsl $31, 4(%rdi): NX through the upper half", code: []byte{0xf0, 0x0f, 0xba, 0x6f, 0x04, 0x1f}, cr2Off: 4,
-			entry: mmu.MakePTE(dataPFN, start|mmu.PTENX), clearFl: FlagCF},
+			entry: mmu.MakePTE(dataPFN, start|mmu.PTENX), clearFl: x86.FlagCF},
 		{name: "lock btrq %rsi, bit offset 64+63 reaches the next entry", code: []byte{0xf0, 0x48, 0x0f, 0xb3, 0x37}, rsi: ^uint64(0), rdiOff: 8, // bit -1: bit 63 of the entry before
-			entry: mmu.MakePTE(dataPFN, start), clearFl: FlagCF},
+			entry: mmu.MakePTE(dataPFN, start), clearFl: x86.FlagCF},
 		{name: "btr without lock", code: []byte{0x48, 0x0f, 0xba, 0x37, 0x05},
-			entry: mmu.MakePTE(dataPFN, start&^pteA), setFl: FlagCF},
+			entry: mmu.MakePTE(dataPFN, start&^pteA), setFl: x86.FlagCF},
 		{name: "lock andq $imm sign-extended", code: []byte{0xf0, 0x48, 0x83, 0x27, 0xbf}, // and $-0x41: clear D
-			entry: mmu.MakePTE(dataPFN, start&^pteD), clearFl: FlagZF | FlagCF | FlagOF, setFl: 0},
+			entry: mmu.MakePTE(dataPFN, start&^pteD), clearFl: x86.FlagZF | x86.FlagCF | x86.FlagOF, setFl: 0},
 		{name: "lock orq $0xe00 sets the software bits", code: []byte{0xf0, 0x48, 0x81, 0x0f, 0x00, 0x0e, 0x00, 0x00},
-			entry: mmu.MakePTE(dataPFN, start|avl), clearFl: FlagZF | FlagSF | FlagCF},
+			entry: mmu.MakePTE(dataPFN, start|avl), clearFl: x86.FlagZF | x86.FlagSF | x86.FlagCF},
 		{name: "lock xorq %rsi", code: []byte{0xf0, 0x48, 0x31, 0x37}, rsi: uint64(pteD | 1<<10),
 			entry: mmu.MakePTE(dataPFN, start&^pteD|1<<10)},
 		{name: "lock andq %rsi to zero sets ZF and PF", code: []byte{0xf0, 0x48, 0x21, 0x37}, rsi: 0,
-			entry: 0, setFl: FlagZF | FlagPF, clearFl: FlagSF},
+			entry: 0, setFl: x86.FlagZF | x86.FlagPF, clearFl: x86.FlagSF},
 		{name: "lock orl $imm on the low half", code: []byte{0xf0, 0x83, 0x0f, 0x40}, // or $0x40 (D, already set)
-			entry: mmu.MakePTE(dataPFN, start), clearFl: FlagZF},
+			entry: mmu.MakePTE(dataPFN, start), clearFl: x86.FlagZF},
 		{name: "lock xorl on the upper half flips NX, SF set", code: []byte{0xf0, 0x81, 0x77, 0x04, 0x00, 0x00, 0x00, 0x80}, cr2Off: 4,
-			entry: mmu.MakePTE(dataPFN, start|mmu.PTENX), setFl: FlagSF},
+			entry: mmu.MakePTE(dataPFN, start|mmu.PTENX), setFl: x86.FlagSF},
 		{name: "movq %rsi", code: []byte{0x48, 0x89, 0x37}, rsi: uint64(other),
 			entry: other},
 		{name: "movq $imm32 sign-extended: not present", code: []byte{0x48, 0xc7, 0x07, 0x00, 0x00, 0x00, 0x80},
@@ -92,11 +93,11 @@ func TestEmulatePTWrite(t *testing.T) {
 		{name: "xchgl zero-extends", code: []byte{0x87, 0x37}, rsi: 0xdead000000000000 | uint64(dataRO),
 			entry: dataRO, regs: map[int]uint64{rsi: uint64(mmu.MakePTE(dataPFN, start))}},
 		{name: "lock cmpxchgq succeeds", code: []byte{0xf0, 0x48, 0x0f, 0xb1, 0x37}, rax: uint64(mmu.MakePTE(dataPFN, start)), rsi: uint64(other),
-			entry: other, setFl: FlagZF, regs: map[int]uint64{rax: uint64(mmu.MakePTE(dataPFN, start))}},
-		{name: "lock cmpxchgq fails: RAX gets the entry", code: []byte{0xf0, 0x48, 0x0f, 0xb1, 0x37}, rax: uint64(mmu.MakePTE(dataPFN, rw)), rsi: uint64(other), flags: FlagZF,
-			entry: mmu.MakePTE(dataPFN, start), setFl: FlagCF, clearFl: FlagZF, regs: map[int]uint64{rax: uint64(mmu.MakePTE(dataPFN, start))}},
+			entry: other, setFl: x86.FlagZF, regs: map[int]uint64{rax: uint64(mmu.MakePTE(dataPFN, start))}},
+		{name: "lock cmpxchgq fails: RAX gets the entry", code: []byte{0xf0, 0x48, 0x0f, 0xb1, 0x37}, rax: uint64(mmu.MakePTE(dataPFN, rw)), rsi: uint64(other), flags: x86.FlagZF,
+			entry: mmu.MakePTE(dataPFN, start), setFl: x86.FlagCF, clearFl: x86.FlagZF, regs: map[int]uint64{rax: uint64(mmu.MakePTE(dataPFN, start))}},
 		{name: "lock cmpxchgl on the low half", code: []byte{0xf0, 0x0f, 0xb1, 0x37}, rax: uint64(mmu.MakePTE(dataPFN, start)), rsi: uint64(dataRO),
-			entry: dataRO, setFl: FlagZF},
+			entry: dataRO, setFl: x86.FlagZF},
 		{name: "an FS-based operand", code: []byte{0x64, 0x48, 0x89, 0x34, 0x25, 0x00, 0x00, 0x00, 0x00}, rsi: uint64(other),
 			entry: other},
 		{name: "movabs %rax to a 64-bit address", code: append([]byte{0x48, 0xa3}, le64(entryVA)...), rax: uint64(other),
@@ -119,7 +120,7 @@ func TestEmulatePTWrite(t *testing.T) {
 			}
 			rip := regs.RIP
 			cr2 := entryVA + tt.cr2Off
-			w, err := EmulatePTWrite(f.c, &regs, cr2, mmu.PFPresent|mmu.PFWrite|mmu.PFUser, tt.code)
+			w, err := EmulatePTWrite(f.c, &regs, cr2, x86.PFPresent|x86.PFWrite|x86.PFUser, tt.code)
 			require.NoError(t, err)
 			assert.Equal(t, tt.entry, f.entry(bootL1, dataPFN), "entry: %v", f.entry(bootL1, dataPFN))
 			assert.Equal(t, w.New, f.entry(bootL1, dataPFN))
@@ -194,7 +195,7 @@ func TestEmulatePTWriteConcurrentDirty(t *testing.T) {
 			if tt.reg >= 0 {
 				assert.Equal(t, uint64(tt.regWant), regs.GPR[tt.reg])
 			}
-			assert.Equal(t, tt.zf, regs.RFLAGS&FlagZF != 0)
+			assert.Equal(t, tt.zf, regs.RFLAGS&x86.FlagZF != 0)
 			f.audit(t)
 		})
 	}
@@ -211,8 +212,8 @@ func TestEmulatePTWriteNotEmulated(t *testing.T) {
 		code  []byte
 		err   uint64
 	}{
-		{name: "a read fault", cr2: entryVA, code: lockBTR, err: mmu.PFPresent},
-		{name: "a not-present fault", cr2: entryVA, code: lockBTR, err: mmu.PFWrite},
+		{name: "a read fault", cr2: entryVA, code: lockBTR, err: x86.PFPresent},
+		{name: "a not-present fault", cr2: entryVA, code: lockBTR, err: x86.PFWrite},
 		{name: "a frame that is not a pagetable", cr2: base + dataPFN<<mmu.PageShift, code: lockBTR, err: PTWriteError,
 			setup: func(f *fixture) {
 				require.NoError(t, UpdateVAMapping(f.c, va(dataPFN), mmu.MakePTE(dataPFN, rw&^mmu.PTEWritable), 0))
@@ -305,5 +306,5 @@ func TestEmulatePTWriteCachedAllocatesNothing(t *testing.T) {
 		}
 	})
 	assert.Zero(t, allocs)
-	assert.Zero(t, regs.RFLAGS&FlagCF)
+	assert.Zero(t, regs.RFLAGS&x86.FlagCF)
 }

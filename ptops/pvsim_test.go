@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pvsim/pvsim/mmu"
-	"github.com/pvsim/pvsim/pin"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -18,7 +17,7 @@ func (f *fixture) newL1(t *testing.T, pfn uint64, e mmu.PTE, pinned bool) {
 	f.makeTable(t, pfn)
 	f.put(pfn, 0, e)
 	if pinned {
-		require.NoError(t, pin.Pin(f.ft, pfn, mmu.TypeL1, f.x))
+		require.NoError(t, f.ft.Pin(pfn, mmu.TypeL1, f.x))
 	}
 }
 
@@ -109,13 +108,13 @@ func TestEmulatePendingWrite(t *testing.T) {
 	f.audit(t)
 
 	f.put(l1, 0, young)
-	require.NoError(t, pin.Pin(f.ft, l1, mmu.TypeL1, f.x))
+	require.NoError(t, f.ft.Pin(l1, mmu.TypeL1, f.x))
 	w, err = fault()
 	require.NoError(t, err)
 	assert.False(t, w.Pending, "a pinned frame is validated")
 	f.audit(t)
 
-	require.NoError(t, pin.Unpin(f.ft, l1))
+	require.NoError(t, f.ft.Unpin(l1))
 	require.NoError(t, SetPending(f.c, []uint64{l1}, false))
 	_, err = fault()
 	require.ErrorAs(t, err, &ne, "withdrawn")

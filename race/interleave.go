@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -72,7 +72,7 @@ func Reconstruct(rec *Recording) (*Interleaving, error) {
 	ev := rec.Events
 	fault := -1
 	for i, e := range ev {
-		if e.VCPU == rec.VCPU && e.Kind == hv.TraceTrap && e.Nr == 14 && e.Outcome == hv.OutcomeBounce {
+		if e.VCPU == rec.VCPU && e.Kind == trace.Trap && e.Nr == 14 && e.Outcome == trace.OutcomeBounce {
 			fault = i
 		}
 	}
@@ -96,12 +96,12 @@ func Reconstruct(rec *Recording) (*Interleaving, error) {
 	if rec.VCPU < forker {
 		in.CPUs = []int{rec.VCPU, forker}
 	}
-	add := func(e hv.TraceEvent, text string) {
+	add := func(e trace.Event, text string) {
 		in.Rows = append(in.Rows, InterleavingRow{CPU: e.VCPU, At: e.Start, Text: text})
 	}
 	// The reclaim call that faulted: the last reclaim mark on the faulting
 	// vCPU, if it names the pte that faulted.
-	var reclaim *hv.TraceEvent
+	var reclaim *trace.Event
 	for i := fault - 1; i >= 0; i-- {
 		if e := ev[i]; e.VCPU == rec.VCPU && isMark(e) && reclaimMarks[e.Label] {
 			if e.Result == f.Arg-kernelBase {
@@ -122,7 +122,7 @@ func Reconstruct(rec *Recording) (*Interleaving, error) {
 		}
 		if nr, ok := phaseCall[e.Label]; ok {
 			for j := i - 1; j > start; j-- {
-				if c := ev[j]; c.VCPU == forker && c.Kind == hv.TraceHypercall && c.Nr == nr {
+				if c := ev[j]; c.VCPU == forker && c.Kind == trace.Hypercall && c.Nr == nr {
 					e.Start = c.Start
 					break
 				}
@@ -151,8 +151,8 @@ func Reconstruct(rec *Recording) (*Interleaving, error) {
 	return in, nil
 }
 
-func isMark(e hv.TraceEvent) bool {
-	return e.Kind == hv.TraceHypercall && e.Nr == xen.HypercallPVSimOp && e.Outcome == hv.OutcomeMark
+func isMark(e trace.Event) bool {
+	return e.Kind == trace.Hypercall && e.Nr == xen.HypercallPVSimOp && e.Outcome == trace.OutcomeMark
 }
 
 // columnWidth is the width of each column but the last.

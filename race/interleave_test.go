@@ -9,22 +9,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
 
 // A recorded event stream, as the trace rings of a `none` run hold it:
 // vCPU 0 forks and pins; vCPU 1's young clear faults between the phases.
-func raceEvents() []hv.TraceEvent {
+func raceEvents() []trace.Event {
 	const pte = 0x206070
 	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
-	mark := func(cpu, at int, label string, arg uint64) hv.TraceEvent {
-		return hv.TraceEvent{VCPU: cpu, Kind: hv.TraceHypercall, Nr: xen.HypercallPVSimOp,
-			Outcome: hv.OutcomeMark, Label: label, Result: arg, Start: us(at), End: us(at + 1)}
+	mark := func(cpu, at int, label string, arg uint64) trace.Event {
+		return trace.Event{VCPU: cpu, Kind: trace.Hypercall, Nr: xen.HypercallPVSimOp,
+			Outcome: trace.OutcomeMark, Label: label, Result: arg, Start: us(at), End: us(at + 1)}
 	}
-	call := func(cpu, at int, nr uint16) hv.TraceEvent {
-		return hv.TraceEvent{VCPU: cpu, Kind: hv.TraceHypercall, Nr: nr, Start: us(at), End: us(at + 5)}
+	call := func(cpu, at int, nr uint16) trace.Event {
+		return trace.Event{VCPU: cpu, Kind: trace.Hypercall, Nr: nr, Start: us(at), End: us(at + 5)}
 	}
-	return []hv.TraceEvent{
+	return []trace.Event{
 		mark(0, 10, "exit_mmap", 1), // an earlier exit, not this window
 		mark(1, 15, "page_referenced_one", 0x1000),
 		mark(0, 100, "dup_mmap", 7),
@@ -34,7 +35,7 @@ func raceEvents() []hv.TraceEvent {
 		call(0, 130, xen.HypercallMulticall), // phase 1: read-only
 		mark(1, 140, "page_referenced_one", pte),
 		mark(0, 150, "xen_pgd_pin phase 1", 0x300),
-		{VCPU: 1, Kind: hv.TraceTrap, Nr: 14, Outcome: hv.OutcomeBounce, RIP: 0x1234,
+		{VCPU: 1, Kind: trace.Trap, Nr: 14, Outcome: trace.OutcomeBounce, RIP: 0x1234,
 			Arg: kernelBase + pte, Start: us(160), End: us(161)},
 		call(0, 170, xen.HypercallMMUExtOp), // phase 2: the pin
 		mark(0, 180, "xen_pgd_pin phase 2", 0x300),
@@ -65,9 +66,9 @@ arch_dup_mmap()
 
 func TestReconstructNeedsMarks(t *testing.T) {
 	ev := raceEvents()
-	var noMarks []hv.TraceEvent
+	var noMarks []trace.Event
 	for _, e := range ev {
-		if e.Outcome != hv.OutcomeMark {
+		if e.Outcome != trace.OutcomeMark {
 			noMarks = append(noMarks, e)
 		}
 	}

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/pvsim/pvsim/guest"
+	"github.com/pvsim/pvsim/guestsym"
 	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -126,8 +128,8 @@ type Result struct {
 // Recording is the exit trace of a domain that oopsed: every vCPU's last
 // exits, the guest's trace marks among them.
 type Recording struct {
-	Events  []hv.TraceEvent
-	Symbols *hv.Symbolizer
+	Events  []trace.Event
+	Symbols *guestsym.Symbolizer
 	// VCPU is the vCPU that oopsed, and Oops what the hypervisor saw.
 	VCPU int
 	Oops *hv.Oops

@@ -12,6 +12,7 @@ import (
 	"github.com/pvsim/pvsim/guest"
 	"github.com/pvsim/pvsim/hv"
 	"github.com/pvsim/pvsim/race"
+	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -27,7 +28,7 @@ func exploreTarget(t *testing.T, strategy string) explore.Target {
 
 // replay boots the race kernel from scratch, deterministically, on the
 // schedule text, as `pvsim run race --schedule S -- <cmdline>` does.
-func replay(t *testing.T, schedule, cmdline string) (hv.Result, []hv.TraceEvent, *explore.Replay) {
+func replay(t *testing.T, schedule, cmdline string) (hv.Result, []trace.Event, *explore.Replay) {
 	t.Helper()
 	s, err := explore.ParseSchedule(schedule)
 	require.NoError(t, err)
@@ -59,14 +60,14 @@ func TestExploreFindsAndReplaysTheOops(t *testing.T) {
 	assert.Contains(t, v.Interleaving, "ptep_test_and_clear_young")
 
 	for range 2 {
-		res, trace, rp := replay(t, v.Schedule, race.ExploreCmdLine("none"))
+		res, events, rp := replay(t, v.Schedule, race.ExploreCmdLine("none"))
 		assert.Equal(t, xen.ShutdownCrash, res.Reason)
 		require.NotNil(t, res.Oops)
 		assert.Contains(t, res.Oops.Where, "ptep_test_and_clear_young")
 		assert.Contains(t, v.Detail, res.Oops.Where)
 		assert.Equal(t, v.Steps, res.Steps)
 		assert.Empty(t, rp.Unused())
-		assert.Equal(t, v.TraceSHA256, hv.TraceDigest(trace), "the replay's trace differs")
+		assert.Equal(t, v.TraceSHA256, trace.Digest(events), "the replay's trace differs")
 	}
 
 	// The default schedule runs the fork and exit before reclaim: no oops.

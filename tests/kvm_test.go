@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pvsim/pvsim/builder"
 	"github.com/pvsim/pvsim/guest"
 	"github.com/pvsim/pvsim/hv"
 	"github.com/pvsim/pvsim/xen"
@@ -126,7 +127,7 @@ func TestMalformedELF(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := hv.New(hv.Config{Name: tt.name, Kernel: tt.image})
-			var ke *hv.KernelError
+			var ke *builder.KernelError
 			require.True(t, errors.As(err, &ke), "want a KernelError, got %v", err)
 			assert.Contains(t, err.Error(), tt.want)
 		})

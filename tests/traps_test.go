@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -63,8 +63,8 @@ func TestPTWriteOops(t *testing.T) {
 	assert.Regexp(t, `(?m)^RIP: e033:ptep_test_and_clear_young\+0x[0-9a-f]+/0x[0-9a-f]+$`, o.Text)
 	assert.Contains(t, o.Text, "Kernel panic - not syncing: Fatal exception")
 	require.NotNil(t, o.Fault)
-	assert.Equal(t, 14, o.Fault.Vector)
-	assert.Equal(t, uint64(mmu.PFPresent|mmu.PFWrite|mmu.PFUser), o.Fault.ErrorCode, "the hypervisor's view, before Xen clears the user bit")
+	assert.Equal(t, x86.VectorPF, o.Fault.Vector)
+	assert.Equal(t, uint64(x86.PFPresent|x86.PFWrite|x86.PFUser), o.Fault.ErrorCode, "the hypervisor's view, before Xen clears the user bit")
 	assert.True(t, strings.HasPrefix(o.Where, "ptep_test_and_clear_young+"), o.Where)
 	assert.Regexp(t, `^guest/[a-z/_-]+\.[ch]:\d+$`, o.Source)
 	assert.Regexp(t, `^not emulated: frame 0x[0-9a-f]+ is not an L1 pagetable in use \(none, type count 0\)$`, o.NotEmulated)

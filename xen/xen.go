@@ -389,14 +389,6 @@ const (
 	PVSimMaxLabel = 63
 )
 
-// Trap numbers the hypervisor never hands to a PV guest's trap table:
-// Xen deals with them itself.
-const (
-	TrapNMI          = 2
-	TrapDoubleFault  = 8
-	TrapMachineCheck = 18
-)
-
 var hypercallNames = [NrHypercalls]string{
 	HypercallSetTrapTable: "set_trap_table", HypercallMMUUpdate: "mmu_update", HypercallSetGDT: "set_gdt",
 	HypercallStackSwitch: "stack_switch", HypercallMulticall: "multicall", HypercallUpdateVAMapping: "update_va_mapping",

@@ -11,9 +11,9 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/pvsim/pvsim/hv"
 	"github.com/pvsim/pvsim/race"
 	"github.com/pvsim/pvsim/timeline"
+	"github.com/pvsim/pvsim/trace"
 )
 
 const compareSynopsis = "pvsim compare [--duration D per strategy] [--vcpus N] [--json] [--out DIR]"
@@ -142,14 +142,14 @@ func writeOopsFiles(dir string, cmp *race.Comparison) (files []string, why strin
 		return nil, "", err
 	}
 	from, to := in.Rows[0].At-timelineMargin, in.Rows[len(in.Rows)-1].At+timelineMargin
-	var window []hv.TraceEvent
+	var window []trace.Event
 	for _, e := range rec.Events {
 		if e.Start >= from && e.Start <= to {
 			window = append(window, e)
 		}
 	}
 	err = writeFile(filepath.Join(dir, "race-timeline.json"), func(w io.Writer) error {
-		return timeline.Write(w, hv.Timeline(1, "race strategy=none, first oops", window, rec.Symbols))
+		return timeline.Write(w, trace.Timeline(1, "race strategy=none, first oops", window, rec.Symbols))
 	})
 	if err != nil {
 		return nil, "", err

@@ -15,6 +15,7 @@ import (
 	"github.com/pvsim/pvsim/guest"
 	"github.com/pvsim/pvsim/hv"
 	"github.com/pvsim/pvsim/timeline"
+	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -96,7 +97,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	defer d.Close()
 	res, err := d.Run(context.Background())
 	if replay != nil {
-		fmt.Fprintf(stderr, "pvsim: deterministic run: %d scheduling points, trace sha256 %s\n", res.Steps, hv.TraceDigest(d.Trace()))
+		fmt.Fprintf(stderr, "pvsim: deterministic run: %d scheduling points, trace sha256 %s\n", res.Steps, trace.Digest(d.Trace()))
 		if u := replay.Unused(); len(u) > 0 {
 			fmt.Fprintf(stderr, "pvsim: the run ended at step %d, before the schedule's decision at step %d: it does not fit this kernel and command line\n", res.Steps, u[0].Step)
 		}
@@ -170,7 +171,7 @@ func writeTrace(path, name string, d *hv.Domain) error {
 	if err != nil {
 		return fmt.Errorf("--trace: %v", err)
 	}
-	err = timeline.Write(f, hv.Timeline(1, name, d.Trace(), d.Symbols()))
+	err = timeline.Write(f, trace.Timeline(1, name, d.Trace(), d.Symbols()))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -1,4 +1,4 @@
-package hv
+package guestsym
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ func TestSymbolizerLines(t *testing.T) {
 	}
 	require.NotZero(t, mainAddr)
 
-	s := NewSymbolizer(k.ELF)
+	s := New(k.ELF, nil)
 	assert.Equal(t, "kernel_main+0x0", s.Format(mainAddr))
 	file, line, ok := s.Line(mainAddr + 1)
 	require.True(t, ok)
@@ -38,5 +38,5 @@ func TestSymbolizerLines(t *testing.T) {
 
 	_, _, ok = s.Line(0x1000)
 	assert.False(t, ok, "no line for an address outside the image")
-	assert.Equal(t, "0x1000", NewSymbolizer([]byte("not an ELF")).FormatLine(0x1000))
+	assert.Equal(t, "0x1000", New([]byte("not an ELF"), nil).FormatLine(0x1000))
 }

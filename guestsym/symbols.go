@@ -1,4 +1,8 @@
-package hv
+// Package guestsym reads a guest kernel's ELF symbol table and DWARF line
+// tables to name guest addresses (symbol+offset, file:line), and finds a
+// Linux-style oops report in console output. hv, race and the command
+// line use it for every report that names guest code.
+package guestsym
 
 import (
 	"bytes"
@@ -12,11 +16,13 @@ import (
 )
 
 // Symbolizer turns guest addresses into symbol+offset using the kernel's
-// ELF symbol table, and into file:line using its DWARF line tables; and
-// hypervisor-region addresses into the names of the hypervisor's stubs.
+// ELF symbol table, and into file:line using its DWARF line tables; and,
+// through its host names, addresses outside the kernel (the hypervisor's
+// stubs) into theirs.
 type Symbolizer struct {
 	syms []elf.Symbol // functions and objects with an address, sorted
 	elf  *elf.File
+	host func(addr uint64) (string, bool)
 
 	linesOnce sync.Once
 	lines     []lineRow // sorted by address
@@ -31,10 +37,11 @@ type lineRow struct {
 	end  bool
 }
 
-// NewSymbolizer reads the symbol table of a kernel image. An image without
-// symbols gives a Symbolizer that prints bare addresses.
-func NewSymbolizer(kernel []byte) *Symbolizer {
-	s := &Symbolizer{}
+// New reads the symbol table of a kernel image. An image without symbols
+// gives a Symbolizer that prints bare addresses. host, if not nil, names
+// addresses that are not the kernel's before the kernel's table is asked.
+func New(kernel []byte, host func(addr uint64) (string, bool)) *Symbolizer {
+	s := &Symbolizer{host: host}
 	f, err := elf.NewFile(bytes.NewReader(kernel))
 	if err != nil {
 		return s
@@ -66,7 +73,7 @@ func (s *Symbolizer) Address(name string) (addr, size uint64, ok bool) {
 
 // Lookup returns the symbol containing addr and the offset into it.
 func (s *Symbolizer) Lookup(addr uint64) (name string, off uint64, ok bool) {
-	if n, ok := hvSymbol(addr); ok {
+	if n, ok := s.hostName(addr); ok {
 		return n, 0, true
 	}
 	i := sort.Search(len(s.syms), func(i int) bool { return s.syms[i].Value > addr }) - 1
@@ -88,7 +95,7 @@ func (s *Symbolizer) Lookup(addr uint64) (name string, off uint64, ok bool) {
 
 // Format renders addr as "name+0xoff", or as a bare hex address.
 func (s *Symbolizer) Format(addr uint64) string {
-	if n, ok := hvSymbol(addr); ok {
+	if n, ok := s.hostName(addr); ok {
 		return n
 	}
 	if name, off, ok := s.Lookup(addr); ok {
@@ -162,4 +169,11 @@ func (s *Symbolizer) loadLines() {
 		}
 		return s.lines[i].end && !s.lines[j].end
 	})
+}
+
+func (s *Symbolizer) hostName(addr uint64) (string, bool) {
+	if s.host == nil {
+		return "", false
+	}
+	return s.host(addr)
 }

@@ -1,4 +1,4 @@
-package pin
+package mmu_test
 
 import (
 	"encoding/binary"
@@ -29,7 +29,7 @@ func newTable() (*mmu.FrameTable, *mmu.RecordingExecutor) {
 
 func TestPinUnpin(t *testing.T) {
 	ft, x := newTable()
-	require.NoError(t, Pin(ft, 1, mmu.TypeL1, x))
+	require.NoError(t, ft.Pin(1, mmu.TypeL1, x))
 	assert.True(t, ft.Frame(1).Pinned)
 	assert.Equal(t, mmu.Frame{Type: mmu.TypeL1, TypeCount: 1, RefCount: 1, Pinned: true}, *ft.Frame(1))
 	assert.Equal(t, mmu.Frame{RefCount: 1}, *ft.Frame(10), "read-only mapping: a general reference only")
@@ -37,13 +37,13 @@ func TestPinUnpin(t *testing.T) {
 	assert.Empty(t, ft.Audit(nil, 0))
 
 	// Pinning the L2 above takes a second type reference on the L1.
-	require.NoError(t, Pin(ft, 2, mmu.TypeL2, x))
+	require.NoError(t, ft.Pin(2, mmu.TypeL2, x))
 	assert.Equal(t, uint32(2), ft.Frame(1).TypeCount)
 	assert.Empty(t, ft.Audit(nil, 0))
 
-	require.NoError(t, Unpin(ft, 1))
+	require.NoError(t, ft.Unpin(1))
 	assert.True(t, ft.Frame(1).Validated(), "the L2 still holds it")
-	require.NoError(t, Unpin(ft, 2))
+	require.NoError(t, ft.Unpin(2))
 	for pfn := uint64(0); pfn < 64; pfn++ {
 		assert.Equal(t, mmu.Frame{}, *ft.Frame(pfn), "frame %d released", pfn)
 	}
@@ -57,30 +57,30 @@ func TestPinErrors(t *testing.T) {
 		want xen.Errno
 	}{
 		{"pin twice", func(ft *mmu.FrameTable, x mmu.Executor) error {
-			require.NoError(t, Pin(ft, 1, mmu.TypeL1, x))
-			return Pin(ft, 1, mmu.TypeL1, x)
+			require.NoError(t, ft.Pin(1, mmu.TypeL1, x))
+			return ft.Pin(1, mmu.TypeL1, x)
 		}, xen.EINVAL},
 		{"unpin twice", func(ft *mmu.FrameTable, x mmu.Executor) error {
-			require.NoError(t, Pin(ft, 1, mmu.TypeL1, x))
-			require.NoError(t, Unpin(ft, 1))
-			return Unpin(ft, 1)
+			require.NoError(t, ft.Pin(1, mmu.TypeL1, x))
+			require.NoError(t, ft.Unpin(1))
+			return ft.Unpin(1)
 		}, xen.EINVAL},
 		{"pin with a second type", func(ft *mmu.FrameTable, x mmu.Executor) error {
-			require.NoError(t, Pin(ft, 2, mmu.TypeL2, x))
-			return Pin(ft, 1, mmu.TypeL3, x)
+			require.NoError(t, ft.Pin(2, mmu.TypeL2, x))
+			return ft.Pin(1, mmu.TypeL3, x)
 		}, xen.EINVAL},
 		{"pin a frame mapped writable", func(ft *mmu.FrameTable, x mmu.Executor) error {
-			require.NoError(t, Pin(ft, 1, mmu.TypeL1, x))
-			return Pin(ft, 11, mmu.TypeL1, x)
+			require.NoError(t, ft.Pin(1, mmu.TypeL1, x))
+			return ft.Pin(11, mmu.TypeL1, x)
 		}, xen.EINVAL},
 		{"pin a writable type", func(ft *mmu.FrameTable, x mmu.Executor) error {
-			return Pin(ft, 5, mmu.TypeWritable, x)
+			return ft.Pin(5, mmu.TypeWritable, x)
 		}, xen.EINVAL},
 		{"pin outside the domain", func(ft *mmu.FrameTable, x mmu.Executor) error {
-			return Pin(ft, 64, mmu.TypeL1, x)
+			return ft.Pin(64, mmu.TypeL1, x)
 		}, xen.EPERM},
 		{"unpin outside the domain", func(ft *mmu.FrameTable, x mmu.Executor) error {
-			return Unpin(ft, 1<<40)
+			return ft.Unpin(1 << 40)
 		}, xen.EPERM},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,17 +92,4 @@ func TestPinErrors(t *testing.T) {
 			assert.Empty(t, ft.Audit(nil, 0))
 		})
 	}
-}
-
-func TestExtOpType(t *testing.T) {
-	for cmd, want := range map[uint32]mmu.FrameType{
-		xen.MMUExtPinL1Table: mmu.TypeL1, xen.MMUExtPinL2Table: mmu.TypeL2,
-		xen.MMUExtPinL3Table: mmu.TypeL3, xen.MMUExtPinL4Table: mmu.TypeL4,
-	} {
-		got, ok := ExtOpType(cmd)
-		assert.True(t, ok)
-		assert.Equal(t, want, got)
-	}
-	_, ok := ExtOpType(xen.MMUExtUnpinTable)
-	assert.False(t, ok)
 }

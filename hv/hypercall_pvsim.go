@@ -54,9 +54,8 @@ func (v *vcpu) pvsimOp(a *hypercallArgs) uint64 {
 // inside a multicall (whose result goes to memory), runs at once under
 // the lock.
 func (v *vcpu) testAndClearPTEFlags(ptr, mask uint64) uint64 {
-	v.lastMMUOp = "pvsim_op test_and_clear_pte_flags"
-	c := v.lockMMU()
-	if !v.inMulticall && ptops.ClearsOnlyAD(mask) {
+	c := v.lockMMU("pvsim_op test_and_clear_pte_flags")
+	if !v.mm.inMulticall && ptops.ClearsOnlyAD(mask) {
 		_, err := ptops.CheckTestAndClear(c, ptr)
 		v.unlockMMU()
 		if err != nil {
@@ -66,8 +65,7 @@ func (v *vcpu) testAndClearPTEFlags(ptr, mask uint64) uint64 {
 			v.exec.clearFlags(ptr, mask)
 			return 0 // replaced by the bits cleared
 		}
-		v.lastMMUOp = "pvsim_op test_and_clear_pte_flags"
-		c = v.lockMMU()
+		c = v.lockMMU("pvsim_op test_and_clear_pte_flags")
 	}
 	old, err := ptops.TestAndClearPTEFlags(c, ptr, mask)
 	v.unlockMMU()
@@ -83,16 +81,15 @@ func (v *vcpu) pagetablePending(list, count, on uint64) uint64 {
 	if count > xen.PVSimMaxPending || on > 1 {
 		return xen.EINVAL.Ret()
 	}
-	b := v.buf[:count*8]
+	b := v.hc.buf[:count*8]
 	if err := v.readGuest(b, list); err != nil {
 		return errRet(err)
 	}
-	pfns := v.pendingPFNs[:count]
+	pfns := v.hc.pendingPFNs[:count]
 	for i := range pfns {
 		pfns[i] = binary.LittleEndian.Uint64(b[8*i:])
 	}
-	v.lastMMUOp = "pvsim_op pagetable_pending"
-	c := v.lockMMU()
+	c := v.lockMMU("pvsim_op pagetable_pending")
 	err := ptops.SetPending(c, pfns, on == 1)
 	v.unlockMMU()
 	return mmuErr(err)
@@ -104,7 +101,7 @@ func (v *vcpu) traceMark(label, arg uint64) uint64 {
 	if err != nil {
 		return errRet(err)
 	}
-	v.trace.mark(s, arg)
+	v.trace.Mark(s, arg)
 	return 0
 }
 
@@ -112,10 +109,10 @@ func (v *vcpu) traceMark(label, arg uint64) uint64 {
 // xen.PVSimMaxLabel bytes. Labels are read once per address and kept: a
 // guest passes string literals.
 func (v *vcpu) label(va uint64) (string, error) {
-	if s, ok := v.labels[va]; ok {
+	if s, ok := v.hc.labels[va]; ok {
 		return s, nil
 	}
-	b := v.buf[:xen.PVSimMaxLabel+1]
+	b := v.hc.buf[:xen.PVSimMaxLabel+1]
 	clear(b)
 	// The label may end near the end of a mapping: read what is there.
 	for n := len(b); n > 0; n-- {
@@ -128,7 +125,7 @@ func (v *vcpu) label(va uint64) (string, error) {
 		return "", xen.EINVAL
 	}
 	s := string(b[:end])
-	v.labels[va] = s
+	v.hc.labels[va] = s
 	return s, nil
 }
 
@@ -139,14 +136,13 @@ func (v *vcpu) registerExitCounters(mfn uint64) uint64 {
 	if d.exitCounters.Load() != nil {
 		return xen.EEXIST.Ret()
 	}
-	v.lastMMUOp = "pvsim_op register_exit_counters"
-	c := v.lockMMU()
+	c := v.lockMMU("pvsim_op register_exit_counters")
 	err := c.FT.HoldWritable(mfn)
 	v.unlockMMU()
 	if err != nil {
 		return errRet(err)
 	}
-	page := d.mem.frame(mfn)
+	page := d.mem.Frame(mfn)
 	if page == nil {
 		return xen.EINVAL.Ret()
 	}

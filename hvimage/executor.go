@@ -1,4 +1,4 @@
-package hv
+package hvimage
 
 import (
 	"encoding/binary"
@@ -9,52 +9,57 @@ import (
 // VMM's writes to guest pagetables in guest context (DESIGN.md §2): under
 // shadow paging KVM sees only guest-context writes to live pagetables.
 //
-// The VMM enters it by injecting interrupt vector execVector into a vCPU
+// The VMM enters it by injecting interrupt vector ExecVector into a vCPU
 // that is at CPL3; the IDT gate switches to the vCPU's CPL0 stack. The
 // executor finds the vCPU's command block from its stack pointer, runs the
 // commands in it, and then either reports to the VMM with
-// `out %al, $execPort` (and on resumption runs the block again: the VMM has
+// `out %al, $ExecPort` (and on resumption runs the block again: the VMM has
 // refilled it), or, when the block is marked final, returns to the guest
 // with the block's return value in RAX.
 const (
-	execVector = 0x20
-	execPort   = 0xe1
+	ExecVector = 0x20
+	ExecPort   = 0xe1
 
-	// Offsets in the per-vCPU command block.
-	cmdBlockOff = 0x38000 // in the vCPU's area
-	cmdCount    = 0       // number of commands
-	cmdRet      = 8       // RAX for the guest when leaving
-	cmdFlags    = 16      // cmdFinal | cmdQueued; the executor clears it when it leaves
-	cmdQueued   = 2       // the VMM's mark: counted stores not yet run (executor.markQueued)
-	cmdFirst    = 24      // the commands
-	cmdSize     = 40      // op, addr, a, b, result
-	cmdFinal    = 1
+	// Offsets in the per-vCPU command block (CPUCmdBlockVA).
+	CmdCount  = 0  // number of commands
+	CmdRet    = 8  // RAX for the guest when leaving
+	CmdFlags  = 16 // CmdFinal | CmdQueued; the executor clears it when it leaves
+	CmdQueued = 2  // the VMM's mark: counted stores not yet run
+	CmdFirst  = 24 // the commands
+	CmdSize   = 40 // op, addr, a, b, result
+	CmdFinal  = 1
 
-	maxCommands = (4096 - cmdFirst) / cmdSize
+	// MaxCommands is how many commands the block holds.
+	MaxCommands = (4096 - CmdFirst) / CmdSize
 
 	execCodeOff = 0x800 // offset of the executor in the text page
+	// ExecEntryVA is the executor's entry, for a vCPU sent there directly
+	// from an exception stub rather than through the gate.
+	ExecEntryVA = TextVA + execCodeOff
 
 	// trapCmpXchgOff is a two-instruction executor for a vCPU stopped in
-	// an exception stub: `lock cmpxchg [rdx], r8; out execPort, al`. The
+	// an exception stub: `lock cmpxchg [rdx], r8; out ExecPort, al`. The
 	// VMM loads RAX, R8 and RDX and points RIP at it; it reports with the
 	// value found in RAX. On shadow-paging hosts (kvm_pvm) code at CPL0 is
 	// emulated instruction by instruction, so this short path is what
 	// keeps an emulated pagetable write near the cost of the fault itself.
 	trapCmpXchgOff = 0x7f0
+	// TrapCmpXchgVA is the entry of that path.
+	TrapCmpXchgVA = TextVA + trapCmpXchgOff
 )
 
 // trapCmpXchgCode is the code at trapCmpXchgOff.
-var trapCmpXchgCode = []byte{0xf0, 0x4c, 0x0f, 0xb1, 0x02, 0xe6, execPort}
+var trapCmpXchgCode = []byte{0xf0, 0x4c, 0x0f, 0xb1, 0x02, 0xe6, ExecPort}
 
 // clearFlags is a second short path, for pvsim_op test_and_clear_pte_flags
 // on Accessed and Dirty, which need no reference counted: the VMM injects
-// clearFlagsVector into the vCPU at the end of the hypercall with RSI =
+// ClearFlagsVector into the vCPU at the end of the hypercall with RSI =
 // the entry's alias, RDI = ^mask, R10 = mask (argument registers, which
 // the hypercall clobbers anyway), and the handler clears the bits and
 // returns to the guest with the old ones in RAX. Seven instructions where
 // the general executor runs some thirty, each emulated on kvm_pvm.
 const (
-	clearFlagsVector = 0x21
+	ClearFlagsVector = 0x21
 	clearFlagsOff    = 0x7c0
 )
 
@@ -69,15 +74,17 @@ var clearFlagsCode = []byte{
 	0x48, 0xcf, //                   iretq
 }
 
-// Executor command ops. addr is a hypervisor virtual address (the alias of
-// a guest frame), the result is written back into the command.
+// Op is an executor command. Its addr is a hypervisor virtual address (the
+// alias of a guest frame); its result is written back into the command.
+type Op uint64
+
 const (
-	opStore   = 1 // *addr = a
-	opMerge   = 2 // atomically *addr = *addr&a | b; result = old
-	opCmpXchg = 3 // atomically if *addr == a { *addr = b }; result = value found
-	opInvlpg  = 4 // invlpg (addr)
-	opFlush   = 5 // reload CR3
-	opLoadCR3 = 6 // CR3 = a
+	OpStore   Op = 1 // *addr = a
+	OpMerge   Op = 2 // atomically *addr = *addr&a | b; result = old
+	OpCmpXchg Op = 3 // atomically if *addr == a { *addr = b }; result = value found
+	OpInvlpg  Op = 4 // invlpg (addr)
+	OpFlush   Op = 5 // reload CR3
+	OpLoadCR3 Op = 6 // CR3 = a
 )
 
 // asm assembles a few fixed instruction bytes with labelled short jumps.
@@ -147,23 +154,23 @@ func executorCode() []byte {
 	a.emit(0x48, 0x89, 0xe6)                         // mov rsi, rsp
 	a.emit(0x48, 0x81, 0xe6)                         // and rsi, -perCPUSpan: the vCPU's area
 	a.imm32(^uint32(perCPUSpan - 1))
-	a.emit(0x48, 0x81, 0xc6) // add rsi, cmdBlockOff
-	a.imm32(cmdBlockOff)
+	a.emit(0x48, 0x81, 0xc6) // add rsi, cpuCmdOff
+	a.imm32(cpuCmdOff)
 	a.label("again")
 	a.emit(0x48, 0x8b, 0x0e)           // mov rcx, [rsi]
-	a.emit(0x48, 0x8d, 0x7e, cmdFirst) // lea rdi, [rsi+cmdFirst]
+	a.emit(0x48, 0x8d, 0x7e, CmdFirst) // lea rdi, [rsi+CmdFirst]
 	a.label("next")
 	a.emit(0x48, 0x85, 0xc9) // test rcx, rcx
 	a.jump(jnz, "work")
 	// The batch is done: report and run the refilled block, or leave.
-	a.emit(0x48, 0xf7, 0x46, cmdFlags) // test qword [rsi+cmdFlags], cmdFinal
-	a.imm32(cmdFinal)
+	a.emit(0x48, 0xf7, 0x46, CmdFlags) // test qword [rsi+CmdFlags], CmdFinal
+	a.imm32(CmdFinal)
 	a.jump(jnz, "leave")
-	a.emit(0xe6, execPort) // out execPort, al: report; the VMM refills the block
+	a.emit(0xe6, ExecPort) // out ExecPort, al: report; the VMM refills the block
 	a.jump(jmp, "again")
 	a.label("leave")
-	a.emit(0x48, 0xc7, 0x46, cmdFlags, 0, 0, 0, 0)   // mov qword [rsi+cmdFlags], 0: the final batch is done
-	a.emit(0x48, 0x8b, 0x46, cmdRet)                 // mov rax, [rsi+cmdRet]
+	a.emit(0x48, 0xc7, 0x46, CmdFlags, 0, 0, 0, 0)   // mov qword [rsi+CmdFlags], 0: the final batch is done
+	a.emit(0x48, 0x8b, 0x46, CmdRet)                 // mov rax, [rsi+CmdRet]
 	a.emit(0x48, 0x89, 0x44, 0x24, 5*8)              // mov [rsp+40], rax: the saved RAX
 	a.emit(0x41, 0x58, 0x5f, 0x5e, 0x5a, 0x59, 0x58) // pop r8, rdi, rsi, rdx, rcx, rax
 	a.emit(0x48, 0xcf)                               // iretq
@@ -171,10 +178,10 @@ func executorCode() []byte {
 	a.emit(0x4c, 0x8b, 0x07)       // mov r8, [rdi]      op
 	a.emit(0x48, 0x8b, 0x57, 0x08) // mov rdx, [rdi+8]   addr
 	for _, c := range []struct {
-		op    byte
+		op    Op
 		label string
-	}{{opStore, "store"}, {opMerge, "merge"}, {opCmpXchg, "cmpxchg"}, {opInvlpg, "invlpg"}, {opFlush, "flush"}, {opLoadCR3, "loadcr3"}} {
-		a.emit(0x49, 0x83, 0xf8, c.op) // cmp r8, op
+	}{{OpStore, "store"}, {OpMerge, "merge"}, {OpCmpXchg, "cmpxchg"}, {OpInvlpg, "invlpg"}, {OpFlush, "flush"}, {OpLoadCR3, "loadcr3"}} {
+		a.emit(0x49, 0x83, 0xf8, byte(c.op)) // cmp r8, op
 		a.jump(jz, c.label)
 	}
 	a.jump(jmp, "advance") // unknown op: skipped
@@ -209,7 +216,7 @@ func executorCode() []byte {
 	a.emit(0x48, 0x8b, 0x47, 0x10) // mov rax, [rdi+16]
 	a.emit(0x0f, 0x22, 0xd8)       // mov cr3, rax
 	a.label("advance")
-	a.emit(0x48, 0x83, 0xc7, cmdSize) // add rdi, cmdSize
+	a.emit(0x48, 0x83, 0xc7, CmdSize) // add rdi, CmdSize
 	a.emit(0x48, 0xff, 0xc9)          // dec rcx
 	a.jumpNear("next")
 	return a.link()

@@ -1,4 +1,12 @@
-package hv
+// Package builder is pvsim's PV domain builder, the role of Xen's
+// libxenguest (xc_dom_*): it reads a kernel's ELF image and Xen notes,
+// loads it into a domain's memory, and lays out the start of day as Xen's
+// builder does (xen/include/public/xen.h, "start of day memory layout"):
+// the frame list, start_info, the shared info page, the bootstrap
+// pagetables with the hypervisor region installed, the hypercall page and
+// the bootstrap stack. It runs before any vCPU exists and never touches
+// KVM.
+package builder
 
 import (
 	"bytes"
@@ -8,7 +16,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/physmem"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -20,17 +30,17 @@ type KernelError struct {
 
 func (e *KernelError) Error() string { return fmt.Sprintf("kernel %s: %s", e.Name, e.Reason) }
 
-// xenNotes are the Xen ELF notes the builder uses.
-type xenNotes struct {
-	entry, hypercallPage, virtBase, paddrOffset uint64
-	hasEntry, hasHypercallPage, hasPaddrOffset  bool
-	guestOS, loader                             string
+// XenNotes are the Xen ELF notes the builder uses (XEN_ELFNOTE_*).
+type XenNotes struct {
+	Entry, HypercallPage, VirtBase, PaddrOffset uint64
+	HasEntry, HasHypercallPage, HasPaddrOffset  bool
+	GuestOS, Loader                             string
 }
 
-// parseXenNotes reads the "Xen" notes from the PT_NOTE segments, or from
+// ParseXenNotes reads the "Xen" notes from the PT_NOTE segments, or from
 // SHT_NOTE sections when there are none, as Xen's libelf does.
-func parseXenNotes(f *elf.File) (xenNotes, error) {
-	var n xenNotes
+func ParseXenNotes(f *elf.File) (XenNotes, error) {
+	var n XenNotes
 	var blobs [][]byte
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_NOTE {
@@ -69,20 +79,20 @@ func parseXenNotes(f *elf.File) (xenNotes, error) {
 			var err error
 			switch typ {
 			case xen.ElfNoteEntry:
-				n.entry, err = num()
-				n.hasEntry = true
+				n.Entry, err = num()
+				n.HasEntry = true
 			case xen.ElfNoteHypercallPage:
-				n.hypercallPage, err = num()
-				n.hasHypercallPage = true
+				n.HypercallPage, err = num()
+				n.HasHypercallPage = true
 			case xen.ElfNoteVirtBase:
-				n.virtBase, err = num()
+				n.VirtBase, err = num()
 			case xen.ElfNotePaddrOffset:
-				n.paddrOffset, err = num()
-				n.hasPaddrOffset = true
+				n.PaddrOffset, err = num()
+				n.HasPaddrOffset = true
 			case xen.ElfNoteGuestOS:
-				n.guestOS = string(bytes.TrimRight(desc, "\x00"))
+				n.GuestOS = string(bytes.TrimRight(desc, "\x00"))
 			case xen.ElfNoteLoader:
-				n.loader = string(bytes.TrimRight(desc, "\x00"))
+				n.Loader = string(bytes.TrimRight(desc, "\x00"))
 			}
 			return err
 		})
@@ -117,22 +127,28 @@ func walkNotes(b []byte, fn func(name string, typ uint32, desc []byte) error) er
 	return nil
 }
 
-// bootInfo is what the builder hands to the domain: the registers vCPU0
+// Boot is what the builder hands to the domain: the registers vCPU0
 // starts with and the facts later hypercalls check against.
-type bootInfo struct {
-	entry, stackTop, startInfoVA uint64
-	l4                           uint64 // pfn of the initial L4
-	sharedInfo                   uint64 // pfn of the shared info page
-	ptFrames                     []uint64
+type Boot struct {
+	// Entry, StackTop and StartInfoVA are vCPU0's RIP, RSP and RSI.
+	Entry, StackTop, StartInfoVA uint64
+	// L4 is the pfn of the initial L4, and PTFrames every frame of the
+	// bootstrap pagetables, L4 first.
+	L4       uint64
+	PTFrames []uint64
+	// SharedInfo is the pfn of the shared info page.
+	SharedInfo uint64
 }
 
-// buildDomain loads kernel into mem and builds the initial address space the
+// Build loads kernel into mem and builds the initial address space the
 // way Xen's PV domain builder does (xen/include/public/xen.h, "start of day
 // memory layout"): the kernel image, the frame list, start_info, the
 // bootstrap pagetables and the bootstrap stack, packed page after page from
 // the image's base. Every guest frame is mapped at virt_base + pfn*4096,
 // writable except the pagetable frames.
-func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline string) (*bootInfo, error) {
+//
+// Precondition: no vCPU runs on mem; hv is built in it.
+func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, cmdline string) (*Boot, error) {
 	bad := func(format string, a ...any) error {
 		return &KernelError{Name: name, Reason: fmt.Sprintf(format, a...)}
 	}
@@ -149,18 +165,18 @@ func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline
 	if f.Type != elf.ET_EXEC {
 		return nil, bad("ELF type %v, want a static executable (ET_EXEC)", f.Type)
 	}
-	notes, err := parseXenNotes(f)
+	notes, err := ParseXenNotes(f)
 	if err != nil {
 		return nil, bad("%v", err)
 	}
 	if len(cmdline) >= xen.MaxGuestCmdline {
 		return nil, bad("command line is %d bytes, the limit is %d", len(cmdline), xen.MaxGuestCmdline-1)
 	}
-	nrPages := mem.nrPages()
-	virtBase := notes.virtBase
+	nrPages := mem.NrPages()
+	virtBase := notes.VirtBase
 	paddrOffset := virtBase
-	if notes.hasPaddrOffset {
-		paddrOffset = notes.paddrOffset
+	if notes.HasPaddrOffset {
+		paddrOffset = notes.PaddrOffset
 	}
 	span := nrPages << mmu.PageShift
 	if !mmu.Canonical(virtBase) || !mmu.Canonical(virtBase+span-1) || virtBase+span-1 < virtBase ||
@@ -182,7 +198,7 @@ func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline
 		if p.Filesz > p.Memsz || va < virtBase || va-virtBase+p.Memsz > span || va+p.Memsz < va {
 			return nil, bad("segment at %#x (%#x bytes) does not fit in %d MiB of guest memory", va, p.Memsz, span>>20)
 		}
-		dst := mem.bytes(va-virtBase, p.Memsz)
+		dst := mem.Bytes(va-virtBase, p.Memsz)
 		if _, err := io.ReadFull(p.Open(), dst[:p.Filesz]); err != nil {
 			return nil, bad("segment at %#x: %v", va, err)
 		}
@@ -194,8 +210,8 @@ func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline
 		return nil, bad("no loadable segment")
 	}
 	entry := f.Entry
-	if notes.hasEntry {
-		entry = notes.entry
+	if notes.HasEntry {
+		entry = notes.Entry
 	}
 	if entry < virtBase || entry-virtBase >= imageEnd {
 		return nil, bad("entry point %#x is outside the loaded image", entry)
@@ -225,22 +241,22 @@ func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline
 	if err != nil {
 		return nil, err
 	}
-	pt, err := newPTBuilder(mem, mmu.PTEPresent|mmu.PTEWritable|mmu.PTEUser|mmu.PTEAccessed, func() (uint64, error) { return take(1) })
+	pt, err := physmem.NewTables(mem, mmu.PTEPresent|mmu.PTEWritable|mmu.PTEUser|mmu.PTEAccessed, func() (uint64, error) { return take(1) })
 	if err != nil {
 		return nil, err
 	}
 	const rw = mmu.PTEPresent | mmu.PTEWritable | mmu.PTEUser | mmu.PTEAccessed | mmu.PTEDirty
 	for pfn := uint64(0); pfn < nrPages; pfn++ {
-		if err := pt.mapPage(virtBase+pfn<<mmu.PageShift, pfn, rw); err != nil {
+		if err := pt.Map(virtBase+pfn<<mmu.PageShift, pfn, rw); err != nil {
 			return nil, err
 		}
 	}
-	for _, pfn := range pt.frames {
-		if err := pt.setFlags(virtBase+pfn<<mmu.PageShift, rw&^(mmu.PTEWritable|mmu.PTEDirty)); err != nil {
+	for _, pfn := range pt.Frames {
+		if err := pt.SetFlags(virtBase+pfn<<mmu.PageShift, rw&^(mmu.PTEWritable|mmu.PTEDirty)); err != nil {
 			return nil, err
 		}
 	}
-	hv.installInto(pt)
+	hv.InstallInto(pt)
 	const stackPages = 4
 	stack, err := take(stackPages)
 	if err != nil {
@@ -251,72 +267,35 @@ func buildDomain(mem *physMem, hv *hvRegion, name string, kernel []byte, cmdline
 	}
 
 	// Frame list: pseudo-physical = machine, one unsigned long per frame.
-	list := mem.bytes(mfnList<<mmu.PageShift, nrPages*8)
+	list := mem.Bytes(mfnList<<mmu.PageShift, nrPages*8)
 	for pfn := uint64(0); pfn < nrPages; pfn++ {
 		binary.LittleEndian.PutUint64(list[pfn*8:], pfn)
 	}
 
-	si := mem.frame(startInfo)
+	si := mem.Frame(startInfo)
 	copy(si[xen.StartInfoMagicOff:], xen.StartInfoMagic)
 	put := func(off int, v uint64) { binary.LittleEndian.PutUint64(si[off:], v) }
 	put(xen.StartInfoNrPages, nrPages)
 	put(xen.StartInfoSharedInfo, sharedInfo<<mmu.PageShift)
-	put(xen.StartInfoPtBase, virtBase+pt.root<<mmu.PageShift)
-	put(xen.StartInfoNrPtFrames, uint64(len(pt.frames)))
+	put(xen.StartInfoPtBase, virtBase+pt.Root<<mmu.PageShift)
+	put(xen.StartInfoNrPtFrames, uint64(len(pt.Frames)))
 	put(xen.StartInfoMFNList, virtBase+mfnList<<mmu.PageShift)
 	copy(si[xen.StartInfoCmdLine:xen.StartInfoCmdLine+xen.MaxGuestCmdline-1], cmdline)
 
-	if notes.hasHypercallPage {
-		hp := notes.hypercallPage
+	if notes.HasHypercallPage {
+		hp := notes.HypercallPage
 		if hp&(mmu.PageSize-1) != 0 || hp < virtBase || hp-virtBase+mmu.PageSize > imageEnd {
 			return nil, bad("hypercall page %#x is not a page inside the image", hp)
 		}
-		fillHypercallPage(mem.bytes(hp-virtBase, mmu.PageSize))
+		hvimage.FillHypercallPage(mem.Bytes(hp-virtBase, mmu.PageSize))
 	}
 
-	return &bootInfo{
-		entry:       entry,
-		stackTop:    virtBase + (stack+stackPages)<<mmu.PageShift,
-		startInfoVA: virtBase + startInfo<<mmu.PageShift,
-		l4:          pt.root,
-		sharedInfo:  sharedInfo,
-		ptFrames:    pt.frames,
+	return &Boot{
+		Entry:       entry,
+		StackTop:    virtBase + (stack+stackPages)<<mmu.PageShift,
+		StartInfoVA: virtBase + startInfo<<mmu.PageShift,
+		L4:          pt.Root,
+		PTFrames:    pt.Frames,
+		SharedInfo:  sharedInfo,
 	}, nil
-}
-
-// fillHypercallPage writes the hypercall stubs. Entry nr, at nr*32, is
-//
-//	mov  $nr, %eax
-//	movabs %eax, hvDoorbellVA
-//	ret
-//
-// The store to the unbacked doorbell exits to the VMM as MMIO carrying the
-// hypercall number; arguments stay in rdi, rsi, rdx, r10, r8 and the result
-// comes back in rax, as with Xen. Nothing else is clobbered.
-//
-// HYPERVISOR_iret is special, as in Xen: the guest jumps to it with an
-// iret frame on its stack, and the stub saves the registers the return
-// restores before exiting; it never returns:
-//
-//	push %rcx; push %r11; push %rax
-//	mov  $__HYPERVISOR_iret, %eax
-//	movabs %eax, hvDoorbellVA
-//	ud2
-func fillHypercallPage(page []byte) {
-	clear(page)
-	for nr := 0; nr < xen.NrHypercalls; nr++ {
-		s := page[nr*xen.HypercallStubSize:][:xen.HypercallStubSize]
-		n := 0
-		if nr == xen.HypercallIret {
-			n = copy(s, []byte{0x51, 0x41, 0x53, 0x50}) // push %rcx, %r11, %rax
-		}
-		s[n] = 0xb8
-		binary.LittleEndian.PutUint32(s[n+1:], uint32(nr))
-		s[n+5] = 0xa3
-		binary.LittleEndian.PutUint64(s[n+6:], hvDoorbellVA)
-		s[n+14] = 0xc3 // ret
-		if nr == xen.HypercallIret {
-			s[n+14], s[n+15] = 0x0f, 0x0b // ud2
-		}
-	}
 }

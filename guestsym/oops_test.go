@@ -1,4 +1,4 @@
-package hv
+package guestsym
 
 import (
 	"testing"
@@ -27,7 +27,7 @@ func TestOopsText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, oopsText([]byte(tt.console)))
+			assert.Equal(t, tt.want, OopsText([]byte(tt.console)))
 		})
 	}
 }

@@ -1,4 +1,9 @@
-package hv
+// Package trace is the exit trace of a domain: each vCPU's ring of its last
+// exits (hypercalls, traps, guest marks and what became of them), written
+// on the exit path without allocating or locking; the digest that tells
+// two deterministic runs apart; and the conversion to a Chrome/Perfetto
+// timeline. Analysis of a trace needs no VMM.
+package trace
 
 import (
 	"crypto/sha256"
@@ -10,28 +15,25 @@ import (
 	"time"
 
 	"github.com/pvsim/pvsim/timeline"
+	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
 
-// Each vCPU keeps its last exits in a ring of TraceEvents, written on the
-// exit path without allocating or locking: cheap enough to leave on.
-// Domain.Trace collects them once the domain has stopped.
-
-// TraceKind is what caused an exit.
-type TraceKind uint8
+// Kind is what caused an exit.
+type Kind uint8
 
 const (
-	TraceHypercall TraceKind = iota + 1 // Nr is the hypercall number
-	TraceTrap                           // Nr is the exception vector
+	Hypercall Kind = iota + 1 // Nr is the hypercall number
+	Trap                      // Nr is the exception vector
 )
 
-// TraceOutcome is what the hypervisor made of a trap.
-type TraceOutcome uint8
+// Outcome is what the hypervisor made of an exit.
+type Outcome uint8
 
 const (
-	OutcomeNone    TraceOutcome = iota
-	OutcomePTWrite              // a pagetable write emulated; Result is the new entry
-	OutcomeBounce               // delivered to the guest; Result is its handler
+	OutcomeNone    Outcome = iota
+	OutcomePTWrite         // a pagetable write emulated; Result is the new entry
+	OutcomeBounce          // delivered to the guest; Result is its handler
 	// OutcomePendingWrite: a write to a frame announced as becoming a
 	// pagetable (pvsim extension) emulated; Result is the new entry.
 	OutcomePendingWrite
@@ -40,13 +42,13 @@ const (
 	OutcomeMark
 )
 
-// TraceEvent is one exit of one vCPU.
-type TraceEvent struct {
+// Event is one exit of one vCPU.
+type Event struct {
 	VCPU int
-	Kind TraceKind
+	Kind Kind
 	Nr   uint16
 	// Outcome of a trap, and its result.
-	Outcome TraceOutcome
+	Outcome Outcome
 	Result  uint64
 	// Start and End are times since the domain started running, logical
 	// ones in a deterministic domain; End is zero for an exit the domain
@@ -61,15 +63,17 @@ type TraceEvent struct {
 	Label string
 }
 
-// DefaultTraceEvents is how many exits each vCPU's trace ring keeps.
-const DefaultTraceEvents = 1 << 14
+// DefaultEvents is how many exits a ring keeps by default.
+const DefaultEvents = 1 << 14
 
-type traceRing struct {
-	d    *Domain
-	vcpu int
-	ev   []TraceEvent
-	n    uint64 // events recorded so far
-	cur  *TraceEvent
+// Ring is one vCPU's trace: its last exits. Only the vCPU's thread writes
+// it; read it once the vCPU has stopped.
+type Ring struct {
+	vcpu  int
+	clock func() time.Duration
+	ev    []Event
+	n     uint64 // events recorded so far
+	cur   *Event
 }
 
 // rings recycles trace rings of the default size between domains: a
@@ -78,67 +82,70 @@ type traceRing struct {
 // only those recorded since are read.
 var rings sync.Pool
 
-func (t *traceRing) init(d *Domain, vcpu, size int) {
-	t.d, t.vcpu = d, vcpu
+// Init readies the ring of vCPU vcpu to keep size events (0:
+// DefaultEvents; negative: none, tracing off), stamped with clock, which
+// is called only when an event is recorded.
+func (t *Ring) Init(vcpu, size int, clock func() time.Duration) {
+	t.vcpu, t.clock = vcpu, clock
 	if size == 0 {
-		size = DefaultTraceEvents
+		size = DefaultEvents
 	}
-	if size == DefaultTraceEvents {
-		if ev, ok := rings.Get().(*[]TraceEvent); ok {
+	if size == DefaultEvents {
+		if ev, ok := rings.Get().(*[]Event); ok {
 			t.ev = *ev
 			return
 		}
 	}
 	if size > 0 {
-		t.ev = make([]TraceEvent, size)
+		t.ev = make([]Event, size)
 	}
 }
 
-// release hands the ring back for another domain.
-func (t *traceRing) release() {
-	if len(t.ev) == DefaultTraceEvents {
+// Release hands the ring's memory back for another domain's.
+func (t *Ring) Release() {
+	if len(t.ev) == DefaultEvents {
 		ev := t.ev
 		rings.Put(&ev)
 	}
 	t.ev, t.cur = nil, nil
 }
 
-// begin records the start of an exit.
-func (t *traceRing) begin(kind TraceKind, nr uint16, rip, arg uint64) {
+// Begin records the start of an exit.
+func (t *Ring) Begin(kind Kind, nr uint16, rip, arg uint64) {
 	if t.ev == nil {
 		return
 	}
 	e := &t.ev[t.n%uint64(len(t.ev))]
-	*e = TraceEvent{VCPU: t.vcpu, Kind: kind, Nr: nr, Start: t.d.now(), RIP: rip, Arg: arg}
+	*e = Event{VCPU: t.vcpu, Kind: kind, Nr: nr, Start: t.clock(), RIP: rip, Arg: arg}
 	t.cur = e
 	t.n++
 }
 
-// note records the outcome of the current exit.
-func (t *traceRing) note(o TraceOutcome, result uint64) {
+// Note records the outcome of the current exit.
+func (t *Ring) Note(o Outcome, result uint64) {
 	if t.cur != nil {
 		t.cur.Outcome, t.cur.Result = o, result
 	}
 }
 
-// mark turns the current exit into a guest trace mark.
-func (t *traceRing) mark(label string, arg uint64) {
+// Mark turns the current exit into a guest trace mark.
+func (t *Ring) Mark(label string, arg uint64) {
 	if t.cur != nil {
 		t.cur.Outcome, t.cur.Result, t.cur.Label = OutcomeMark, arg, label
 	}
 }
 
-// end records the end of the current exit.
-func (t *traceRing) end() {
+// End records the end of the current exit.
+func (t *Ring) End() {
 	if t.cur != nil {
-		t.cur.End = t.d.now()
+		t.cur.End = t.clock()
 		t.cur = nil
 	}
 }
 
-// restore refills the ring with events, oldest first, of the n recorded
-// so far.
-func (t *traceRing) restore(events []TraceEvent, n uint64) {
+// Restore refills the ring with events, oldest first, the last of the n
+// recorded so far.
+func (t *Ring) Restore(events []Event, n uint64) {
 	if t.ev == nil {
 		return
 	}
@@ -149,33 +156,36 @@ func (t *traceRing) restore(events []TraceEvent, n uint64) {
 	t.n = n
 }
 
-// events returns the ring's events, oldest first.
-func (t *traceRing) events() []TraceEvent {
+// Len is the number of events recorded so far, including those the ring
+// no longer holds.
+func (t *Ring) Len() uint64 { return t.n }
+
+// Events returns the ring's events, oldest first.
+func (t *Ring) Events() []Event {
 	if t.ev == nil {
 		return nil
 	}
 	size := uint64(len(t.ev))
 	if t.n <= size {
-		return append([]TraceEvent(nil), t.ev[:t.n]...)
+		return append([]Event(nil), t.ev[:t.n]...)
 	}
 	i := t.n % size
-	return append(append([]TraceEvent(nil), t.ev[i:]...), t.ev[:i]...)
+	return append(append([]Event(nil), t.ev[i:]...), t.ev[:i]...)
 }
 
-// Trace returns the exits the vCPUs' trace rings still hold, ordered by
-// start time. Call it after Run has returned.
-func (d *Domain) Trace() []TraceEvent {
-	var all []TraceEvent
-	for _, v := range d.vcpus {
-		all = append(all, v.trace.events()...)
+// Merge returns the events of rings, ordered by start time.
+func Merge(rings ...*Ring) []Event {
+	var all []Event
+	for _, r := range rings {
+		all = append(all, r.Events()...)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Start < all[j].Start })
 	return all
 }
 
-// TraceDigest is a SHA-256 of events, field by field: two runs of a
+// Digest is a SHA-256 of events, field by field: two runs of a
 // deterministic domain on one schedule give the same digest.
-func TraceDigest(events []TraceEvent) string {
+func Digest(events []Event) string {
 	h := sha256.New()
 	var b [8 * 9]byte
 	for _, e := range events {
@@ -190,13 +200,15 @@ func TraceDigest(events []TraceEvent) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Symbols returns the symbolizer of the domain's kernel.
-func (d *Domain) Symbols() *Symbolizer { return d.syms }
+// Symbolizer names guest addresses (guestsym.Symbolizer does).
+type Symbolizer interface {
+	Format(addr uint64) string
+}
 
 // Timeline renders trace events as a Chrome/Perfetto timeline: one thread
 // per vCPU of process pid, one span per exit, named after the hypercall or
 // the exception and what became of it, with the guest RIP symbolized.
-func Timeline(pid int, domain string, events []TraceEvent, syms *Symbolizer) []timeline.Event {
+func Timeline(pid int, domain string, events []Event, syms Symbolizer) []timeline.Event {
 	out := []timeline.Event{timeline.ProcessName(pid, domain)}
 	seen := map[int]bool{}
 	for _, e := range events {
@@ -212,15 +224,15 @@ func Timeline(pid int, domain string, events []TraceEvent, syms *Symbolizer) []t
 			te.Dur = timeline.Micros(e.End - e.Start)
 		}
 		switch e.Kind {
-		case TraceHypercall:
+		case Hypercall:
 			te.Name, te.Cat = xen.HypercallName(int(e.Nr)), "hypercall"
 			te.Args["arg0"] = fmt.Sprintf("%#x", e.Arg)
 			if e.Outcome == OutcomeMark {
 				te.Name, te.Cat = e.Label, "mark"
 				te.Args = map[string]any{"rip": syms.Format(e.RIP), "arg": fmt.Sprintf("%#x", e.Result)}
 			}
-		case TraceTrap:
-			te.Name, te.Cat = "#"+vectorMnemonic(int(e.Nr)), "trap"
+		case Trap:
+			te.Name, te.Cat = "#"+x86.Vector(e.Nr).Mnemonic(), "trap"
 			te.Args["cr2"] = fmt.Sprintf("%#x", e.Arg)
 			switch e.Outcome {
 			case OutcomePTWrite:

@@ -1,4 +1,4 @@
-package hv
+package pvclock
 
 import (
 	"math/big"
@@ -11,7 +11,7 @@ import (
 // nanoseconds within the precision of a 32-bit multiplier.
 func TestPVClockScale(t *testing.T) {
 	for _, hz := range []uint64{1e6, 33e6, 1e9, 2_100_000_000, 2_500_000_000, 3_999_999_999, 5e9, 1e11} {
-		mul, shift := pvclockScale(hz)
+		mul, shift := Scale(hz)
 		assert.GreaterOrEqual(t, mul, uint32(1<<31), "hz %d", hz)
 		ticks := hz * 3 // three seconds
 		scaled := new(big.Int).SetUint64(ticks)

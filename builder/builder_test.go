@@ -1,18 +1,18 @@
-package hv
+package builder
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/arch/x86/x86asm"
 
+	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/physmem"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -86,14 +86,14 @@ func (e testELF) bytes() []byte {
 	return f
 }
 
-func build(t *testing.T, image []byte, cmdline string) (*physMem, *bootInfo, error) {
+func build(t *testing.T, image []byte, cmdline string) (*physmem.Memory, *Boot, error) {
 	t.Helper()
-	mem, err := newPhysMem(16 << 20)
+	mem, err := physmem.New(16 << 20)
 	require.NoError(t, err)
-	t.Cleanup(mem.free)
-	hv, err := buildHVRegion(mem, 2)
+	t.Cleanup(mem.Free)
+	hv, err := hvimage.Build(mem, 2)
 	require.NoError(t, err)
-	b, err := buildDomain(mem, hv, "test", image, cmdline)
+	b, err := Build(mem, hv, "test", image, cmdline)
 	return mem, b, err
 }
 
@@ -140,23 +140,23 @@ func TestBuildDomainRejects(t *testing.T) {
 func TestBuildDomainLayout(t *testing.T) {
 	mem, b, err := build(t, goodELF().bytes(), "strategy=none")
 	require.NoError(t, err)
-	cr3 := b.l4 << mmu.PageShift
+	cr3 := b.L4 << mmu.PageShift
 	read := func(va uint64, acc mmu.Access) mmu.Walk { return mmu.Translate(mem, cr3, va, acc) }
 
 	// start_info, as the guest sees it through its own mapping.
-	si := read(b.startInfoVA, mmu.AccessUser|mmu.AccessWrite)
+	si := read(b.StartInfoVA, mmu.AccessUser|mmu.AccessWrite)
 	require.True(t, si.OK)
-	page := mem.bytes(si.PA, mmu.PageSize)
+	page := mem.Bytes(si.PA, mmu.PageSize)
 	assert.Equal(t, xen.StartInfoMagic, string(bytes.TrimRight(page[:32], "\x00")))
 	u64 := func(off int) uint64 { return binary.LittleEndian.Uint64(page[off:]) }
-	assert.Equal(t, mem.nrPages(), u64(xen.StartInfoNrPages))
+	assert.Equal(t, mem.NrPages(), u64(xen.StartInfoNrPages))
 	assert.Equal(t, testBase+cr3, u64(xen.StartInfoPtBase))
-	assert.Equal(t, uint64(len(b.ptFrames)), u64(xen.StartInfoNrPtFrames))
+	assert.Equal(t, uint64(len(b.PTFrames)), u64(xen.StartInfoNrPtFrames))
 	assert.Equal(t, "strategy=none", string(bytes.TrimRight(page[xen.StartInfoCmdLine:xen.StartInfoCmdLine+64], "\x00")))
 
 	// The frame list is the identity.
 	list := u64(xen.StartInfoMFNList)
-	for _, pfn := range []uint64{0, 1, 100, mem.nrPages() - 1} {
+	for _, pfn := range []uint64{0, 1, 100, mem.NrPages() - 1} {
 		w := read(list+pfn*8, mmu.AccessUser)
 		require.True(t, w.OK)
 		v, _ := mem.Read64(w.PA)
@@ -165,10 +165,10 @@ func TestBuildDomainLayout(t *testing.T) {
 
 	// Every frame is mapped at virt_base + pfn*4096; pagetable frames read-only.
 	pt := map[uint64]bool{}
-	for _, f := range b.ptFrames {
+	for _, f := range b.PTFrames {
 		pt[f] = true
 	}
-	for pfn := uint64(0); pfn < mem.nrPages(); pfn++ {
+	for pfn := uint64(0); pfn < mem.NrPages(); pfn++ {
 		w := read(testBase+pfn<<mmu.PageShift, mmu.AccessUser|mmu.AccessWrite)
 		if pt[pfn] {
 			assert.False(t, w.OK, "pagetable frame %#x is writable", pfn)
@@ -178,101 +178,21 @@ func TestBuildDomainLayout(t *testing.T) {
 			assert.Equal(t, pfn<<mmu.PageShift, w.PA)
 		}
 	}
-	assert.Equal(t, b.l4, b.ptFrames[0])
+	assert.Equal(t, b.L4, b.PTFrames[0])
 
 	// The hypervisor region is there but closed to CPL3, except the doorbell.
-	assert.True(t, read(hvIDTVA, mmu.AccessRead).OK)
-	assert.False(t, read(hvIDTVA, mmu.AccessUser).OK)
-	assert.False(t, read(cpuStackTop(0)-8, mmu.AccessUser).OK)
-	assert.True(t, read(cpuStackTop(1)-8, mmu.AccessWrite).OK)
-	db := read(hvDoorbellVA, mmu.AccessUser|mmu.AccessWrite)
+	assert.True(t, read(hvimage.IDTVA, mmu.AccessRead).OK)
+	assert.False(t, read(hvimage.IDTVA, mmu.AccessUser).OK)
+	assert.False(t, read(hvimage.CPUStackTop(0)-8, mmu.AccessUser).OK)
+	assert.True(t, read(hvimage.CPUStackTop(1)-8, mmu.AccessWrite).OK)
+	db := read(hvimage.DoorbellVA, mmu.AccessUser|mmu.AccessWrite)
 	require.True(t, db.OK)
-	assert.Equal(t, mem.doorbell, db.PA)
-	assert.Nil(t, mem.bytes(mem.doorbell, 4), "the doorbell must be unbacked")
+	assert.Equal(t, mem.Doorbell, db.PA)
+	assert.Nil(t, mem.Bytes(mem.Doorbell, 4), "the doorbell must be unbacked")
 
 	// The hypercall page was filled.
 	hp := read(testBase+mmu.PageSize, mmu.AccessUser)
 	require.True(t, hp.OK)
-	assert.Equal(t, byte(0xb8), mem.bytes(hp.PA, 1)[0])
-	assert.Equal(t, uint64(testBase+0x10), b.entry)
-}
-
-func TestHypercallPageDecodes(t *testing.T) {
-	page := make([]byte, mmu.PageSize)
-	fillHypercallPage(page)
-	stub := func(nr int) []string {
-		return []string{"mov eax, " + hexStr(uint64(nr)), "mov dword ptr [" + hexStr(hvDoorbellVA) + "], eax"}
-	}
-	tests := []struct {
-		nr   int
-		want []string
-	}{
-		{0, append(stub(0), "ret")},
-		{1, append(stub(1), "ret")},
-		{18, append(stub(18), "ret")},
-		{xen.HypercallIret, append(append([]string{"push rcx", "push r11", "push rax"}, stub(xen.HypercallIret)...), "ud2")},
-		{xen.NrHypercalls - 1, append(stub(xen.NrHypercalls-1), "ret")},
-	}
-	for _, tt := range tests {
-		code := page[tt.nr*xen.HypercallStubSize:][:xen.HypercallStubSize]
-		var ops []string
-		for off := 0; off < len(code); {
-			inst, err := x86asm.Decode(code[off:], 64)
-			require.NoError(t, err)
-			ops = append(ops, x86asm.IntelSyntax(inst, 0, nil))
-			off += inst.Len
-			if inst.Op == x86asm.RET || inst.Op == x86asm.UD2 {
-				break
-			}
-		}
-		assert.Equal(t, tt.want, ops, "hypercall %d", tt.nr)
-	}
-}
-
-func hexStr(v uint64) string { return fmt.Sprintf("%#x", v) }
-
-func TestExceptionStubsDecode(t *testing.T) {
-	text := make([]byte, mmu.PageSize)
-	buildStubs(text)
-	for v := 0; v < nrStubs; v++ {
-		pc := v * stubSize
-		var ops []string
-		for i := 0; i < 3; i++ {
-			inst, err := x86asm.Decode(text[pc:], 64)
-			require.NoError(t, err)
-			ops = append(ops, x86asm.IntelSyntax(inst, uint64(pc), nil))
-			if inst.Op == x86asm.JMP {
-				target := pc + inst.Len + int(inst.Args[0].(x86asm.Rel))
-				assert.Equal(t, stubCommonOff, target, "vector %d jumps to the common tail", v)
-				break
-			}
-			pc += inst.Len
-		}
-		want := []string{"push " + hexStr(uint64(v)), "jmp .+" + ""}
-		if !vectorHasErrorCode(v) {
-			want = append([]string{"push 0x0"}, want...)
-		}
-		require.Len(t, ops, len(want), "vector %d: %v", v, ops)
-		for i := range want[:len(want)-1] {
-			assert.Equal(t, want[i], ops[i], "vector %d", v)
-		}
-	}
-	var tail []string
-	for pc := stubCommonOff; len(tail) < 3; {
-		inst, err := x86asm.Decode(text[pc:], 64)
-		require.NoError(t, err)
-		tail = append(tail, x86asm.IntelSyntax(inst, 0, nil))
-		pc += inst.Len
-	}
-	assert.Equal(t, []string{"out " + hexStr(trapPort) + ", al", "add rsp, 0x10", "iretq"}, tail)
-}
-
-func TestHVSymbol(t *testing.T) {
-	n, ok := hvSymbol(hvTextVA + 14*stubSize + 2)
-	assert.True(t, ok)
-	assert.Equal(t, "hv_entry_PF+0x2", n)
-	n, _ = hvSymbol(hvTextVA + stubCommonOff)
-	assert.Equal(t, "hv_entry_common+0x0", n)
-	_, ok = hvSymbol(testBase)
-	assert.False(t, ok)
+	assert.Equal(t, byte(0xb8), mem.Bytes(hp.PA, 1)[0])
+	assert.Equal(t, uint64(testBase+0x10), b.Entry)
 }

@@ -1,0 +1,148 @@
+package hv
+
+import (
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pvsim/pvsim/ptops"
+)
+
+// The domain's MMU lock guards the frame table. A vCPU takes it for each
+// pagetable operation (a hypercall, or an emulated write), and keeps it
+// across the entries of a multicall.
+
+// mmuState is a vCPU's side of the MMU lock: the context its pagetable
+// operations run in, and the remote flushes they asked for. Only the
+// vCPU's thread touches it; ctx is valid while locked.
+type mmuState struct {
+	ctx ptops.Context
+	// Method values made once, so that taking the lock allocates nothing.
+	readGuestFn func(va uint64, b []byte) error
+	flushFn     func(ptops.Flush)
+	// remote collects the vCPUs an operation asked to flush.
+	remote      ptops.VCPUMask
+	lastOp      string // for audit reports
+	inMulticall bool
+	locked      bool // the vCPU holds the domain's MMU lock
+}
+
+// mmuMemory is guest memory as the frame table reads it: memory, with the
+// stores queued in the lock holder's executor laid over it, so that
+// validation sees what the guest will see. A read never runs guest code.
+type mmuMemory struct{ d *Domain }
+
+// Read64 implements mmu.Memory. The caller holds the MMU lock.
+func (m *mmuMemory) Read64(pa uint64) (uint64, bool) {
+	if o := m.d.mmuOwner; o != nil && o.exec.n > 0 {
+		if v, ok := o.exec.queuedStore(pa); ok {
+			return v, true
+		}
+	}
+	return m.d.mem.Read64(pa)
+}
+
+// lockMMU takes the domain's MMU lock for v, for the operation op (named in
+// audit reports), and returns v's context for pagetable operations. Inside a multicall the lock, once taken, is kept
+// until the multicall ends: between its entries the executor holds stores
+// the frame table already counts.
+func (v *vcpu) lockMMU(op string) *ptops.Context {
+	v.mm.lastOp = op
+	if !v.mm.locked {
+		v.d.lockMMU(v)
+		v.d.mmuOwner = v
+		v.mm.locked = true
+	}
+	c := &v.mm.ctx
+	*c = ptops.Context{
+		FT: v.d.ft, X: v.exec, VCPU: v.id, CR3: &v.start.cr3, All: v.d.upMask(),
+		ReadGuest: v.mm.readGuestFn, Flush: v.mm.flushFn,
+	}
+	return c
+}
+
+// lockMMU takes the MMU lock for v once no other vCPU holds stores that
+// the frame table counts and memory does not show yet: the lock's holder
+// then finds in memory what the frame table counts. Those stores run as
+// soon as their vCPU is back in KVM_RUN or in its next executor round,
+// neither of which needs the lock.
+func (d *Domain) lockMMU(v *vcpu) {
+	d.mmu.Lock()
+	for _, u := range d.vcpus {
+		for u != v && u.exec.storesPending() && !d.stopping.Load() {
+			runtime.Gosched()
+		}
+	}
+}
+
+// unlockMMU ends a pagetable operation: it releases the MMU lock, unless
+// the operation is an entry of a multicall, which releases it at its end.
+func (v *vcpu) unlockMMU() {
+	if !v.mm.inMulticall {
+		v.releaseMMU()
+	}
+}
+
+// releaseMMU audits, if asked to, releases the lock, and then does the
+// remote TLB flushes the operations asked for.
+func (v *vcpu) releaseMMU() {
+	if !v.mm.locked {
+		return
+	}
+	if d := v.d; d.cfg.Audit && (d.cfg.AuditInterval == 0 || time.Since(d.lastAudit) >= d.cfg.AuditInterval) {
+		v.audit()
+		v.stats.Audits++
+		d.lastAudit = time.Now()
+	}
+	v.exec.markQueued()
+	v.d.mmuOwner = nil
+	v.mm.locked = false
+	v.d.mmu.Unlock()
+	if v.mm.remote != 0 {
+		v.flushRemote()
+	}
+}
+
+// upMask is the set of vCPUs that are up.
+func (d *Domain) upMask() ptops.VCPUMask {
+	var m ptops.VCPUMask
+	for _, v := range d.vcpus {
+		if v.state.Load() == Up {
+			m |= 1 << v.id
+		}
+	}
+	return m
+}
+
+// audit checks the type system's invariants and ends the domain on a
+// violation. The caller holds the MMU lock.
+func (v *vcpu) audit() {
+	var cr3s []uint64
+	for _, t := range v.d.vcpus {
+		if t.state.Load() != Down {
+			cr3s = append(cr3s, t.start.cr3)
+		}
+	}
+	if viol := v.d.ft.Audit(cr3s, 3); len(viol) > 0 {
+		var s []string
+		for _, x := range viol {
+			s = append(s, x.String())
+		}
+		v.fatal(AuditFailure, v.run.Regs.RIP, "pagetable audit after "+v.mm.lastOp+": "+strings.Join(s, "; "))
+	}
+}
+
+// flushTLB does TLB maintenance for a pagetable operation: on this vCPU
+// through its executor now, on others after the MMU lock is released.
+func (v *vcpu) flushTLB(f ptops.Flush) {
+	if f.CPUs&(1<<v.id) != 0 {
+		if f.Kind == ptops.FlushPage {
+			v.exec.InvalidatePage(f.VA)
+		} else {
+			v.exec.FlushTLB()
+		}
+	}
+	// Remote flushes are always full: over-flushing is allowed, and it keeps
+	// the request a single bit.
+	v.mm.remote |= f.CPUs &^ (1 << v.id)
+}

@@ -1,0 +1,61 @@
+package hvimage
+
+import (
+	"bytes"
+	"encoding/binary"
+
+	"github.com/pvsim/pvsim/xen"
+)
+
+// DoorbellInsnLen is the length of a hypercall stub's doorbell store,
+// `movabs %eax, DoorbellVA`.
+const DoorbellInsnLen = 9
+
+// FillHypercallPage writes the hypercall stubs into page. Entry nr, at
+// nr*32, is
+//
+//	mov  $nr, %eax
+//	movabs %eax, DoorbellVA
+//	ret
+//
+// The store to the unbacked doorbell exits to the VMM as MMIO carrying the
+// hypercall number; arguments stay in rdi, rsi, rdx, r10, r8 and the result
+// comes back in rax, as with Xen. Nothing else is clobbered.
+//
+// HYPERVISOR_iret is special, as in Xen: the guest jumps to it with an
+// iret frame on its stack, and the stub saves the registers the return
+// restores before exiting; it never returns:
+//
+//	push %rcx; push %r11; push %rax
+//	mov  $__HYPERVISOR_iret, %eax
+//	movabs %eax, DoorbellVA
+//	ud2
+func FillHypercallPage(page []byte) {
+	clear(page)
+	for nr := 0; nr < xen.NrHypercalls; nr++ {
+		s := page[nr*xen.HypercallStubSize:][:xen.HypercallStubSize]
+		n := 0
+		if nr == xen.HypercallIret {
+			n = copy(s, []byte{0x51, 0x41, 0x53, 0x50}) // push %rcx, %r11, %rax
+		}
+		s[n] = 0xb8
+		binary.LittleEndian.PutUint32(s[n+1:], uint32(nr))
+		copy(s[n+5:], doorbellStore())
+		s[n+14] = 0xc3 // ret
+		if nr == xen.HypercallIret {
+			s[n+14], s[n+15] = 0x0f, 0x0b // ud2
+		}
+	}
+}
+
+// doorbellStore is the instruction `movabs %eax, DoorbellVA`.
+func doorbellStore() []byte {
+	b := make([]byte, DoorbellInsnLen)
+	b[0] = 0xa3
+	binary.LittleEndian.PutUint64(b[1:], DoorbellVA)
+	return b
+}
+
+// IsDoorbellStore reports whether code starts with a stub's doorbell
+// store.
+func IsDoorbellStore(code []byte) bool { return bytes.HasPrefix(code, doorbellStore()) }

@@ -1,0 +1,192 @@
+package hvimage
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/physmem"
+	"github.com/pvsim/pvsim/x86"
+	"github.com/pvsim/pvsim/xen"
+)
+
+// ReservedGDT is Xen's reserved GDT page, as the x86-64 hypervisor lays it
+// out, by selector.
+var ReservedGDT = map[int]x86.Descriptor{
+	xen.HypervisorCS:   x86.Code64(0),
+	xen.HypervisorDS32: x86.Data(0),
+	xen.FlatRing3CS32:  x86.Code32(3),
+	xen.FlatRing3DS32:  x86.Data(3),
+	xen.FlatRing3CS64:  x86.Code64(3),
+	xen.HypervisorCS32: x86.Code32(0),
+}
+
+// Region is the built hypervisor region of one domain.
+type Region struct {
+	// template is the hypervisor's L4: its slots 256..271 are copied into
+	// every guest L4.
+	template *physmem.Tables
+}
+
+// Build lays out the hypervisor region for nvcpus vCPUs (at most MaxVCPUs)
+// in the hypervisor frames of mem.
+//
+// Precondition: no vCPU runs on mem.
+func Build(mem *physmem.Memory, nvcpus int) (*Region, error) {
+	next := mem.HVBase >> mmu.PageShift
+	last := (mem.HVBase + uint64(len(mem.HV))) >> mmu.PageShift
+	alloc := func() (uint64, error) {
+		if next == last {
+			return 0, fmt.Errorf("hypervisor region exhausted (%d KiB)", len(mem.HV)>>10)
+		}
+		next++
+		return next - 1, nil
+	}
+	pt, err := physmem.NewTables(mem, mmu.PTEPresent|mmu.PTEWritable|mmu.PTEUser|mmu.PTEAccessed, alloc)
+	if err != nil {
+		return nil, err
+	}
+	const (
+		ro = mmu.PTEPresent | mmu.PTEAccessed
+		rw = ro | mmu.PTEWritable | mmu.PTEDirty | mmu.PTENX
+	)
+	page := func(va uint64, flags mmu.PTE) ([]byte, error) {
+		pfn, err := alloc()
+		if err != nil {
+			return nil, err
+		}
+		return mem.Frame(pfn), pt.Map(va, pfn, flags)
+	}
+
+	text, err := page(TextVA, ro)
+	if err != nil {
+		return nil, err
+	}
+	buildStubs(text)
+	copy(text[execCodeOff:], executorCode())
+	copy(text[trapCmpXchgOff:], trapCmpXchgCode)
+	copy(text[clearFlagsOff:], clearFlagsCode)
+
+	idt, err := page(IDTVA, ro|mmu.PTENX)
+	if err != nil {
+		return nil, err
+	}
+	gate := func(v int, g x86.Gate) {
+		binary.LittleEndian.PutUint64(idt[v*16:], g.Lo)
+		binary.LittleEndian.PutUint64(idt[v*16+8:], g.Hi)
+	}
+	for v := x86.Vector(0); v < NrStubs; v++ {
+		ist := 0
+		if v.UsesIST() {
+			ist = 1
+		}
+		gate(int(v), x86.InterruptGate(TextVA+uint64(v)*stubSize, xen.HypervisorCS, ist, 0))
+	}
+	gate(ExecVector, x86.InterruptGate(TextVA+execCodeOff, xen.HypervisorCS, 0, 0))
+	gate(ClearFlagsVector, x86.InterruptGate(TextVA+clearFlagsOff, xen.HypervisorCS, 0, 0))
+
+	// The executor's alias of every guest frame.
+	for pfn := uint64(0); pfn < mem.NrPages(); pfn++ {
+		if err := pt.Map(AliasVA+pfn<<mmu.PageShift, pfn, rw); err != nil {
+			return nil, err
+		}
+	}
+
+	// The doorbell maps an unbacked frame: every store to it is an MMIO exit.
+	if err := pt.Map(DoorbellVA, mem.Doorbell>>mmu.PageShift,
+		mmu.PTEPresent|mmu.PTEWritable|mmu.PTEUser|mmu.PTENX); err != nil {
+		return nil, err
+	}
+
+	zero, err := alloc()
+	if err != nil {
+		return nil, err
+	}
+	for cpu := 0; cpu < nvcpus; cpu++ {
+		if err := buildCPU(cpu, pt, page, zero); err != nil {
+			return nil, err
+		}
+	}
+	return &Region{template: pt}, nil
+}
+
+// buildCPU lays out vCPU cpu's area: GDT, TSS, CPL0 and IST stacks, and
+// the executor's command block.
+func buildCPU(cpu int, pt *physmem.Tables, page func(uint64, mmu.PTE) ([]byte, error), zero uint64) error {
+	const (
+		ro = mmu.PTEPresent | mmu.PTEAccessed
+		rw = ro | mmu.PTEWritable | mmu.PTEDirty | mmu.PTENX
+	)
+	// The guest part of the GDT is not supported yet (no set_gdt): it
+	// reads as null descriptors.
+	for i := 0; i < xen.FirstReservedGDTPage; i++ {
+		if err := pt.Map(CPUGDTVA(cpu)+uint64(i)*mmu.PageSize, zero, ro|mmu.PTENX); err != nil {
+			return err
+		}
+	}
+	gdt, err := page(CPUGDTVA(cpu)+xen.FirstReservedGDTByte, rw)
+	if err != nil {
+		return err
+	}
+	put := func(sel int, d x86.Descriptor) {
+		binary.LittleEndian.PutUint64(gdt[sel&^7-xen.FirstReservedGDTByte:], uint64(d))
+	}
+	for sel, d := range ReservedGDT {
+		put(sel, d)
+	}
+	tss := CPUTSSVA(cpu)
+	lo, hi := x86.TSS64(tss, TSSLimit)
+	put(xen.TSSSelector, lo)
+	put(xen.TSSSelector+8, hi)
+	put(xen.PerCPUSelector, x86.ReadOnlyData(0, uint32(cpu)))
+
+	t, err := page(tss, rw)
+	if err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint64(t[4:], CPUStackTop(cpu)) // RSP0
+	binary.LittleEndian.PutUint64(t[36:], cpuISTTop(cpu))  // IST1
+	binary.LittleEndian.PutUint16(t[102:], TSSLimit+1)     // no I/O bitmap
+	for i := 0; i < CPUStackPages; i++ {
+		if _, err := page(CPUStackVA(cpu)+uint64(i)*mmu.PageSize, rw); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < cpuISTPages; i++ {
+		if _, err := page(CPUAreaVA(cpu)+cpuISTOff+uint64(i)*mmu.PageSize, rw); err != nil {
+			return err
+		}
+	}
+	_, err = page(CPUCmdBlockVA(cpu), rw)
+	return err
+}
+
+// InstallInto copies the reserved L4 slots into a guest L4 being built.
+func (r *Region) InstallInto(guest *physmem.Tables) {
+	for slot := xen.FirstReservedL4Slot; slot <= xen.LastReservedL4Slot; slot++ {
+		guest.SetL4Entry(slot, r.template.L4Entry(slot))
+	}
+}
+
+// L4Entry is the entry every guest L4 has at reserved slot slot.
+func (r *Region) L4Entry(slot int) mmu.PTE { return r.template.L4Entry(slot) }
+
+// Symbol names an address inside the hypervisor region, for reports.
+func Symbol(va uint64) (string, bool) {
+	switch {
+	case va >= TextVA && va < TextVA+stubCommonOff:
+		v := x86.Vector((va - TextVA) / stubSize)
+		return fmt.Sprintf("hv_entry_%s+%#x", v.Mnemonic(), (va-TextVA)%stubSize), true
+	case va >= TextVA+clearFlagsOff && va < TextVA+clearFlagsOff+uint64(len(clearFlagsCode)):
+		return fmt.Sprintf("hv_clear_pte_flags+%#x", va-TextVA-clearFlagsOff), true
+	case va >= TextVA+trapCmpXchgOff && va < TextVA+trapCmpXchgOff+uint64(len(trapCmpXchgCode)):
+		return fmt.Sprintf("hv_trap_cmpxchg+%#x", va-TextVA-trapCmpXchgOff), true
+	case va >= TextVA+stubCommonOff && va < TextVA+execCodeOff:
+		return fmt.Sprintf("hv_entry_common+%#x", va-TextVA-stubCommonOff), true
+	case va >= TextVA+execCodeOff && va < TextVA+mmu.PageSize:
+		return fmt.Sprintf("hv_executor+%#x", va-TextVA-execCodeOff), true
+	case va >= xen.HypervisorVirtStart && va < xen.HypervisorVirtEnd:
+		return fmt.Sprintf("hypervisor+%#x", va-xen.HypervisorVirtStart), true
+	}
+	return "", false
+}

@@ -1,0 +1,131 @@
+// Package kvm is the only code in pvsim that knows KVM's ABI: the shared
+// /dev/kvm, VMs and their memory slots, vCPUs with their kvm_run area and
+// sync regs, KVM_RUN, and exit reasons. Every ioctl goes through gokvm's
+// kvm package; this package adds the thin wrappers gokvm lacks (the full
+// struct kvm_run with its sync-regs area, immediate_exit, KVM_RUN that
+// reports EINTR) and nothing else. The register types are gokvm's, under
+// their KVM names.
+package kvm
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	gokvm "github.com/bobuhiro11/gokvm/kvm"
+)
+
+// Register state, as KVM_GET_REGS, KVM_GET_SREGS and KVM_GET_VCPU_EVENTS
+// exchange it (struct kvm_regs, kvm_sregs, kvm_segment, kvm_dtable,
+// kvm_vcpu_events).
+type (
+	Regs       = gokvm.Regs
+	Sregs      = gokvm.Sregs
+	Segment    = gokvm.Segment
+	Descriptor = gokvm.Descriptor
+	Events     = gokvm.VCPUEvents
+)
+
+// ErrNoKVM is returned (wrapped) when /dev/kvm cannot be opened.
+var ErrNoKVM = errors.New("KVM is not available")
+
+// System is an open /dev/kvm with the capabilities pvsim needs checked.
+type System struct {
+	f       *os.File
+	runSize int
+	cpuid   *gokvm.CPUID
+}
+
+func open() (*System, error) {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoKVM, err)
+	}
+	k := &System{f: f}
+	fd := f.Fd()
+	if v, err := gokvm.GetAPIVersion(fd); err != nil || v != 12 {
+		f.Close()
+		return nil, fmt.Errorf("KVM API version %d (%v), want 12", v, err)
+	}
+	if n, err := gokvm.CheckExtension(fd, gokvm.CapSyncRegs); err != nil || n&(SyncRegs|SyncSregs) != SyncRegs|SyncSregs {
+		f.Close()
+		return nil, fmt.Errorf("KVM lacks KVM_CAP_SYNC_REGS for regs and sregs (got %#x, %v)", n, err)
+	}
+	if n, err := gokvm.CheckExtension(fd, gokvm.CapImmediateExit); err != nil || n == 0 {
+		f.Close()
+		return nil, fmt.Errorf("KVM lacks KVM_CAP_IMMEDIATE_EXIT (%v)", err)
+	}
+	sz, err := gokvm.GetVCPUMMmapSize(fd)
+	if err != nil || int(sz) < int(unsafe.Sizeof(Run{})) {
+		f.Close()
+		return nil, fmt.Errorf("KVM_GET_VCPU_MMAP_SIZE: %d, %v", sz, err)
+	}
+	k.runSize = int(sz)
+	// Long mode needs the LM bit in the vCPU's CPUID on VMX/SVM hosts; hand
+	// every vCPU what KVM supports. Not all KVM flavours implement this.
+	c := &gokvm.CPUID{Nent: 256, Entries: make([]gokvm.CPUIDEntry2, 256)}
+	if gokvm.GetSupportedCPUID(fd, c) == nil {
+		k.cpuid = c
+	}
+	return k, nil
+}
+
+// shared is the process's /dev/kvm, opened by the first caller of Open and
+// kept: every VM is made from it, as one VMM process would, and a domain
+// restored per schedule does not pay for the open and the capability
+// checks again.
+var shared struct {
+	mu  sync.Mutex
+	sys *System
+}
+
+// Open returns the process's /dev/kvm, opening it if need be.
+func Open() (*System, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.sys == nil {
+		k, err := open()
+		if err != nil {
+			return nil, err
+		}
+		shared.sys = k
+	}
+	return shared.sys, nil
+}
+
+// VM is one KVM virtual machine.
+type VM struct {
+	sys *System
+	f   *os.File
+}
+
+// CreateVM makes an empty VM.
+func (s *System) CreateVM() (*VM, error) {
+	fd, err := gokvm.CreateVM(s.f.Fd())
+	if err != nil {
+		return nil, fmt.Errorf("KVM_CREATE_VM: %w", err)
+	}
+	// VMX needs a TSS area for real-mode emulation even when the guest never
+	// uses real mode; elsewhere this is a no-op. Placed above everything.
+	_ = gokvm.SetTSSAddr(fd, 0xfffbd000)
+	return &VM{sys: s, f: os.NewFile(fd, "kvm-vm")}, nil
+}
+
+// SetMemory backs guest-physical addresses [gpa, gpa+len(mem)) with mem in
+// memory slot slot.
+func (vm *VM) SetMemory(slot int, gpa uint64, mem []byte) error {
+	region := gokvm.UserspaceMemoryRegion{
+		Slot: uint32(slot), GuestPhysAddr: gpa, MemorySize: uint64(len(mem)),
+		UserspaceAddr: uint64(uintptr(unsafe.Pointer(&mem[0]))),
+	}
+	if err := gokvm.SetUserMemoryRegion(vm.f.Fd(), &region); err != nil {
+		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION slot %d: %w", slot, err)
+	}
+	return nil
+}
+
+// Close releases the VM. Its vCPUs must be closed first.
+func (vm *VM) Close() { vm.f.Close() }

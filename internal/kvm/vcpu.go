@@ -1,0 +1,198 @@
+package kvm
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	gokvm "github.com/bobuhiro11/gokvm/kvm"
+)
+
+// KVM_SYNC_X86_* bits of kvm_valid_regs and kvm_dirty_regs.
+const (
+	SyncRegs   = 1 << 0
+	SyncSregs  = 1 << 1
+	SyncEvents = 1 << 2
+	SyncAll    = SyncRegs | SyncSregs | SyncEvents
+)
+
+// KVM exit reasons pvsim handles (KVM_EXIT_*).
+const (
+	ExitIO            = uint32(gokvm.EXITIO)
+	ExitHLT           = uint32(gokvm.EXITHLT)
+	ExitMMIO          = uint32(gokvm.EXITMMIO)
+	ExitShutdown      = uint32(gokvm.EXITSHUTDOWN)
+	ExitFailEntry     = uint32(gokvm.EXITFAILENTRY)
+	ExitInternalError = uint32(gokvm.EXITINTERNALERROR)
+)
+
+// Run mirrors struct kvm_run (x86) up to the end of struct kvm_sync_regs.
+// With sync regs, Regs, Sregs and Events hold the vCPU's state after each
+// KVM_RUN; set the matching Sync* bit in DirtyRegs after changing them.
+type Run struct {
+	requestInterruptWindow uint8
+	immediateExit          uint8
+	_                      [6]uint8
+	ExitReason             uint32
+	_                      [4]uint8 // ready_for_interrupt_injection, if_flag, flags
+	_                      [2]uint64
+	exit                   [256]byte
+	ValidRegs              uint64
+	DirtyRegs              uint64
+	Regs                   Regs
+	Sregs                  Sregs
+	Events                 Events
+}
+
+// MMIOExit is the KVM_EXIT_MMIO member of the exit union.
+type MMIOExit struct {
+	PhysAddr uint64
+	Data     [8]byte
+	Len      uint32
+	IsWrite  uint8
+}
+
+// IOExit is the KVM_EXIT_IO member of the exit union.
+type IOExit struct {
+	Direction  uint8 // 1: out
+	Size       uint8
+	Port       uint16
+	Count      uint32
+	DataOffset uint64
+}
+
+// MMIO is the exit as KVM_EXIT_MMIO. Valid only for that exit reason.
+func (r *Run) MMIO() *MMIOExit { return (*MMIOExit)(unsafe.Pointer(&r.exit)) }
+
+// IO is the exit as KVM_EXIT_IO. Valid only for that exit reason.
+func (r *Run) IO() *IOExit { return (*IOExit)(unsafe.Pointer(&r.exit)) }
+
+// The first word of kvm_run holds request_interrupt_window and
+// immediate_exit. It is written atomically so that a kick (which sets
+// immediate_exit) and the vCPU thread (which clears it before checking for
+// pending work) cannot lose each other's store.
+func (r *Run) head() *uint32 { return (*uint32)(unsafe.Pointer(r)) }
+
+// ArmImmediateExit makes the next (or current) KVM_RUN return at once.
+// Any thread may call it.
+func (r *Run) ArmImmediateExit() { atomic.StoreUint32(r.head(), 1<<8) }
+
+// ClearImmediateExit undoes ArmImmediateExit. The vCPU thread calls it
+// before it checks for work that a kick announced.
+func (r *Run) ClearImmediateExit() { atomic.StoreUint32(r.head(), 0) }
+
+// VCPU is one KVM vCPU and its kvm_run area.
+type VCPU struct {
+	f      *os.File
+	fd     uintptr
+	runMem []byte
+	// Run is the vCPU's kvm_run area, shared with KVM.
+	Run *Run
+}
+
+// CreateVCPU makes vCPU id of vm, with the CPUID KVM supports.
+func (vm *VM) CreateVCPU(id int) (*VCPU, error) {
+	fd, err := gokvm.CreateVCPU(vm.f.Fd(), id)
+	if err != nil {
+		return nil, fmt.Errorf("KVM_CREATE_VCPU %d: %w", id, err)
+	}
+	c := &VCPU{f: os.NewFile(fd, fmt.Sprintf("kvm-vcpu-%d", id)), fd: fd}
+	c.runMem, err = syscall.Mmap(int(fd), 0, vm.sys.runSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("mapping kvm_run of vCPU %d: %w", id, err)
+	}
+	c.Run = (*Run)(unsafe.Pointer(&c.runMem[0]))
+	if vm.sys.cpuid != nil {
+		if err := gokvm.SetCPUID2(fd, vm.sys.cpuid); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("KVM_SET_CPUID2 on vCPU %d: %w", id, err)
+		}
+	}
+	return c, nil
+}
+
+// Close releases the vCPU.
+func (c *VCPU) Close() {
+	if c.runMem != nil {
+		syscall.Munmap(c.runMem)
+		c.runMem, c.Run = nil, nil
+	}
+	if c.f != nil {
+		c.f.Close()
+		c.f = nil
+	}
+}
+
+// runIoctl is KVM_RUN (_IO(KVMIO, 0x80)).
+var runIoctl = gokvm.IIO(0x80)
+
+// Enter runs the vCPU once (KVM_RUN), with the sync regs valid. It reports
+// interrupted=true when KVM_RUN returned EINTR (a kick through
+// immediate_exit, or a signal such as the Go runtime's preemption signal):
+// Run.ExitReason is then not to be trusted, since an immediate_exit return
+// leaves the previous one in place. gokvm's Run folds EINTR into success,
+// hence the direct ioctl. It allocates nothing.
+func (c *VCPU) Enter() (interrupted bool, err error) {
+	c.Run.ValidRegs = SyncAll
+	_, err = gokvm.Ioctl(c.fd, runIoctl, 0)
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, syscall.EINTR), errors.Is(err, syscall.EAGAIN):
+		return true, nil
+	}
+	return false, fmt.Errorf("KVM_RUN: %w", err)
+}
+
+// Regs is KVM_GET_REGS.
+func (c *VCPU) Regs() (*Regs, error) {
+	r, err := gokvm.GetRegs(c.fd)
+	if err != nil {
+		return nil, fmt.Errorf("KVM_GET_REGS: %w", err)
+	}
+	return r, nil
+}
+
+// SetRegs is KVM_SET_REGS.
+func (c *VCPU) SetRegs(r *Regs) error {
+	if err := gokvm.SetRegs(c.fd, r); err != nil {
+		return fmt.Errorf("KVM_SET_REGS: %w", err)
+	}
+	return nil
+}
+
+// Sregs is KVM_GET_SREGS.
+func (c *VCPU) Sregs() (*Sregs, error) {
+	s, err := gokvm.GetSregs(c.fd)
+	if err != nil {
+		return nil, fmt.Errorf("KVM_GET_SREGS: %w", err)
+	}
+	return s, nil
+}
+
+// SetSregs is KVM_SET_SREGS.
+func (c *VCPU) SetSregs(s *Sregs) error {
+	if err := gokvm.SetSregs(c.fd, s); err != nil {
+		return fmt.Errorf("KVM_SET_SREGS: %w", err)
+	}
+	return nil
+}
+
+// Events is KVM_GET_VCPU_EVENTS.
+func (c *VCPU) Events() (*Events, error) {
+	var e Events
+	if err := gokvm.GetVCPUEvents(c.fd, &e); err != nil {
+		return nil, fmt.Errorf("KVM_GET_VCPU_EVENTS: %w", err)
+	}
+	return &e, nil
+}
+
+// Pending reports whether e holds an event KVM has yet to deliver: an
+// exception or interrupt to inject, an NMI, or an interrupt shadow.
+func Pending(e *Events) bool {
+	return e.E.Inject != 0 || e.E.Pending != 0 || e.I.Inject != 0 || e.I.Shadow != 0 || e.N.Inject != 0 || e.N.Pending != 0
+}

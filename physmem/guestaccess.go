@@ -1,0 +1,50 @@
+package physmem
+
+import (
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/xen"
+)
+
+// Copies between the hypervisor and guest virtual addresses, as Xen's
+// copy_from_guest and copy_to_guest: through the guest's pagetables rooted
+// at cr3, with the permissions of guest code at CPL3.
+
+// CopyFromGuest copies len(dst) bytes from guest virtual address va. It
+// returns xen.EFAULT if any byte is not readable.
+func (m *Memory) CopyFromGuest(cr3 uint64, dst []byte, va uint64) error {
+	for len(dst) > 0 {
+		w := mmu.Translate(m, cr3, va, mmu.AccessUser)
+		if !w.OK {
+			return xen.EFAULT
+		}
+		n := min(uint64(len(dst)), mmu.PageSize-va&(mmu.PageSize-1))
+		src := m.Bytes(w.PA, n)
+		if src == nil {
+			return xen.EFAULT
+		}
+		copy(dst, src)
+		dst, va = dst[n:], va+n
+	}
+	return nil
+}
+
+// CopyToGuest copies b to guest virtual address va. It returns xen.EFAULT
+// if any byte is not writable. A destination that is, or may be, a
+// pagetable is refused: those frames are mapped read-only to the guest,
+// so the permission check keeps the VMM from storing into them.
+func (m *Memory) CopyToGuest(cr3, va uint64, b []byte) error {
+	for len(b) > 0 {
+		w := mmu.Translate(m, cr3, va, mmu.AccessUser|mmu.AccessWrite)
+		if !w.OK {
+			return xen.EFAULT
+		}
+		n := min(uint64(len(b)), mmu.PageSize-va&(mmu.PageSize-1))
+		dst := m.Bytes(w.PA, n)
+		if dst == nil || w.PA >= uint64(len(m.Guest)) {
+			return xen.EFAULT
+		}
+		copy(dst, b[:n])
+		b, va = b[n:], va+n
+	}
+	return nil
+}
