@@ -118,6 +118,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" && !strings.HasPrefix(args[1], "-") {
+			// pvsim help COMMAND is pvsim COMMAND -h.
+			return runMain(append(args[1:len(args):len(args)], "-h"), stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:

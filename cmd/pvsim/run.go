@@ -53,9 +53,9 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("run", "pvsim run KERNEL [flags] [-- guest command line]", stderr)
+	fs := newFlagSet("run", stdout)
 	var f runFlags
-	f.register(fs)
+	f.register(fs.FlagSet)
 	pos, rest, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK, nil
@@ -128,8 +128,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	return 0, statusError{exitOther, fmt.Errorf("the guest shut down with reason %v (vCPU %d)", res.Reason, res.VCPU)}
 }
 
+// cmdList names the embedded kernels and says what each does.
 func cmdList(args []string, stdout io.Writer) error {
-	if len(args) != 0 {
+	fs := newFlagSet("list", stdout)
+	pos, rest, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || len(rest) != 0 {
 		return usageError{"list takes no arguments"}
 	}
 	w := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
