@@ -23,9 +23,9 @@ type command struct {
 var commands = []command{
 	{
 		name: "run",
-		args: "KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit] [--trace FILE]\n" +
-			"[--schedule S] [-- guest command line]",
-		summary: "boot KERNEL and wait for it to shut down; the guest console goes to stdout",
+		args: "KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]\n" +
+			"[--trace FILE] [--schedule S] [-- guest command line]",
+		summary: "boot KERNEL and wait for it to shut down; its console goes to stdout",
 		detail: "KERNEL is the name of an embedded kernel (see 'pvsim list') or the path\n" +
 			"of an ELF file; what follows \"--\" is the guest's command line.\n" +
 			"With --schedule S the run is deterministic and follows the schedule S\n" +
@@ -33,8 +33,8 @@ var commands = []command{
 	},
 	{
 		name:    "compare",
-		args:    "[--duration D] [--vcpus N] [--audit] [--audit-every D] [--json] [--out DIR]",
-		summary: "run the race under every strategy and print one table of verdicts and costs",
+		args:    "[--duration D] [--vcpus N] [--audit] [--audit-every D]\n[--json] [--out DIR]",
+		summary: "run the race under every strategy: verdicts, oracles and costs in one table",
 		detail: "Runs the race under every strategy, D each (default 15s), and prints one\n" +
 			"table: verdict, each oracle, and the cost of a young clear and of\n" +
 			"fork+exit. --out also writes results.json, a chart (SVG, PNG), and for\n" +
@@ -43,16 +43,18 @@ var commands = []command{
 	},
 	{
 		name: "race",
-		args: "--strategy S [--vcpus N] [--duration D | --trials N] [--window W] [--pages P]\n" +
-			"[--pressure] [--audit] [--audit-every D] [--marks] [--console] [--json]",
+		args: "--strategy S [--vcpus N] [--duration D | --trials N] [--window W]\n" +
+			"[--pages P] [--pressure] [--audit] [--audit-every D] [--marks]\n" +
+			"[--console] [--json]",
 		summary: "run the fork/exit pinning against page reclaim race under fix strategy S",
 		detail: "Runs the race, rebooting after each oops, and counts what each oracle\n" +
 			"saw: oopses, lost Dirty bits, ineffective young-clears, use-after-free.",
 	},
 	{
 		name: "explore",
-		args: "--strategy S [--algo dfs|pct] [--bound K] [--depth D] [--budget N | --duration T]\n" +
-			"[--seed X] [--workers N] [--shard i/N] [--all] [--console] [--json]",
+		args: "--strategy S [--algo dfs|pct] [--bound K] [--depth D]\n" +
+			"[--budget N | --duration T] [--seed X] [--workers N]\n" +
+			"[--shard i/N] [--all] [--console] [--json]",
 		summary: "search the race kernel's schedules for an oops or a broken oracle",
 		detail: "Runs the race kernel deterministically, in a small configuration, and\n" +
 			"searches its schedules: every schedule within K preemptions (dfs), or\n" +
@@ -73,7 +75,7 @@ var commands = []command{
 	{
 		name:    "bench hypercall",
 		args:    "[--iters N] [--rounds R] [--baseline-src FILE] [--json]",
-		summary: "time pvsim's null hypercall against the raw-KVM baseline's CPL3 MMIO exit",
+		summary: "time the null hypercall against the raw-KVM baseline's CPL3 MMIO exit",
 	},
 	{
 		name:    "bench pin",
@@ -83,12 +85,12 @@ var commands = []command{
 	{
 		name:    "bench ptwr",
 		args:    "[--reps N] [--rounds R] [--baseline-src FILE] [--json]",
-		summary: "time an emulated pagetable write (ptwr) against the baseline's #PF round trip",
+		summary: "time an emulated pagetable write against the baseline's #PF round trip",
 	},
 	{
 		name: "bench reset",
-		args: "[--resets N] [--workers W] [--strategy S] [--rounds R] [--baseline-src FILE]\n" +
-			"[--json]",
+		args: "[--resets N] [--workers W] [--strategy S] [--rounds R]\n" +
+			"[--baseline-src FILE] [--json]",
 		summary: "time a reset to the explorer's snapshot against the baseline's VM boot",
 	},
 	{

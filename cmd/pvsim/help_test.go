@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -92,4 +93,49 @@ func TestHelpCommand(t *testing.T) {
 	status, _, stderr := pvsim("help", "frobnicate")
 	assert.Equal(t, exitUsage, status)
 	assert.Contains(t, stderr, `unknown command "frobnicate"`)
+}
+
+// pvsim help lists every command, with every flag its -h shows.
+func TestHelpListsEveryFlag(t *testing.T) {
+	status, help, _ := pvsim("help")
+	require.Equal(t, exitOK, status)
+	for _, name := range allCommands {
+		t.Run(name, func(t *testing.T) {
+			at := regexp.MustCompile(`\n  pvsim ` + name + `[ \n]`).FindStringIndex(help)
+			require.NotNil(t, at, "no %q in:\n%s", name, help)
+			section := help[at[0]+1:]
+			section, _, _ = strings.Cut(section, "\n\n")
+			if end := strings.Index(section, "\n  pvsim "); end >= 0 {
+				section = section[:end]
+			}
+			_, usage, _ := pvsim(append(strings.Fields(name), "-h")...)
+			for _, m := range flagName.FindAllStringSubmatch(usage, -1) {
+				assert.Regexp(t, `[ \[]--`+m[1]+`[ \]]`, section, "help for %s", name)
+			}
+			lines := strings.Split(section, "\n")
+			summary := lines[len(lines)-1]
+			assert.Regexp(t, `^        [a-z]`, summary, "the last line of %q is its one-line summary", name)
+		})
+	}
+}
+
+// The usage block of the package's doc comment is the synopses pvsim help
+// prints.
+func TestDocCommentUsage(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	require.NoError(t, err)
+	var doc []string
+	for _, l := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(l, "package ") {
+			break
+		}
+		if s, ok := strings.CutPrefix(l, "//\t"); ok {
+			doc = append(doc, s)
+		}
+	}
+	var want []string
+	for _, c := range commands {
+		want = append(want, c.synopsis(""))
+	}
+	assert.Equal(t, strings.Join(want, "\n"), strings.Join(doc, "\n"))
 }

@@ -3,14 +3,27 @@
 //
 // Usage:
 //
-//	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [-- guest command line]
-//	pvsim compare [--duration D] [--vcpus N] [--json] [--out DIR]
-//	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--json]
-//	pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--json]
+//	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]
+//	          [--trace FILE] [--schedule S] [-- guest command line]
+//	pvsim compare [--duration D] [--vcpus N] [--audit] [--audit-every D]
+//	              [--json] [--out DIR]
+//	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W]
+//	           [--pages P] [--pressure] [--audit] [--audit-every D] [--marks]
+//	           [--console] [--json]
+//	pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--depth D]
+//	              [--budget N | --duration T] [--seed X] [--workers N]
+//	              [--shard i/N] [--all] [--console] [--json]
+//	pvsim explore merge [--json] RESULT.json...
 //	pvsim list
-//	pvsim bench hypercall [--iters N] [--json]
+//	pvsim bench hypercall [--iters N] [--rounds R] [--baseline-src FILE] [--json]
+//	pvsim bench pin [--reps N] [--max L1S] [--json]
+//	pvsim bench ptwr [--reps N] [--rounds R] [--baseline-src FILE] [--json]
+//	pvsim bench reset [--resets N] [--workers W] [--strategy S] [--rounds R]
+//	                  [--baseline-src FILE] [--json]
+//	pvsim help [COMMAND]
 //
-// Run `pvsim help` for the exit statuses.
+// Run `pvsim help` for what each command does and the exit statuses, and
+// `pvsim help COMMAND` for a command's flags.
 package main
 
 import (
@@ -21,40 +34,10 @@ import (
 	"strings"
 )
 
-const usage = `pvsim: a paravirtual pagetable hypervisor emulator on KVM
-
-Usage:
-  pvsim run KERNEL [flags] [-- guest command line]
-        boot KERNEL (an embedded kernel name or an ELF path) and wait for it
-        to shut down; the guest console goes to stdout
-  pvsim compare [--duration D] [--vcpus N] [--json] [--out DIR]
-        run the race under every strategy, D each (default 15s), and print
-        one table: verdict, each oracle, and the cost of a young clear and of
-        fork+exit; --out also writes results.json, a chart (SVG, PNG), and
-        for the first oops of strategy none a timeline and race.txt, the
-        interleaving that led to it
-  pvsim race --strategy S [--duration D | --trials N] [flags]
-        run the fork/exit pinning against page reclaim race under fix
-        strategy S, rebooting after each oops, and count what each oracle
-        saw: oopses, lost Dirty bits, ineffective young-clears,
-        use-after-free
-  pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--depth D]
-                [--budget N | --duration T] [--seed X] [--workers N] [--shard i/N] [--json]
-        run the race kernel deterministically, in a small configuration, and
-        search its schedules for an oops or a broken oracle: every schedule
-        within K preemptions (dfs), or random priority schedules (pct); each
-        starts from a snapshot taken after boot. A violation comes with the
-        schedule that replays it: pvsim run race --schedule S -- strategy=...
-  pvsim explore merge [--json] RESULT.json...
-        join the --json results of the shards of one search
-  pvsim list
-        name the embedded kernels
-  pvsim bench hypercall [--iters N] [--json]
-        time pvsim's null hypercall against the raw-KVM baseline, same run
-  pvsim help
-        this text
-
-Run 'pvsim COMMAND -h' for a command's flags.
+// usageTail follows the list of commands in 'pvsim help'.
+const usageTail = `
+Run 'pvsim COMMAND -h' or 'pvsim help COMMAND' for what a command does and
+what each of its flags means.
 
 Exit status of run:
   0  the guest powered off            5  timeout: the guest did not shut down
@@ -64,6 +47,14 @@ Exit status of run:
   4  the guest faulted (triple fault, hypervisor or hardware fault)
 Exit status of explore: 0 no violation, 9 a violation found, 1 and 2 as run.
 `
+
+// writeUsage writes 'pvsim help': every command with its flags and what
+// it does, and the exit statuses.
+func writeUsage(w io.Writer) {
+	fmt.Fprint(w, "pvsim: a paravirtual pagetable hypervisor emulator on KVM\n\nUsage:\n")
+	writeCommands(w, "")
+	fmt.Fprint(w, usageTail)
+}
 
 // Exit statuses.
 const (
@@ -99,7 +90,7 @@ func main() {
 
 func runMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		writeUsage(stderr)
 		return exitUsage
 	}
 	var err error
@@ -122,7 +113,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 			// pvsim help COMMAND is pvsim COMMAND -h.
 			return runMain(append(args[1:len(args):len(args)], "-h"), stdout, stderr)
 		}
-		fmt.Fprint(stdout, usage)
+		writeUsage(stdout)
 		return exitOK
 	default:
 		err = usageError{fmt.Sprintf("unknown command %q (try 'pvsim help')", args[0])}
