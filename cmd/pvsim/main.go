@@ -31,7 +31,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
+
+	"github.com/pvsim/pvsim/hv"
 )
 
 // usageTail follows the list of commands in 'pvsim help'.
@@ -46,6 +49,8 @@ Exit status of run:
   3  the guest crashed (SHUTDOWN_crash), 8 other shutdown reasons
   4  the guest faulted (triple fault, hypervisor or hardware fault)
 Exit status of explore: 0 no violation, 9 a violation found, 1 and 2 as run.
+Exit status of every command: 10 internal error: a bug in pvsim (a Go panic;
+its stack goes to stderr).
 `
 
 // writeUsage writes 'pvsim help': every command with its flags and what
@@ -69,6 +74,8 @@ const (
 	exitOther    = 8
 	// exitViolation: explore found a violation.
 	exitViolation = 9
+	// exitInternal: a Go panic, a bug in pvsim.
+	exitInternal = 10
 )
 
 // usageError is a bad command line; it exits with exitUsage.
@@ -76,7 +83,7 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// exitError carries an exit status chosen by a command.
+// statusError carries an exit status chosen by a command.
 type statusError struct {
 	status int
 	err    error
@@ -84,17 +91,26 @@ type statusError struct {
 
 func (e statusError) Error() string { return e.err.Error() }
 
+func (e statusError) Unwrap() error { return e.err }
+
 func main() {
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func runMain(args []string, stdout, stderr io.Writer) int {
+// runMain runs the command args names and returns the process's exit
+// status. A panic on its goroutine is reported as an internal error.
+func runMain(args []string, stdout, stderr io.Writer) (status int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "pvsim: internal error in pvsim (a bug, please report it): panic: %v\n\n%s", r, debug.Stack())
+			status = exitInternal
+		}
+	}()
 	if len(args) == 0 {
 		writeUsage(stderr)
 		return exitUsage
 	}
 	var err error
-	status := exitOK
 	switch args[0] {
 	case "run":
 		status, err = cmdRun(args[1:], stdout, stderr)
@@ -121,10 +137,33 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return status
 	}
+	return reportError(stderr, err)
+}
+
+// reportError tells the user about err, on one line but for an internal
+// error, which comes with the stack of the goroutine that panicked, and
+// returns the exit status err maps to.
+func reportError(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "pvsim: %s\n", strings.TrimSpace(err.Error()))
+	var pe *hv.PanicError
+	if errors.As(err, &pe) {
+		fmt.Fprintf(stderr, "\n%s", pe.Stack)
+	}
+	return exitStatus(err)
+}
+
+// exitStatus is the exit status for err: exitInternal for a panic caught
+// in hv, exitUsage for a bad command line, the status a command chose, or
+// exitError.
+func exitStatus(err error) int {
+	var pe *hv.PanicError
 	var ue usageError
 	var se statusError
 	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &pe):
+		return exitInternal
 	case errors.As(err, &ue):
 		return exitUsage
 	case errors.As(err, &se):

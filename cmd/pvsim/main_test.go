@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pvsim/pvsim/hv"
 )
 
 func pvsim(args ...string) (status int, stdout, stderr string) {
@@ -247,4 +251,49 @@ func TestExploreReplayMerge(t *testing.T) {
 	status, _, stderr = pvsim("explore", "merge", files[0], files[0])
 	assert.Equal(t, exitError, status)
 	assert.Contains(t, stderr, "more than one result")
+}
+
+// Each kind of error maps to its exit status; a panic caught in hv is an
+// internal error wherever it is wrapped, and comes with its stack.
+func TestExitStatus(t *testing.T) {
+	panicked := &hv.PanicError{VCPU: 1, Value: "index out of range", Stack: []byte("goroutine 7 [running]:\nhv.(*vcpu).loop()\n")}
+	for _, tt := range []struct {
+		name   string
+		err    error
+		status int
+		stderr string
+	}{
+		{"none", nil, exitOK, ""},
+		{"plain", errors.New("no KVM"), exitError, "pvsim: no KVM\n"},
+		{"usage", usageError{"bad flag"}, exitUsage, "pvsim: bad flag\n"},
+		{"status", statusError{exitTimeout, errors.New("timeout")}, exitTimeout, "pvsim: timeout\n"},
+		{"panic", panicked, exitInternal,
+			"pvsim: vCPU 1: internal error in pvsim (a bug, please report it): panic: index out of range\n\ngoroutine 7 [running]:\nhv.(*vcpu).loop()\n"},
+		{"wrapped panic", fmt.Errorf("schedule 3: %w", panicked), exitInternal, "\ngoroutine 7 [running]:\n"},
+		{"panic with a status", statusError{exitFault, panicked}, exitInternal, "panic: index out of range\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.status, exitStatus(tt.err))
+			if tt.err == nil {
+				return
+			}
+			var b bytes.Buffer
+			assert.Equal(t, tt.status, reportError(&b, tt.err))
+			assert.Contains(t, b.String(), tt.stderr)
+			if tt.status != exitInternal {
+				assert.Equal(t, tt.stderr, b.String())
+			}
+		})
+	}
+}
+
+// A panic on runMain's own goroutine, here from writing the usage to a
+// nil stdout, is an internal error with its stack on stderr.
+func TestPanicInRunMain(t *testing.T) {
+	var errb bytes.Buffer
+	status := runMain([]string{"help"}, nil, &errb)
+	assert.Equal(t, exitInternal, status)
+	assert.True(t, strings.HasPrefix(errb.String(), "pvsim: internal error in pvsim (a bug, please report it): panic: runtime error:"), errb.String())
+	assert.Contains(t, errb.String(), "goroutine ")
+	assert.Contains(t, errb.String(), "writeUsage")
 }
