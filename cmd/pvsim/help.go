@@ -29,7 +29,9 @@ var commands = []command{
 		detail: "KERNEL is the name of an embedded kernel (see 'pvsim list') or the path\n" +
 			"of an ELF file; what follows \"--\" is the guest's command line.\n" +
 			"With --schedule S the run is deterministic and follows the schedule S\n" +
-			"that 'pvsim explore' printed.",
+			"that 'pvsim explore' printed; a schedule that does not fit the run (a\n" +
+			"decision that never applied, fewer vCPUs up than it is for) is an\n" +
+			"error, status 1.",
 	},
 	{
 		name:    "compare",

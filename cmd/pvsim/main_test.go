@@ -297,3 +297,32 @@ func TestPanicInRunMain(t *testing.T) {
 	assert.Contains(t, errb.String(), "goroutine ")
 	assert.Contains(t, errb.String(), "writeUsage")
 }
+
+// A --schedule that does not fit the run is a pvsim error that names the
+// first decision that never applied and the points the run had.
+func TestRunScheduleMisfit(t *testing.T) {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
+	}
+	for _, tt := range []struct {
+		args   []string
+		status int
+		stderr string // a regexp
+	}{
+		{[]string{"run", "race", "--schedule", "cpus=2", "--", "strategy=none"}, exitOK, `^pvsim: deterministic run: \d+ scheduling points, trace sha256 [0-9a-f]{64}\n$`},
+		{[]string{"run", "race", "--schedule", "cpus=2,99999:1", "--", "strategy=none"}, exitError,
+			`\npvsim: the schedule does not fit the run: its decision 99999:1 never applied: the run had only \d+ scheduling points; the run itself: the guest powered off\n$`},
+		{[]string{"run", "shutdown", "--schedule", "cpus=2"}, exitError,
+			`\npvsim: the schedule does not fit the run: it is for 2 vCPUs, but the run brought up 1 \(in \d+ scheduling points\); the run itself: the guest powered off\n$`},
+		{[]string{"run", "ptwr-oops", "--schedule", "cpus=1,9999:0"}, exitError,
+			`\npvsim: the schedule does not fit the run: its decision 9999:0 never applied: .*; the run itself: the guest crashed`},
+		{[]string{"run", "hello", "--schedule", "cpus=4,3:3"}, exitError, `\npvsim: schedule: at step 3 it chose vCPU 3, which is not up`},
+		{[]string{"run", "race", "--schedule", "cpus=2,5:1,3:0", "--", "strategy=none"}, exitUsage, `steps must increase \(3 after 5\)`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			status, _, stderr := pvsim(tt.args...)
+			assert.Equal(t, tt.status, status, stderr)
+			assert.Regexp(t, tt.stderr, stderr)
+		})
+	}
+}

@@ -97,35 +97,63 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	res, err := d.Run(context.Background())
 	if replay != nil {
 		fmt.Fprintf(stderr, "pvsim: deterministic run: %d scheduling points, trace sha256 %s\n", res.Steps, hv.TraceDigest(d.Trace()))
-		if u := replay.Unused(); len(u) > 0 {
-			fmt.Fprintf(stderr, "pvsim: the run ended at step %d, before the schedule's decision at step %d: it does not fit this kernel and command line\n", res.Steps, u[0].Step)
-		}
 	}
 	if f.trace != "" {
 		if terr := writeTrace(f.trace, name, d); terr != nil {
 			fmt.Fprintf(stderr, "pvsim: %v\n", terr)
 		}
 	}
+	err = runOutcome(res, err)
+	if replay != nil {
+		err = fitSchedule(replay, err)
+	}
+	return exitStatus(err), err
+}
+
+// runOutcome turns how a run ended into the error that reports it with
+// its exit status, or nil if the guest powered off.
+func runOutcome(res hv.Result, err error) error {
 	var ge *hv.GuestError
 	switch {
 	case errors.As(err, &ge) && ge.Kind == hv.Timeout:
-		return 0, statusError{exitTimeout, err}
+		return statusError{exitTimeout, err}
 	case errors.As(err, &ge):
-		return 0, statusError{exitFault, err}
+		return statusError{exitFault, err}
 	case err != nil:
-		return 0, err
+		return err
 	}
 	switch res.Reason {
 	case xen.ShutdownPoweroff:
-		return exitOK, nil
+		return nil
 	case xen.ShutdownCrash:
-		return 0, statusError{exitCrash, crashError(res)}
+		return statusError{exitCrash, crashError(res)}
 	case xen.ShutdownReboot:
-		return 0, statusError{exitReboot, fmt.Errorf("the guest asked to reboot (vCPU %d)", res.VCPU)}
+		return statusError{exitReboot, fmt.Errorf("the guest asked to reboot (vCPU %d)", res.VCPU)}
 	case xen.ShutdownWatchdog:
-		return 0, statusError{exitWatchdog, fmt.Errorf("the guest's watchdog fired (vCPU %d)", res.VCPU)}
+		return statusError{exitWatchdog, fmt.Errorf("the guest's watchdog fired (vCPU %d)", res.VCPU)}
 	}
-	return 0, statusError{exitOther, fmt.Errorf("the guest shut down with reason %v (vCPU %d)", res.Reason, res.VCPU)}
+	return statusError{exitOther, fmt.Errorf("the guest shut down with reason %v (vCPU %d)", res.Reason, res.VCPU)}
+}
+
+// fitSchedule makes a run whose --schedule did not fit it a pvsim error,
+// whatever the guest did, since the run is not the one the schedule
+// describes; outcome is the run's error from runOutcome. A panic or a
+// decision for a vCPU that was not up already is the error to report.
+func fitSchedule(replay *explore.Replay, outcome error) error {
+	var pe *hv.PanicError
+	var se *hv.ScheduleError
+	if errors.As(outcome, &pe) || errors.As(outcome, &se) {
+		return outcome
+	}
+	misfit := replay.Fit()
+	if misfit == nil {
+		return outcome
+	}
+	ended := "the guest powered off"
+	if outcome != nil {
+		ended = outcome.Error()
+	}
+	return fmt.Errorf("%w; the run itself: %s", misfit, ended)
 }
 
 // cmdList names the embedded kernels and says what each does.
