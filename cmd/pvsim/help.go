@@ -24,10 +24,13 @@ var commands = []command{
 	{
 		name: "run",
 		args: "KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]\n" +
-			"[--trace FILE] [--schedule S] [-- guest command line]",
-		summary: "boot KERNEL and wait for it to shut down; its console goes to stdout",
+			"[--trace FILE] [--schedule S] [--json] [-- guest command line]",
+		summary: "boot KERNEL, wait for it to shut down; console on stdout (with --json on stderr)",
 		detail: "KERNEL is the name of an embedded kernel (see 'pvsim list') or the path\n" +
 			"of an ELF file; what follows \"--\" is the guest's command line.\n" +
+			"With --json, stdout gets one JSON object once the run is over: kernel,\n" +
+			"reason, exit_status, vcpu, error, oops, steps, trace_sha256 and each\n" +
+			"vCPU's exits; the guest console goes to stderr instead.\n" +
 			"With --schedule S the run is deterministic and follows the schedule S\n" +
 			"that 'pvsim explore' printed; a schedule that does not fit the run (a\n" +
 			"decision that never applied, fewer vCPUs up than it is for) is an\n" +

@@ -46,7 +46,7 @@ func TestCommandHelpFlags(t *testing.T) {
 		cmd   string
 		flags []string
 	}{
-		{"run", []string{"audit", "mem", "schedule", "timeout", "trace", "vcpus"}},
+		{"run", []string{"audit", "json", "mem", "schedule", "timeout", "trace", "vcpus"}},
 		{"list", nil},
 		{"explore merge", []string{"json"}},
 		{"bench pin", []string{"json", "max", "reps"}},

@@ -4,7 +4,7 @@
 // Usage:
 //
 //	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]
-//	          [--trace FILE] [--schedule S] [-- guest command line]
+//	          [--trace FILE] [--schedule S] [--json] [-- guest command line]
 //	pvsim compare [--duration D] [--vcpus N] [--audit] [--audit-every D]
 //	              [--json] [--out DIR]
 //	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W]

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -325,4 +326,111 @@ func TestRunScheduleMisfit(t *testing.T) {
 			assert.Regexp(t, tt.stderr, stderr)
 		})
 	}
+}
+
+// runOutput is what the tests read of `pvsim run --json`.
+type runOutput struct {
+	Kernel     string
+	Reason     string
+	ExitStatus *int `json:"exit_status"`
+	VCPU       *int
+	Error      string
+	Oops       *struct {
+		Function, Where, Source, Fault, Text string
+		NotEmulated                          string `json:"not_emulated"`
+	}
+	Steps       uint64
+	TraceSHA256 string `json:"trace_sha256"`
+	Exits       []struct {
+		VCPU                                  int
+		Hypercalls, Traps                     map[string]uint64
+		Interrupted, PTWrites, Bounces, Total uint64
+	}
+}
+
+// run --json prints one JSON object on stdout, the console going to
+// stderr, for runs that power off and for runs that fail.
+func TestRunJSON(t *testing.T) {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
+	}
+	for _, tt := range []struct {
+		args   []string
+		kernel string
+		status int
+		reason string
+		vcpus  int
+		errMsg string // in "error"
+		oops   string // the oops's function
+		traps  string // a trap every vCPU took
+	}{
+		{[]string{"run", "hello", "--vcpus", "4", "--json"}, "hello", exitOK, "poweroff", 4, "", "", ""},
+		{[]string{"run", "triple-fault", "--json"}, "triple-fault", exitFault, "fault", 1, "vCPU 0: triple fault at do_null_write+", "", "PF"},
+		{[]string{"run", "ptwr-oops", "--json"}, "ptwr-oops", exitCrash, "crash", 1, "oops at ptep_test_and_clear_young+", "ptep_test_and_clear_young", "PF"},
+		{[]string{"run", "--json", "--timeout", "300ms", "hang"}, "hang", exitTimeout, "timeout", 1, "timeout after 300ms", "", ""},
+		{[]string{"run", "race", "--json", "--schedule", "cpus=2,99999:1", "--", "strategy=none"}, "race", exitError, "poweroff", 2,
+			"its decision 99999:1 never applied", "", ""},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			status, stdout, stderr := pvsim(tt.args...)
+			require.Equal(t, tt.status, status, stderr)
+			var r runOutput
+			dec := json.NewDecoder(strings.NewReader(stdout))
+			dec.DisallowUnknownFields()
+			require.NoError(t, dec.Decode(&r), "stdout:\n%s", stdout)
+			assert.False(t, dec.More(), "one object on stdout:\n%s", stdout)
+
+			assert.Equal(t, tt.kernel, r.Kernel)
+			assert.Equal(t, tt.reason, r.Reason)
+			require.NotNil(t, r.ExitStatus)
+			assert.Equal(t, tt.status, *r.ExitStatus)
+			require.NotNil(t, r.VCPU)
+			assert.Equal(t, 0, *r.VCPU)
+			if tt.errMsg == "" {
+				assert.Empty(t, r.Error)
+			} else {
+				assert.Contains(t, r.Error, tt.errMsg)
+				assert.Contains(t, stderr, "pvsim: "+r.Error+"\n")
+			}
+			if tt.oops == "" {
+				assert.Nil(t, r.Oops)
+			} else {
+				require.NotNil(t, r.Oops)
+				assert.Equal(t, tt.oops, r.Oops.Function)
+				assert.Contains(t, r.Oops.Where, tt.oops+"+")
+				assert.Contains(t, r.Oops.Fault, "#PF (page fault) writing")
+				assert.Contains(t, r.Oops.NotEmulated, "not an L1 pagetable in use")
+				assert.True(t, strings.HasPrefix(r.Oops.Text, "BUG: unable to handle page fault"), r.Oops.Text)
+			}
+			assert.Regexp(t, "^[0-9a-f]{64}$", r.TraceSHA256)
+			if slices.Contains(tt.args, "--schedule") {
+				assert.NotZero(t, r.Steps)
+				assert.Contains(t, stderr, fmt.Sprintf("deterministic run: %d scheduling points, trace sha256 %s\n", r.Steps, r.TraceSHA256))
+			} else {
+				assert.Zero(t, r.Steps)
+			}
+			require.Len(t, r.Exits, tt.vcpus)
+			for i, e := range r.Exits {
+				assert.Equal(t, i, e.VCPU)
+				var sum uint64
+				for name, n := range e.Hypercalls {
+					assert.NotZero(t, n, name)
+					sum += n
+				}
+				for name, n := range e.Traps {
+					assert.NotZero(t, n, name)
+					sum += n
+				}
+				assert.NotZero(t, e.Hypercalls["set_trap_table"], "vCPU %d", i)
+				assert.GreaterOrEqual(t, e.Total, sum)
+				if tt.traps != "" {
+					assert.NotZero(t, e.Traps[tt.traps], "vCPU %d", i)
+				}
+			}
+		})
+	}
+	// The console goes to stderr.
+	_, stdout, stderr := pvsim("run", "hello", "--vcpus", "2", "--json")
+	assert.Contains(t, stderr, "all 2 vCPUs checked in")
+	assert.NotContains(t, stdout, "checked in")
 }

@@ -40,6 +40,7 @@ type runFlags struct {
 	audit    bool
 	trace    string
 	schedule string
+	asJSON   bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -50,6 +51,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.audit, "audit", false, "re-check the pagetable invariants after every MMU hypercall; stop on the first violation")
 	fs.StringVar(&f.trace, "trace", "", "write the last exits of every vCPU to `FILE` as Chrome/Perfetto trace JSON")
 	fs.StringVar(&f.schedule, "schedule", "", "run deterministically on the schedule `S` that 'pvsim explore' printed (cpus=N,step:vcpu,...; cpus=N alone: the default schedule); the vCPU count comes from it")
+	fs.BoolVar(&f.asJSON, "json", false, "after the run, print its outcome as one JSON object on stdout; the guest console then goes to stderr")
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
@@ -74,6 +76,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		Name: name, Kernel: image, VCPUs: f.vcpus, Memory: uint64(f.mem),
 		CmdLine: strings.Join(rest, " "), Console: stdout, Timeout: f.timeout, Audit: f.audit,
 	}
+	if f.asJSON {
+		cfg.Console = stderr
+	}
 	var replay *explore.Replay
 	if f.schedule != "" {
 		s, err := explore.ParseSchedule(f.schedule)
@@ -94,20 +99,27 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		return 0, err
 	}
 	defer d.Close()
-	res, err := d.Run(context.Background())
+	res, runErr := d.Run(context.Background())
+	digest := hv.TraceDigest(d.Trace())
 	if replay != nil {
-		fmt.Fprintf(stderr, "pvsim: deterministic run: %d scheduling points, trace sha256 %s\n", res.Steps, hv.TraceDigest(d.Trace()))
+		fmt.Fprintf(stderr, "pvsim: deterministic run: %d scheduling points, trace sha256 %s\n", res.Steps, digest)
 	}
 	if f.trace != "" {
 		if terr := writeTrace(f.trace, name, d); terr != nil {
 			fmt.Fprintf(stderr, "pvsim: %v\n", terr)
 		}
 	}
-	err = runOutcome(res, err)
+	err = runOutcome(res, runErr)
 	if replay != nil {
 		err = fitSchedule(replay, err)
 	}
-	return exitStatus(err), err
+	status := exitStatus(err)
+	if f.asJSON {
+		if jerr := writeJSON(stdout, newRunJSON(name, res, runErr, status, err, digest)); jerr != nil && err == nil {
+			return exitError, jerr
+		}
+	}
+	return status, err
 }
 
 // runOutcome turns how a run ended into the error that reports it with
