@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/ptops"
 )
 
 // toy is a program of two vCPUs in place of a domain: vCPU i runs steps[i]
@@ -291,4 +292,45 @@ func TestConfigCheck(t *testing.T) {
 	require.NoError(t, c.Check())
 	assert.Equal(t, DefaultPCTDepth, c.Depth)
 	assert.Equal(t, Shard{0, 1}, c.Shard)
+}
+
+// Replay.Fit reports a schedule whose decisions did not all apply, or
+// whose vCPUs did not all come up, naming the first decision that never
+// applied and the points the run had.
+func TestReplayFit(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		s        Schedule
+		steps    uint64
+		runnable uint64
+		err      string // "": it fits
+	}{
+		{"default schedule", Schedule{VCPUs: 2}, 10, 3, ""},
+		{"every decision applied", Schedule{VCPUs: 2, Decisions: []Decision{{3, 1}, {10, 0}}}, 10, 3, ""},
+		{"no points", Schedule{VCPUs: 2}, 0, 0, ""},
+		{"run ended first", Schedule{VCPUs: 2, Decisions: []Decision{{3, 1}, {99999, 1}}}, 32, 3,
+			"the schedule does not fit the run: its decision 99999:1 never applied: the run had only 32 scheduling points"},
+		{"two never applied", Schedule{VCPUs: 2, Decisions: []Decision{{11, 1}, {12, 0}}}, 10, 3,
+			"its decision 11:1 never applied (nor did 1 after it): the run had only 10 scheduling points"},
+		{"out of order", Schedule{VCPUs: 2, Decisions: []Decision{{5, 1}, {3, 0}}}, 10, 3,
+			"its decision 3:0 never applied: the decisions are not in increasing step order (the run had 10 scheduling points)"},
+		{"too many vCPUs", Schedule{VCPUs: 4}, 10, 1,
+			"the schedule does not fit the run: it is for 4 vCPUs, but the run brought up 1 (in 10 scheduling points)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Replay{Schedule: tt.s}
+			for step := uint64(1); step <= tt.steps; step++ {
+				r.Next(&hv.SchedPoint{Step: step, Runnable: ptops.VCPUMask(tt.runnable)})
+			}
+			err := r.Fit()
+			if tt.err == "" {
+				assert.NoError(t, err)
+				return
+			}
+			var me *MisfitError
+			require.ErrorAs(t, err, &me)
+			assert.Equal(t, tt.steps, me.Steps)
+			assert.ErrorContains(t, err, tt.err)
+		})
+	}
 }

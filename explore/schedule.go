@@ -9,6 +9,7 @@ package explore
 
 import (
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -87,6 +88,10 @@ type Replay struct {
 	// Points are the points passed, with Record.
 	Points []Point
 	next   int
+	// steps is the last step passed, and up the vCPUs runnable at any
+	// point passed.
+	steps uint64
+	up    uint64
 }
 
 // Point is what the search keeps of one scheduling point.
@@ -101,6 +106,7 @@ type Point struct {
 }
 
 func (r *Replay) Next(p *hv.SchedPoint) int {
+	r.steps, r.up = p.Step, r.up|uint64(p.Runnable)
 	v := hv.DefaultNext(p)
 	if ds := r.Schedule.Decisions; r.next < len(ds) && ds[r.next].Step == p.Step {
 		v = ds[r.next].VCPU
@@ -115,6 +121,47 @@ func (r *Replay) Next(p *hv.SchedPoint) int {
 
 // Unused reports the decisions the run ended before reaching.
 func (r *Replay) Unused() []Decision { return r.Schedule.Decisions[r.next:] }
+
+// Fit reports, once the run is over, whether the schedule fitted it: a
+// *MisfitError if some decision never applied (the run ended before its
+// step, or the decisions were not in increasing step order), or if the
+// run brought up fewer vCPUs than the schedule is for; nil otherwise.
+func (r *Replay) Fit() error {
+	e := &MisfitError{Schedule: r.Schedule, Steps: r.steps, Unused: r.Unused(), Up: bits.OnesCount64(r.up)}
+	if len(e.Unused) == 0 && (r.steps == 0 || e.Up >= r.Schedule.VCPUs) {
+		return nil
+	}
+	return e
+}
+
+// MisfitError is a schedule that does not fit the run it was replayed on,
+// as when it comes from another kernel or another command line.
+type MisfitError struct {
+	Schedule Schedule
+	// Steps counts the scheduling points of the run.
+	Steps uint64
+	// Unused are the decisions that never applied.
+	Unused []Decision
+	// Up counts the vCPUs the run brought up.
+	Up int
+}
+
+func (e *MisfitError) Error() string {
+	if len(e.Unused) == 0 {
+		return fmt.Sprintf("the schedule does not fit the run: it is for %d vCPUs, but the run brought up %d (in %d scheduling points)",
+			e.Schedule.VCPUs, e.Up, e.Steps)
+	}
+	d := e.Unused[0]
+	more := ""
+	if n := len(e.Unused) - 1; n > 0 {
+		more = fmt.Sprintf(" (nor did %d after it)", n)
+	}
+	why := fmt.Sprintf("the run had only %d scheduling points", e.Steps)
+	if d.Step <= e.Steps {
+		why = fmt.Sprintf("the decisions are not in increasing step order (the run had %d scheduling points)", e.Steps)
+	}
+	return fmt.Sprintf("the schedule does not fit the run: its decision %d:%d never applied%s: %s", d.Step, d.VCPU, more, why)
+}
 
 // Preemptions counts the decisions of s that took the CPU from a vCPU
 // that could have run on, given the points of the run of s.

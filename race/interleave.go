@@ -1,13 +1,17 @@
 package race
 
 import (
+	"bytes"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/pvsim/pvsim/guest"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
@@ -60,15 +64,90 @@ var phaseCall = map[string]uint16{
 	"xen_pgd_unpin phase 2": xen.HypercallMulticall,
 }
 
-// kernelBase is where the race kernel maps frame 0: a pte's machine
-// address in a page_referenced_one mark is its CR2 less this.
-const kernelBase = 0xffffffff80000000
+// kernelBase is where the race kernel maps frame 0, the virtual base of
+// its Xen VIRT_BASE note: a pte's machine address in a
+// page_referenced_one mark is its CR2 less this.
+var kernelBase = sync.OnceValues(func() (uint64, error) {
+	k, ok := guest.Lookup(KernelName)
+	if !ok {
+		return 0, fmt.Errorf("no embedded kernel %q", KernelName)
+	}
+	base, err := virtBase(k.ELF)
+	if err != nil {
+		return 0, fmt.Errorf("kernel %s: %w", KernelName, err)
+	}
+	return base, nil
+})
+
+// virtBase reads the Xen VIRT_BASE note of the ELF image: from the
+// PT_NOTE segments, or from the SHT_NOTE sections when there are none, as
+// Xen's libelf looks for notes.
+func virtBase(image []byte) (uint64, error) {
+	f, err := elf.NewFile(bytes.NewReader(image))
+	if err != nil {
+		return 0, fmt.Errorf("not an ELF file: %w", err)
+	}
+	var blobs [][]byte
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_NOTE {
+			b, err := io.ReadAll(p.Open())
+			if err != nil {
+				return 0, fmt.Errorf("reading PT_NOTE: %w", err)
+			}
+			blobs = append(blobs, b)
+		}
+	}
+	if len(blobs) == 0 {
+		for _, s := range f.Sections {
+			if s.Type == elf.SHT_NOTE {
+				b, err := s.Data()
+				if err != nil {
+					return 0, fmt.Errorf("reading %s: %w", s.Name, err)
+				}
+				blobs = append(blobs, b)
+			}
+		}
+	}
+	for _, b := range blobs {
+		for len(b) > 0 {
+			if len(b) < 12 {
+				return 0, errors.New("truncated ELF note header")
+			}
+			namesz := uint64(f.ByteOrder.Uint32(b))
+			descsz := uint64(f.ByteOrder.Uint32(b[4:]))
+			typ := f.ByteOrder.Uint32(b[8:])
+			b = b[12:]
+			nameEnd := (namesz + 3) &^ 3
+			end := nameEnd + (descsz+3)&^3
+			if nameEnd > uint64(len(b)) || end > uint64(len(b)) {
+				return 0, errors.New("ELF note extends past its segment")
+			}
+			name, desc := string(bytes.TrimRight(b[:namesz], "\x00")), b[nameEnd:nameEnd+descsz]
+			b = b[end:]
+			if name != "Xen" || typ != xen.ElfNoteVirtBase {
+				continue
+			}
+			switch len(desc) {
+			case 4:
+				return uint64(f.ByteOrder.Uint32(desc)), nil
+			case 8:
+				return f.ByteOrder.Uint64(desc), nil
+			}
+			return 0, fmt.Errorf("Xen VIRT_BASE note of %d bytes", len(desc))
+		}
+	}
+	return 0, errors.New("no Xen VIRT_BASE note")
+}
 
 // Reconstruct draws the interleaving that led to the oops in rec: the
 // vCPU that oopsed took a page fault that the hypervisor bounced; another
 // vCPU was between the marks of a fork or an exit. It needs the kernel's
 // trace marks (marks=1).
 func Reconstruct(rec *Recording) (*Interleaving, error) {
+	base, err := kernelBase()
+	if err != nil {
+		return nil, fmt.Errorf("the race kernel's virtual base: %w", err)
+	}
 	ev := rec.Events
 	fault := -1
 	for i, e := range ev {
@@ -104,7 +183,7 @@ func Reconstruct(rec *Recording) (*Interleaving, error) {
 	var reclaim *trace.Event
 	for i := fault - 1; i >= 0; i-- {
 		if e := ev[i]; e.VCPU == rec.VCPU && isMark(e) && reclaimMarks[e.Label] {
-			if e.Result == f.Arg-kernelBase {
+			if e.Result == f.Arg-base {
 				reclaim = &ev[i]
 			}
 			break

@@ -1,6 +1,9 @@
 package race
 
 import (
+	"bytes"
+	"debug/elf"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pvsim/pvsim/guest"
 	"github.com/pvsim/pvsim/hv"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
@@ -15,8 +19,10 @@ import (
 
 // A recorded event stream, as the trace rings of a `none` run hold it:
 // vCPU 0 forks and pins; vCPU 1's young clear faults between the phases.
-func raceEvents() []trace.Event {
+func raceEvents(t *testing.T) []trace.Event {
 	const pte = 0x206070
+	base, err := kernelBase()
+	require.NoError(t, err)
 	us := func(n int) time.Duration { return time.Duration(n) * time.Microsecond }
 	mark := func(cpu, at int, label string, arg uint64) trace.Event {
 		return trace.Event{VCPU: cpu, Kind: trace.Hypercall, Nr: xen.HypercallPVSimOp,
@@ -36,7 +42,7 @@ func raceEvents() []trace.Event {
 		mark(1, 140, "page_referenced_one", pte),
 		mark(0, 150, "xen_pgd_pin phase 1", 0x300),
 		{VCPU: 1, Kind: trace.Trap, Nr: 14, Outcome: trace.OutcomeBounce, RIP: 0x1234,
-			Arg: kernelBase + pte, Start: us(160), End: us(161)},
+			Arg: base + pte, Start: us(160), End: us(161)},
 		call(0, 170, xen.HypercallMMUExtOp), // phase 2: the pin
 		mark(0, 180, "xen_pgd_pin phase 2", 0x300),
 		mark(0, 190, "exit_mmap", 3), // the next window: not drawn
@@ -44,7 +50,7 @@ func raceEvents() []trace.Event {
 }
 
 func TestReconstruct(t *testing.T) {
-	rec := &Recording{Events: raceEvents(), VCPU: 1,
+	rec := &Recording{Events: raceEvents(t), VCPU: 1,
 		Oops: &hv.Oops{NotEmulated: "not emulated: frame 0x206 is not an L1 pagetable in use (none, type count 0)"}}
 	in, err := Reconstruct(rec)
 	require.NoError(t, err)
@@ -65,7 +71,7 @@ arch_dup_mmap()
 }
 
 func TestReconstructNeedsMarks(t *testing.T) {
-	ev := raceEvents()
+	ev := raceEvents(t)
 	var noMarks []trace.Event
 	for _, e := range ev {
 		if e.Outcome != trace.OutcomeMark {
@@ -77,4 +83,37 @@ func TestReconstructNeedsMarks(t *testing.T) {
 
 	_, err = Reconstruct(&Recording{Events: ev, VCPU: 0})
 	assert.ErrorContains(t, err, "no page fault bounced")
+}
+
+// The race kernel's virtual base comes from its Xen VIRT_BASE note: where
+// it loads its first segment, physical address 0.
+func TestKernelVirtBase(t *testing.T) {
+	base, err := kernelBase()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(0xffffffff80000000), base)
+
+	k, ok := guest.Lookup(KernelName)
+	require.True(t, ok)
+	f, err := elf.NewFile(bytes.NewReader(k.ELF))
+	require.NoError(t, err)
+	var load *elf.Prog
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && (load == nil || p.Paddr < load.Paddr) {
+			load = p
+		}
+	}
+	require.NotNil(t, load)
+	assert.Equal(t, base, load.Vaddr-load.Paddr)
+}
+
+func TestVirtBaseErrors(t *testing.T) {
+	_, err := virtBase([]byte("junk"))
+	assert.ErrorContains(t, err, "not an ELF file")
+
+	self, err := os.Executable()
+	require.NoError(t, err)
+	b, err := os.ReadFile(self)
+	require.NoError(t, err)
+	_, err = virtBase(b)
+	assert.EqualError(t, err, "no Xen VIRT_BASE note")
 }

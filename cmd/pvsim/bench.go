@@ -14,12 +14,14 @@ import (
 	"github.com/pvsim/pvsim/race"
 )
 
+// cmdBench runs the benchmark args[0] names.
 func cmdBench(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, "Usage: pvsim bench BENCHMARK [flags]\n\nBenchmarks:\n  hypercall  pvsim's null hypercall against the baseline's CPL3 MMIO exit\n  pin        pin+unpin of growing pagetables against one executor write\n  ptwr       an emulated pagetable write (ptwr) against the baseline's #PF round trip\n  reset      a reset to the explorer's snapshot against the baseline's VM boot, and schedules per second\n")
-		if len(args) == 0 {
-			return usageError{"bench needs a benchmark name"}
-		}
+	if len(args) == 0 {
+		writeBenchUsage(stderr)
+		return usageError{"bench needs a benchmark name"}
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		writeBenchUsage(stdout)
 		return nil
 	}
 	switch args[0] {
@@ -35,6 +37,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	return usageError{fmt.Sprintf("unknown benchmark %q (try 'pvsim bench -h')", args[0])}
 }
 
+// writeBenchUsage lists the benchmarks.
+func writeBenchUsage(w io.Writer) {
+	fmt.Fprint(w, "Usage: pvsim bench BENCHMARK [flags]\n\nBenchmarks:\n")
+	writeCommands(w, "bench ")
+	fmt.Fprint(w, "\nRun 'pvsim bench BENCHMARK -h' for a benchmark's flags.\n")
+}
+
 // hypercallResult is the JSON of `pvsim bench hypercall --json`.
 type hypercallResult struct {
 	HypercallUs float64 `json:"hypercall_us"`
@@ -46,10 +55,10 @@ type hypercallResult struct {
 }
 
 func benchHypercall(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench hypercall", "pvsim bench hypercall [--iters N] [--rounds R] [--json]", stderr)
+	fs := newFlagSet("bench hypercall", stdout)
 	iters := fs.Int("iters", 20000, "hypercalls (and baseline exits) per round")
 	var rf roundFlags
-	rf.register(fs)
+	rf.register(fs.FlagSet)
 	rounds, asJSON := &rf.rounds, &rf.asJSON
 	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return err
@@ -103,7 +112,7 @@ func median(xs []float64) float64 {
 }
 
 func benchPin(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench pin", "pvsim bench pin [--reps N] [--max L1S] [--json]", stderr)
+	fs := newFlagSet("bench pin", stdout)
 	reps := fs.Int("reps", 20, "pin+unpin cycles per size")
 	maxL1 := fs.Int("max", 64, "largest tree, in L1 tables (sizes double from 1)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -142,10 +151,10 @@ type ptwriteResult struct {
 }
 
 func benchPTWrite(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench ptwr", "pvsim bench ptwr [--reps N] [--rounds R] [--json]", stderr)
+	fs := newFlagSet("bench ptwr", stdout)
 	reps := fs.Int("reps", 2000, "emulated writes (and bounced faults) per round")
 	var rf roundFlags
-	rf.register(fs)
+	rf.register(fs.FlagSet)
 	rounds, asJSON := &rf.rounds, &rf.asJSON
 	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return err
@@ -249,12 +258,12 @@ type resetResult struct {
 const resetTarget = 1.5
 
 func benchReset(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench reset", "pvsim bench reset [--resets N] [--workers W] [--strategy S] [--rounds R] [--json]", stderr)
+	fs := newFlagSet("bench reset", stdout)
 	resets := fs.Int("resets", 200, "resets per round")
 	workers := fs.Int("workers", 2, "workers for the schedules-per-second figure")
 	strategy := fs.String("strategy", "lock-pte-pages", "strategy whose dfs search (bound 2) gives schedules per second")
 	var rf roundFlags
-	rf.register(fs)
+	rf.register(fs.FlagSet)
 	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return err
 	}

@@ -16,18 +16,16 @@ import (
 	"github.com/pvsim/pvsim/trace"
 )
 
-const compareSynopsis = "pvsim compare [--duration D per strategy] [--vcpus N] [--json] [--out DIR]"
-
 // timelineMargin is how much of the trace before the first row of the
 // interleaving and after the oops goes into race-timeline.json.
 const timelineMargin = 2 * time.Millisecond
 
 func cmdCompare(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("compare", compareSynopsis, stderr)
+	fs := newFlagSet("compare", stdout)
 	var cc race.CompareConfig
 	fs.DurationVar(&cc.Duration, "duration", 15*time.Second, "how long to run each strategy")
 	fs.IntVar(&cc.VCPUs, "vcpus", race.DefaultVCPUs, "vCPUs: vCPU 0 forks and exits, the others reclaim and write")
-	registerAudit(fs, &cc.Audit, &cc.AuditInterval)
+	registerAudit(fs.FlagSet, &cc.Audit, &cc.AuditInterval)
 	asJSON := fs.Bool("json", false, "print the comparison as JSON instead of a table")
 	out := fs.String("out", "", "write results.json, the chart (SVG, PNG), race-timeline.json and race.txt to `DIR`")
 	if help, err := parseFlagsOnly(fs, args); help || err != nil {

@@ -15,13 +15,11 @@ import (
 	"github.com/pvsim/pvsim/race"
 )
 
-const exploreSynopsis = "pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--depth D] [--budget N | --duration T] [--seed X] [--workers N] [--shard i/N] [--json]\n       pvsim explore merge [--json] RESULT.json..."
-
 func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(args) > 0 && args[0] == "merge" {
 		return cmdExploreMerge(args[1:], stdout, stderr)
 	}
-	fs := newFlagSet("explore", exploreSynopsis, stderr)
+	fs := newFlagSet("explore", stdout)
 	var cfg explore.Config
 	strategy := fs.String("strategy", "", "fix strategy: "+strings.Join(race.Strategies, ", "))
 	algo := fs.String("algo", "dfs", "dfs: every schedule within the preemption bound; pct: random priorities with depth-1 change points")
@@ -88,7 +86,7 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 }
 
 func cmdExploreMerge(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("explore merge", "pvsim explore merge [--json] RESULT.json...", stderr)
+	fs := newFlagSet("explore merge", stdout)
 	asJSON := fs.Bool("json", false, "print the merged result as JSON")
 	pos, _, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {

@@ -11,8 +11,10 @@ import (
 
 // parseInterleaved parses fs's flags wherever they stand among the
 // positional arguments before a "--". It returns the positional arguments
-// and the arguments after "--".
-func parseInterleaved(fs *flag.FlagSet, args []string) (pos, rest []string, err error) {
+// and the arguments after "--". When -h or --help is among the flags it
+// prints the command's usage and returns flag.ErrHelp; a bad flag is a
+// usageError.
+func parseInterleaved(fs *flagSet, args []string) (pos, rest []string, err error) {
 	for i, a := range args {
 		if a == "--" {
 			args, rest = args[:i], args[i+1:]
@@ -22,9 +24,10 @@ func parseInterleaved(fs *flag.FlagSet, args []string) (pos, rest []string, err 
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.printUsage()
 				return nil, nil, err
 			}
-			return nil, nil, usageError{err.Error()}
+			return nil, nil, usageError{fmt.Sprintf("%v (see 'pvsim %s -h')", err, fs.Name())}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -71,12 +74,43 @@ func (s *sizeFlag) Set(text string) error {
 	return nil
 }
 
-func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
+// flagSet is the flag set of one command, with where its -h prints the
+// command's usage.
+type flagSet struct {
+	*flag.FlagSet
+	cmd  command
+	help io.Writer
+}
+
+// newFlagSet makes the flag set of the command called name (one of
+// commands). Parsing it prints nothing but the usage asked for with -h,
+// which goes to stdout; parse errors are returned.
+func newFlagSet(name string, stdout io.Writer) *flagSet {
+	c, ok := lookupCommand(name)
+	if !ok {
+		panic(fmt.Sprintf("newFlagSet: no command %q in commands", name))
 	}
-	return fs
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, cmd: c, help: stdout}
+}
+
+// printUsage prints the command's synopsis, what it does and its flags
+// with their defaults.
+func (fs *flagSet) printUsage() {
+	w := fs.help
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", fs.cmd.synopsis("       "), fs.cmd.summary)
+	if fs.cmd.detail != "" {
+		fmt.Fprintf(w, "\n%s\n", fs.cmd.detail)
+	}
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	fmt.Fprint(w, "\nFlags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }

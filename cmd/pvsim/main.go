@@ -3,14 +3,27 @@
 //
 // Usage:
 //
-//	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [-- guest command line]
-//	pvsim compare [--duration D] [--vcpus N] [--json] [--out DIR]
-//	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--json]
-//	pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--json]
+//	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]
+//	          [--trace FILE] [--schedule S] [--json] [-- guest command line]
+//	pvsim compare [--duration D] [--vcpus N] [--audit] [--audit-every D]
+//	              [--json] [--out DIR]
+//	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W]
+//	           [--pages P] [--pressure] [--audit] [--audit-every D] [--marks]
+//	           [--console] [--json]
+//	pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--depth D]
+//	              [--budget N | --duration T] [--seed X] [--workers N]
+//	              [--shard i/N] [--all] [--console] [--json]
+//	pvsim explore merge [--json] RESULT.json...
 //	pvsim list
-//	pvsim bench hypercall [--iters N] [--json]
+//	pvsim bench hypercall [--iters N] [--rounds R] [--baseline-src FILE] [--json]
+//	pvsim bench pin [--reps N] [--max L1S] [--json]
+//	pvsim bench ptwr [--reps N] [--rounds R] [--baseline-src FILE] [--json]
+//	pvsim bench reset [--resets N] [--workers W] [--strategy S] [--rounds R]
+//	                  [--baseline-src FILE] [--json]
+//	pvsim help [COMMAND]
 //
-// Run `pvsim help` for the exit statuses.
+// Run `pvsim help` for what each command does and the exit statuses, and
+// `pvsim help COMMAND` for a command's flags.
 package main
 
 import (
@@ -18,43 +31,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
+
+	"github.com/pvsim/pvsim/hv"
 )
 
-const usage = `pvsim: a paravirtual pagetable hypervisor emulator on KVM
-
-Usage:
-  pvsim run KERNEL [flags] [-- guest command line]
-        boot KERNEL (an embedded kernel name or an ELF path) and wait for it
-        to shut down; the guest console goes to stdout
-  pvsim compare [--duration D] [--vcpus N] [--json] [--out DIR]
-        run the race under every strategy, D each (default 15s), and print
-        one table: verdict, each oracle, and the cost of a young clear and of
-        fork+exit; --out also writes results.json, a chart (SVG, PNG), and
-        for the first oops of strategy none a timeline and race.txt, the
-        interleaving that led to it
-  pvsim race --strategy S [--duration D | --trials N] [flags]
-        run the fork/exit pinning against page reclaim race under fix
-        strategy S, rebooting after each oops, and count what each oracle
-        saw: oopses, lost Dirty bits, ineffective young-clears,
-        use-after-free
-  pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--depth D]
-                [--budget N | --duration T] [--seed X] [--workers N] [--shard i/N] [--json]
-        run the race kernel deterministically, in a small configuration, and
-        search its schedules for an oops or a broken oracle: every schedule
-        within K preemptions (dfs), or random priority schedules (pct); each
-        starts from a snapshot taken after boot. A violation comes with the
-        schedule that replays it: pvsim run race --schedule S -- strategy=...
-  pvsim explore merge [--json] RESULT.json...
-        join the --json results of the shards of one search
-  pvsim list
-        name the embedded kernels
-  pvsim bench hypercall [--iters N] [--json]
-        time pvsim's null hypercall against the raw-KVM baseline, same run
-  pvsim help
-        this text
-
-Run 'pvsim COMMAND -h' for a command's flags.
+// usageTail follows the list of commands in 'pvsim help'.
+const usageTail = `
+Run 'pvsim COMMAND -h' or 'pvsim help COMMAND' for what a command does and
+what each of its flags means.
 
 Exit status of run:
   0  the guest powered off            5  timeout: the guest did not shut down
@@ -63,7 +49,17 @@ Exit status of run:
   3  the guest crashed (SHUTDOWN_crash), 8 other shutdown reasons
   4  the guest faulted (triple fault, hypervisor or hardware fault)
 Exit status of explore: 0 no violation, 9 a violation found, 1 and 2 as run.
+Exit status of every command: 10 internal error: a bug in pvsim (a Go panic;
+its stack goes to stderr).
 `
+
+// writeUsage writes 'pvsim help': every command with its flags and what
+// it does, and the exit statuses.
+func writeUsage(w io.Writer) {
+	fmt.Fprint(w, "pvsim: a paravirtual pagetable hypervisor emulator on KVM\n\nUsage:\n")
+	writeCommands(w, "")
+	fmt.Fprint(w, usageTail)
+}
 
 // Exit statuses.
 const (
@@ -78,6 +74,8 @@ const (
 	exitOther    = 8
 	// exitViolation: explore found a violation.
 	exitViolation = 9
+	// exitInternal: a Go panic, a bug in pvsim.
+	exitInternal = 10
 )
 
 // usageError is a bad command line; it exits with exitUsage.
@@ -85,7 +83,7 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// exitError carries an exit status chosen by a command.
+// statusError carries an exit status chosen by a command.
 type statusError struct {
 	status int
 	err    error
@@ -93,17 +91,26 @@ type statusError struct {
 
 func (e statusError) Error() string { return e.err.Error() }
 
+func (e statusError) Unwrap() error { return e.err }
+
 func main() {
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func runMain(args []string, stdout, stderr io.Writer) int {
+// runMain runs the command args names and returns the process's exit
+// status. A panic on its goroutine is reported as an internal error.
+func runMain(args []string, stdout, stderr io.Writer) (status int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "pvsim: internal error in pvsim (a bug, please report it): panic: %v\n\n%s", r, debug.Stack())
+			status = exitInternal
+		}
+	}()
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		writeUsage(stderr)
 		return exitUsage
 	}
 	var err error
-	status := exitOK
 	switch args[0] {
 	case "run":
 		status, err = cmdRun(args[1:], stdout, stderr)
@@ -118,7 +125,11 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
+		if len(args) > 1 && args[0] == "help" && !strings.HasPrefix(args[1], "-") {
+			// pvsim help COMMAND is pvsim COMMAND -h.
+			return runMain(append(args[1:len(args):len(args)], "-h"), stdout, stderr)
+		}
+		writeUsage(stdout)
 		return exitOK
 	default:
 		err = usageError{fmt.Sprintf("unknown command %q (try 'pvsim help')", args[0])}
@@ -126,10 +137,33 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return status
 	}
+	return reportError(stderr, err)
+}
+
+// reportError tells the user about err, on one line but for an internal
+// error, which comes with the stack of the goroutine that panicked, and
+// returns the exit status err maps to.
+func reportError(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "pvsim: %s\n", strings.TrimSpace(err.Error()))
+	var pe *hv.PanicError
+	if errors.As(err, &pe) {
+		fmt.Fprintf(stderr, "\n%s", pe.Stack)
+	}
+	return exitStatus(err)
+}
+
+// exitStatus is the exit status for err: exitInternal for a panic caught
+// in hv, exitUsage for a bad command line, the status a command chose, or
+// exitError.
+func exitStatus(err error) int {
+	var pe *hv.PanicError
 	var ue usageError
 	var se statusError
 	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &pe):
+		return exitInternal
 	case errors.As(err, &ue):
 		return exitUsage
 	case errors.As(err, &se):

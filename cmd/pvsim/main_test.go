@@ -3,13 +3,18 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pvsim/pvsim/hv"
 )
 
 func pvsim(args ...string) (status int, stdout, stderr string) {
@@ -247,4 +252,185 @@ func TestExploreReplayMerge(t *testing.T) {
 	status, _, stderr = pvsim("explore", "merge", files[0], files[0])
 	assert.Equal(t, exitError, status)
 	assert.Contains(t, stderr, "more than one result")
+}
+
+// Each kind of error maps to its exit status; a panic caught in hv is an
+// internal error wherever it is wrapped, and comes with its stack.
+func TestExitStatus(t *testing.T) {
+	panicked := &hv.PanicError{VCPU: 1, Value: "index out of range", Stack: []byte("goroutine 7 [running]:\nhv.(*vcpu).loop()\n")}
+	for _, tt := range []struct {
+		name   string
+		err    error
+		status int
+		stderr string
+	}{
+		{"none", nil, exitOK, ""},
+		{"plain", errors.New("no KVM"), exitError, "pvsim: no KVM\n"},
+		{"usage", usageError{"bad flag"}, exitUsage, "pvsim: bad flag\n"},
+		{"status", statusError{exitTimeout, errors.New("timeout")}, exitTimeout, "pvsim: timeout\n"},
+		{"panic", panicked, exitInternal,
+			"pvsim: vCPU 1: internal error in pvsim (a bug, please report it): panic: index out of range\n\ngoroutine 7 [running]:\nhv.(*vcpu).loop()\n"},
+		{"wrapped panic", fmt.Errorf("schedule 3: %w", panicked), exitInternal, "\ngoroutine 7 [running]:\n"},
+		{"panic with a status", statusError{exitFault, panicked}, exitInternal, "panic: index out of range\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.status, exitStatus(tt.err))
+			if tt.err == nil {
+				return
+			}
+			var b bytes.Buffer
+			assert.Equal(t, tt.status, reportError(&b, tt.err))
+			assert.Contains(t, b.String(), tt.stderr)
+			if tt.status != exitInternal {
+				assert.Equal(t, tt.stderr, b.String())
+			}
+		})
+	}
+}
+
+// A panic on runMain's own goroutine, here from writing the usage to a
+// nil stdout, is an internal error with its stack on stderr.
+func TestPanicInRunMain(t *testing.T) {
+	var errb bytes.Buffer
+	status := runMain([]string{"help"}, nil, &errb)
+	assert.Equal(t, exitInternal, status)
+	assert.True(t, strings.HasPrefix(errb.String(), "pvsim: internal error in pvsim (a bug, please report it): panic: runtime error:"), errb.String())
+	assert.Contains(t, errb.String(), "goroutine ")
+	assert.Contains(t, errb.String(), "writeUsage")
+}
+
+// A --schedule that does not fit the run is a pvsim error that names the
+// first decision that never applied and the points the run had.
+func TestRunScheduleMisfit(t *testing.T) {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
+	}
+	for _, tt := range []struct {
+		args   []string
+		status int
+		stderr string // a regexp
+	}{
+		{[]string{"run", "race", "--schedule", "cpus=2", "--", "strategy=none"}, exitOK, `^pvsim: deterministic run: \d+ scheduling points, trace sha256 [0-9a-f]{64}\n$`},
+		{[]string{"run", "race", "--schedule", "cpus=2,99999:1", "--", "strategy=none"}, exitError,
+			`\npvsim: the schedule does not fit the run: its decision 99999:1 never applied: the run had only \d+ scheduling points; the run itself: the guest powered off\n$`},
+		{[]string{"run", "shutdown", "--schedule", "cpus=2"}, exitError,
+			`\npvsim: the schedule does not fit the run: it is for 2 vCPUs, but the run brought up 1 \(in \d+ scheduling points\); the run itself: the guest powered off\n$`},
+		{[]string{"run", "ptwr-oops", "--schedule", "cpus=1,9999:0"}, exitError,
+			`\npvsim: the schedule does not fit the run: its decision 9999:0 never applied: .*; the run itself: the guest crashed`},
+		{[]string{"run", "hello", "--schedule", "cpus=4,3:3"}, exitError, `\npvsim: schedule: at step 3 it chose vCPU 3, which is not up`},
+		{[]string{"run", "race", "--schedule", "cpus=2,5:1,3:0", "--", "strategy=none"}, exitUsage, `steps must increase \(3 after 5\)`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			status, _, stderr := pvsim(tt.args...)
+			assert.Equal(t, tt.status, status, stderr)
+			assert.Regexp(t, tt.stderr, stderr)
+		})
+	}
+}
+
+// runOutput is what the tests read of `pvsim run --json`.
+type runOutput struct {
+	Kernel     string
+	Reason     string
+	ExitStatus *int `json:"exit_status"`
+	VCPU       *int
+	Error      string
+	Oops       *struct {
+		Function, Where, Source, Fault, Text string
+		NotEmulated                          string `json:"not_emulated"`
+	}
+	Steps       uint64
+	TraceSHA256 string `json:"trace_sha256"`
+	Exits       []struct {
+		VCPU                                  int
+		Hypercalls, Traps                     map[string]uint64
+		Interrupted, PTWrites, Bounces, Total uint64
+	}
+}
+
+// run --json prints one JSON object on stdout, the console going to
+// stderr, for runs that power off and for runs that fail.
+func TestRunJSON(t *testing.T) {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
+	}
+	for _, tt := range []struct {
+		args   []string
+		kernel string
+		status int
+		reason string
+		vcpus  int
+		errMsg string // in "error"
+		oops   string // the oops's function
+		traps  string // a trap every vCPU took
+	}{
+		{[]string{"run", "hello", "--vcpus", "4", "--json"}, "hello", exitOK, "poweroff", 4, "", "", ""},
+		{[]string{"run", "triple-fault", "--json"}, "triple-fault", exitFault, "fault", 1, "vCPU 0: triple fault at do_null_write+", "", "PF"},
+		{[]string{"run", "ptwr-oops", "--json"}, "ptwr-oops", exitCrash, "crash", 1, "oops at ptep_test_and_clear_young+", "ptep_test_and_clear_young", "PF"},
+		{[]string{"run", "--json", "--timeout", "300ms", "hang"}, "hang", exitTimeout, "timeout", 1, "timeout after 300ms", "", ""},
+		{[]string{"run", "race", "--json", "--schedule", "cpus=2,99999:1", "--", "strategy=none"}, "race", exitError, "poweroff", 2,
+			"its decision 99999:1 never applied", "", ""},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			status, stdout, stderr := pvsim(tt.args...)
+			require.Equal(t, tt.status, status, stderr)
+			var r runOutput
+			dec := json.NewDecoder(strings.NewReader(stdout))
+			dec.DisallowUnknownFields()
+			require.NoError(t, dec.Decode(&r), "stdout:\n%s", stdout)
+			assert.False(t, dec.More(), "one object on stdout:\n%s", stdout)
+
+			assert.Equal(t, tt.kernel, r.Kernel)
+			assert.Equal(t, tt.reason, r.Reason)
+			require.NotNil(t, r.ExitStatus)
+			assert.Equal(t, tt.status, *r.ExitStatus)
+			require.NotNil(t, r.VCPU)
+			assert.Equal(t, 0, *r.VCPU)
+			if tt.errMsg == "" {
+				assert.Empty(t, r.Error)
+			} else {
+				assert.Contains(t, r.Error, tt.errMsg)
+				assert.Contains(t, stderr, "pvsim: "+r.Error+"\n")
+			}
+			if tt.oops == "" {
+				assert.Nil(t, r.Oops)
+			} else {
+				require.NotNil(t, r.Oops)
+				assert.Equal(t, tt.oops, r.Oops.Function)
+				assert.Contains(t, r.Oops.Where, tt.oops+"+")
+				assert.Contains(t, r.Oops.Fault, "#PF (page fault) writing")
+				assert.Contains(t, r.Oops.NotEmulated, "not an L1 pagetable in use")
+				assert.True(t, strings.HasPrefix(r.Oops.Text, "BUG: unable to handle page fault"), r.Oops.Text)
+			}
+			assert.Regexp(t, "^[0-9a-f]{64}$", r.TraceSHA256)
+			if slices.Contains(tt.args, "--schedule") {
+				assert.NotZero(t, r.Steps)
+				assert.Contains(t, stderr, fmt.Sprintf("deterministic run: %d scheduling points, trace sha256 %s\n", r.Steps, r.TraceSHA256))
+			} else {
+				assert.Zero(t, r.Steps)
+			}
+			require.Len(t, r.Exits, tt.vcpus)
+			for i, e := range r.Exits {
+				assert.Equal(t, i, e.VCPU)
+				var sum uint64
+				for name, n := range e.Hypercalls {
+					assert.NotZero(t, n, name)
+					sum += n
+				}
+				for name, n := range e.Traps {
+					assert.NotZero(t, n, name)
+					sum += n
+				}
+				assert.NotZero(t, e.Hypercalls["set_trap_table"], "vCPU %d", i)
+				assert.GreaterOrEqual(t, e.Total, sum)
+				if tt.traps != "" {
+					assert.NotZero(t, e.Traps[tt.traps], "vCPU %d", i)
+				}
+			}
+		})
+	}
+	// The console goes to stderr.
+	_, stdout, stderr := pvsim("run", "hello", "--vcpus", "2", "--json")
+	assert.Contains(t, stderr, "all 2 vCPUs checked in")
+	assert.NotContains(t, stdout, "checked in")
 }

@@ -13,10 +13,8 @@ import (
 	"github.com/pvsim/pvsim/race"
 )
 
-const raceSynopsis = "pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W] [--pages P] [--pressure] [--json]"
-
 func cmdRace(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("race", raceSynopsis, stderr)
+	fs := newFlagSet("race", stdout)
 	var cfg race.Config
 	fs.StringVar(&cfg.Strategy, "strategy", "", "fix strategy: "+strings.Join(race.Strategies, ", "))
 	fs.IntVar(&cfg.VCPUs, "vcpus", race.DefaultVCPUs, "vCPUs: vCPU 0 forks and exits, the others reclaim and write")
@@ -25,7 +23,7 @@ func cmdRace(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Window, "window", 0, "delay between the two phases of each pin and unpin (e.g. 50us)")
 	fs.IntVar(&cfg.Pages, "pages", race.DefaultPages, "pages each child maps (1-64)")
 	fs.BoolVar(&cfg.Pressure, "pressure", false, "memory pressure: reclaim unmaps and frees every page it scans")
-	registerAudit(fs, &cfg.Audit, &cfg.AuditInterval)
+	registerAudit(fs.FlagSet, &cfg.Audit, &cfg.AuditInterval)
 	fs.BoolVar(&cfg.Marks, "marks", false, "have the kernel record trace marks (one exit each)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	console := fs.Bool("console", false, "copy the guest console to stderr")
@@ -75,7 +73,7 @@ func registerAudit(fs *flag.FlagSet, audit *bool, every *time.Duration) {
 
 // parseFlagsOnly parses the flags of a command that takes no arguments;
 // help reports that -h was asked for (and answered).
-func parseFlagsOnly(fs *flag.FlagSet, args []string) (help bool, err error) {
+func parseFlagsOnly(fs *flagSet, args []string) (help bool, err error) {
 	pos, rest, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return true, nil

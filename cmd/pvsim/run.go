@@ -41,6 +41,7 @@ type runFlags struct {
 	audit    bool
 	trace    string
 	schedule string
+	asJSON   bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -51,12 +52,13 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.audit, "audit", false, "re-check the pagetable invariants after every MMU hypercall; stop on the first violation")
 	fs.StringVar(&f.trace, "trace", "", "write the last exits of every vCPU to `FILE` as Chrome/Perfetto trace JSON")
 	fs.StringVar(&f.schedule, "schedule", "", "run deterministically on the schedule `S` that 'pvsim explore' printed (cpus=N,step:vcpu,...; cpus=N alone: the default schedule); the vCPU count comes from it")
+	fs.BoolVar(&f.asJSON, "json", false, "after the run, print its outcome as one JSON object on stdout; the guest console then goes to stderr")
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newFlagSet("run", "pvsim run KERNEL [flags] [-- guest command line]", stderr)
+	fs := newFlagSet("run", stdout)
 	var f runFlags
-	f.register(fs)
+	f.register(fs.FlagSet)
 	pos, rest, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK, nil
@@ -74,6 +76,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	cfg := hv.Config{
 		Name: name, Kernel: image, VCPUs: f.vcpus, Memory: uint64(f.mem),
 		CmdLine: strings.Join(rest, " "), Console: stdout, Timeout: f.timeout, Audit: f.audit,
+	}
+	if f.asJSON {
+		cfg.Console = stderr
 	}
 	var replay *explore.Replay
 	if f.schedule != "" {
@@ -95,42 +100,86 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		return 0, err
 	}
 	defer d.Close()
-	res, err := d.Run(context.Background())
+	res, runErr := d.Run(context.Background())
+	digest := trace.Digest(d.Trace())
 	if replay != nil {
-		fmt.Fprintf(stderr, "pvsim: deterministic run: %d scheduling points, trace sha256 %s\n", res.Steps, trace.Digest(d.Trace()))
-		if u := replay.Unused(); len(u) > 0 {
-			fmt.Fprintf(stderr, "pvsim: the run ended at step %d, before the schedule's decision at step %d: it does not fit this kernel and command line\n", res.Steps, u[0].Step)
-		}
+		fmt.Fprintf(stderr, "pvsim: deterministic run: %d scheduling points, trace sha256 %s\n", res.Steps, digest)
 	}
 	if f.trace != "" {
 		if terr := writeTrace(f.trace, name, d); terr != nil {
 			fmt.Fprintf(stderr, "pvsim: %v\n", terr)
 		}
 	}
+	err = runOutcome(res, runErr)
+	if replay != nil {
+		err = fitSchedule(replay, err)
+	}
+	status := exitStatus(err)
+	if f.asJSON {
+		if jerr := writeJSON(stdout, newRunJSON(name, res, runErr, status, err, digest)); jerr != nil && err == nil {
+			return exitError, jerr
+		}
+	}
+	return status, err
+}
+
+// runOutcome turns how a run ended into the error that reports it with
+// its exit status, or nil if the guest powered off.
+func runOutcome(res hv.Result, err error) error {
 	var ge *hv.GuestError
 	switch {
 	case errors.As(err, &ge) && ge.Kind == hv.Timeout:
-		return 0, statusError{exitTimeout, err}
+		return statusError{exitTimeout, err}
 	case errors.As(err, &ge):
-		return 0, statusError{exitFault, err}
+		return statusError{exitFault, err}
 	case err != nil:
-		return 0, err
+		return err
 	}
 	switch res.Reason {
 	case xen.ShutdownPoweroff:
-		return exitOK, nil
+		return nil
 	case xen.ShutdownCrash:
-		return 0, statusError{exitCrash, crashError(res)}
+		return statusError{exitCrash, crashError(res)}
 	case xen.ShutdownReboot:
-		return 0, statusError{exitReboot, fmt.Errorf("the guest asked to reboot (vCPU %d)", res.VCPU)}
+		return statusError{exitReboot, fmt.Errorf("the guest asked to reboot (vCPU %d)", res.VCPU)}
 	case xen.ShutdownWatchdog:
-		return 0, statusError{exitWatchdog, fmt.Errorf("the guest's watchdog fired (vCPU %d)", res.VCPU)}
+		return statusError{exitWatchdog, fmt.Errorf("the guest's watchdog fired (vCPU %d)", res.VCPU)}
 	}
-	return 0, statusError{exitOther, fmt.Errorf("the guest shut down with reason %v (vCPU %d)", res.Reason, res.VCPU)}
+	return statusError{exitOther, fmt.Errorf("the guest shut down with reason %v (vCPU %d)", res.Reason, res.VCPU)}
 }
 
+// fitSchedule makes a run whose --schedule did not fit it a pvsim error,
+// whatever the guest did, since the run is not the one the schedule
+// describes; outcome is the run's error from runOutcome. A panic or a
+// decision for a vCPU that was not up already is the error to report.
+func fitSchedule(replay *explore.Replay, outcome error) error {
+	var pe *hv.PanicError
+	var se *hv.ScheduleError
+	if errors.As(outcome, &pe) || errors.As(outcome, &se) {
+		return outcome
+	}
+	misfit := replay.Fit()
+	if misfit == nil {
+		return outcome
+	}
+	ended := "the guest powered off"
+	if outcome != nil {
+		ended = outcome.Error()
+	}
+	return fmt.Errorf("%w; the run itself: %s", misfit, ended)
+}
+
+// cmdList names the embedded kernels and says what each does.
 func cmdList(args []string, stdout io.Writer) error {
-	if len(args) != 0 {
+	fs := newFlagSet("list", stdout)
+	pos, rest, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || len(rest) != 0 {
 		return usageError{"list takes no arguments"}
 	}
 	w := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// command describes one command of pvsim for 'pvsim help' and for the
+// command's -h.
+type command struct {
+	// name is the command as typed after "pvsim", e.g. "bench ptwr".
+	name string
+	// args are its flags and arguments, lines joined by "\n".
+	args string
+	// summary says in one line what it does.
+	summary string
+	// detail says more, for the command's -h; lines joined by "\n".
+	detail string
+}
+
+// commands are pvsim's commands, in the order 'pvsim help' lists them.
+var commands = []command{
+	{
+		name: "run",
+		args: "KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]\n" +
+			"[--trace FILE] [--schedule S] [--json] [-- guest command line]",
+		summary: "boot KERNEL, wait for it to shut down; console on stdout (with --json on stderr)",
+		detail: "KERNEL is the name of an embedded kernel (see 'pvsim list') or the path\n" +
+			"of an ELF file; what follows \"--\" is the guest's command line.\n" +
+			"With --json, stdout gets one JSON object once the run is over: kernel,\n" +
+			"reason, exit_status, vcpu, error, oops, steps, trace_sha256 and each\n" +
+			"vCPU's exits; the guest console goes to stderr instead.\n" +
+			"With --schedule S the run is deterministic and follows the schedule S\n" +
+			"that 'pvsim explore' printed; a schedule that does not fit the run (a\n" +
+			"decision that never applied, fewer vCPUs up than it is for) is an\n" +
+			"error, status 1.",
+	},
+	{
+		name:    "compare",
+		args:    "[--duration D] [--vcpus N] [--audit] [--audit-every D]\n[--json] [--out DIR]",
+		summary: "run the race under every strategy: verdicts, oracles and costs in one table",
+		detail: "Runs the race under every strategy, D each (default 15s), and prints one\n" +
+			"table: verdict, each oracle, and the cost of a young clear and of\n" +
+			"fork+exit. --out also writes results.json, a chart (SVG, PNG), and for\n" +
+			"the first oops of strategy none a timeline and race.txt, the\n" +
+			"interleaving that led to it.",
+	},
+	{
+		name: "race",
+		args: "--strategy S [--vcpus N] [--duration D | --trials N] [--window W]\n" +
+			"[--pages P] [--pressure] [--audit] [--audit-every D] [--marks]\n" +
+			"[--console] [--json]",
+		summary: "run the fork/exit pinning against page reclaim race under fix strategy S",
+		detail: "Runs the race, rebooting after each oops, and counts what each oracle\n" +
+			"saw: oopses, lost Dirty bits, ineffective young-clears, use-after-free.",
+	},
+	{
+		name: "explore",
+		args: "--strategy S [--algo dfs|pct] [--bound K] [--depth D]\n" +
+			"[--budget N | --duration T] [--seed X] [--workers N]\n" +
+			"[--shard i/N] [--all] [--console] [--json]",
+		summary: "search the race kernel's schedules for an oops or a broken oracle",
+		detail: "Runs the race kernel deterministically, in a small configuration, and\n" +
+			"searches its schedules: every schedule within K preemptions (dfs), or\n" +
+			"random priority schedules (pct); each starts from a snapshot taken after\n" +
+			"boot. A violation comes with the schedule that replays it:\n" +
+			"pvsim run race --schedule S -- strategy=...\n" +
+			"Join the results of shards with 'pvsim explore merge'.",
+	},
+	{
+		name:    "explore merge",
+		args:    "[--json] RESULT.json...",
+		summary: "join the --json results of the shards of one search",
+	},
+	{
+		name:    "list",
+		summary: "name the embedded kernels",
+	},
+	{
+		name:    "bench hypercall",
+		args:    "[--iters N] [--rounds R] [--baseline-src FILE] [--json]",
+		summary: "time the null hypercall against the raw-KVM baseline's CPL3 MMIO exit",
+	},
+	{
+		name:    "bench pin",
+		args:    "[--reps N] [--max L1S] [--json]",
+		summary: "time pin+unpin of growing pagetables against one executor write",
+	},
+	{
+		name:    "bench ptwr",
+		args:    "[--reps N] [--rounds R] [--baseline-src FILE] [--json]",
+		summary: "time an emulated pagetable write against the baseline's #PF round trip",
+	},
+	{
+		name: "bench reset",
+		args: "[--resets N] [--workers W] [--strategy S] [--rounds R]\n" +
+			"[--baseline-src FILE] [--json]",
+		summary: "time a reset to the explorer's snapshot against the baseline's VM boot",
+	},
+	{
+		name:    "help",
+		args:    "[COMMAND]",
+		summary: "print this text, or with COMMAND that command's usage",
+	},
+}
+
+// lookupCommand finds the command called name.
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// synopsis is the command's usage line, continuation lines indented by
+// indent and aligned after the command's name.
+func (c command) synopsis(indent string) string {
+	head := "pvsim " + c.name
+	if c.args == "" {
+		return head
+	}
+	pad := "\n" + indent + strings.Repeat(" ", len(head)+1)
+	return head + " " + strings.ReplaceAll(c.args, "\n", pad)
+}
+
+// writeCommands lists the commands whose names begin with prefix: the
+// synopsis of each, and its summary below it.
+func writeCommands(w io.Writer, prefix string) {
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, prefix) {
+			fmt.Fprintf(w, "  %s\n        %s\n", c.synopsis("  "), c.summary)
+		}
+	}
+}

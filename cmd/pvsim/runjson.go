@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/x86"
+	"github.com/pvsim/pvsim/xen"
+)
+
+// runJSON is the JSON of `pvsim run --json`: how the run ended and what
+// each vCPU's exits were.
+type runJSON struct {
+	Kernel string `json:"kernel"`
+	// Reason is the shutdown reason ("poweroff", "crash", ...), or
+	// "timeout", "fault" or "error" when the guest did not shut down.
+	Reason string `json:"reason"`
+	// ExitStatus is the status pvsim exits with.
+	ExitStatus int `json:"exit_status"`
+	// VCPU is the vCPU that shut down or faulted; -1 if none did.
+	VCPU int `json:"vcpu"`
+	// Error is what pvsim reports on stderr, if anything.
+	Error string    `json:"error,omitempty"`
+	Oops  *oopsJSON `json:"oops,omitempty"`
+	// Steps counts the scheduling points of a deterministic run (0 when
+	// it was not).
+	Steps uint64 `json:"steps"`
+	// TraceSHA256 is trace.Digest of the exit trace.
+	TraceSHA256 string      `json:"trace_sha256"`
+	Exits       []exitsJSON `json:"exits"`
+}
+
+// oopsJSON is the report of a guest that crashed (hv.Oops).
+type oopsJSON struct {
+	// Function is the symbol the faulting RIP is in, Where symbol+offset,
+	// Source file:line.
+	Function string `json:"function,omitempty"`
+	Where    string `json:"where,omitempty"`
+	Source   string `json:"source,omitempty"`
+	// Fault is the last exception delivered to the vCPU, and NotEmulated
+	// why the hypervisor did not emulate it as a pagetable write.
+	Fault       string `json:"fault,omitempty"`
+	NotEmulated string `json:"not_emulated,omitempty"`
+	// Text is the guest's report from its console.
+	Text string `json:"text,omitempty"`
+}
+
+// exitsJSON counts one vCPU's exits (hv.ExitStats).
+type exitsJSON struct {
+	VCPU int `json:"vcpu"`
+	// Hypercalls and Traps count the exits by hypercall name and by
+	// vector mnemonic ("PF", "GP"); kinds that did not happen are left
+	// out.
+	Hypercalls map[string]uint64 `json:"hypercalls"`
+	Traps      map[string]uint64 `json:"traps"`
+	// Interrupted counts KVM_RUN calls a signal or a kick cut short.
+	Interrupted uint64 `json:"interrupted"`
+	// PTWrites counts emulated pagetable writes and Bounces exceptions
+	// delivered to the guest; both are among Traps.
+	PTWrites uint64 `json:"ptwrites"`
+	Bounces  uint64 `json:"bounces"`
+	// Total is every exit: hypercalls, traps and interruptions.
+	Total uint64 `json:"total"`
+}
+
+// newRunJSON describes a run of kernel name: res and runErr are what
+// Domain.Run returned, status and err what pvsim reports, digest the
+// trace's digest.
+func newRunJSON(name string, res hv.Result, runErr error, status int, err error, digest string) runJSON {
+	j := runJSON{Kernel: name, ExitStatus: status, VCPU: -1, Steps: res.Steps, TraceSHA256: digest, Exits: []exitsJSON{}}
+	var ge *hv.GuestError
+	var pe *hv.PanicError
+	switch {
+	case errors.As(runErr, &ge) && ge.Kind == hv.Timeout:
+		j.Reason, j.VCPU = "timeout", ge.VCPU
+	case errors.As(runErr, &ge):
+		j.Reason, j.VCPU = "fault", ge.VCPU
+	case errors.As(runErr, &pe):
+		j.Reason, j.VCPU = "error", pe.VCPU
+	case runErr != nil:
+		j.Reason = "error"
+	default:
+		j.Reason, j.VCPU = res.Reason.String(), res.VCPU
+	}
+	if err != nil {
+		j.Error = strings.TrimSpace(err.Error())
+	}
+	if o := res.Oops; o != nil {
+		oj := &oopsJSON{Where: o.Where, Source: o.Source, NotEmulated: o.NotEmulated, Text: o.Text}
+		oj.Function, _, _ = strings.Cut(o.Where, "+")
+		if o.Fault != nil {
+			oj.Fault = o.Fault.Describe()
+		}
+		j.Oops = oj
+	}
+	for i, s := range res.Exits {
+		e := exitsJSON{VCPU: i, Hypercalls: map[string]uint64{}, Traps: map[string]uint64{},
+			Interrupted: s.Interrupted, PTWrites: s.PTWrites, Bounces: s.Bounces, Total: s.Interrupted}
+		for nr, n := range s.Hypercalls {
+			if n != 0 {
+				e.Hypercalls[xen.HypercallName(nr)] = n
+				e.Total += n
+			}
+		}
+		for v, n := range s.Traps {
+			if n != 0 {
+				e.Traps[x86.Vector(v).Mnemonic()] = n
+				e.Total += n
+			}
+		}
+		j.Exits = append(j.Exits, e)
+	}
+	return j
+}
