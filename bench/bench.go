@@ -21,6 +21,7 @@ import (
 
 	"github.com/pvsim/pvsim/guest"
 	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/sched"
 )
 
 // BaselineSourceEnv names the environment variable that points at
@@ -332,7 +333,7 @@ func Reset(snap *hv.Snapshot, n int) (ResetResult, error) {
 	var r ResetResult
 	for range n {
 		t0 := time.Now()
-		d, err := snap.Restore(hv.Config{Scheduler: hv.DefaultScheduler{}})
+		d, err := snap.Restore(hv.Config{Scheduler: sched.Default{}})
 		if err != nil {
 			return ResetResult{}, err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/sched"
 	"github.com/pvsim/pvsim/trace"
 )
 
@@ -28,7 +29,7 @@ type Target struct {
 	Audit   bool
 
 	// model, in tests, runs a schedule in place of a domain, on vcpus.
-	model func(sched hv.Scheduler) *Violation
+	model func(s sched.Scheduler) *Violation
 	vcpus int
 }
 
@@ -446,7 +447,7 @@ func (s *search) pctWorker(ctx context.Context) {
 }
 
 // run runs one schedule from the snapshot and judges it.
-func (s *search) run(ctx context.Context, sched hv.Scheduler) (*Violation, error) {
+func (s *search) run(ctx context.Context, sched sched.Scheduler) (*Violation, error) {
 	if s.t.model != nil {
 		return s.named(s.t.model(sched), sched), nil
 	}
@@ -481,7 +482,7 @@ func (s *search) run(ctx context.Context, sched hv.Scheduler) (*Violation, error
 }
 
 // named gives a violation the schedule that led to it.
-func (s *search) named(v *Violation, sched hv.Scheduler) *Violation {
+func (s *search) named(v *Violation, sched sched.Scheduler) *Violation {
 	if v == nil {
 		return nil
 	}
@@ -548,8 +549,8 @@ func newPCTScheduler(seed uint64, j, d int, window uint64, k, vcpus int) *pctSch
 	return p
 }
 
-func (c *pctScheduler) Next(p *hv.SchedPoint) int {
-	def := hv.DefaultNext(p)
+func (c *pctScheduler) Next(p *sched.Point) int {
+	def := sched.DefaultNext(p)
 	best := def
 	if p.Step >= c.window {
 		if i, ok := c.change[p.Step]; ok {

@@ -10,8 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pvsim/pvsim/hv"
-	"github.com/pvsim/pvsim/ptops"
+	"github.com/pvsim/pvsim/sched"
 )
 
 // toy is a program of two vCPUs in place of a domain: vCPU i runs steps[i]
@@ -24,7 +23,7 @@ type toy struct {
 	hit   int // -1: no bug
 }
 
-func (m toy) run(sched hv.Scheduler) *Violation {
+func (m toy) run(s sched.Scheduler) *Violation {
 	var done [2]int
 	cur := 0
 	var step uint64
@@ -36,11 +35,11 @@ func (m toy) run(sched hv.Scheduler) *Violation {
 			done[cur]++
 		}
 		step++
-		p := hv.SchedPoint{Step: step, VCPU: cur, Runnable: 3, Yield: done[cur] == m.steps[cur]}
+		p := sched.Point{Step: step, VCPU: cur, Runnable: 3, Yield: done[cur] == m.steps[cur]}
 		if step == 1 {
 			p.Label = "begin"
 		}
-		cur = sched.Next(&p)
+		cur = s.Next(&p)
 	}
 	return nil
 }
@@ -186,11 +185,11 @@ func TestShardsPartitionTheSearch(t *testing.T) {
 		var mu sync.Mutex
 		got := map[string]bool{}
 		tg := target(m)
-		tg.model = func(sched hv.Scheduler) *Violation {
-			v := m.run(sched)
+		tg.model = func(s sched.Scheduler) *Violation {
+			v := m.run(s)
 			mu.Lock()
 			defer mu.Unlock()
-			got[sched.(*Replay).Schedule.String()] = true
+			got[s.(*Replay).Schedule.String()] = true
 			return v
 		}
 		r, err := Run(context.Background(), tg, Config{Algo: DFS, Bound: 2, Shard: shard, Workers: 2})
@@ -320,7 +319,7 @@ func TestReplayFit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &Replay{Schedule: tt.s}
 			for step := uint64(1); step <= tt.steps; step++ {
-				r.Next(&hv.SchedPoint{Step: step, Runnable: ptops.VCPUMask(tt.runnable)})
+				r.Next(&sched.Point{Step: step, Runnable: sched.VCPUMask(tt.runnable)})
 			}
 			err := r.Fit()
 			if tt.err == "" {

@@ -14,9 +14,10 @@ import (
 	"strings"
 
 	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/sched"
 )
 
-// Decision is one place where a schedule departs from hv.DefaultNext: at
+// Decision is one place where a schedule departs from sched.DefaultNext: at
 // scheduling point Step, vCPU VCPU runs.
 type Decision struct {
 	Step uint64
@@ -24,7 +25,7 @@ type Decision struct {
 }
 
 // Schedule fixes a run of a domain with VCPUs vCPUs: its decisions, in
-// step order. Without decisions it is hv.DefaultNext throughout.
+// step order. Without decisions it is sched.DefaultNext throughout.
 type Schedule struct {
 	VCPUs     int
 	Decisions []Decision
@@ -80,7 +81,7 @@ func (s Schedule) with(d Decision) Schedule {
 	return Schedule{VCPUs: s.VCPUs, Decisions: append(append([]Decision(nil), s.Decisions...), d)}
 }
 
-// Replay is the hv.Scheduler that follows a schedule. It records the
+// Replay is the sched.Scheduler that follows a schedule. It records the
 // points it passes when Record is set.
 type Replay struct {
 	Schedule Schedule
@@ -105,9 +106,9 @@ type Point struct {
 	Ran int
 }
 
-func (r *Replay) Next(p *hv.SchedPoint) int {
+func (r *Replay) Next(p *sched.Point) int {
 	r.steps, r.up = p.Step, r.up|uint64(p.Runnable)
-	v := hv.DefaultNext(p)
+	v := sched.DefaultNext(p)
 	if ds := r.Schedule.Decisions; r.next < len(ds) && ds[r.next].Step == p.Step {
 		v = ds[r.next].VCPU
 		r.next++

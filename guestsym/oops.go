@@ -3,7 +3,27 @@ package guestsym
 import (
 	"bytes"
 	"regexp"
+
+	"github.com/pvsim/pvsim/x86"
 )
+
+// Oops is how a guest that crashed explained itself: its oops report from
+// the console, with the hypervisor's view of the fault that led there.
+type Oops struct {
+	// Text is the guest's report, from its first line ("BUG: unable to
+	// handle page fault ...", "general protection fault ...") to the end
+	// of the console output.
+	Text string
+	// Fault is the last exception the hypervisor delivered to the vCPU
+	// that crashed, if there was one.
+	Fault *x86.Exception
+	// Where is the fault's RIP as symbol+offset, and Source as file:line
+	// when the kernel has line tables.
+	Where, Source string
+	// NotEmulated says, for a write fault, why the hypervisor did not
+	// emulate it as a pagetable write.
+	NotEmulated string
+}
 
 // oopsStart matches the first line of a Linux-style oops report; an
 // "Oops: " line opens one only when no "BUG: ..." line came before it.

@@ -27,6 +27,7 @@ import (
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/physmem"
 	"github.com/pvsim/pvsim/pvclock"
+	"github.com/pvsim/pvsim/sched"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
@@ -63,7 +64,7 @@ type Config struct {
 	// Scheduler, when set, makes the domain deterministic (sched.go): one
 	// vCPU runs at a time, and Scheduler decides at each scheduling point
 	// which one.
-	Scheduler Scheduler
+	Scheduler sched.Scheduler
 	// Snapshot stops a deterministic domain at the guest's snapshot point
 	// (pvsim_op snapshot_point) and hands back a Snapshot in the Result.
 	Snapshot bool
@@ -93,7 +94,7 @@ type Result struct {
 	// Exits counts exits per vCPU.
 	Exits []ExitStats
 	// Oops is the guest's report when it crashed (SHUTDOWN_crash).
-	Oops *Oops
+	Oops *guestsym.Oops
 	// Snapshot is the domain stopped at its snapshot point, when
 	// Config.Snapshot asked for one; Reason is then meaningless.
 	Snapshot *Snapshot

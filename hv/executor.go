@@ -1,10 +1,7 @@
 package hv
 
 import (
-	"encoding/binary"
-	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
@@ -28,8 +25,7 @@ import (
 // (queuedStore).
 type executor struct {
 	v      *vcpu
-	block  []byte // host view of the command block
-	n      int    // queued commands
+	cmds   *hvimage.CmdBlock
 	parked bool
 	// aborted is set when the domain ended during a round trip: results
 	// read as zero from then on.
@@ -41,67 +37,44 @@ type executor struct {
 
 func newExecutor(v *vcpu) *executor {
 	w := mmu.Translate(v.d.mem, v.d.boot.L4<<mmu.PageShift, hvimage.CPUCmdBlockVA(v.id), mmu.AccessWrite)
-	return &executor{v: v, block: v.d.mem.Bytes(w.PA, mmu.PageSize)}
+	return &executor{v: v, cmds: hvimage.NewCmdBlock(v.d.mem.Bytes(w.PA, mmu.PageSize))}
 }
 
-func (x *executor) put(off int, val uint64) { binary.LittleEndian.PutUint64(x.block[off:], val) }
-func (x *executor) get(off int) uint64      { return binary.LittleEndian.Uint64(x.block[off:]) }
-
-// flags is the block's CmdFlags word, which other vCPUs' threads read
-// while the guest's executor clears it.
-func (x *executor) flags() *atomic.Uint64 {
-	return (*atomic.Uint64)(unsafe.Pointer(&x.block[hvimage.CmdFlags]))
-}
+// queued is the number of commands queued.
+func (x *executor) queued() int { return x.cmds.Len() }
 
 // markQueued records, as the vCPU releases the MMU lock, that it holds
 // stores the frame table already counts: another vCPU must not read or
 // change pagetables under the lock until they are in memory. A round
 // clears the mark once it has run them; a final batch when it has run.
 func (x *executor) markQueued() {
-	if x.n > 0 {
-		x.flags().Store(hvimage.CmdQueued)
+	if x.queued() > 0 {
+		x.cmds.Flags().Store(hvimage.CmdQueued)
 	}
 }
 
 // storesPending reports whether the vCPU holds stores that are counted
-// but not yet in memory (markQueued).
-func (x *executor) storesPending() bool { return x.flags().Load() != 0 }
+// but not yet in memory (markQueued). Any thread may ask.
+func (x *executor) storesPending() bool { return x.cmds.Flags().Load() != 0 }
 
 // add queues one command and returns its index.
 func (x *executor) add(op hvimage.Op, addr, a, b uint64) int {
-	if x.n == hvimage.MaxCommands {
+	if x.cmds.Full() {
 		x.round()
 	}
-	i := x.n
-	c := hvimage.CmdFirst + i*hvimage.CmdSize
-	x.put(c, uint64(op))
-	x.put(c+8, addr)
-	x.put(c+16, a)
-	x.put(c+24, b)
-	x.n++
-	return i
+	return x.cmds.Add(op, addr, a, b)
 }
 
 func (x *executor) result(i int) uint64 {
 	if x.aborted {
 		return 0
 	}
-	return x.get(hvimage.CmdFirst + i*hvimage.CmdSize + 32)
+	return x.cmds.Result(i)
 }
 
 // queuedStore returns the value the last queued store to guest-physical
-// address pa will write, if one is queued. Entries are naturally aligned
-// quadwords, so a store either is to pa exactly or does not touch it.
-func (x *executor) queuedStore(pa uint64) (uint64, bool) {
-	addr := alias(pa)
-	for i := x.n - 1; i >= 0; i-- {
-		c := hvimage.CmdFirst + i*hvimage.CmdSize
-		if hvimage.Op(x.get(c)) == hvimage.OpStore && x.get(c+8) == addr {
-			return x.get(c + 16), true
-		}
-	}
-	return 0, false
-}
+// address pa will write, if one is queued.
+func (x *executor) queuedStore(pa uint64) (uint64, bool) { return x.cmds.QueuedStore(alias(pa)) }
 
 // alias is where the executor reaches guest-physical address pa.
 func alias(pa uint64) uint64 { return hvimage.Alias(pa) }
@@ -118,7 +91,7 @@ func (x *executor) Merge(pa uint64, keep, set mmu.PTE) mmu.PTE {
 
 // CmpXchg implements mmu.Executor.
 func (x *executor) CmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
-	if x.n == 0 && !x.parked && x.inTrapStub() {
+	if x.queued() == 0 && !x.parked && x.inTrapStub() {
 		return x.trapCmpXchg(pa, old, new)
 	}
 	i := x.add(hvimage.OpCmpXchg, alias(pa), uint64(old), uint64(new))
@@ -216,19 +189,17 @@ func (x *executor) enter() {
 // round runs the queued commands now and waits for the executor's report.
 func (x *executor) round() {
 	if x.aborted {
-		x.n = 0
+		x.cmds.Drop()
 		return
 	}
-	x.put(hvimage.CmdCount, uint64(x.n))
-	x.flags().Store(x.flags().Load() & hvimage.CmdQueued) // not final
+	x.cmds.Submit(false, 0)
 	x.enter()
 	start := time.Now()
 	x.parked = x.v.runNested()
-	x.flags().Store(0)
+	x.cmds.Flags().Store(0)
 	x.v.stats.ExecRounds++
 	x.v.stats.ExecTime += time.Since(start)
 	x.aborted = !x.parked
-	x.n = 0
 }
 
 // finish ends the hypercall's use of the executor. If it used it, the
@@ -241,10 +212,11 @@ func (x *executor) finish(ret uint64) bool {
 		return true
 	}
 	if x.aborted {
-		x.aborted, x.parked, x.n = false, false, 0
+		x.cmds.Drop()
+		x.aborted, x.parked = false, false
 		return true
 	}
-	if x.n == 0 && !x.parked {
+	if x.queued() == 0 && !x.parked {
 		return false
 	}
 	if v := x.v; v.d.det != nil {
@@ -256,11 +228,9 @@ func (x *executor) finish(ret uint64) bool {
 			v.flush.done.Store(gen)
 		}
 	}
-	x.put(hvimage.CmdCount, uint64(x.n))
-	x.put(hvimage.CmdRet, ret)
-	x.flags().Store(hvimage.CmdFinal | x.flags().Load()&hvimage.CmdQueued)
+	x.cmds.Submit(true, ret)
 	x.enter()
-	x.parked, x.n = false, 0
+	x.parked = false
 	return true
 }
 

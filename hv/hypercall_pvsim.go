@@ -61,7 +61,7 @@ func (v *vcpu) testAndClearPTEFlags(ptr, mask uint64) uint64 {
 		if err != nil {
 			return errRet(err)
 		}
-		if v.exec.n == 0 && !v.exec.parked {
+		if v.exec.queued() == 0 && !v.exec.parked {
 			v.exec.clearFlags(ptr, mask)
 			return 0 // replaced by the bits cleared
 		}

@@ -34,7 +34,7 @@ type mmuMemory struct{ d *Domain }
 
 // Read64 implements mmu.Memory. The caller holds the MMU lock.
 func (m *mmuMemory) Read64(pa uint64) (uint64, bool) {
-	if o := m.d.mmuOwner; o != nil && o.exec.n > 0 {
+	if o := m.d.mmuOwner; o != nil && o.exec.queued() > 0 {
 		if v, ok := o.exec.queuedStore(pa); ok {
 			return v, true
 		}

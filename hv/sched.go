@@ -2,19 +2,18 @@ package hv
 
 import (
 	"encoding/binary"
-	"fmt"
 	"time"
 
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
-	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/pvclock"
+	"github.com/pvsim/pvsim/sched"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
 
-// Deterministic mode. With Config.Scheduler set, the vCPUs of a domain run
+// Deterministic mode (the vocabulary is package sched's). With Config.Scheduler set, the vCPUs of a domain run
 // one at a time: the vCPU holding the CPU runs until its next exit, and at
 // each scheduling point the Scheduler names the vCPU that runs next. A
 // point is any exit the guest makes on purpose or by faulting, taken
@@ -30,78 +29,23 @@ import (
 // Guest busy-waits must exit (SCHEDOP_yield): a guest learns it runs
 // deterministically from the pvsim feature bit xen.PVSimFeatDeterministic.
 
-// Scheduler decides who runs at each scheduling point of a deterministic
-// domain. Next is called on the thread of the vCPU at the point, one call
-// at a time; it returns the id of a vCPU in p.Runnable.
-type Scheduler interface {
-	Next(p *SchedPoint) int
-}
-
-// SchedPoint is one scheduling point.
-type SchedPoint struct {
-	// Step counts the points of the domain since it booted, from 1.
-	Step uint64
-	// VCPU is the vCPU at the point: the one that ran up to it.
-	VCPU int
-	// Kind and Nr are the exit: a hypercall and its number, or a trap and
-	// its vector.
-	Kind trace.Kind
-	Nr   uint16
-	// Yield is set for SCHEDOP_yield: the vCPU waits for another.
-	Yield bool
-	// Label is an explicit point's label (pvsim_op sched_point).
-	Label string
-	// Runnable are the vCPUs that may run next: those that are up.
-	Runnable ptops.VCPUMask
-}
-
-// DefaultNext is the schedule without decisions: the vCPU at the point
-// runs on, unless it yields, when the next runnable vCPU after it does.
-func DefaultNext(p *SchedPoint) int {
-	if !p.Yield {
-		return p.VCPU
-	}
-	for i := 1; i <= MaxVCPUs; i++ {
-		if c := (p.VCPU + i) % MaxVCPUs; p.Runnable&(1<<c) != 0 {
-			return c
-		}
-	}
-	return p.VCPU
-}
-
-// DefaultScheduler takes no decisions: DefaultNext at every point.
-type DefaultScheduler struct{}
-
-func (DefaultScheduler) Next(p *SchedPoint) int { return DefaultNext(p) }
-
-// ScheduleError reports a scheduler that chose a vCPU that cannot run.
-type ScheduleError struct {
-	Step     uint64
-	VCPU     int
-	Runnable ptops.VCPUMask
-}
-
-func (e *ScheduleError) Error() string {
-	return fmt.Sprintf("schedule: at step %d it chose vCPU %d, which is not up (runnable %#x)", e.Step, e.VCPU, uint64(e.Runnable))
-}
-
 // logicalTick is how far the logical clock moves per tick.
 const logicalTick = time.Microsecond
 
 // detState is the deterministic scheduler's state. Only the vCPU holding
 // the CPU touches it, and the channel hand-over orders those touches.
 type detState struct {
-	sched Scheduler
+	sched sched.Scheduler
 	cur   int
 	step  uint64
 	// ticks is the logical clock, in logicalTick units.
 	ticks uint64
 	// turn[i] hands the CPU to vCPU i.
 	turn  []chan struct{}
-	point SchedPoint
+	point sched.Point
 }
 
-func newDetState(s Scheduler, nvcpus int) *detState {
+func newDetState(s sched.Scheduler, nvcpus int) *detState {
 	t := &detState{sched: s}
 	for range nvcpus {
 		t.turn = append(t.turn, make(chan struct{}, 1))
@@ -144,7 +88,7 @@ func (d *Domain) awaitTurn(v *vcpu) bool {
 func (v *vcpu) schedPoint() bool {
 	d, r := v.d, v.run
 	p := &d.det.point
-	*p = SchedPoint{VCPU: v.id}
+	*p = sched.Point{VCPU: v.id}
 	switch {
 	case r.ExitReason == kvm.ExitMMIO && r.MMIO().PhysAddr&^(mmu.PageSize-1) == d.mem.Doorbell:
 		nr := binary.LittleEndian.Uint32(r.MMIO().Data[:4])
@@ -164,10 +108,10 @@ func (v *vcpu) schedPoint() bool {
 	}
 	s := d.det
 	s.step++
-	p.Step, p.Runnable = s.step, d.upMask()
+	p.Step, p.Runnable = s.step, sched.VCPUMask(d.upMask())
 	next := s.sched.Next(p)
 	if next < 0 || next >= len(d.vcpus) || p.Runnable&(1<<next) == 0 {
-		d.end(Result{}, &ScheduleError{Step: p.Step, VCPU: next, Runnable: p.Runnable})
+		d.end(Result{}, &sched.Error{Step: p.Step, VCPU: next, Runnable: p.Runnable})
 		return false
 	}
 	d.setLogicalTime()

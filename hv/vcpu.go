@@ -281,7 +281,7 @@ func (v *vcpu) exit() outcome {
 		case io.Port == hvimage.ExecPort:
 			x := v.exec
 			return v.fatal(HypervisorFault, r.Regs.RIP, fmt.Sprintf("the executor reported outside a round (parked %v, %d queued, flags %#x, count %d, in trap %v, in hypercall %v)",
-				x.parked, x.n, x.flags().Load(), x.get(hvimage.CmdCount), v.traps.active, v.hc.active))
+				x.parked, x.queued(), x.cmds.Flags().Load(), x.cmds.Count(), v.traps.active, v.hc.active))
 		}
 		return v.fatal(HardwareFault, r.Regs.RIP, fmt.Sprintf("unexpected I/O to port %#x", r.IO().Port))
 	case kvm.ExitShutdown:

@@ -12,6 +12,7 @@ import (
 	"github.com/pvsim/pvsim/explore"
 	"github.com/pvsim/pvsim/guest"
 	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/sched"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -49,7 +50,7 @@ func ExploreTarget(ctx context.Context, strategy string, console io.Writer) (exp
 	}
 	d, err := hv.New(hv.Config{
 		Name: KernelName, Kernel: k.ELF, VCPUs: DefaultVCPUs, CmdLine: ExploreCmdLine(strategy),
-		Console: console, Timeout: ExploreTimeout, Scheduler: hv.DefaultScheduler{}, Snapshot: true,
+		Console: console, Timeout: ExploreTimeout, Scheduler: sched.Default{}, Snapshot: true,
 	})
 	if err != nil {
 		return explore.Target{}, err

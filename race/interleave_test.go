@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pvsim/pvsim/guest"
-	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/guestsym"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
@@ -51,7 +51,7 @@ func raceEvents(t *testing.T) []trace.Event {
 
 func TestReconstruct(t *testing.T) {
 	rec := &Recording{Events: raceEvents(t), VCPU: 1,
-		Oops: &hv.Oops{NotEmulated: "not emulated: frame 0x206 is not an L1 pagetable in use (none, type count 0)"}}
+		Oops: &guestsym.Oops{NotEmulated: "not emulated: frame 0x206 is not an L1 pagetable in use (none, type count 0)"}}
 	in, err := Reconstruct(rec)
 	require.NoError(t, err)
 	assert.Equal(t, []int{0, 1}, in.CPUs)

@@ -132,7 +132,7 @@ type Recording struct {
 	Symbols *guestsym.Symbolizer
 	// VCPU is the vCPU that oopsed, and Oops what the hypervisor saw.
 	VCPU int
-	Oops *hv.Oops
+	Oops *guestsym.Oops
 }
 
 // OopsReport is one oops, as the hypervisor saw it.

@@ -14,6 +14,7 @@ import (
 	"github.com/pvsim/pvsim/explore"
 	"github.com/pvsim/pvsim/guest"
 	"github.com/pvsim/pvsim/hv"
+	"github.com/pvsim/pvsim/sched"
 	"github.com/pvsim/pvsim/timeline"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
@@ -154,7 +155,7 @@ func runOutcome(res hv.Result, err error) error {
 // decision for a vCPU that was not up already is the error to report.
 func fitSchedule(replay *explore.Replay, outcome error) error {
 	var pe *hv.PanicError
-	var se *hv.ScheduleError
+	var se *sched.Error
 	if errors.As(outcome, &pe) || errors.As(outcome, &se) {
 		return outcome
 	}

@@ -31,7 +31,7 @@ type runJSON struct {
 	Exits       []exitsJSON `json:"exits"`
 }
 
-// oopsJSON is the report of a guest that crashed (hv.Oops).
+// oopsJSON is the report of a guest that crashed (guestsym.Oops).
 type oopsJSON struct {
 	// Function is the symbol the faulting RIP is in, Where symbol+offset,
 	// Source file:line.
