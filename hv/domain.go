@@ -29,7 +29,6 @@ import (
 	"github.com/pvsim/pvsim/pvclock"
 	"github.com/pvsim/pvsim/sched"
 	"github.com/pvsim/pvsim/trace"
-	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -92,7 +91,7 @@ type Result struct {
 	// Elapsed is the wall time from the first KVM_RUN to the shutdown.
 	Elapsed time.Duration
 	// Exits counts exits per vCPU.
-	Exits []ExitStats
+	Exits []trace.ExitStats
 	// Oops is the guest's report when it crashed (SHUTDOWN_crash).
 	Oops *guestsym.Oops
 	// Snapshot is the domain stopped at its snapshot point, when
@@ -100,35 +99,6 @@ type Result struct {
 	Snapshot *Snapshot
 	// Steps counts the scheduling points of a deterministic domain.
 	Steps uint64
-}
-
-// ExitStats counts one vCPU's exits by kind.
-type ExitStats struct {
-	Hypercalls [xen.NrHypercalls]uint64
-	Traps      [x86.NrExceptions]uint64
-	// Interrupted counts KVM_RUN calls that returned early for a signal or
-	// a kick.
-	Interrupted uint64
-	// ExecRounds counts executor round trips (inject or resume, run,
-	// report) and ExecTime their wall time; final batches are not counted.
-	ExecRounds uint64
-	ExecTime   time.Duration
-	// RemoteFlushes counts TLB flushes this vCPU did for another's request.
-	RemoteFlushes uint64
-	// PTWrites counts writes to pagetables emulated (ptwr), and
-	// PTWriteRetries the faults left to retry because the entry kept
-	// changing.
-	PTWrites, PTWriteRetries uint64
-	// Audits counts the pagetable audits this vCPU ran (Config.Audit).
-	Audits uint64
-	// SpuriousFaults counts write faults retried because the mapping
-	// allowed the write by the time the hypervisor looked.
-	SpuriousFaults uint64
-	// PendingWrites counts those of PTWrites that went to frames announced
-	// as becoming pagetables (pvsim_op pagetable_pending).
-	PendingWrites uint64
-	// Bounces counts exceptions delivered to the guest's handlers.
-	Bounces uint64
 }
 
 // Domain is one built guest, ready to run once.
@@ -376,7 +346,7 @@ func (d *Domain) Run(ctx context.Context) (Result, error) {
 	if d.det != nil {
 		d.result.Steps = d.det.step
 	}
-	d.result.Exits = make([]ExitStats, len(d.vcpus))
+	d.result.Exits = make([]trace.ExitStats, len(d.vcpus))
 	for i, v := range d.vcpus {
 		d.result.Exits[i] = v.stats
 	}
@@ -394,16 +364,8 @@ func (d *Domain) ReadSymbol(name string, b []byte) error {
 	if uint64(len(b)) > size {
 		return fmt.Errorf("symbol %s is %d bytes, not %d", name, size, len(b))
 	}
-	for done := uint64(0); done < uint64(len(b)); {
-		va := addr + done
-		w := mmu.Translate(d.mem, d.boot.L4<<mmu.PageShift, va, 0)
-		n := min(uint64(len(b))-done, mmu.PageSize-va&(mmu.PageSize-1))
-		src := d.mem.Bytes(w.PA, n)
-		if !w.OK || src == nil {
-			return fmt.Errorf("symbol %s: %#x is not mapped", name, va)
-		}
-		copy(b[done:], src)
-		done += n
+	if err := d.mem.CopyFromGuest(d.boot.L4<<mmu.PageShift, b, addr); err != nil {
+		return fmt.Errorf("symbol %s at %#x is not mapped: %w", name, addr, err)
 	}
 	return nil
 }

@@ -56,14 +56,14 @@ func (v *vcpu) mmuUpdate(a *hypercallArgs) uint64 {
 }
 
 func (v *vcpu) mmuUpdateOp(c *ptops.Context, rec []byte) error {
-	ptr, val := binary.LittleEndian.Uint64(rec), mmu.PTE(binary.LittleEndian.Uint64(rec[8:]))
-	switch ptr & 7 {
+	u := xen.DecodeMMUUpdate(rec)
+	switch u.Type() {
 	case xen.MMUNormalPTUpdate:
-		return ptops.UpdateEntry(c, ptr&^7, val, false)
+		return ptops.UpdateEntry(c, u.Addr(), mmu.PTE(u.Val), false)
 	case xen.MMUPTUpdatePreserveAD:
-		return ptops.UpdateEntry(c, ptr&^7, val, true)
+		return ptops.UpdateEntry(c, u.Addr(), mmu.PTE(u.Val), true)
 	}
-	return fmt.Errorf("mmu_update: request type %d: %w", ptr&7, xen.ENOSYS)
+	return fmt.Errorf("mmu_update: request type %d: %w", u.Type(), xen.ENOSYS)
 }
 
 // updateVAMapping: HYPERVISOR_update_va_mapping(va, val, flags).
@@ -80,9 +80,5 @@ func (v *vcpu) mmuextOp(a *hypercallArgs) uint64 {
 }
 
 func (v *vcpu) mmuextOpRec(c *ptops.Context, rec []byte) error {
-	return ptops.MMUExtOp(c, ptops.ExtOp{
-		Cmd:  binary.LittleEndian.Uint32(rec),
-		Arg1: binary.LittleEndian.Uint64(rec[8:]),
-		Arg2: binary.LittleEndian.Uint64(rec[16:]),
-	})
+	return ptops.MMUExtOp(c, xen.DecodeMMUExtOp(rec))
 }

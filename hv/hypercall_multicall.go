@@ -24,12 +24,9 @@ func (v *vcpu) multicall(a *hypercallArgs) uint64 {
 		if err := v.readGuest(b[:], at); err != nil {
 			return xen.EFAULT.Ret()
 		}
-		op := binary.LittleEndian.Uint64(b[:])
-		var args hypercallArgs
-		for j := range args {
-			args[j] = binary.LittleEndian.Uint64(b[xen.MulticallArgs+8*j:])
-		}
-		ret := v.call(op, &args)
+		e := xen.DecodeMulticallEntry(b[:])
+		args := hypercallArgs(e.Args)
+		ret := v.call(e.Op, &args)
 		var r [8]byte
 		binary.LittleEndian.PutUint64(r[:], ret)
 		if err := v.writeGuest(at+xen.MulticallResult, r[:]); err != nil {

@@ -1,7 +1,6 @@
 package hv
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/pvsim/pvsim/x86"
@@ -20,7 +19,7 @@ func (v *vcpu) setTrapTable(a *hypercallArgs) uint64 {
 	list := a[0]
 	next := &v.traps.next
 	if list == 0 {
-		*next = [256]trapInfo{}
+		*next = [256]xen.TrapInfo{}
 	} else {
 		*next = v.traps.table
 		var e [xen.TrapInfoSize]byte
@@ -31,16 +30,14 @@ func (v *vcpu) setTrapTable(a *hypercallArgs) uint64 {
 			if err := v.readGuest(e[:], list+uint64(i)*xen.TrapInfoSize); err != nil {
 				return errRet(err)
 			}
-			addr := binary.LittleEndian.Uint64(e[xen.TrapInfoAddress:])
-			if addr == 0 {
+			t := xen.DecodeTrapInfo(e[:])
+			if t.Address == 0 {
 				break
 			}
-			if !guestAddress(addr) {
+			if !guestAddress(t.Address) {
 				return xen.EINVAL.Ret()
 			}
-			next[e[xen.TrapInfoVector]] = trapInfo{
-				flags: e[xen.TrapInfoFlags], cs: binary.LittleEndian.Uint16(e[xen.TrapInfoCS:]), address: addr,
-			}
+			next[t.Vector] = t
 		}
 	}
 	v.traps.table = *next
@@ -67,8 +64,8 @@ func (v *vcpu) iret(a *hypercallArgs) uint64 {
 		v.fatal(DomainCrash, r.RIP, fmt.Sprintf("HYPERVISOR_iret: frame at %#x unreadable", r.RSP))
 		return 0
 	}
-	q := func(off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
-	cs, rip := uint16(q(xen.IretCS)), q(xen.IretRIP) // above bit 15: the saved upcall mask
+	ic := xen.DecodeIretContext(b)
+	cs, rip := uint16(ic.CS), ic.RIP // above bit 15: the saved upcall mask
 	switch {
 	case cs&3 == 3:
 		v.fatal(DomainCrash, rip, fmt.Sprintf("HYPERVISOR_iret to user mode (cs %#x): pvsim runs no guest user mode", cs))
@@ -81,10 +78,10 @@ func (v *vcpu) iret(a *hypercallArgs) uint64 {
 		return 0
 	}
 	r.RIP = rip
-	r.RFLAGS = q(xen.IretRFLAGS)&^(x86.FlagIOPL|x86.FlagVM) | x86.FlagIF | x86.FlagRes1
-	r.RSP = q(xen.IretRSP)
-	if q(xen.IretFlags)&xen.VGCFInSyscall == 0 {
-		r.R11, r.RCX = q(xen.IretR11), q(xen.IretRCX)
+	r.RFLAGS = ic.RFLAGS&^(x86.FlagIOPL|x86.FlagVM) | x86.FlagIF | x86.FlagRes1
+	r.RSP = ic.RSP
+	if ic.Flags&xen.VGCFInSyscall == 0 {
+		r.R11, r.RCX = ic.R11, ic.RCX
 	}
-	return q(xen.IretRAX)
+	return ic.RAX
 }

@@ -54,56 +54,40 @@ func (t *vcpu) initialise(caller *vcpu, ctx uint64) error {
 	if t.state.Load() != Down {
 		return xen.EEXIST
 	}
-	rd := func(off int) (uint64, error) { return caller.readGuest64(ctx + uint64(off)) }
-	var regs = []struct {
+	// Read into a copy: a refused context leaves t as it was.
+	st := t.start
+	var r = &st.regs
+	const u = xen.VCPUCtxUserRegs
+	for _, f := range []struct {
 		off int
 		dst *uint64
 	}{
-		{xen.UserRegsR15, &t.start.regs.R15}, {xen.UserRegsR14, &t.start.regs.R14}, {xen.UserRegsR13, &t.start.regs.R13},
-		{xen.UserRegsR12, &t.start.regs.R12}, {xen.UserRegsRBP, &t.start.regs.RBP}, {xen.UserRegsRBX, &t.start.regs.RBX},
-		{xen.UserRegsR11, &t.start.regs.R11}, {xen.UserRegsR10, &t.start.regs.R10}, {xen.UserRegsR9, &t.start.regs.R9},
-		{xen.UserRegsR8, &t.start.regs.R8}, {xen.UserRegsRAX, &t.start.regs.RAX}, {xen.UserRegsRCX, &t.start.regs.RCX},
-		{xen.UserRegsRDX, &t.start.regs.RDX}, {xen.UserRegsRSI, &t.start.regs.RSI}, {xen.UserRegsRDI, &t.start.regs.RDI},
-		{xen.UserRegsRIP, &t.start.regs.RIP}, {xen.UserRegsRFLAGS, &t.start.regs.RFLAGS}, {xen.UserRegsRSP, &t.start.regs.RSP},
-	}
-	for _, r := range regs {
-		val, err := rd(xen.VCPUCtxUserRegs + r.off)
+		{u + xen.UserRegsR15, &r.R15}, {u + xen.UserRegsR14, &r.R14}, {u + xen.UserRegsR13, &r.R13},
+		{u + xen.UserRegsR12, &r.R12}, {u + xen.UserRegsRBP, &r.RBP}, {u + xen.UserRegsRBX, &r.RBX},
+		{u + xen.UserRegsR11, &r.R11}, {u + xen.UserRegsR10, &r.R10}, {u + xen.UserRegsR9, &r.R9},
+		{u + xen.UserRegsR8, &r.R8}, {u + xen.UserRegsRAX, &r.RAX}, {u + xen.UserRegsRCX, &r.RCX},
+		{u + xen.UserRegsRDX, &r.RDX}, {u + xen.UserRegsRSI, &r.RSI}, {u + xen.UserRegsRDI, &r.RDI},
+		{u + xen.UserRegsRIP, &r.RIP}, {u + xen.UserRegsRFLAGS, &r.RFLAGS}, {u + xen.UserRegsRSP, &r.RSP},
+		{xen.VCPUCtxCtrlReg + 3*8, &st.cr3}, {xen.VCPUCtxFSBase, &st.fsBase},
+		{xen.VCPUCtxGSBaseKernel, &st.gsBase}, {xen.VCPUCtxGSBaseUser, &st.gsBaseUser},
+	} {
+		val, err := caller.readGuest64(ctx + uint64(f.off))
 		if err != nil {
 			return err
 		}
-		*r.dst = val
+		*f.dst = val
 	}
 	// The guest cannot take IOPL or leave IF clear; reserved bit 1 is set.
-	t.start.regs.RFLAGS = t.start.regs.RFLAGS&(x86.ArithFlags|x86.FlagDF) | x86.FlagIF | x86.FlagRes1
-	if !guestAddress(t.start.regs.RIP) {
-		return xen.EINVAL
-	}
-	cr3, err := rd(xen.VCPUCtxCtrlReg + 3*8)
-	if err != nil {
-		return err
-	}
-	if cr3&(mmu.PageSize-1) != 0 {
-		return xen.EINVAL
-	}
-	fs, err := rd(xen.VCPUCtxFSBase)
-	if err != nil {
-		return err
-	}
-	gs, err := rd(xen.VCPUCtxGSBaseKernel)
-	if err != nil {
-		return err
-	}
-	gsu, err := rd(xen.VCPUCtxGSBaseUser)
-	if err != nil {
-		return err
-	}
-	if !mmu.Canonical(fs) || !mmu.Canonical(gs) || !mmu.Canonical(gsu) {
+	r.RFLAGS = r.RFLAGS&(x86.ArithFlags|x86.FlagDF) | x86.FlagIF | x86.FlagRes1
+	if !guestAddress(r.RIP) || st.cr3&(mmu.PageSize-1) != 0 ||
+		!mmu.Canonical(st.fsBase) || !mmu.Canonical(st.gsBase) || !mmu.Canonical(st.gsBaseUser) {
 		return xen.EINVAL
 	}
 	// The new vCPU's CR3 holds an L4 type reference, as NEW_BASEPTR's does.
 	c := caller.lockMMU("vcpu_op(VCPUOP_initialise)")
-	if err = c.FT.GetPageAndType(cr3>>mmu.PageShift, mmu.TypeL4, c.X); err == nil {
-		t.start.cr3, t.start.fsBase, t.start.gsBase, t.start.gsBaseUser = cr3, fs, gs, gsu
+	err := c.FT.GetPageAndType(st.cr3>>mmu.PageShift, mmu.TypeL4, c.X)
+	if err == nil {
+		t.start = st
 		t.state.Store(Initialised)
 	}
 	caller.unlockMMU()

@@ -13,21 +13,9 @@ import (
 	"github.com/pvsim/pvsim/xen"
 )
 
-// Deterministic mode (the vocabulary is package sched's). With Config.Scheduler set, the vCPUs of a domain run
-// one at a time: the vCPU holding the CPU runs until its next exit, and at
-// each scheduling point the Scheduler names the vCPU that runs next. A
-// point is any exit the guest makes on purpose or by faulting, taken
-// before the hypervisor handles it: every hypercall but trace marks (which
-// only annotate), and every exception. What runs between two points is one
-// vCPU's guest code alone, so the sequence of decisions, the schedule,
-// fixes the whole run: the same schedule gives the same exits, the same
-// memory, the same trace.
-//
-// The guest's time comes from the hypervisor too. The pvclock publishes a
-// logical clock that advances at every point and a TSC scale of zero, and
-// the trace stamps events with the logical clock instead of wall time.
-// Guest busy-waits must exit (SCHEDOP_yield): a guest learns it runs
-// deterministically from the pvsim feature bit xen.PVSimFeatDeterministic.
+// Deterministic mode: with Config.Scheduler set, one vCPU runs at a time
+// and switches happen only at scheduling points, as package sched
+// describes; time is a logical clock that moves at every point.
 
 // logicalTick is how far the logical clock moves per tick.
 const logicalTick = time.Microsecond

@@ -45,9 +45,9 @@ type vcpuSnapshot struct {
 	// after the snapshot hypercall.
 	kvm                *kvmState
 	start              startContext
-	table              [256]trapInfo
+	table              [256]xen.TrapInfo
 	kernelSS, kernelSP uint64
-	stats              ExitStats
+	stats              trace.ExitStats
 	exits              uint64
 	labels             map[uint64]string
 	trace              []trace.Event

@@ -27,7 +27,7 @@ import (
 type trapState struct {
 	// table is the guest's virtual IDT (set_trap_table), and next scratch
 	// space for building a new one.
-	table, next [256]trapInfo
+	table, next [256]xen.TrapInfo
 	// kernelSS and kernelSP are the guest kernel's stack (stack_switch).
 	kernelSS, kernelSP uint64
 	// active is set while a trap is handled. exc is the trap, and frame
@@ -48,13 +48,6 @@ type trapState struct {
 	bounced       bool
 	// stack is the host view of the CPL0 stack pages.
 	stack [hvimage.CPUStackPages][]byte
-}
-
-// trapInfo is one entry of a vCPU's virtual IDT (Xen's struct trap_info).
-type trapInfo struct {
-	flags   uint8
-	cs      uint16
-	address uint64
 }
 
 // stackWord returns the host view of the quadword at va on this vCPU's
@@ -89,24 +82,7 @@ func (v *vcpu) readException(x *x86.Exception) {
 		RSP: v.stackGet(sp + hvimage.FrameRSP), SS: v.stackGet(sp + hvimage.FrameSS),
 		CR2: r.Sregs.CR2,
 	}
-	acc := mmu.AccessFetch
-	if x.CPL() == 3 {
-		acc |= mmu.AccessUser
-	}
-	// One walk per page the instruction bytes lie on, not one per byte.
-	for x.CodeLen < len(x.Code) {
-		va := x.RIP + uint64(x.CodeLen)
-		w := mmu.Translate(v.d.mem, r.Sregs.CR3, va, acc)
-		if !w.OK {
-			break
-		}
-		n := min(uint64(len(x.Code)-x.CodeLen), mmu.PageSize-va&(mmu.PageSize-1))
-		b := v.d.mem.Bytes(w.PA, n)
-		if b == nil {
-			break
-		}
-		x.CodeLen += copy(x.Code[x.CodeLen:], b)
-	}
+	x.CodeLen = v.d.mem.FetchCode(r.Sregs.CR3, x.RIP, x.CPL() == 3, x.Code[:])
 }
 
 // trap handles an exception that reached the hypervisor's entry stub: a
@@ -252,7 +228,7 @@ func (v *vcpu) bounce(x *x86.Exception) outcome {
 	switch {
 	case x.Vector == x86.VectorNMI || x.Vector == x86.VectorDF || x.Vector == x86.VectorMC:
 		return v.fatal(TripleFault, x.RIP, x.Describe()+"; the hypervisor does not hand this vector to a PV guest")
-	case t.address == 0:
+	case t.Address == 0:
 		// As on a CPU with an empty IDT: neither the exception nor the
 		// double fault that follows can be delivered.
 		return v.fatal(TripleFault, x.RIP, x.Describe()+v.whyNotEmulated(x)+"; no guest trap handler, so neither it nor #DF can be delivered")
@@ -277,7 +253,7 @@ func (v *vcpu) bounce(x *x86.Exception) outcome {
 	if err := v.writeGuest(sp, b); err != nil {
 		return v.fatal(TripleFault, x.RIP, fmt.Sprintf("%s; the bounce frame for it at %#x is not writable, so it cannot be delivered", x.Describe(), sp))
 	}
-	v.stackPut(ts.frame+hvimage.FrameRIP, t.address)
+	v.stackPut(ts.frame+hvimage.FrameRIP, t.Address)
 	v.stackPut(ts.frame+hvimage.FrameCS, xen.FlatRing3CS64)
 	v.stackPut(ts.frame+hvimage.FrameRFLAGS, x.RFLAGS&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagAC|x86.FlagVM)|x86.FlagIF|x86.FlagRes1)
 	v.stackPut(ts.frame+hvimage.FrameRSP, sp)
@@ -288,7 +264,7 @@ func (v *vcpu) bounce(x *x86.Exception) outcome {
 	if x.Vector == x86.VectorPF {
 		ts.lastBounceWhy, ts.lastNotEmulated = ts.lastNotEmulated, ""
 	}
-	v.trace.Note(trace.OutcomeBounce, t.address)
+	v.trace.Note(trace.OutcomeBounce, t.Address)
 	return resume
 }
 

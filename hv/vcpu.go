@@ -78,7 +78,7 @@ type vcpu struct {
 	tid     atomic.Int32
 	entered bool   // has run guest code
 	lastRIP uint64 // where it stopped, for reports
-	stats   ExitStats
+	stats   trace.ExitStats
 	exits   uint64 // for the guest's exit-counter page
 
 	hc    hypercallState

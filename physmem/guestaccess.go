@@ -48,3 +48,29 @@ func (m *Memory) CopyToGuest(cr3, va uint64, b []byte) error {
 	}
 	return nil
 }
+
+// FetchCode copies into dst the instruction bytes at guest virtual address
+// rip that an instruction fetch at CPL3 (user) or CPL0 could read, stopping
+// at the first byte it could not, and returns how many it copied.
+func (m *Memory) FetchCode(cr3, rip uint64, user bool, dst []byte) int {
+	acc := mmu.AccessFetch
+	if user {
+		acc |= mmu.AccessUser
+	}
+	n := 0
+	// One walk per page the bytes lie on, not one per byte.
+	for n < len(dst) {
+		va := rip + uint64(n)
+		w := mmu.Translate(m, cr3, va, acc)
+		if !w.OK {
+			break
+		}
+		k := min(uint64(len(dst)-n), mmu.PageSize-va&(mmu.PageSize-1))
+		b := m.Bytes(w.PA, k)
+		if b == nil {
+			break
+		}
+		n += copy(dst[n:], b)
+	}
+	return n
+}

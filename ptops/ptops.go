@@ -181,10 +181,7 @@ func UpdateVAMapping(c *Context, va uint64, val mmu.PTE, flags uint64) error {
 }
 
 // ExtOp is one struct mmuext_op.
-type ExtOp struct {
-	Cmd        uint32
-	Arg1, Arg2 uint64
-}
+type ExtOp = xen.MMUExtOp
 
 // MMUExtOp performs one mmuext_op command.
 func MMUExtOp(c *Context, op ExtOp) error {

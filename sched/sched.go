@@ -2,6 +2,22 @@
 // and the explorer share: a scheduling point, as the VMM offers it at an
 // exit before handling it, and a Scheduler, which names the vCPU that runs
 // next. hv asks; explore decides.
+//
+// In a deterministic domain (hv.Config.Scheduler set) the vCPUs run one at
+// a time: the vCPU holding the CPU runs until its next exit, and at each
+// scheduling point the Scheduler names the vCPU that runs next. A point is
+// any exit the guest makes on purpose or by faulting, taken before the
+// hypervisor handles it: every hypercall but trace marks (which only
+// annotate), and every exception. What runs between two points is one
+// vCPU's guest code alone, so the sequence of decisions, the schedule,
+// fixes the whole run: the same schedule gives the same exits, the same
+// memory, the same trace.
+//
+// The guest's time comes from the hypervisor too. The pvclock publishes a
+// logical clock that advances at every point and a TSC scale of zero, and
+// the trace stamps events with the logical clock instead of wall time.
+// Guest busy-waits must exit (SCHEDOP_yield): a guest learns it runs
+// deterministically from the pvsim feature bit xen.PVSimFeatDeterministic.
 package sched
 
 import (

@@ -46,7 +46,7 @@ type oopsJSON struct {
 	Text string `json:"text,omitempty"`
 }
 
-// exitsJSON counts one vCPU's exits (hv.ExitStats).
+// exitsJSON counts one vCPU's exits (trace.ExitStats).
 type exitsJSON struct {
 	VCPU int `json:"vcpu"`
 	// Hypercalls and Traps count the exits by hypercall name and by

@@ -1,0 +1,37 @@
+package trace
+
+import (
+	"time"
+
+	"github.com/pvsim/pvsim/x86"
+	"github.com/pvsim/pvsim/xen"
+)
+
+// ExitStats counts one vCPU's exits by kind.
+type ExitStats struct {
+	Hypercalls [xen.NrHypercalls]uint64
+	Traps      [x86.NrExceptions]uint64
+	// Interrupted counts KVM_RUN calls that returned early for a signal or
+	// a kick.
+	Interrupted uint64
+	// ExecRounds counts executor round trips (inject or resume, run,
+	// report) and ExecTime their wall time; final batches are not counted.
+	ExecRounds uint64
+	ExecTime   time.Duration
+	// RemoteFlushes counts TLB flushes this vCPU did for another's request.
+	RemoteFlushes uint64
+	// PTWrites counts writes to pagetables emulated (ptwr), and
+	// PTWriteRetries the faults left to retry because the entry kept
+	// changing.
+	PTWrites, PTWriteRetries uint64
+	// Audits counts the pagetable audits this vCPU ran (hv.Config.Audit).
+	Audits uint64
+	// SpuriousFaults counts write faults retried because the mapping
+	// allowed the write by the time the hypervisor looked.
+	SpuriousFaults uint64
+	// PendingWrites counts those of PTWrites that went to frames announced
+	// as becoming pagetables (pvsim_op pagetable_pending).
+	PendingWrites uint64
+	// Bounces counts exceptions delivered to the guest's handlers.
+	Bounces uint64
+}
