@@ -2,9 +2,9 @@ package hv
 
 import (
 	"github.com/pvsim/pvsim/internal/kvm"
-	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/trace"
+	"github.com/pvsim/pvsim/traps"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -108,6 +108,4 @@ func (v *vcpu) writeGuestRet(va uint64, b []byte) uint64 {
 
 // guestAddress reports whether va is a canonical address outside the
 // hypervisor's reserved range.
-func guestAddress(va uint64) bool {
-	return mmu.Canonical(va) && (va < xen.HypervisorVirtStart || va >= xen.HypervisorVirtEnd)
-}
+func guestAddress(va uint64) bool { return traps.GuestAddress(va) }

@@ -3,7 +3,7 @@ package hv
 import (
 	"fmt"
 
-	"github.com/pvsim/pvsim/x86"
+	"github.com/pvsim/pvsim/traps"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -17,31 +17,18 @@ import (
 // the table. The table changes only if the whole list is read.
 func (v *vcpu) setTrapTable(a *hypercallArgs) uint64 {
 	list := a[0]
-	next := &v.traps.next
 	if list == 0 {
-		*next = [256]xen.TrapInfo{}
-	} else {
-		*next = v.traps.table
-		var e [xen.TrapInfoSize]byte
-		for i := 0; ; i++ {
-			if i > len(next) {
-				return xen.EINVAL.Ret() // no terminator: more entries than vectors
-			}
-			if err := v.readGuest(e[:], list+uint64(i)*xen.TrapInfoSize); err != nil {
-				return errRet(err)
-			}
-			t := xen.DecodeTrapInfo(e[:])
-			if t.Address == 0 {
-				break
-			}
-			if !guestAddress(t.Address) {
-				return xen.EINVAL.Ret()
-			}
-			next[t.Vector] = t
-		}
+		v.traps.table = traps.Table{}
+		return 0
 	}
-	v.traps.table = *next
-	return 0
+	var e [xen.TrapInfoSize]byte
+	err := v.traps.table.Set(func(i int) (xen.TrapInfo, error) {
+		if err := v.readGuest(e[:], list+uint64(i)*xen.TrapInfoSize); err != nil {
+			return xen.TrapInfo{}, err
+		}
+		return xen.DecodeTrapInfo(e[:]), nil
+	}, &v.traps.next)
+	return errRet(err)
 }
 
 // stackSwitch: HYPERVISOR_stack_switch(ss, esp). It records the stack the
@@ -65,23 +52,14 @@ func (v *vcpu) iret(a *hypercallArgs) uint64 {
 		return 0
 	}
 	ic := xen.DecodeIretContext(b)
-	cs, rip := uint16(ic.CS), ic.RIP // above bit 15: the saved upcall mask
-	switch {
-	case cs&3 == 3:
-		v.fatal(DomainCrash, rip, fmt.Sprintf("HYPERVISOR_iret to user mode (cs %#x): pvsim runs no guest user mode", cs))
-		return 0
-	case cs|3 != xen.FlatRing3CS64:
-		v.fatal(DomainCrash, rip, fmt.Sprintf("HYPERVISOR_iret to cs %#x: pvsim runs on FLAT_KERNEL_CS only", cs))
-		return 0
-	case !guestAddress(rip):
-		v.fatal(DomainCrash, rip, fmt.Sprintf("HYPERVISOR_iret to %#x, not a guest address", rip))
+	ret, err := traps.Iret(ic)
+	if err != nil {
+		v.fatal(DomainCrash, ic.RIP, err.Error())
 		return 0
 	}
-	r.RIP = rip
-	r.RFLAGS = ic.RFLAGS&^(x86.FlagIOPL|x86.FlagVM) | x86.FlagIF | x86.FlagRes1
-	r.RSP = ic.RSP
-	if ic.Flags&xen.VGCFInSyscall == 0 {
-		r.R11, r.RCX = ic.R11, ic.RCX
+	r.RIP, r.RFLAGS, r.RSP = ret.RIP, ret.RFLAGS, ret.RSP
+	if ret.Restore {
+		r.R11, r.RCX = ret.R11, ret.RCX
 	}
-	return ic.RAX
+	return ret.RAX
 }

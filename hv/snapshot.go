@@ -11,6 +11,7 @@ import (
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/physmem"
 	"github.com/pvsim/pvsim/trace"
+	"github.com/pvsim/pvsim/traps"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -45,7 +46,7 @@ type vcpuSnapshot struct {
 	// after the snapshot hypercall.
 	kvm                *kvmState
 	start              startContext
-	table              [256]xen.TrapInfo
+	table              traps.Table
 	kernelSS, kernelSP uint64
 	stats              trace.ExitStats
 	exits              uint64

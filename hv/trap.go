@@ -10,6 +10,7 @@ import (
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/trace"
+	"github.com/pvsim/pvsim/traps"
 	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
@@ -27,7 +28,7 @@ import (
 type trapState struct {
 	// table is the guest's virtual IDT (set_trap_table), and next scratch
 	// space for building a new one.
-	table, next [256]xen.TrapInfo
+	table, next traps.Table
 	// kernelSS and kernelSP are the guest kernel's stack (stack_switch).
 	kernelSS, kernelSP uint64
 	// active is set while a trap is handled. exc is the trap, and frame
@@ -35,10 +36,10 @@ type trapState struct {
 	active bool
 	exc    x86.Exception
 	frame  uint64
-	// Scratch space for the write emulator and the bounce frame.
-	ptwRegs     ptops.Regs
-	insns       ptops.InsnCache
-	bounceFrame [8]uint64
+	// Scratch space for the write emulator and the bounce.
+	ptwRegs ptops.Regs
+	insns   ptops.InsnCache
+	bounce  traps.Bounce
 	// lastNotEmulated says why ptwr declined the last write fault.
 	lastNotEmulated string
 	// The last exception bounced to the guest, for crash reports, and for
@@ -214,57 +215,39 @@ func (v *vcpu) setGuestGPR(i int, val uint64) {
 	v.run.DirtyRegs |= kvm.SyncRegs
 }
 
-// bounce delivers exception x to the guest's handler, through a bounce
-// frame on the guest stack laid out as Xen lays it out for a 64-bit PV
-// guest in kernel mode: from the new RSP up, RCX, R11, [error code], RIP,
-// CS (RPL cleared: the exception came from kernel mode), RFLAGS, RSP, SS.
-// The handler runs on FLAT_KERNEL_CS with TF, NT, RF and AC clear; a #PF's
-// address is in the vCPU's vcpu_info.arch.cr2, and its error code loses
-// the user bit, as Xen does for a fault in guest kernel mode. An
-// exception the guest has no handler for ends the domain.
+// bounce delivers exception x to the guest's handler (traps.Deliver),
+// with a #PF's address in the vCPU's vcpu_info.arch.cr2. An exception the
+// guest cannot take ends the domain.
 func (v *vcpu) bounce(x *x86.Exception) outcome {
 	ts := &v.traps
-	t := ts.table[x.Vector]
-	switch {
-	case x.Vector == x86.VectorNMI || x.Vector == x86.VectorDF || x.Vector == x86.VectorMC:
-		return v.fatal(TripleFault, x.RIP, x.Describe()+"; the hypervisor does not hand this vector to a PV guest")
-	case t.Address == 0:
-		// As on a CPU with an empty IDT: neither the exception nor the
-		// double fault that follows can be delivered.
-		return v.fatal(TripleFault, x.RIP, x.Describe()+v.whyNotEmulated(x)+"; no guest trap handler, so neither it nor #DF can be delivered")
+	r := &v.run.Regs
+	b := &ts.bounce
+	if err := ts.table.Deliver(x, r.RCX, r.R11, b); err != nil {
+		return v.fatal(TripleFault, x.RIP, x.Describe()+v.whyNotEmulated(x)+"; "+err.Error())
 	}
-	errorCode := x.ErrorCode
 	if x.Vector == x86.VectorPF {
-		errorCode &^= x86.PFUser
 		binary.LittleEndian.PutUint64(v.d.sharedInfo[v.id*xen.VCPUInfoSize+xen.VCPUInfoCR2:], x.CR2)
 	}
-	r := &v.run.Regs
-	f := ts.bounceFrame[:0]
-	f = append(f, r.RCX, r.R11)
-	if x.Vector.HasErrorCode() {
-		f = append(f, errorCode)
+	buf := v.hc.buf[:b.N*8]
+	for i, q := range b.Frame() {
+		binary.LittleEndian.PutUint64(buf[i*8:], q)
 	}
-	f = append(f, x.RIP, x.CS&^3, x.RFLAGS, x.RSP, x.SS)
-	sp := x.RSP&^15 - uint64(len(f))*8
-	b := v.hc.buf[:len(f)*8]
-	for i, q := range f {
-		binary.LittleEndian.PutUint64(b[i*8:], q)
+	if err := v.writeGuest(b.SP, buf); err != nil {
+		return v.fatal(TripleFault, x.RIP, fmt.Sprintf("%s; the bounce frame for it at %#x is not writable, so it cannot be delivered", x.Describe(), b.SP))
 	}
-	if err := v.writeGuest(sp, b); err != nil {
-		return v.fatal(TripleFault, x.RIP, fmt.Sprintf("%s; the bounce frame for it at %#x is not writable, so it cannot be delivered", x.Describe(), sp))
+	for _, w := range [...]struct{ off, val uint64 }{
+		{hvimage.FrameRIP, b.RIP}, {hvimage.FrameCS, b.CS}, {hvimage.FrameRFLAGS, b.RFLAGS},
+		{hvimage.FrameRSP, b.SP}, {hvimage.FrameSS, b.SS},
+	} {
+		v.stackPut(ts.frame+w.off, w.val)
 	}
-	v.stackPut(ts.frame+hvimage.FrameRIP, t.Address)
-	v.stackPut(ts.frame+hvimage.FrameCS, xen.FlatRing3CS64)
-	v.stackPut(ts.frame+hvimage.FrameRFLAGS, x.RFLAGS&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagAC|x86.FlagVM)|x86.FlagIF|x86.FlagRes1)
-	v.stackPut(ts.frame+hvimage.FrameRSP, sp)
-	v.stackPut(ts.frame+hvimage.FrameSS, xen.FlatRing3SS64)
 	v.stats.Bounces++
 	ts.lastBounce, ts.bounced = *x, true
 	ts.lastBounceWhy = ""
 	if x.Vector == x86.VectorPF {
 		ts.lastBounceWhy, ts.lastNotEmulated = ts.lastNotEmulated, ""
 	}
-	v.trace.Note(trace.OutcomeBounce, t.Address)
+	v.trace.Note(trace.OutcomeBounce, b.RIP)
 	return resume
 }
 

@@ -1,0 +1,142 @@
+// Package traps is how Xen delivers exceptions to a 64-bit PV guest
+// kernel and lets it return from them, as pure functions of the guest's
+// state: the virtual IDT the guest registers (set_trap_table), the bounce
+// frame Xen builds on the guest stack to enter a handler
+// (create_bounce_frame), and the checks of HYPERVISOR_iret (do_iret). hv
+// reads and writes the guest; the decisions are here, testable without
+// KVM. Callbacks (callback_op) belong here too.
+package traps
+
+import (
+	"fmt"
+
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/x86"
+	"github.com/pvsim/pvsim/xen"
+)
+
+// GuestAddress reports whether va is a canonical address outside the
+// hypervisor's reserved range: an address a guest may hand Xen as code.
+func GuestAddress(va uint64) bool {
+	return mmu.Canonical(va) && (va < xen.HypervisorVirtStart || va >= xen.HypervisorVirtEnd)
+}
+
+// Table is a vCPU's virtual IDT, by vector (Xen's trap_ctxt).
+type Table [256]xen.TrapInfo
+
+// ErrNoTerminator is a set_trap_table list with more entries than vectors.
+var ErrNoTerminator = fmt.Errorf("set_trap_table: no terminating entry within 256 entries: %w", xen.EINVAL)
+
+// Set applies a set_trap_table list to t: entries up to the first with a
+// zero address replace those of their vectors. entry(i) reads the list's
+// i-th entry from the guest. Errors are entry's, xen.EINVAL for a handler
+// that is not a guest address, or ErrNoTerminator; the table changes only
+// if the whole list is valid. scratch is space for the new table, so that
+// Set allocates nothing.
+func (t *Table) Set(entry func(i int) (xen.TrapInfo, error), scratch *Table) error {
+	*scratch = *t
+	for i := 0; ; i++ {
+		if i > len(t) {
+			return ErrNoTerminator
+		}
+		e, err := entry(i)
+		if err != nil {
+			return err
+		}
+		if e.Address == 0 {
+			break
+		}
+		if !GuestAddress(e.Address) {
+			return xen.EINVAL
+		}
+		scratch[e.Vector] = e
+	}
+	*t = *scratch
+	return nil
+}
+
+// Bounce is the delivery of an exception to the guest's handler: the frame
+// to write at SP (Words[:N], from SP up), and where the guest resumes.
+type Bounce struct {
+	Words [8]uint64
+	N     int
+	// SP is the new stack pointer, where the frame starts.
+	SP uint64
+	// RIP, CS, RFLAGS and SS are the handler's.
+	RIP, CS, RFLAGS, SS uint64
+}
+
+// Frame is the bounce frame's words.
+func (b *Bounce) Frame() []uint64 { return b.Words[:b.N] }
+
+// Undeliverable is an exception the guest cannot take: the domain ends as
+// after a triple fault.
+type Undeliverable struct{ Reason string }
+
+func (e *Undeliverable) Error() string { return e.Reason }
+
+// Deliver computes the bounce of exception x, raised by the guest kernel
+// with RCX and R11 as given, to the handler t holds for it, into b. The
+// frame is laid out as Xen lays it out for a 64-bit PV guest in kernel
+// mode: from the new RSP (the old one aligned down to 16) up, RCX, R11,
+// [error code], RIP, CS with the RPL cleared (the exception came from
+// kernel mode), RFLAGS, RSP, SS. The handler runs on FLAT_KERNEL_CS with
+// TF, NT, RF, AC and VM clear and IF set; a #PF's error code loses the
+// user bit, as Xen clears it for a fault in guest kernel mode. NMI, #DF
+// and #MC are never handed to a PV guest, and a vector without a handler
+// cannot be delivered.
+func (t *Table) Deliver(x *x86.Exception, rcx, r11 uint64, b *Bounce) error {
+	h := t[x.Vector]
+	switch {
+	case x.Vector == x86.VectorNMI || x.Vector == x86.VectorDF || x.Vector == x86.VectorMC:
+		return &Undeliverable{"the hypervisor does not hand this vector to a PV guest"}
+	case h.Address == 0:
+		// As on a CPU with an empty IDT: neither the exception nor the
+		// double fault that follows can be delivered.
+		return &Undeliverable{"no guest trap handler, so neither it nor #DF can be delivered"}
+	}
+	f := b.Words[:0]
+	f = append(f, rcx, r11)
+	if x.Vector.HasErrorCode() {
+		ec := x.ErrorCode
+		if x.Vector == x86.VectorPF {
+			ec &^= x86.PFUser
+		}
+		f = append(f, ec)
+	}
+	f = append(f, x.RIP, x.CS&^3, x.RFLAGS, x.RSP, x.SS)
+	b.N = len(f)
+	b.SP = x.RSP&^15 - uint64(b.N)*8
+	b.RIP, b.CS, b.SS = h.Address, xen.FlatRing3CS64, xen.FlatRing3SS64
+	b.RFLAGS = x.RFLAGS&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagAC|x86.FlagVM) | x86.FlagIF | x86.FlagRes1
+	return nil
+}
+
+// Return is where HYPERVISOR_iret resumes the guest.
+type Return struct {
+	RIP, RFLAGS, RSP, RAX uint64
+	// RCX and R11 are restored unless the frame came from a syscall
+	// (VGCF_in_syscall); then Restore is false.
+	RCX, R11 uint64
+	Restore  bool
+}
+
+// Iret checks an iret_context as Xen's do_iret does for a return to guest
+// kernel mode and gives the registers to resume with. An error means a
+// frame pvsim cannot return to: Xen crashes the domain.
+func Iret(ic xen.IretContext) (Return, error) {
+	cs := uint16(ic.CS) // above bit 15: the saved upcall mask
+	switch {
+	case cs&3 == 3:
+		return Return{}, fmt.Errorf("HYPERVISOR_iret to user mode (cs %#x): pvsim runs no guest user mode", cs)
+	case cs|3 != xen.FlatRing3CS64:
+		return Return{}, fmt.Errorf("HYPERVISOR_iret to cs %#x: pvsim runs on FLAT_KERNEL_CS only", cs)
+	case !GuestAddress(ic.RIP):
+		return Return{}, fmt.Errorf("HYPERVISOR_iret to %#x, not a guest address", ic.RIP)
+	}
+	return Return{
+		RIP: ic.RIP, RSP: ic.RSP, RAX: ic.RAX,
+		RFLAGS: ic.RFLAGS&^(x86.FlagIOPL|x86.FlagVM) | x86.FlagIF | x86.FlagRes1,
+		RCX:    ic.RCX, R11: ic.R11, Restore: ic.Flags&xen.VGCFInSyscall == 0,
+	}, nil
+}

@@ -1,0 +1,116 @@
+package traps
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pvsim/pvsim/x86"
+	"github.com/pvsim/pvsim/xen"
+)
+
+const handler = 0xffffffff80001000
+
+func list(entries ...xen.TrapInfo) func(int) (xen.TrapInfo, error) {
+	return func(i int) (xen.TrapInfo, error) {
+		if i >= len(entries) {
+			return xen.TrapInfo{}, xen.EFAULT
+		}
+		return entries[i], nil
+	}
+}
+
+func TestSet(t *testing.T) {
+	var tab, scratch Table
+	tab[3] = xen.TrapInfo{Vector: 3, Address: handler + 3}
+	require.NoError(t, tab.Set(list(xen.TrapInfo{Vector: 14, Address: handler}, xen.TrapInfo{}), &scratch))
+	assert.Equal(t, uint64(handler), tab[14].Address)
+	assert.Equal(t, uint64(handler+3), tab[3].Address, "entries not in the list stay")
+
+	tests := []struct {
+		name string
+		list func(int) (xen.TrapInfo, error)
+		want error
+	}{
+		{"hypervisor address", list(xen.TrapInfo{Vector: 6, Address: xen.HypervisorVirtStart}, xen.TrapInfo{}), xen.EINVAL},
+		{"non-canonical", list(xen.TrapInfo{Vector: 6, Address: 1 << 50}, xen.TrapInfo{}), xen.EINVAL},
+		{"unreadable", list(xen.TrapInfo{Vector: 6, Address: handler}), xen.EFAULT},
+		{"no terminator", func(int) (xen.TrapInfo, error) { return xen.TrapInfo{Vector: 6, Address: handler}, nil }, xen.EINVAL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tab
+			err := tab.Set(tt.list, &scratch)
+			assert.True(t, errors.Is(err, tt.want), "got %v, want %v", err, tt.want)
+			assert.Equal(t, before, tab, "a refused list changes nothing")
+		})
+	}
+}
+
+func TestDeliver(t *testing.T) {
+	var tab Table
+	tab[x86.VectorPF] = xen.TrapInfo{Vector: 14, Address: handler}
+	tab[x86.VectorUD] = xen.TrapInfo{Vector: 6, Address: handler + 6}
+	tab[x86.VectorDF] = xen.TrapInfo{Vector: 8, Address: handler + 8}
+	const flags = x86.FlagIF | x86.FlagRes1 | x86.FlagTF | x86.FlagAC | x86.FlagZF
+	tests := []struct {
+		name  string
+		x     x86.Exception
+		frame []uint64
+		err   string
+	}{
+		{
+			name:  "#PF with error code, user bit cleared, stack aligned",
+			x:     x86.Exception{Vector: x86.VectorPF, ErrorCode: x86.PFPresent | x86.PFWrite | x86.PFUser, RIP: 0x1234, CS: xen.FlatRing3CS64, RFLAGS: flags, RSP: 0x8008, SS: xen.FlatRing3SS64},
+			frame: []uint64{0xc, 0x11, x86.PFPresent | x86.PFWrite, 0x1234, xen.FlatRing3CS64 &^ 3, flags, 0x8008, xen.FlatRing3SS64},
+		},
+		{
+			name:  "#UD without error code",
+			x:     x86.Exception{Vector: x86.VectorUD, RIP: 0x99, CS: xen.FlatRing3CS64, RFLAGS: flags, RSP: 0x8000, SS: xen.FlatRing3SS64},
+			frame: []uint64{0xc, 0x11, 0x99, xen.FlatRing3CS64 &^ 3, flags, 0x8000, xen.FlatRing3SS64},
+		},
+		{name: "no handler", x: x86.Exception{Vector: x86.VectorGP}, err: "no guest trap handler"},
+		{name: "#DF never", x: x86.Exception{Vector: x86.VectorDF}, err: "does not hand this vector"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b Bounce
+			err := tab.Deliver(&tt.x, 0xc, 0x11, &b)
+			if tt.err != "" {
+				var u *Undeliverable
+				require.ErrorAs(t, err, &u)
+				assert.Contains(t, u.Reason, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.frame, b.Frame())
+			assert.Equal(t, tt.x.RSP&^15-uint64(len(tt.frame))*8, b.SP)
+			assert.Zero(t, b.SP%8)
+			assert.Equal(t, tab[tt.x.Vector].Address, b.RIP)
+			assert.Equal(t, uint64(xen.FlatRing3CS64), b.CS)
+			assert.Equal(t, uint64(x86.FlagIF|x86.FlagRes1|x86.FlagZF), b.RFLAGS, "TF and AC cleared, IF set")
+		})
+	}
+}
+
+func TestIret(t *testing.T) {
+	ok := xen.IretContext{RAX: 1, R11: 2, RCX: 3, RIP: handler, CS: xen.FlatRing3CS64 &^ 3, RFLAGS: x86.FlagIOPL | x86.FlagCF, RSP: 0x8000, SS: xen.FlatRing3SS64}
+	r, err := Iret(ok)
+	require.NoError(t, err)
+	assert.Equal(t, Return{RIP: handler, RFLAGS: x86.FlagCF | x86.FlagIF | x86.FlagRes1, RSP: 0x8000, RAX: 1, RCX: 3, R11: 2, Restore: true}, r)
+	sys := ok
+	sys.Flags = xen.VGCFInSyscall
+	r, err = Iret(sys)
+	require.NoError(t, err)
+	assert.False(t, r.Restore, "VGCF_in_syscall: RCX and R11 are not restored")
+	for _, bad := range []xen.IretContext{
+		{RIP: handler, CS: xen.FlatRing3CS64},                      // user mode
+		{RIP: handler, CS: xen.FlatRing3CS32 &^ 3},                 // 32-bit code
+		{RIP: xen.HypervisorVirtStart, CS: xen.FlatRing3CS64 &^ 3}, // into the hypervisor
+	} {
+		_, err := Iret(bad)
+		assert.Error(t, err, "%+v", bad)
+	}
+}
