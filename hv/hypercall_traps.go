@@ -28,7 +28,10 @@ func (v *vcpu) setTrapTable(a *hypercallArgs) uint64 {
 		}
 		return xen.DecodeTrapInfo(e[:]), nil
 	}, &v.traps.next)
-	return errRet(err)
+	if err != nil {
+		return errRet(err)
+	}
+	return 0
 }
 
 // stackSwitch: HYPERVISOR_stack_switch(ss, esp). It records the stack the
