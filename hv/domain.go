@@ -130,8 +130,8 @@ type Domain struct {
 	exitCounters    atomic.Pointer[[]byte]
 	exitCountersPFN uint64
 
-	// det is the deterministic scheduler's state (Config.Scheduler).
-	det *detState
+	// det is the CPU of a deterministic domain (Config.Scheduler).
+	det *sched.CPU
 
 	stopping atomic.Bool
 	stopCh   chan struct{}
@@ -194,7 +194,7 @@ func New(cfg Config) (*Domain, error) {
 	v0.start.cr3 = d.boot.L4 << mmu.PageShift
 	v0.state.Store(Up)
 	if d.det != nil {
-		d.det.start(0)
+		d.det.Start(0, 0, 0)
 	}
 	ok = true
 	return d, nil
@@ -210,7 +210,7 @@ func newDomain(cfg Config) *Domain {
 	}
 	d := &Domain{cfg: cfg, stopCh: make(chan struct{})}
 	if cfg.Scheduler != nil {
-		d.det = newDetState(cfg.Scheduler, cfg.VCPUs)
+		d.det = sched.NewCPU(cfg.Scheduler, cfg.VCPUs)
 	}
 	return d
 }
@@ -344,7 +344,7 @@ func (d *Domain) Run(ctx context.Context) (Result, error) {
 		return Result{}, errors.New("every vCPU stopped without a shutdown")
 	}
 	if d.det != nil {
-		d.result.Steps = d.det.step
+		d.result.Steps, _, _ = d.det.State()
 	}
 	d.result.Exits = make([]trace.ExitStats, len(d.vcpus))
 	for i, v := range d.vcpus {

@@ -117,10 +117,11 @@ func (v *vcpu) takeSnapshot() {
 		fail(err)
 		return
 	}
+	step, ticks, _ := d.det.State()
 	s := &Snapshot{
 		cfg: d.cfg, image: image, boot: d.boot, syms: d.syms, ft: d.ft.Clone(nil),
 		exitCountersPFN: d.exitCountersPFN, consoleTail: append([]byte(nil), d.consoleTail...),
-		step: d.det.step, ticks: d.det.ticks, cur: v.id,
+		step: step, ticks: ticks, cur: v.id,
 	}
 	if d.exitCounters.Load() == nil {
 		s.exitCountersPFN = noPFN
@@ -197,8 +198,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		d.exitCounters.Store(&page)
 	}
 	d.consoleTail = append(d.consoleTail, s.consoleTail...)
-	d.det.step, d.det.ticks = s.step, s.ticks
-	d.det.start(s.cur)
+	d.det.Start(s.cur, s.step, s.ticks)
 	for i, vs := range s.vcpus {
 		v := d.vcpus[i]
 		v.state.Store(vs.state)

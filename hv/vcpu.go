@@ -228,7 +228,7 @@ func (v *vcpu) loop() {
 		return
 	}
 	det := v.d.det != nil
-	if det && !v.d.awaitTurn(v) {
+	if det && !v.d.det.Await(v.id, v.d.stopCh) {
 		return
 	}
 	for v.step(det) == resume {
