@@ -65,7 +65,7 @@ func (v *vcpu) hypercall(nr uint32) outcome {
 	if v.d.stopping.Load() {
 		return stop
 	}
-	if !v.exec.finish(ret) {
+	if !v.exec.Finish(ret) {
 		r.RAX = ret
 		v.run.DirtyRegs |= kvm.SyncRegs
 	}

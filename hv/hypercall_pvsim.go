@@ -61,8 +61,8 @@ func (v *vcpu) testAndClearPTEFlags(ptr, mask uint64) uint64 {
 		if err != nil {
 			return errRet(err)
 		}
-		if v.exec.queued() == 0 && !v.exec.parked {
-			v.exec.clearFlags(ptr, mask)
+		if v.exec.Queued() == 0 && !v.exec.Parked() {
+			v.exec.ClearFlags(ptr, mask)
 			return 0 // replaced by the bits cleared
 		}
 		c = v.lockMMU("pvsim_op test_and_clear_pte_flags")

@@ -34,8 +34,8 @@ type mmuMemory struct{ d *Domain }
 
 // Read64 implements mmu.Memory. The caller holds the MMU lock.
 func (m *mmuMemory) Read64(pa uint64) (uint64, bool) {
-	if o := m.d.mmuOwner; o != nil && o.exec.queued() > 0 {
-		if v, ok := o.exec.queuedStore(pa); ok {
+	if o := m.d.mmuOwner; o != nil && o.exec.Queued() > 0 {
+		if v, ok := o.exec.QueuedStore(pa); ok {
 			return v, true
 		}
 	}
@@ -69,7 +69,7 @@ func (v *vcpu) lockMMU(op string) *ptops.Context {
 func (d *Domain) lockMMU(v *vcpu) {
 	d.mmu.Lock()
 	for _, u := range d.vcpus {
-		for u != v && u.exec.storesPending() && !d.stopping.Load() {
+		for u != v && u.exec.StoresPending() && !d.stopping.Load() {
 			runtime.Gosched()
 		}
 	}
@@ -94,7 +94,7 @@ func (v *vcpu) releaseMMU() {
 		v.stats.Audits++
 		d.lastAudit = time.Now()
 	}
-	v.exec.markQueued()
+	v.exec.MarkQueued()
 	v.d.mmuOwner = nil
 	v.mm.locked = false
 	v.d.mmu.Unlock()

@@ -50,7 +50,7 @@ func (v *vcpu) flushRemote() {
 		if !pending || v.d.stopping.Load() {
 			return
 		}
-		if v.flush.gen.Load() != v.flush.done.Load() && v.exec.canEnter() {
+		if v.flush.gen.Load() != v.flush.done.Load() && v.exec.CanEnter() {
 			v.serveFlush()
 			continue
 		}
@@ -84,13 +84,13 @@ func (v *vcpu) wakeFlushWaiter() {
 func (v *vcpu) serveFlush() {
 	gen := v.flush.gen.Load()
 	rax := v.run.Regs.RAX // the guest's, unless the executor is running
-	wasParked := v.exec.parked
+	wasParked := v.exec.Parked()
 	v.exec.FlushTLB()
-	v.exec.round()
+	v.exec.Round()
 	if !wasParked && !v.hc.active && !v.traps.active {
 		// Entered only for this: leave with the guest's RAX. Inside a
 		// hypercall or a trap the executor stays parked until its end.
-		v.exec.finish(rax)
+		v.exec.Finish(rax)
 	}
 	v.stats.RemoteFlushes++
 	v.flush.done.Store(gen)

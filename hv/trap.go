@@ -126,7 +126,7 @@ func (v *vcpu) trap() outcome {
 // leaveTrap releases the executor if the trap used it, handing the guest
 // rax, and resumes the stub.
 func (v *vcpu) leaveTrap(rax uint64) outcome {
-	if !v.exec.finish(rax) && rax != v.run.Regs.RAX {
+	if !v.exec.Finish(rax) && rax != v.run.Regs.RAX {
 		v.run.Regs.RAX = rax
 		v.run.DirtyRegs |= kvm.SyncRegs
 	}
@@ -163,7 +163,7 @@ func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
 		v.traps.lastNotEmulated = err.Error()
 		return false, r.RAX
 	}
-	if v.exec.parked {
+	if v.exec.Parked() {
 		// Nothing on this path leaves the executor holding the vCPU; if
 		// something did, the registers below would be the executor's.
 		v.fatal(HypervisorFault, x.RIP, "ptwr: the executor holds the vCPU after the write")

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pvsim/pvsim/executor"
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
@@ -84,7 +85,7 @@ type vcpu struct {
 	hc    hypercallState
 	traps trapState
 	mm    mmuState
-	exec  *executor
+	exec  *executor.Executor
 	flush flushState
 	trace trace.Ring
 
@@ -242,7 +243,7 @@ func (v *vcpu) step(det bool) outcome {
 	if v.d.stopping.Load() {
 		return stop
 	}
-	if v.flush.gen.Load() != v.flush.done.Load() && v.exec.canEnter() {
+	if v.flush.gen.Load() != v.flush.done.Load() && v.exec.CanEnter() {
 		v.serveFlush()
 	}
 	interrupted, err := v.kvm.Enter()
@@ -279,9 +280,8 @@ func (v *vcpu) exit() outcome {
 		case io.Port == hvimage.TrapPort && io.Direction == 1:
 			return v.trap()
 		case io.Port == hvimage.ExecPort:
-			x := v.exec
-			return v.fatal(HypervisorFault, r.Regs.RIP, fmt.Sprintf("the executor reported outside a round (parked %v, %d queued, flags %#x, count %d, in trap %v, in hypercall %v)",
-				x.parked, x.queued(), x.cmds.Flags().Load(), x.cmds.Count(), v.traps.active, v.hc.active))
+			return v.fatal(HypervisorFault, r.Regs.RIP, fmt.Sprintf("the executor reported outside a round (%v, in trap %v, in hypercall %v)",
+				v.exec, v.traps.active, v.hc.active))
 		}
 		return v.fatal(HardwareFault, r.Regs.RIP, fmt.Sprintf("unexpected I/O to port %#x", r.IO().Port))
 	case kvm.ExitShutdown:
