@@ -186,13 +186,13 @@ func (v *vcpu) enterGuestState() error {
 	}
 	flat := kvm.Segment{Limit: 0xffffffff, Present: 1, DPL: 3, S: 1, G: 1}
 	s.CS = flat
-	s.CS.Selector, s.CS.Typ, s.CS.L = xen.FlatRing3CS64, 0xb, 1
+	s.CS.Selector, s.CS.Typ, s.CS.L = xen.FlatRing3CS64, x86.TypeCodeExecReadAccessed, 1
 	s.SS = flat
-	s.SS.Selector, s.SS.Typ, s.SS.DB = xen.FlatRing3SS64, 0x3, 1
+	s.SS.Selector, s.SS.Typ, s.SS.DB = xen.FlatRing3SS64, x86.TypeDataRWAccessed, 1
 	null := kvm.Segment{Unusable: 1}
 	s.DS, s.ES, s.FS, s.GS = null, null, null, null
 	s.FS.Base, s.GS.Base = v.start.fsBase, v.start.gsBase
-	s.TR = kvm.Segment{Base: hvimage.CPUTSSVA(v.id), Limit: hvimage.TSSLimit, Selector: xen.TSSSelector, Typ: 0xb, Present: 1}
+	s.TR = kvm.Segment{Base: hvimage.CPUTSSVA(v.id), Limit: hvimage.TSSLimit, Selector: xen.TSSSelector, Typ: x86.TypeTSS64Busy, Present: 1}
 	s.LDT = kvm.Segment{Unusable: 1}
 	s.GDT = kvm.Descriptor{Base: hvimage.CPUGDTVA(v.id), Limit: hvimage.GDTLimit}
 	s.IDT = kvm.Descriptor{Base: hvimage.IDTVA, Limit: mmu.PageSize - 1}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/mmu/mmutest"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -16,7 +17,7 @@ const rw = mmu.PTEPresent | mmu.PTEWritable | mmu.PTEUser
 // newTable returns a frame table over 64 frames where frame 1 is an L1 that
 // maps frame 10 read-only and frame 11 writable, and frame 2 is an L2 that
 // points at it.
-func newTable() (*mmu.FrameTable, *mmu.RecordingExecutor) {
+func newTable() (*mmu.FrameTable, *mmutest.RecordingExecutor) {
 	mem := make(mmu.SliceMemory, 64*mmu.PageSize)
 	put := func(pfn uint64, i int, e mmu.PTE) {
 		binary.LittleEndian.PutUint64(mem[pfn<<mmu.PageShift+uint64(i)*8:], uint64(e))
@@ -24,7 +25,7 @@ func newTable() (*mmu.FrameTable, *mmu.RecordingExecutor) {
 	put(1, 0, mmu.MakePTE(10, mmu.PTEPresent))
 	put(1, 1, mmu.MakePTE(11, rw))
 	put(2, 0, mmu.MakePTE(1, rw))
-	return mmu.NewFrameTable(mem, 64), &mmu.RecordingExecutor{Mem: mem}
+	return mmu.NewFrameTable(mem, 64), &mmutest.RecordingExecutor{Mem: mem}
 }
 
 func TestPinUnpin(t *testing.T) {

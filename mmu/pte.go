@@ -1,8 +1,16 @@
 // Package mmu is the hypervisor's model of x86-64 guest paging: the PTE
 // format, a four-level walker over guest memory, and (with the pagetable
-// type system) the frame table that says what each guest frame may be used
-// for. It reads guest memory through the Memory interface and never writes
-// it: writes to live pagetables belong to the executor.
+// type system, pinning included) the frame table that says what each guest
+// frame may be used for. It reads guest memory through the Memory
+// interface and never writes it: writes to live pagetables belong to an
+// Executor.
+//
+// A read never runs guest code. Writes an Executor has queued but not yet
+// made are the implementation's to show: the hypervisor's Memory lays the
+// lock holder's queued stores over guest memory (hv's mmuMemory), so that
+// validation sees what the guest will see, without a round trip into the
+// guest. Every FrameTable method assumes the caller holds the domain's
+// MMU lock; none is safe for concurrent use.
 package mmu
 
 import (

@@ -2,7 +2,8 @@ package mmu
 
 import "github.com/pvsim/pvsim/x86"
 
-// Memory is guest-physical memory as the hypervisor reads it.
+// Memory is guest-physical memory as the hypervisor reads it, including
+// the writes its Executor has queued. Read64 must not run the guest.
 type Memory interface {
 	// Read64 returns the little-endian quadword at physical address pa, or
 	// false when pa is not backed by memory.

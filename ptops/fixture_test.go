@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/mmu/mmutest"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -24,7 +25,7 @@ const (
 type fixture struct {
 	mem     mmu.SliceMemory
 	ft      *mmu.FrameTable
-	x       *mmu.RecordingExecutor
+	x       *mmutest.RecordingExecutor
 	cr3     uint64
 	c       *Context
 	flushes []Flush
@@ -41,7 +42,7 @@ const rw = mmu.PTEPresent | mmu.PTEWritable | mmu.PTEUser | mmu.PTEAccessed
 func newFixture(t testing.TB) *fixture {
 	f := &fixture{mem: make(mmu.SliceMemory, nrFrames*mmu.PageSize)}
 	f.ft = mmu.NewFrameTable(f.mem, nrFrames)
-	f.x = &mmu.RecordingExecutor{Mem: f.mem}
+	f.x = &mmutest.RecordingExecutor{Mem: f.mem}
 	for i := range f.ft.ReservedL4 {
 		f.ft.ReservedL4[i] = mmu.MakePTE(hvFrame+uint64(i), rw)
 	}

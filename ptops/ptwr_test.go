@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/mmu/mmutest"
 	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
@@ -138,7 +139,7 @@ func TestEmulatePTWrite(t *testing.T) {
 // racingExecutor stands in for the MMU: before the first compare-and-
 // exchange it sets Dirty in the entry, as a write on another CPU would.
 type racingExecutor struct {
-	*mmu.RecordingExecutor
+	*mmutest.RecordingExecutor
 	pa    uint64
 	races int
 }
@@ -271,7 +272,7 @@ func TestEmulatePTWriteRetry(t *testing.T) {
 
 // flippingExecutor toggles Dirty before every compare-and-exchange.
 type flippingExecutor struct {
-	*mmu.RecordingExecutor
+	*mmutest.RecordingExecutor
 	n int
 }
 

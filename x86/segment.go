@@ -3,6 +3,15 @@ package x86
 // Descriptor is a legacy 8-byte GDT or LDT code or data segment descriptor.
 type Descriptor uint64
 
+// Segment and gate types, the 4-bit type field of a descriptor (S=1 for
+// code and data, S=0 for system types).
+const (
+	TypeDataRWAccessed       = 0x3 // read/write data, accessed
+	TypeCodeExecReadAccessed = 0xb // execute/read code, accessed
+	TypeTSS64Busy            = 0xb // system: busy 64-bit TSS
+	TypeInterruptGate64      = 0xe // system: 64-bit interrupt gate
+)
+
 // Access bits of a code or data descriptor.
 const (
 	descAccessed = 1 << 40
@@ -43,10 +52,9 @@ type Gate struct{ Lo, Hi uint64 }
 // handler through code selector sel, on interrupt stack ist (0 for none),
 // that software may raise with `int` from dpl.
 func InterruptGate(handler uint64, sel uint16, ist, dpl int) Gate {
-	const typeInterrupt64 = 0xe
 	return Gate{
 		Lo: handler&0xffff | uint64(sel)<<16 | uint64(ist&7)<<32 |
-			uint64(typeInterrupt64|(dpl&3)<<5|1<<7)<<40 | (handler>>16&0xffff)<<48,
+			uint64(TypeInterruptGate64|(dpl&3)<<5|1<<7)<<40 | (handler>>16&0xffff)<<48,
 		Hi: handler >> 32,
 	}
 }
@@ -62,8 +70,7 @@ func ReadOnlyData(dpl int, limit uint32) Descriptor {
 // TSS64 is the 16-byte descriptor of a 64-bit TSS at base, marked busy as
 // the CPU leaves it after `ltr` (KVM loads TR directly).
 func TSS64(base uint64, limit uint32) (lo, hi Descriptor) {
-	const typeTSS64Busy = 0xb
-	lo = Descriptor(uint64(limit&0xffff) | (base&0xffffff)<<16 | (typeTSS64Busy|1<<7)<<40 |
+	lo = Descriptor(uint64(limit&0xffff) | (base&0xffffff)<<16 | (TypeTSS64Busy|1<<7)<<40 |
 		uint64(limit>>16&0xf)<<48 | (base>>24&0xff)<<56)
 	return lo, Descriptor(base >> 32)
 }

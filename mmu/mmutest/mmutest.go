@@ -1,28 +1,22 @@
-package mmu
+// Package mmutest holds test support for code built on package mmu: an
+// Executor that applies writes to a byte slice and logs them, so tests can
+// check what would have been written, and in which order. Production code
+// never uses it.
+package mmutest
 
 import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/pvsim/pvsim/mmu"
 )
-
-// SliceMemory is guest memory held in a byte slice, for running the type
-// system and the pagetable operations without KVM.
-type SliceMemory []byte
-
-// Read64 implements Memory.
-func (m SliceMemory) Read64(pa uint64) (uint64, bool) {
-	if pa+8 > uint64(len(m)) || pa+8 < pa {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint64(m[pa:]), true
-}
 
 // RecordingExecutor is an Executor over a SliceMemory that logs every
 // operation, so tests can check what would have been written, and in which
 // order. Its TLB and CR3 operations only log.
 type RecordingExecutor struct {
-	Mem SliceMemory
+	Mem mmu.SliceMemory
 	Log []string
 	// CR3 is the last value given to LoadCR3.
 	CR3 uint64
@@ -32,31 +26,31 @@ func (x *RecordingExecutor) logf(format string, a ...any) {
 	x.Log = append(x.Log, fmt.Sprintf(format, a...))
 }
 
-func (x *RecordingExecutor) load(pa uint64) PTE {
+func (x *RecordingExecutor) load(pa uint64) mmu.PTE {
 	v, ok := x.Mem.Read64(pa)
 	if !ok {
 		panic(fmt.Sprintf("executor: access to %#x outside memory", pa))
 	}
-	return PTE(v)
+	return mmu.PTE(v)
 }
 
-// Store implements Executor.
-func (x *RecordingExecutor) Store(pa uint64, v PTE) {
+// Store implements mmu.Executor.
+func (x *RecordingExecutor) Store(pa uint64, v mmu.PTE) {
 	x.load(pa)
 	binary.LittleEndian.PutUint64(x.Mem[pa:], uint64(v))
 	x.logf("store %#x %#x", pa, uint64(v))
 }
 
-// Merge implements Executor.
-func (x *RecordingExecutor) Merge(pa uint64, keep, set PTE) PTE {
+// Merge implements mmu.Executor.
+func (x *RecordingExecutor) Merge(pa uint64, keep, set mmu.PTE) mmu.PTE {
 	old := x.load(pa)
 	binary.LittleEndian.PutUint64(x.Mem[pa:], uint64(old&keep|set))
 	x.logf("merge %#x keep %#x set %#x", pa, uint64(keep), uint64(set))
 	return old
 }
 
-// CmpXchg implements Executor.
-func (x *RecordingExecutor) CmpXchg(pa uint64, old, new PTE) PTE {
+// CmpXchg implements mmu.Executor.
+func (x *RecordingExecutor) CmpXchg(pa uint64, old, new mmu.PTE) mmu.PTE {
 	cur := x.load(pa)
 	if cur == old {
 		binary.LittleEndian.PutUint64(x.Mem[pa:], uint64(new))
@@ -65,13 +59,13 @@ func (x *RecordingExecutor) CmpXchg(pa uint64, old, new PTE) PTE {
 	return cur
 }
 
-// InvalidatePage implements Executor.
+// InvalidatePage implements mmu.Executor.
 func (x *RecordingExecutor) InvalidatePage(va uint64) { x.logf("invlpg %#x", va) }
 
-// FlushTLB implements Executor.
+// FlushTLB implements mmu.Executor.
 func (x *RecordingExecutor) FlushTLB() { x.logf("flush") }
 
-// LoadCR3 implements Executor.
+// LoadCR3 implements mmu.Executor.
 func (x *RecordingExecutor) LoadCR3(cr3 uint64) { x.CR3 = cr3; x.logf("cr3 %#x", cr3) }
 
 // Writes returns the logged operations that wrote memory.
