@@ -32,9 +32,9 @@ func (e *KernelError) Error() string { return fmt.Sprintf("kernel %s: %s", e.Nam
 
 // XenNotes are the Xen ELF notes the builder uses (XEN_ELFNOTE_*).
 type XenNotes struct {
-	Entry, HypercallPage, VirtBase, PaddrOffset uint64
-	HasEntry, HasHypercallPage, HasPaddrOffset  bool
-	GuestOS, Loader                             string
+	Entry, HypercallPage, VirtBase, PaddrOffset             uint64
+	HasEntry, HasHypercallPage, HasVirtBase, HasPaddrOffset bool
+	GuestOS, Loader                                         string
 }
 
 // ParseXenNotes reads the "Xen" notes from the PT_NOTE segments, or from
@@ -86,6 +86,7 @@ func ParseXenNotes(f *elf.File) (XenNotes, error) {
 				n.HasHypercallPage = true
 			case xen.ElfNoteVirtBase:
 				n.VirtBase, err = num()
+				n.HasVirtBase = true
 			case xen.ElfNotePaddrOffset:
 				n.PaddrOffset, err = num()
 				n.HasPaddrOffset = true

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pvsim/pvsim/builder"
 	"github.com/pvsim/pvsim/guest"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
@@ -79,64 +80,21 @@ var kernelBase = sync.OnceValues(func() (uint64, error) {
 	return base, nil
 })
 
-// virtBase reads the Xen VIRT_BASE note of the ELF image: from the
-// PT_NOTE segments, or from the SHT_NOTE sections when there are none, as
-// Xen's libelf looks for notes.
+// virtBase reads the Xen VIRT_BASE note of the ELF image, as the domain
+// builder does.
 func virtBase(image []byte) (uint64, error) {
 	f, err := elf.NewFile(bytes.NewReader(image))
 	if err != nil {
 		return 0, fmt.Errorf("not an ELF file: %w", err)
 	}
-	var blobs [][]byte
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_NOTE {
-			b, err := io.ReadAll(p.Open())
-			if err != nil {
-				return 0, fmt.Errorf("reading PT_NOTE: %w", err)
-			}
-			blobs = append(blobs, b)
-		}
+	n, err := builder.ParseXenNotes(f)
+	if err != nil {
+		return 0, err
 	}
-	if len(blobs) == 0 {
-		for _, s := range f.Sections {
-			if s.Type == elf.SHT_NOTE {
-				b, err := s.Data()
-				if err != nil {
-					return 0, fmt.Errorf("reading %s: %w", s.Name, err)
-				}
-				blobs = append(blobs, b)
-			}
-		}
+	if !n.HasVirtBase {
+		return 0, errors.New("no Xen VIRT_BASE note")
 	}
-	for _, b := range blobs {
-		for len(b) > 0 {
-			if len(b) < 12 {
-				return 0, errors.New("truncated ELF note header")
-			}
-			namesz := uint64(f.ByteOrder.Uint32(b))
-			descsz := uint64(f.ByteOrder.Uint32(b[4:]))
-			typ := f.ByteOrder.Uint32(b[8:])
-			b = b[12:]
-			nameEnd := (namesz + 3) &^ 3
-			end := nameEnd + (descsz+3)&^3
-			if nameEnd > uint64(len(b)) || end > uint64(len(b)) {
-				return 0, errors.New("ELF note extends past its segment")
-			}
-			name, desc := string(bytes.TrimRight(b[:namesz], "\x00")), b[nameEnd:nameEnd+descsz]
-			b = b[end:]
-			if name != "Xen" || typ != xen.ElfNoteVirtBase {
-				continue
-			}
-			switch len(desc) {
-			case 4:
-				return uint64(f.ByteOrder.Uint32(desc)), nil
-			case 8:
-				return f.ByteOrder.Uint64(desc), nil
-			}
-			return 0, fmt.Errorf("Xen VIRT_BASE note of %d bytes", len(desc))
-		}
-	}
-	return 0, errors.New("no Xen VIRT_BASE note")
+	return n.VirtBase, nil
 }
 
 // Reconstruct draws the interleaving that led to the oops in rec: the
