@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const virtBase = 0xffffffff80000000
@@ -60,21 +63,16 @@ func TestKernelList(t *testing.T) {
 	for _, tt := range kernelTests {
 		want = append(want, tt.name)
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("Kernels() = %q, want %q (sorted; add new kernels to kernelTests)", got, want)
-	}
-	if _, ok := Lookup("no-such-kernel"); ok {
-		t.Error(`Lookup("no-such-kernel") succeeded`)
-	}
+	assert.Equal(t, want, got, "Kernels(), sorted: add new kernels to kernelTests")
+	_, ok := Lookup("no-such-kernel")
+	assert.False(t, ok, `Lookup("no-such-kernel") succeeded`)
 }
 
 func TestImages(t *testing.T) {
 	for _, tt := range kernelTests {
 		t.Run(tt.name, func(t *testing.T) {
 			k, ok := Lookup(tt.name)
-			if !ok {
-				t.Fatalf("no image %q", tt.name)
-			}
+			require.True(t, ok, "no image %q", tt.name)
 			checkImage(t, k, tt.symbols)
 		})
 	}
@@ -82,23 +80,16 @@ func TestImages(t *testing.T) {
 
 func checkImage(t *testing.T, k Kernel, funcs []string) {
 	f, err := elf.NewFile(bytes.NewReader(k.ELF))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Class != elf.ELFCLASS64 || f.Data != elf.ELFDATA2LSB ||
-		f.Machine != elf.EM_X86_64 || f.Type != elf.ET_EXEC {
-		t.Fatalf("not a little-endian ELF64 x86-64 executable: %v %v %v %v",
-			f.Class, f.Data, f.Machine, f.Type)
-	}
+	require.NoError(t, err)
+	require.True(t, f.Class == elf.ELFCLASS64 && f.Data == elf.ELFDATA2LSB &&
+		f.Machine == elf.EM_X86_64 && f.Type == elf.ET_EXEC,
+		"not a little-endian ELF64 x86-64 executable: %v %v %v %v", f.Class, f.Data, f.Machine, f.Type)
 
-	if k.Description == "" || strings.ContainsAny(k.Description, "\n\x00") {
-		t.Errorf("description %q is not one non-empty line", k.Description)
-	}
+	assert.True(t, k.Description != "" && !strings.ContainsAny(k.Description, "\n\x00"),
+		"description %q is not one non-empty line", k.Description)
 
 	notes, err := readNotes(f, k.ELF)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	xen := map[uint32][]byte{}
 	for _, n := range notes {
 		if n.name == "Xen" {
@@ -106,8 +97,7 @@ func checkImage(t *testing.T, k Kernel, funcs []string) {
 		}
 	}
 	addr := func(typ uint32) uint64 {
-		if len(xen[typ]) != 8 {
-			t.Errorf("Xen note %d: want 8 bytes, have %d", typ, len(xen[typ]))
+		if !assert.Len(t, xen[typ], 8, "Xen note %d", typ) {
 			return 0
 		}
 		return binary.LittleEndian.Uint64(xen[typ])
@@ -117,75 +107,54 @@ func checkImage(t *testing.T, k Kernel, funcs []string) {
 		xenGuestOS:    "pvsim-test",
 		xenLoader:     "generic",
 	} {
-		if got := string(xen[typ]); got != want+"\x00" {
-			t.Errorf("Xen note %d = %q, want %q", typ, got, want)
-		}
+		assert.Equal(t, want+"\x00", string(xen[typ]), "Xen note %d", typ)
 	}
-	if got := addr(xenVirtBase); got != virtBase {
-		t.Errorf("VIRT_BASE = %#x, want %#x", got, uint64(virtBase))
-	}
-	if got := addr(xenPaddrOffset); got != 0 {
-		t.Errorf("PADDR_OFFSET = %#x, want 0", got)
-	}
+	assert.Equal(t, uint64(virtBase), addr(xenVirtBase), "VIRT_BASE")
+	assert.Zero(t, addr(xenPaddrOffset), "PADDR_OFFSET")
 
 	syms := symbols(t, f)
 	entry := addr(xenEntry)
-	if entry != f.Entry || entry != syms["startup_64"] {
-		t.Errorf("ENTRY note %#x, ELF entry %#x, startup_64 %#x: want all equal",
-			entry, f.Entry, syms["startup_64"])
-	}
+	assert.True(t, entry == f.Entry && entry == syms["startup_64"],
+		"ENTRY note %#x, ELF entry %#x, startup_64 %#x: want all equal", entry, f.Entry, syms["startup_64"])
 	hp := addr(xenHypercallPage)
-	if hp%4096 != 0 || hp != syms["hypercall_page"] {
-		t.Errorf("HYPERCALL_PAGE %#x: want page-aligned and equal to hypercall_page %#x",
-			hp, syms["hypercall_page"])
-	}
-	if !inSegment(f, hp, 4096, elf.PF_X) {
-		t.Errorf("hypercall page %#x is not inside an executable PT_LOAD", hp)
-	}
+	assert.True(t, hp%4096 == 0 && hp == syms["hypercall_page"],
+		"HYPERCALL_PAGE %#x: want page-aligned and equal to hypercall_page %#x", hp, syms["hypercall_page"])
+	assert.True(t, inSegment(f, hp, 4096, elf.PF_X), "hypercall page %#x is not inside an executable PT_LOAD", hp)
 
 	for _, p := range f.Progs {
-		if p.Type == elf.PT_LOAD && p.Paddr != p.Vaddr-virtBase {
-			t.Errorf("PT_LOAD at %#x has paddr %#x, want vaddr - %#x",
-				p.Vaddr, p.Paddr, uint64(virtBase))
+		if p.Type == elf.PT_LOAD {
+			assert.Equal(t, p.Vaddr-virtBase, p.Paddr, "PT_LOAD at %#x: want paddr = vaddr - %#x",
+				p.Vaddr, uint64(virtBase))
 		}
 	}
-	if p := f.Progs[0]; p.Type != elf.PT_LOAD || p.Vaddr != virtBase || p.Paddr != 0 {
-		t.Errorf("first segment: %v at %#x (paddr %#x), want PT_LOAD at %#x (paddr 0)",
-			p.Type, p.Vaddr, p.Paddr, uint64(virtBase))
-	}
+	p := f.Progs[0]
+	assert.True(t, p.Type == elf.PT_LOAD && p.Vaddr == virtBase && p.Paddr == 0,
+		"first segment: %v at %#x (paddr %#x), want PT_LOAD at %#x (paddr 0)",
+		p.Type, p.Vaddr, p.Paddr, uint64(virtBase))
 
 	for _, name := range []string{".note.Xen", ".note.pvsim"} {
 		s := f.Section(name)
-		if s == nil || s.Type != elf.SHT_NOTE {
-			t.Errorf("no note section %s", name)
+		if !assert.True(t, s != nil && s.Type == elf.SHT_NOTE, "no note section %s", name) {
 			continue
 		}
-		if !inNoteSegment(f, s) {
-			t.Errorf("section %s is not inside the PT_NOTE segment", name)
-		}
+		assert.True(t, inNoteSegment(f, s), "section %s is not inside the PT_NOTE segment", name)
 	}
 
 	d, err := f.DWARF()
-	if err != nil {
-		t.Fatalf("no DWARF: %v", err)
-	}
+	require.NoError(t, err, "no DWARF")
 	for _, fn := range funcs {
 		pc, ok := syms[fn]
-		if !ok {
-			t.Errorf("no function symbol %s", fn)
+		if !assert.True(t, ok, "no function symbol %s", fn) {
 			continue
 		}
-		if file := sourceFile(t, d, pc); !strings.HasPrefix(file, "guest/") {
-			t.Errorf("%s symbolizes to file %q, want a path under guest/", fn, file)
-		}
+		file := sourceFile(t, d, pc)
+		assert.True(t, strings.HasPrefix(file, "guest/"), "%s symbolizes to file %q, want a path under guest/", fn, file)
 	}
 }
 
 func symbols(t *testing.T, f *elf.File) map[string]uint64 {
 	syms, err := f.Symbols()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	m := make(map[string]uint64)
 	for _, s := range syms {
 		if elf.ST_TYPE(s.Info) == elf.STT_FUNC {
@@ -217,18 +186,15 @@ func inNoteSegment(f *elf.File, s *elf.Section) bool {
 // sourceFile returns the source file DWARF gives for pc.
 func sourceFile(t *testing.T, d *dwarf.Data, pc uint64) string {
 	cu, err := d.Reader().SeekPC(pc)
-	if err != nil {
-		t.Errorf("no compile unit for %#x: %v", pc, err)
+	if !assert.NoError(t, err, "no compile unit for %#x", pc) {
 		return ""
 	}
 	lr, err := d.LineReader(cu)
-	if err != nil || lr == nil {
-		t.Errorf("no line table for %#x: %v", pc, err)
+	if !assert.NoError(t, err, "no line table for %#x", pc) || !assert.NotNil(t, lr, "no line table for %#x", pc) {
 		return ""
 	}
 	var e dwarf.LineEntry
-	if err := lr.SeekPC(pc, &e); err != nil {
-		t.Errorf("no line for %#x: %v", pc, err)
+	if !assert.NoError(t, lr.SeekPC(pc, &e), "no line for %#x", pc) {
 		return ""
 	}
 	return e.File.Name
@@ -241,24 +207,14 @@ func TestKallsyms(t *testing.T) {
 	for _, k := range Kernels() {
 		t.Run(k.Name, func(t *testing.T) {
 			f, err := elf.NewFile(bytes.NewReader(k.ELF))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			sec := f.Section(".kallsyms")
-			if sec == nil {
-				t.Fatal("no .kallsyms section")
-			}
-			if !inSegment(f, sec.Addr, sec.Size, elf.PF_R) {
-				t.Errorf(".kallsyms at %#x is not inside a PT_LOAD", sec.Addr)
-			}
+			require.NotNil(t, sec, "no .kallsyms section")
+			assert.True(t, inSegment(f, sec.Addr, sec.Size, elf.PF_R), ".kallsyms at %#x is not inside a PT_LOAD", sec.Addr)
 			data, err := sec.Data()
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			syms, err := f.Symbols()
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 
 			type ksym struct {
 				addr, size uint64
@@ -278,26 +234,20 @@ func TestKallsyms(t *testing.T) {
 				want = append(want, ksym{s.Value, s.Size, s.Name})
 			}
 			u64 := func(addr uint64) uint64 {
-				if addr < sec.Addr || addr+8 > sec.Addr+uint64(len(data)) {
-					t.Fatalf("kallsyms: %#x is outside .kallsyms", addr)
-				}
+				require.True(t, addr >= sec.Addr && addr+8 <= sec.Addr+uint64(len(data)),
+					"kallsyms: %#x is outside .kallsyms", addr)
 				return binary.LittleEndian.Uint64(data[addr-sec.Addr:])
 			}
 			str := func(addr uint64) string {
-				if addr < sec.Addr || addr >= sec.Addr+uint64(len(data)) {
-					t.Fatalf("kallsyms: name at %#x is outside .kallsyms", addr)
-				}
+				require.True(t, addr >= sec.Addr && addr < sec.Addr+uint64(len(data)),
+					"kallsyms: name at %#x is outside .kallsyms", addr)
 				b := data[addr-sec.Addr:]
-				if i := bytes.IndexByte(b, 0); i >= 0 {
-					return string(b[:i])
-				}
-				t.Fatalf("kallsyms: name at %#x is not terminated", addr)
-				return ""
+				i := bytes.IndexByte(b, 0)
+				require.GreaterOrEqual(t, i, 0, "kallsyms: name at %#x is not terminated", addr)
+				return string(b[:i])
 			}
 			for _, name := range []string{"kallsyms_num_syms", "kallsyms_addresses", "kallsyms_sizes", "kallsyms_names"} {
-				if _, ok := table[name]; !ok {
-					t.Fatalf("no symbol %s in .kallsyms", name)
-				}
+				require.Contains(t, table, name, "no symbol %s in .kallsyms", name)
 			}
 
 			n := u64(table["kallsyms_num_syms"])
@@ -308,8 +258,9 @@ func TestKallsyms(t *testing.T) {
 					size: u64(table["kallsyms_sizes"] + 8*i),
 					name: str(u64(table["kallsyms_names"] + 8*i)),
 				})
-				if i > 0 && got[i].addr < got[i-1].addr {
-					t.Errorf("kallsyms entry %d (%s at %#x) is below the one before it", i, got[i].name, got[i].addr)
+				if i > 0 {
+					assert.GreaterOrEqual(t, got[i].addr, got[i-1].addr,
+						"kallsyms entry %d (%s at %#x) is below the one before it", i, got[i].name, got[i].addr)
 				}
 			}
 			cmpSym := func(a, b ksym) int {
@@ -320,10 +271,8 @@ func TestKallsyms(t *testing.T) {
 			}
 			slices.SortFunc(got, cmpSym)
 			slices.SortFunc(want, cmpSym)
-			if !slices.Equal(got, want) {
-				t.Errorf("kallsyms table has %d symbols, the ELF symbol table %d sized text symbols; they differ:\n got %v\nwant %v",
-					len(got), len(want), got, want)
-			}
+			assert.Equal(t, want, got, "kallsyms table has %d symbols, the ELF symbol table %d sized text symbols; they differ",
+				len(got), len(want))
 		})
 	}
 }
@@ -332,20 +281,16 @@ func TestKallsyms(t *testing.T) {
 // and checks that the committed images match byte for byte.
 func TestImagesReproducible(t *testing.T) {
 	for _, tool := range []string{"gcc", "ld", "make"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not on PATH: the guest kernels are built with gcc, "+
-				"binutils and make, so install them (e.g. apt-get install gcc make)", tool)
-		}
+		_, err := exec.LookPath(tool)
+		require.NoError(t, err, "%s is not on PATH: the guest kernels are built with gcc, "+
+			"binutils and make, so install them (e.g. apt-get install gcc make)", tool)
 	}
 	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	out := t.TempDir()
 	build := exec.Command("make", "-C", dir, "OUT="+out)
-	if msg, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("make -C guest OUT=%s: %v\n%s", out, err, msg)
-	}
+	msg, err := build.CombinedOutput()
+	require.NoError(t, err, "make -C guest OUT=%s\n%s", out, msg)
 
 	committed, _ := filepath.Glob(filepath.Join("images", "*.elf"))
 	fresh, _ := filepath.Glob(filepath.Join(out, "*.elf"))
@@ -356,22 +301,16 @@ func TestImagesReproducible(t *testing.T) {
 		}
 		return s
 	}
-	if c, f := names(committed), names(fresh); !slices.Equal(c, f) {
-		t.Fatalf("committed images %q, fresh build %q: run `make -C guest` and commit guest/images", c, f)
-	}
+	require.Equal(t, names(fresh), names(committed),
+		"committed images differ from a fresh build's: run `make -C guest` and commit guest/images")
 	for _, name := range names(committed) {
 		want, err := os.ReadFile(filepath.Join(out, name))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		got, err := os.ReadFile(filepath.Join("images", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("guest/images/%s differs from a fresh build: run `make -C guest` "+
-				"and commit guest/images (the images must be built with this machine's gcc and binutils)", name)
-		}
+		require.NoError(t, err)
+		// Not assert.Equal: a diff of two images says nothing.
+		assert.True(t, bytes.Equal(got, want), "guest/images/%s differs from a fresh build: run `make -C guest` "+
+			"and commit guest/images (the images must be built with this machine's gcc and binutils)", name)
 	}
 }
 
@@ -381,36 +320,22 @@ func TestImagesReproducible(t *testing.T) {
 func TestRaceStats(t *testing.T) {
 	const raceStatsSize = 15 * 8
 	k, ok := Lookup("race")
-	if !ok {
-		t.Fatal("no race image")
-	}
+	require.True(t, ok, "no race image")
 	f, err := elf.NewFile(bytes.NewReader(k.ELF))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	syms, err := f.Symbols()
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	i := slices.IndexFunc(syms, func(s elf.Symbol) bool { return s.Name == "race_stats" })
+	require.NotEqual(t, -1, i, "no symbol race_stats")
+	s := syms[i]
+	assert.True(t, elf.ST_TYPE(s.Info) == elf.STT_OBJECT && s.Size == raceStatsSize,
+		"race_stats: type %v, size %d; want an object of %d bytes", elf.ST_TYPE(s.Info), s.Size, raceStatsSize)
+	found := false
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_W != 0 &&
+			s.Value >= p.Vaddr && s.Value+s.Size <= p.Vaddr+p.Memsz {
+			found = true
+		}
 	}
-	for _, s := range syms {
-		if s.Name != "race_stats" {
-			continue
-		}
-		if elf.ST_TYPE(s.Info) != elf.STT_OBJECT || s.Size != raceStatsSize {
-			t.Errorf("race_stats: type %v, size %d; want an object of %d bytes",
-				elf.ST_TYPE(s.Info), s.Size, raceStatsSize)
-		}
-		found := false
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_LOAD && p.Flags&elf.PF_W != 0 &&
-				s.Value >= p.Vaddr && s.Value+s.Size <= p.Vaddr+p.Memsz {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("race_stats at %#x is not in a writable PT_LOAD", s.Value)
-		}
-		return
-	}
-	t.Error("no symbol race_stats")
+	assert.True(t, found, "race_stats at %#x is not in a writable PT_LOAD", s.Value)
 }

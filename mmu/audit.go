@@ -47,6 +47,11 @@ func (r refSource) String() string {
 //
 // cr3s are the pagetable bases the vCPUs run on. It returns the violations
 // found, at most max of them (0: no limit).
+//
+// Precondition: the caller holds the domain's MMU lock; the table's Memory
+// shows every store the table counts (NewFrameTable); and cr3s holds the
+// CR3 of every vCPU that holds one, once each, since the recount gives
+// each a reference.
 func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
 	var out []Violation
 	add := func(pfn uint64, format string, a ...any) {

@@ -37,9 +37,13 @@ func (t FrameType) String() string {
 func (t FrameType) IsPagetable() bool { return t >= TypeL1 && t <= TypeL4 }
 
 // Level is the pagetable level of an L1..L4 type.
+//
+// Precondition: t.IsPagetable().
 func (t FrameType) Level() Level { return Level(t) }
 
 // PagetableType is the type of a table at level l.
+//
+// Precondition: l is 1 to 4.
 func PagetableType(l Level) FrameType { return FrameType(l) }
 
 // Frame is the hypervisor's record of one guest frame (Xen's struct
@@ -66,6 +70,9 @@ type Frame struct {
 
 // Validated reports whether the frame is a pagetable whose entries have
 // been validated and are kept valid.
+//
+// Precondition: for a record of a FrameTable (FrameTable.Frame), the
+// caller holds the domain's MMU lock.
 func (f *Frame) Validated() bool { return f.Type.IsPagetable() && f.TypeCount > 0 }
 
 // Executor performs writes to guest frames that are, or may become,
@@ -73,18 +80,28 @@ func (f *Frame) Validated() bool { return f.Type.IsPagetable() && f.TypeCount > 
 // them itself. Operations take effect in order.
 type Executor interface {
 	// Store writes v at guest-physical address pa.
+	//
+	// Precondition: pa is 8-byte aligned.
 	Store(pa uint64, v PTE)
 	// Merge atomically replaces the entry at pa by (old & keep) | set and
 	// returns old.
+	//
+	// Precondition: pa is 8-byte aligned.
 	Merge(pa uint64, keep, set PTE) PTE
 	// CmpXchg atomically replaces old by new at pa if it is still old, and
 	// returns the value it found.
+	//
+	// Precondition: pa is 8-byte aligned.
 	CmpXchg(pa uint64, old, new PTE) PTE
 	// InvalidatePage drops the calling vCPU's TLB entry for va.
 	InvalidatePage(va uint64)
 	// FlushTLB drops the calling vCPU's non-global TLB entries.
 	FlushTLB()
 	// LoadCR3 switches the calling vCPU to the pagetable at cr3.
+	//
+	// Precondition: cr3 is a validated L4 on which the caller holds the
+	// general and L4 type references a CR3 holds (ptops.NewBasePtr takes
+	// them first).
 	LoadCR3(cr3 uint64)
 }
 
@@ -116,7 +133,9 @@ func refuse(code xen.Errno, pfn uint64, format string, a ...any) error {
 // there and installs ReservedL4.
 //
 // A FrameTable is not safe for concurrent use: callers hold the domain's
-// MMU lock.
+// MMU lock. Until the domain's vCPUs start, its builder has the table to
+// itself, and the methods' precondition that the caller holds the lock is
+// met without taking it.
 type FrameTable struct {
 	mem    Memory
 	frames []Frame
@@ -128,6 +147,11 @@ type FrameTable struct {
 }
 
 // NewFrameTable makes the table for frames [0, nrFrames) of mem.
+//
+// Precondition: mem backs every frame in [0, nrFrames), and shows every
+// store the table counts, including those the lock holder's Executor has
+// queued but not yet made (hv's mmuMemory lays them over guest memory):
+// validation and release read the entries through it.
 func NewFrameTable(mem Memory, nrFrames uint64) *FrameTable {
 	return &FrameTable{mem: mem, frames: make([]Frame, nrFrames)}
 }
@@ -136,6 +160,9 @@ func NewFrameTable(mem Memory, nrFrames uint64) *FrameTable {
 func (t *FrameTable) NrFrames() uint64 { return uint64(len(t.frames)) }
 
 // Frame returns the record of pfn, or nil outside the domain.
+//
+// Precondition: the caller holds the domain's MMU lock, and uses the
+// record only while it does.
 func (t *FrameTable) Frame(pfn uint64) *Frame {
 	if pfn >= uint64(len(t.frames)) {
 		return nil
@@ -150,12 +177,18 @@ func IsReservedSlot(typ FrameType, index int) bool {
 }
 
 // Entry reads entry index of the table in frame pfn.
+//
+// Precondition: the caller holds the domain's MMU lock; pfn is a frame of
+// the domain and index is 0 to 511 (outside them, Entry reads zero or
+// another frame's entry).
 func (t *FrameTable) Entry(pfn uint64, index int) PTE {
 	v, _ := t.mem.Read64(pfn<<PageShift + uint64(index)*8)
 	return PTE(v)
 }
 
 // GetPage takes a general reference on pfn (Xen's get_page).
+//
+// Precondition: the caller holds the domain's MMU lock.
 func (t *FrameTable) GetPage(pfn uint64) error {
 	f := t.Frame(pfn)
 	if f == nil {
@@ -166,6 +199,10 @@ func (t *FrameTable) GetPage(pfn uint64) error {
 }
 
 // PutPage drops a general reference (Xen's put_page).
+//
+// Precondition: the caller holds the domain's MMU lock and a general
+// reference on pfn, which it gives up; PutPage panics on a frame with
+// none.
 func (t *FrameTable) PutPage(pfn uint64) {
 	f := t.Frame(pfn)
 	if f == nil || f.RefCount == 0 {
@@ -178,6 +215,11 @@ func (t *FrameTable) PutPage(pfn uint64) {
 // first reference to a pagetable type validates the frame's entries,
 // taking the references they imply; an L4 also gets the hypervisor's slots,
 // written through x. On failure nothing has changed.
+//
+// Precondition: the caller holds the domain's MMU lock; typ is not
+// TypeNone; x is the caller's Executor, not nil when typ is TypeL4; and
+// the table's Memory shows the frame as the guest will see it
+// (NewFrameTable).
 func (t *FrameTable) GetPageType(pfn uint64, typ FrameType, x Executor) error {
 	f := t.Frame(pfn)
 	if f == nil {
@@ -204,6 +246,8 @@ func (t *FrameTable) GetPageType(pfn uint64, typ FrameType, x Executor) error {
 
 // GetPageAndType takes a general and a type reference on pfn, or neither
 // (Xen's get_page_and_type): what a pin or a CR3 holds.
+//
+// Precondition: as for GetPageType.
 func (t *FrameTable) GetPageAndType(pfn uint64, typ FrameType, x Executor) error {
 	if err := t.GetPage(pfn); err != nil {
 		return err
@@ -219,6 +263,8 @@ func (t *FrameTable) GetPageAndType(pfn uint64, typ FrameType, x Executor) error
 // shares its shared-info page with a guest: the hypervisor keeps a general
 // and a writable type reference on it for good, so it never becomes a
 // pagetable.
+//
+// Precondition: the caller holds the domain's MMU lock.
 func (t *FrameTable) HoldWritable(pfn uint64) error {
 	if err := t.GetPageAndType(pfn, TypeWritable, nil); err != nil {
 		return err
@@ -228,6 +274,9 @@ func (t *FrameTable) HoldWritable(pfn uint64) error {
 }
 
 // PutPageAndType drops what GetPageAndType took.
+//
+// Precondition: as for PutPageType and PutPage: the caller gives up a
+// general and a type reference it holds on pfn.
 func (t *FrameTable) PutPageAndType(pfn uint64) {
 	t.PutPageType(pfn)
 	t.PutPage(pfn)
@@ -235,6 +284,11 @@ func (t *FrameTable) PutPageAndType(pfn uint64) {
 
 // PutPageType drops a type reference (Xen's put_page_type); the last one
 // of a pagetable type releases what its entries hold.
+//
+// Precondition: the caller holds the domain's MMU lock and a type
+// reference on pfn, which it gives up; PutPageType panics on a frame with
+// none. The table's Memory shows the frame's entries as the table counts
+// them (NewFrameTable), since the last reference releases those it reads.
 func (t *FrameTable) PutPageType(pfn uint64) {
 	f := t.Frame(pfn)
 	if f == nil || f.TypeCount == 0 {
@@ -303,6 +357,9 @@ func CheckEntry(level Level, e PTE) error {
 // GetEntryRefs takes the references a present entry at level holds on the
 // frame it maps (Xen's get_page_from_lNe): a general reference, and a type
 // reference as a writable page (L1, RW) or as the next table down.
+//
+// Precondition: the caller holds the domain's MMU lock; e is present and
+// level is 1 to 4.
 func (t *FrameTable) GetEntryRefs(level Level, e PTE) error {
 	if err := CheckEntry(level, e); err != nil {
 		return err
@@ -325,6 +382,11 @@ func (t *FrameTable) GetEntryRefs(level Level, e PTE) error {
 }
 
 // PutEntryRefs drops what GetEntryRefs took (Xen's put_page_from_lNe).
+//
+// Precondition: the caller holds the domain's MMU lock; e is a present
+// entry at level whose references GetEntryRefs took (an entry of a
+// validated table at that level, or one GetEntryRefs accepted), and the
+// caller gives them up. PutEntryRefs panics when they are not there.
 func (t *FrameTable) PutEntryRefs(level Level, e PTE) {
 	target := e.PFN()
 	if level > 1 || e&PTEWritable != 0 {
@@ -334,6 +396,11 @@ func (t *FrameTable) PutEntryRefs(level Level, e PTE) {
 }
 
 // Clone returns a copy of the table that reads mem.
+//
+// Precondition: nothing changes t meanwhile: the caller holds the domain's
+// MMU lock, or the domain's other vCPUs are down, as at a snapshot point.
+// mem shows the guest memory t counts (as NewFrameTable's does), or is nil
+// if the copy is only ever cloned again, as a snapshot's is.
 func (t *FrameTable) Clone(mem Memory) *FrameTable {
 	c := *t
 	c.mem = mem

@@ -13,7 +13,9 @@ import "github.com/pvsim/pvsim/xen"
 // Pinning a pinned frame is refused with EINVAL, as Xen does. On failure
 // nothing has changed.
 //
-// Precondition: the caller holds the domain's MMU lock.
+// Precondition: the caller holds the domain's MMU lock; x is the caller's
+// Executor, not nil when typ is TypeL4; and the table's Memory shows the
+// frame as the guest will see it (NewFrameTable).
 func (ft *FrameTable) Pin(pfn uint64, typ FrameType, x Executor) error {
 	f := ft.Frame(pfn)
 	switch {
@@ -35,7 +37,9 @@ func (ft *FrameTable) Pin(pfn uint64, typ FrameType, x Executor) error {
 // references (a CR3, an upper table) hold it; the last reference releases
 // the tree below it.
 //
-// Precondition: the caller holds the domain's MMU lock.
+// Precondition: the caller holds the domain's MMU lock, and the table's
+// Memory shows the entries the table counts (NewFrameTable), since the
+// last reference releases them.
 func (ft *FrameTable) Unpin(pfn uint64) error {
 	f := ft.Frame(pfn)
 	switch {

@@ -9,8 +9,8 @@
 // made are the implementation's to show: the hypervisor's Memory lays the
 // lock holder's queued stores over guest memory (hv's mmuMemory), so that
 // validation sees what the guest will see, without a round trip into the
-// guest. Every FrameTable method assumes the caller holds the domain's
-// MMU lock; none is safe for concurrent use.
+// guest. Every FrameTable method that reads or changes frames assumes the
+// caller holds the domain's MMU lock; none is safe for concurrent use.
 package mmu
 
 import (
@@ -45,6 +45,10 @@ const (
 )
 
 // MakePTE builds an entry that maps frame pfn with the given flags.
+//
+// Precondition: pfn is below 1<<40 and flags has no bit of PTEFrameMask.
+// MakePTE drops pfn's higher bits and ORs flags in unmasked: either way
+// the entry would map another frame.
 func MakePTE(pfn uint64, flags PTE) PTE { return PTE(pfn<<PageShift)&PTEFrameMask | flags }
 
 // Present reports whether the entry maps anything.
@@ -78,9 +82,13 @@ func (p PTE) String() string {
 type Level int
 
 // Index returns the entry index for va at this level.
+//
+// Precondition: l is 1 to 4.
 func (l Level) Index(va uint64) int { return int(va>>(PageShift+9*(uint(l)-1))) & 511 }
 
 // Span is how many bytes of virtual space one entry at this level covers.
+//
+// Precondition: l is 1 to 4.
 func (l Level) Span() uint64 { return 1 << (PageShift + 9*(uint(l)-1)) }
 
 // Canonical reports whether va is a canonical 48-bit address.

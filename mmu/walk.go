@@ -39,6 +39,10 @@ type Walk struct {
 // Translate walks the pagetables rooted at cr3 for va and checks acc against
 // the combined permissions, as the MMU would with CR0.WP=1 and EFER.NXE=1.
 // It allocates nothing.
+//
+// Precondition: the vCPU whose access is checked runs with CR0.WP and
+// EFER.NXE set, as every pvsim vCPU does; otherwise the CPU's verdict may
+// differ.
 func Translate(m Memory, cr3, va uint64, acc Access) Walk {
 	w := Walk{VA: va}
 	code := uint32(0)

@@ -62,6 +62,12 @@ func errf(code xen.Errno, pfn uint64, format string, a ...any) error {
 // at guest-physical address ptr (the request's type bits already stripped).
 // With preserveAD, the Accessed and Dirty bits the entry holds when it is
 // replaced are kept, atomically against the MMU setting them.
+//
+// Precondition: the caller holds the domain's MMU lock. ptr has the
+// request's type bits cleared (xen.MMUUpdate.Addr): UpdateEntry refuses an
+// unaligned ptr rather than strip them. c.FT's Memory shows the entry as
+// the guest will see it (mmu.NewFrameTable), since the references the old
+// entry held are dropped as read from it.
 func UpdateEntry(c *Context, ptr uint64, val mmu.PTE, preserveAD bool) error {
 	pfn, index := ptr>>mmu.PageShift, int(ptr&(mmu.PageSize-1))/8
 	f := c.FT.Frame(pfn)
@@ -104,6 +110,10 @@ func UpdateEntry(c *Context, ptr uint64, val mmu.PTE, preserveAD bool) error {
 
 // L1EntryAddr finds the guest-physical address of the L1 entry that maps va
 // in the address space at cr3.
+//
+// Precondition: the caller holds the domain's MMU lock, and cr3 is a
+// validated L4 (a vCPU's CR3), so that the tables walked, and the L1 whose
+// entry is found, are validated pagetables.
 func L1EntryAddr(ft *mmu.FrameTable, cr3, va uint64) (uint64, error) {
 	if !mmu.Canonical(va) || (va >= xen.HypervisorVirtStart && va < xen.HypervisorVirtEnd) {
 		return 0, errf(xen.EINVAL, cr3>>mmu.PageShift, "address %#x is not a guest address", va)
@@ -121,6 +131,9 @@ func L1EntryAddr(ft *mmu.FrameTable, cr3, va uint64) (uint64, error) {
 
 // DecodeUVMF reads update_va_mapping's flags: the flush kind, and its
 // target (LOCAL, ALL, or MULTI with a vcpumask pointer in the upper bits).
+//
+// Precondition: the caller holds the domain's MMU lock, as for every use
+// of a Context; c.ReadGuest is set if flags may carry a vcpumask pointer.
 func DecodeUVMF(c *Context, flags, va uint64) (Flush, error) {
 	f := Flush{VA: va}
 	switch flags & xen.UVMFFlushTypeMask {
@@ -162,6 +175,11 @@ func readMask(c *Context, va uint64) (VCPUMask, error) {
 
 // UpdateVAMapping is update_va_mapping: replace the L1 entry that maps va
 // in the caller's address space with val, then flush as flags say.
+//
+// Precondition: the caller holds the domain's MMU lock; *c.CR3 is the
+// caller's current base, a validated L4 (L1EntryAddr); c.FT's Memory shows
+// the entry as the guest will see it (UpdateEntry); c.Flush is set, and
+// c.ReadGuest too if flags may carry a vcpumask pointer.
 func UpdateVAMapping(c *Context, va uint64, val mmu.PTE, flags uint64) error {
 	flush, err := DecodeUVMF(c, flags, va)
 	if err != nil {
@@ -184,6 +202,11 @@ func UpdateVAMapping(c *Context, va uint64, val mmu.PTE, flags uint64) error {
 type ExtOp = xen.MMUExtOp
 
 // MMUExtOp performs one mmuext_op command.
+//
+// Precondition: the caller holds the domain's MMU lock; c.X is the
+// caller's executor and *c.CR3 its current base (NewBasePtr); c.FT's
+// Memory shows frames as the guest will see them (mmu.FrameTable.Pin);
+// c.Flush is set, and c.ReadGuest too for the MULTI flushes.
 func MMUExtOp(c *Context, op ExtOp) error {
 	if typ, ok := ExtOpType(op.Cmd); ok {
 		return c.FT.Pin(op.Arg1, typ, c.X)
@@ -220,6 +243,12 @@ func MMUExtOp(c *Context, op ExtOp) error {
 // NewBasePtr is MMUEXT_NEW_BASEPTR: run the caller on the L4 in frame pfn,
 // which takes (and may first validate) an L4 type reference; the old base's
 // reference is dropped.
+//
+// Precondition: the caller holds the domain's MMU lock. c.X is the calling
+// vCPU's executor, which loads the new CR3, and *c.CR3 is that vCPU's
+// current base, a validated L4 on which it holds the general and L4 type
+// references a CR3 holds (taken when the vCPU came up, or by its last
+// NEW_BASEPTR): NewBasePtr gives them up, and panics if they are not there.
 func NewBasePtr(c *Context, pfn uint64) error {
 	if err := c.FT.GetPageAndType(pfn, mmu.TypeL4, c.X); err != nil {
 		return fmt.Errorf("new_baseptr: %w", err)

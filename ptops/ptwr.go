@@ -86,6 +86,12 @@ const PTWriteError = x86.PFPresent | x86.PFWrite
 // that is not an L1 in use and an entry validation refuses (with the
 // refusal wrapped); the caller then bounces the fault to the guest. On any
 // error, neither memory nor regs nor the frame table has changed.
+//
+// Precondition: the caller holds the domain's MMU lock, and c is the
+// faulting vCPU's: c.X is its executor and *c.CR3 its current base, a
+// validated L4 (L1EntryAddr). regs are its registers at the fault and code
+// the instruction bytes fetched at regs.RIP. c.FT's Memory shows entries as
+// the guest will see them (mmu.NewFrameTable).
 func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) (PTWrite, error) {
 	var w PTWrite
 	if errorCode&(PTWriteError|x86.PFReserved|x86.PFFetch) != PTWriteError {
@@ -402,6 +408,10 @@ type insnEntry struct {
 }
 
 // Decode decodes the 64-bit instruction at the start of code.
+//
+// Precondition: one goroutine at a time uses the cache (hv keeps one per
+// vCPU), and the caller does not modify the instruction returned, which
+// the cache owns and a later call may overwrite.
 func (c *InsnCache) Decode(code []byte) (*x86asm.Inst, error) {
 	code = code[:min(len(code), 15)]
 	if c == nil {

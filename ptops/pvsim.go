@@ -20,6 +20,9 @@ func ClearsOnlyAD(mask uint64) bool {
 // the domain that is an L1 in use, or no pagetable at all (then the
 // operation is an atomic AND the guest could have done itself). It reports
 // whether the frame is a validated L1.
+//
+// Precondition: the caller holds the domain's MMU lock, as for every use
+// of a Context.
 func CheckTestAndClear(c *Context, ptr uint64) (l1 bool, err error) {
 	pfn := ptr >> mmu.PageShift
 	f := c.FT.Frame(pfn)
@@ -41,6 +44,11 @@ func CheckTestAndClear(c *Context, ptr uint64) (l1 bool, err error) {
 // guest-physical address ptr and return the bits of mask it held. In an L1
 // in use, clearing Present or RW moves references as mmu_update would; the
 // new entry only ever grants less, so validation cannot refuse it.
+//
+// Precondition: the caller holds the domain's MMU lock; c.X is the
+// caller's executor; and c.FT's Memory shows the entry as the guest will
+// see it (mmu.NewFrameTable), or every compare-and-exchange fails and the
+// operation ends in EAGAIN.
 func TestAndClearPTEFlags(c *Context, ptr, mask uint64) (uint64, error) {
 	l1, err := CheckTestAndClear(c, ptr)
 	if err != nil {
@@ -74,6 +82,8 @@ func TestAndClearPTEFlags(c *Context, ptr, mask uint64) (uint64, error) {
 
 // SetPending is PVSIMOP_pagetable_pending: mark (on) or unmark the frames
 // as becoming pagetables. Every frame is checked before any is marked.
+//
+// Precondition: the caller holds the domain's MMU lock.
 func SetPending(c *Context, pfns []uint64, on bool) error {
 	for _, pfn := range pfns {
 		if c.FT.Frame(pfn) == nil {

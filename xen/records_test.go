@@ -3,6 +3,8 @@ package xen
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // FuzzDecodeRecords decodes arbitrary bytes as every record and checks the
@@ -19,24 +21,32 @@ func FuzzDecodeRecords(f *testing.F) {
 			b = append(b, make([]byte, MulticallEntrySize-len(b))...)
 		}
 		q := func(off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
-		if u := DecodeMMUUpdate(b[:MMUUpdateSize]); u.Addr()|u.Type() != q(0) || u.Addr()&7 != 0 || u.Val != q(8) {
-			t.Errorf("mmu_update %+v", u)
-		}
-		if op := DecodeMMUExtOp(b[:MMUExtOpSize]); uint64(op.Cmd) != q(0)&0xffffffff || op.Arg1 != q(8) || op.Arg2 != q(16) {
-			t.Errorf("mmuext_op %+v", op)
-		}
+		u := DecodeMMUUpdate(b[:MMUUpdateSize])
+		assert.Equal(t, q(0), u.Addr()|u.Type(), "mmu_update %+v", u)
+		assert.Zero(t, u.Addr()&7, "mmu_update %+v", u)
+		assert.Equal(t, q(8), u.Val, "mmu_update %+v", u)
+
+		op := DecodeMMUExtOp(b[:MMUExtOpSize])
+		assert.Equal(t, q(0)&0xffffffff, uint64(op.Cmd), "mmuext_op %+v", op)
+		assert.Equal(t, q(8), op.Arg1, "mmuext_op %+v", op)
+		assert.Equal(t, q(16), op.Arg2, "mmuext_op %+v", op)
+
 		e := DecodeMulticallEntry(b[:MulticallEntrySize])
-		if e.Op != q(0) || e.Args[0] != q(MulticallArgs) || e.Args[5] != q(MulticallEntrySize-8) {
-			t.Errorf("multicall_entry %+v", e)
-		}
-		if ti := DecodeTrapInfo(b[:TrapInfoSize]); ti.Vector != b[0] || ti.Flags != b[1] || uint64(ti.CS) != q(0)>>16&0xffff || ti.Address != q(8) {
-			t.Errorf("trap_info %+v", ti)
-		}
+		assert.Equal(t, q(0), e.Op, "multicall_entry %+v", e)
+		assert.Equal(t, q(MulticallArgs), e.Args[0], "multicall_entry %+v", e)
+		assert.Equal(t, q(MulticallEntrySize-8), e.Args[5], "multicall_entry %+v", e)
+
+		ti := DecodeTrapInfo(b[:TrapInfoSize])
+		assert.Equal(t, b[0], ti.Vector, "trap_info %+v", ti)
+		assert.Equal(t, b[1], ti.Flags, "trap_info %+v", ti)
+		assert.Equal(t, q(0)>>16&0xffff, uint64(ti.CS), "trap_info %+v", ti)
+		assert.Equal(t, q(8), ti.Address, "trap_info %+v", ti)
+
 		if len(b) >= IretSize {
 			ic := DecodeIretContext(b[:IretSize])
-			if ic.RAX != q(0) || ic.CS != q(IretCS) || ic.SS != q(IretSize-8) {
-				t.Errorf("iret_context %+v", ic)
-			}
+			assert.Equal(t, q(0), ic.RAX, "iret_context %+v", ic)
+			assert.Equal(t, q(IretCS), ic.CS, "iret_context %+v", ic)
+			assert.Equal(t, q(IretSize-8), ic.SS, "iret_context %+v", ic)
 		}
 	})
 }
