@@ -113,9 +113,7 @@ type Domain struct {
 	sharedInfo []byte
 	vcpus      []*vcpu
 
-	consoleMu sync.Mutex
-	// consoleTail is the last of the console output, for oops reports.
-	consoleTail []byte
+	console consoleState
 
 	// mmu guards the frame table; mmuOwner is the vCPU holding it.
 	mmu      sync.Mutex
@@ -125,10 +123,7 @@ type Domain struct {
 	// lastAudit is when the audit last ran; the MMU lock guards it.
 	lastAudit time.Time
 
-	// exitCounters is the guest's exit-counter page, once registered
-	// (pvsim_op register_exit_counters), and its frame.
-	exitCounters    atomic.Pointer[[]byte]
-	exitCountersPFN uint64
+	exitCounters exitCounterState
 
 	// det is the CPU of a deterministic domain (Config.Scheduler).
 	det *sched.CPU
@@ -409,16 +404,6 @@ func (d *Domain) timeoutError() error {
 		e.Detail = "no vCPU was running"
 	}
 	return e
-}
-
-func (d *Domain) writeConsole(b []byte) {
-	d.consoleMu.Lock()
-	d.cfg.Console.Write(b)
-	d.consoleTail = append(d.consoleTail, b...)
-	if n := len(d.consoleTail); n > consoleTailSize {
-		d.consoleTail = append(d.consoleTail[:0], d.consoleTail[n-consoleTailSize/2:]...)
-	}
-	d.consoleMu.Unlock()
 }
 
 // Trace returns the exits the vCPUs' trace rings still hold, ordered by

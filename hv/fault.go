@@ -27,20 +27,14 @@ const (
 	DomainCrash
 )
 
+var faultKindNames = [...]string{
+	TripleFault: "triple fault", HypervisorFault: "exception in the hypervisor", HardwareFault: "hardware fault",
+	Timeout: "timeout", AuditFailure: "audit failure", DomainCrash: "domain crash",
+}
+
 func (k FaultKind) String() string {
-	switch k {
-	case TripleFault:
-		return "triple fault"
-	case HypervisorFault:
-		return "exception in the hypervisor"
-	case HardwareFault:
-		return "hardware fault"
-	case Timeout:
-		return "timeout"
-	case AuditFailure:
-		return "audit failure"
-	case DomainCrash:
-		return "domain crash"
+	if k >= 0 && int(k) < len(faultKindNames) {
+		return faultKindNames[k]
 	}
 	return fmt.Sprintf("fault kind %d", int(k))
 }

@@ -4,7 +4,6 @@ import (
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/trace"
-	"github.com/pvsim/pvsim/traps"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -18,6 +17,24 @@ import (
 // writes to the vCPU's executor (executor.go), and the executor's final
 // batch, which carries the result in RAX, runs as the vCPU returns to the
 // guest.
+
+// hypercallState is what the hypercall in progress uses.
+type hypercallState struct {
+	// buf is scratch space for copying guest buffers, so that hypercalls
+	// do not allocate.
+	buf  [4096]byte
+	args hypercallArgs
+	// active is set while a hypercall runs.
+	active bool
+	// snapshotting is set by pvsim_op snapshot_point: the snapshot is
+	// taken once the hypercall has returned.
+	snapshotting bool
+	// pendingPFNs is scratch space for pvsim_op pagetable_pending.
+	pendingPFNs [xen.PVSimMaxPending]uint64
+	// labels are the trace and scheduling-point labels read so far, by
+	// guest address.
+	labels map[uint64]string
+}
 
 // hypercallArgs are a hypercall's arguments: rdi, rsi, rdx, r10, r8, r9,
 // or a multicall entry's args.
@@ -105,7 +122,3 @@ func (v *vcpu) writeGuestRet(va uint64, b []byte) uint64 {
 	}
 	return 0
 }
-
-// guestAddress reports whether va is a canonical address outside the
-// hypervisor's reserved range.
-func guestAddress(va uint64) bool { return traps.GuestAddress(va) }

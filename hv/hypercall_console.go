@@ -1,8 +1,42 @@
 package hv
 
-import "github.com/pvsim/pvsim/xen"
+import (
+	"sync"
+
+	"github.com/pvsim/pvsim/xen"
+)
 
 // console_io (xen.h): the guest's console, as Xen's hypervisor console.
+
+// consoleState is the domain's console: output goes to Config.Console, and
+// the last of it is kept for oops reports. Any vCPU writes it, under mu.
+type consoleState struct {
+	mu   sync.Mutex
+	tail []byte
+}
+
+// consoleTailSize bounds the console output a domain keeps for oops
+// reports.
+const consoleTailSize = 64 << 10
+
+// writeConsole writes guest console output.
+func (d *Domain) writeConsole(b []byte) {
+	c := &d.console
+	c.mu.Lock()
+	d.cfg.Console.Write(b)
+	c.tail = append(c.tail, b...)
+	if n := len(c.tail); n > consoleTailSize {
+		c.tail = append(c.tail[:0], c.tail[n-consoleTailSize/2:]...)
+	}
+	c.mu.Unlock()
+}
+
+// consoleTail returns a copy of the console output kept.
+func (d *Domain) consoleTail() []byte {
+	d.console.mu.Lock()
+	defer d.console.mu.Unlock()
+	return append([]byte(nil), d.console.tail...)
+}
 
 // maxConsoleWrite bounds one console_io write, as Xen does, so that a guest
 // cannot make the hypervisor copy without limit.

@@ -3,6 +3,7 @@ package hv
 import (
 	"bytes"
 	"encoding/binary"
+	"sync/atomic"
 
 	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/xen"
@@ -10,6 +11,14 @@ import (
 
 // pvsim_op, pvsim's extension hypercall (xen.PVSimOp*): what the race's fix
 // strategies and the tools need from a hypervisor and Xen does not offer.
+
+// exitCounterState is the guest's exit-counter page, once registered
+// (register_exit_counters), and its frame. Every vCPU publishes its count
+// there; the page is set once.
+type exitCounterState struct {
+	page atomic.Pointer[[]byte]
+	pfn  uint64
+}
 
 // pvsimFeatures are the bits XENVER_get_features answers for submap
 // xen.PVSimFeaturesSubmap.
@@ -133,7 +142,7 @@ func (v *vcpu) label(va uint64) (string, error) {
 // on it holds each vCPU's exit count.
 func (v *vcpu) registerExitCounters(mfn uint64) uint64 {
 	d := v.d
-	if d.exitCounters.Load() != nil {
+	if d.exitCounters.page.Load() != nil {
 		return xen.EEXIST.Ret()
 	}
 	c := v.lockMMU("pvsim_op register_exit_counters")
@@ -146,8 +155,8 @@ func (v *vcpu) registerExitCounters(mfn uint64) uint64 {
 	if page == nil {
 		return xen.EINVAL.Ret()
 	}
-	d.exitCountersPFN = mfn
-	d.exitCounters.Store(&page)
+	d.exitCounters.pfn = mfn
+	d.exitCounters.page.Store(&page)
 	return 0
 }
 
@@ -155,7 +164,7 @@ func (v *vcpu) registerExitCounters(mfn uint64) uint64 {
 // for it, publishes the count there.
 func (v *vcpu) countExit() {
 	v.exits++
-	if p := v.d.exitCounters.Load(); p != nil {
+	if p := v.d.exitCounters.page.Load(); p != nil {
 		binary.LittleEndian.PutUint64((*p)[8*v.id:], v.exits)
 	}
 }

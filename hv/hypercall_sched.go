@@ -2,8 +2,10 @@ package hv
 
 import (
 	"encoding/binary"
+	"strconv"
 	"syscall"
 
+	"github.com/pvsim/pvsim/guestsym"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -31,4 +33,19 @@ func (v *vcpu) schedOp(a *hypercallArgs) uint64 {
 		return 0
 	}
 	return xen.ENOSYS.Ret()
+}
+
+// oops builds the report for a crash requested by v.
+func (v *vcpu) oops() *guestsym.Oops {
+	o := &guestsym.Oops{Text: guestsym.OopsText(v.d.consoleTail())}
+	if ts := &v.traps; ts.bounced {
+		x := ts.lastBounce
+		o.Fault = &x
+		o.Where = v.d.syms.Format(x.RIP)
+		o.NotEmulated = ts.lastBounceWhy
+		if file, line, ok := v.d.syms.Line(x.RIP); ok {
+			o.Source = file + ":" + strconv.Itoa(line)
+		}
+	}
+	return o
 }

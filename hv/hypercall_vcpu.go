@@ -3,6 +3,7 @@ package hv
 import (
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/traps"
 	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
@@ -79,7 +80,7 @@ func (t *vcpu) initialise(caller *vcpu, ctx uint64) error {
 	}
 	// The guest cannot take IOPL or leave IF clear; reserved bit 1 is set.
 	r.RFLAGS = r.RFLAGS&(x86.ArithFlags|x86.FlagDF) | x86.FlagIF | x86.FlagRes1
-	if !guestAddress(r.RIP) || st.cr3&(mmu.PageSize-1) != 0 ||
+	if !traps.GuestAddress(r.RIP) || st.cr3&(mmu.PageSize-1) != 0 ||
 		!mmu.Canonical(st.fsBase) || !mmu.Canonical(st.gsBase) || !mmu.Canonical(st.gsBaseUser) {
 		return xen.EINVAL
 	}

@@ -120,10 +120,10 @@ func (v *vcpu) takeSnapshot() {
 	step, ticks, _ := d.det.State()
 	s := &Snapshot{
 		cfg: d.cfg, image: image, boot: d.boot, syms: d.syms, ft: d.ft.Clone(nil),
-		exitCountersPFN: d.exitCountersPFN, consoleTail: append([]byte(nil), d.consoleTail...),
+		exitCountersPFN: d.exitCounters.pfn, consoleTail: d.consoleTail(),
 		step: step, ticks: ticks, cur: v.id,
 	}
-	if d.exitCounters.Load() == nil {
+	if d.exitCounters.page.Load() == nil {
 		s.exitCountersPFN = noPFN
 	}
 	for _, u := range d.vcpus {
@@ -194,10 +194,10 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	d.ft = s.ft.Clone(&mmuMemory{d})
 	if s.exitCountersPFN != noPFN {
 		page := d.mem.Frame(s.exitCountersPFN)
-		d.exitCountersPFN = s.exitCountersPFN
-		d.exitCounters.Store(&page)
+		d.exitCounters.pfn = s.exitCountersPFN
+		d.exitCounters.page.Store(&page)
 	}
-	d.consoleTail = append(d.consoleTail, s.consoleTail...)
+	d.console.tail = append(d.console.tail, s.consoleTail...)
 	d.det.Start(s.cur, s.step, s.ticks)
 	for i, vs := range s.vcpus {
 		v := d.vcpus[i]

@@ -1,11 +1,27 @@
 package hv
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Remote TLB flushes. Xen's flush semantics are implemented for real even
 // though shadow paging hides stale-TLB effects: each target vCPU is kicked
 // out of KVM_RUN and flushes in its own context, through its executor,
 // before the requesting hypercall returns.
+
+// flushState is the vCPU's side of remote TLB flushes (tlb.go). Other
+// vCPUs' threads read and write it, atomically.
+type flushState struct {
+	// A requester bumps gen and kicks; the vCPU flushes in its own context
+	// and publishes the generation it served in done.
+	gen, done atomic.Uint64
+	// A vCPU waiting in flushRemote sleeps on wake (or timer) while
+	// waiting is set.
+	waiting atomic.Bool
+	wake    chan struct{}
+	timer   *time.Timer
+}
 
 // rekick is how often a requester kicks a target that has not flushed yet:
 // a target kicked while it could not enter its executor (at CPL0 in a

@@ -29,14 +29,11 @@ const (
 	Up                       // running, or about to
 )
 
+var stateNames = [...]string{Down: "down", Initialised: "initialised", Up: "up"}
+
 func (s State) String() string {
-	switch s {
-	case Down:
-		return "down"
-	case Initialised:
-		return "initialised"
-	case Up:
-		return "up"
+	if s >= 0 && int(s) < len(stateNames) {
+		return stateNames[s]
 	}
 	return fmt.Sprintf("state %d", int32(s))
 }
@@ -102,37 +99,6 @@ type startContext struct {
 	cr3            uint64
 	fsBase, gsBase uint64
 	gsBaseUser     uint64
-}
-
-// hypercallState is what the hypercall in progress uses.
-type hypercallState struct {
-	// buf is scratch space for copying guest buffers, so that hypercalls
-	// do not allocate.
-	buf  [4096]byte
-	args hypercallArgs
-	// active is set while a hypercall runs.
-	active bool
-	// snapshotting is set by pvsim_op snapshot_point: the snapshot is
-	// taken once the hypercall has returned.
-	snapshotting bool
-	// pendingPFNs is scratch space for pvsim_op pagetable_pending.
-	pendingPFNs [xen.PVSimMaxPending]uint64
-	// labels are the trace and scheduling-point labels read so far, by
-	// guest address.
-	labels map[uint64]string
-}
-
-// flushState is the vCPU's side of remote TLB flushes (tlb.go). Other
-// vCPUs' threads read and write it, atomically.
-type flushState struct {
-	// A requester bumps gen and kicks; the vCPU flushes in its own context
-	// and publishes the generation it served in done.
-	gen, done atomic.Uint64
-	// A vCPU waiting in flushRemote sleeps on wake (or timer) while
-	// waiting is set.
-	waiting atomic.Bool
-	wake    chan struct{}
-	timer   *time.Timer
 }
 
 func newVCPU(d *Domain, id int) (*vcpu, error) {
