@@ -28,6 +28,7 @@ import (
 	"github.com/pvsim/pvsim/physmem"
 	"github.com/pvsim/pvsim/pvclock"
 	"github.com/pvsim/pvsim/sched"
+	"github.com/pvsim/pvsim/tlb"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
@@ -112,6 +113,7 @@ type Domain struct {
 	// sharedInfo is the host view of the shared info page.
 	sharedInfo []byte
 	vcpus      []*vcpu
+	flushers   []*tlb.Flusher // the vCPUs', by id
 
 	console consoleState
 
@@ -231,6 +233,7 @@ func (d *Domain) createVM() error {
 			return err
 		}
 		d.vcpus = append(d.vcpus, v)
+		d.flushers = append(d.flushers, v.flush)
 	}
 	d.sharedInfo = d.mem.Frame(d.boot.SharedInfo)
 	return nil

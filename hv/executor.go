@@ -16,10 +16,10 @@ func newExecutor(v *vcpu) *executor.Executor {
 		// A flush another vCPU asked for rides in the final batch, which
 		// runs before the guest does.
 		beforeFinal = func(x *executor.Executor) {
-			if gen := v.flush.gen.Load(); gen != v.flush.done.Load() {
+			if gen, ok := v.flush.Pending(); ok {
 				x.FlushTLB()
 				v.stats.RemoteFlushes++
-				v.flush.done.Store(gen)
+				v.flush.Served(gen)
 			}
 		}
 	}

@@ -1,6 +1,9 @@
 package hv
 
 import (
+	"fmt"
+
+	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/trace"
@@ -26,6 +29,11 @@ type hypercallState struct {
 	args hypercallArgs
 	// active is set while a hypercall runs.
 	active bool
+	// preempted is set by a handler that stopped after a slice of work;
+	// cont are the arguments it is to be called again with (Xen's
+	// hypercall_create_continuation).
+	preempted bool
+	cont      hypercallArgs
 	// snapshotting is set by pvsim_op snapshot_point: the snapshot is
 	// taken once the hypercall has returned.
 	snapshotting bool
@@ -78,6 +86,13 @@ func (v *vcpu) hypercall(nr uint32) outcome {
 	v.hc.active = true
 	ret := v.call(uint64(nr), &v.hc.args)
 	v.hc.active = false
+	if v.hc.preempted {
+		v.hc.preempted = false
+		if !v.restart(&v.hc.cont) {
+			return v.fatal(DomainCrash, r.RIP, fmt.Sprintf("%s preempted, but the guest did not call it through the hypercall page", xen.HypercallName(int(nr))))
+		}
+		ret = 0 // the stub loads the number again
+	}
 	v.trace.End()
 	if v.d.stopping.Load() {
 		return stop
@@ -91,6 +106,55 @@ func (v *vcpu) hypercall(nr uint32) outcome {
 		return stop
 	}
 	return resume
+}
+
+// hypercallSlice is how many records (mmu_update, mmuext_op) or entries
+// (multicall) one hypercall handles before it returns to the guest as a
+// continuation: the bound on how long a stop, a timeout or another vCPU's
+// turn waits for a hypercall.
+const hypercallSlice = 256
+
+// continueWith makes the hypercall in progress stop here and be called
+// again with args a, as Xen's hypercall_create_continuation: the guest
+// re-executes its hypercall stub with the new arguments, or, inside a
+// multicall, the multicall continues at the entry with them.
+func (v *vcpu) continueWith(a ...uint64) uint64 {
+	v.hc.preempted = true
+	v.hc.cont = hypercallArgs{}
+	copy(v.hc.cont[:], a)
+	return 0
+}
+
+// restart points the guest back at the start of the hypercall stub it
+// called (`mov $nr, %eax`, just before the doorbell store), with the
+// arguments a in its registers. A vCPU parked in the executor keeps the
+// guest's RIP, RDI, RSI and RDX on its CPL0 stack, where the executor
+// restores them from; the rest are its own registers. It reports false if
+// the exit was not at a stub's doorbell store.
+func (v *vcpu) restart(a *hypercallArgs) bool {
+	r := &v.run.Regs
+	store := r.RIP
+	if !v.atDoorbell(store) {
+		if store -= hvimage.DoorbellInsnLen; !v.atDoorbell(store) {
+			return false
+		}
+	}
+	var mov [5]byte
+	if v.readGuest(mov[:], store-5) != nil || mov[0] != 0xb8 { // mov $nr, %eax
+		return false
+	}
+	if v.exec.Parked() {
+		top := hvimage.CPUStackTop(v.id)
+		v.stackPut(top-hvimage.ExecSavedRIP, store-5)
+		v.stackPut(top-hvimage.ExecSavedRDI, a[0])
+		v.stackPut(top-hvimage.ExecSavedRSI, a[1])
+		v.stackPut(top-hvimage.ExecSavedRDX, a[2])
+	} else {
+		r.RIP, r.RDI, r.RSI, r.RDX = store-5, a[0], a[1], a[2]
+	}
+	r.R10, r.R8 = a[3], a[4]
+	v.run.DirtyRegs |= kvm.SyncRegs
+	return true
 }
 
 // call runs hypercall nr.

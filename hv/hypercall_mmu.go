@@ -20,19 +20,37 @@ func mmuErr(err error) uint64 {
 	return ptops.Errno(err).Ret()
 }
 
-// batch runs op on each of count records of size bytes at guest address
-// base, under the MMU lock, stopping at the first refusal, and reports the
-// number done through pdone as mmu_update and mmuext_op do.
+// batch runs op on each of the count records of size bytes at guest
+// address base, under the MMU lock, stopping at the first refusal, and adds
+// the number done to *pdone, as Xen's do_mmu_update and do_mmuext_op do.
+// count is 32 bits; MMU_UPDATE_PREEMPTED in it marks a continuation, whose
+// earlier slices' count *pdone holds already. After hypercallSlice records
+// (or when the domain is stopping) the call continues later at the next
+// record.
 func (v *vcpu) batch(name string, base, count, size, pdone, dom uint64, op func(v *vcpu, c *ptops.Context, rec []byte) error) uint64 {
 	if dom != xen.DomIDSelf {
 		return xen.ESRCH.Ret()
 	}
+	count = uint64(uint32(count))
+	var b [4]byte
+	done := uint32(0)
+	if count&xen.MMUUpdatePreempted != 0 {
+		count &^= xen.MMUUpdatePreempted
+		if pdone != 0 && v.readGuest(b[:], pdone) == nil {
+			done = binary.LittleEndian.Uint32(b[:])
+		}
+	}
 	c := v.lockMMU(name)
 	var err error
-	done := uint64(0)
-	for ; done < count; done++ {
+	preempted := false
+	i := uint64(0)
+	for ; i < count; i++ {
+		if i > 0 && (i%hypercallSlice == 0 || v.d.stopping.Load()) {
+			preempted = true
+			break
+		}
 		rec := v.hc.buf[:size]
-		if err = v.readGuest(rec, base+done*size); err != nil {
+		if err = v.readGuest(rec, base+i*size); err != nil {
 			break
 		}
 		if err = op(v, c, rec); err != nil {
@@ -41,11 +59,13 @@ func (v *vcpu) batch(name string, base, count, size, pdone, dom uint64, op func(
 	}
 	v.unlockMMU()
 	if pdone != 0 {
-		var b [4]byte
-		binary.LittleEndian.PutUint32(b[:], uint32(done))
+		binary.LittleEndian.PutUint32(b[:], done+uint32(i))
 		if werr := v.writeGuest(pdone, b[:]); werr != nil && err == nil {
 			return xen.EFAULT.Ret()
 		}
+	}
+	if preempted {
+		return v.continueWith(base+i*size, (count-i)|xen.MMUUpdatePreempted, pdone, dom)
 	}
 	return mmuErr(err)
 }

@@ -7,9 +7,12 @@ import (
 )
 
 // multicall: HYPERVISOR_multicall(calls, nr_calls). Each entry's result is
-// written back into it; the call itself returns 0.
+// written back into it; the call itself returns 0. As Xen's do_multicall,
+// it continues later at the next entry after hypercallSlice entries, and
+// when an entry's call is preempted the entry gets its continuation's
+// arguments and the multicall continues at that entry.
 func (v *vcpu) multicall(a *hypercallArgs) uint64 {
-	calls, n := a[0], a[1]
+	calls, n := a[0], uint64(uint32(a[1]))
 	if v.mm.inMulticall {
 		return xen.EINVAL.Ret()
 	}
@@ -19,8 +22,11 @@ func (v *vcpu) multicall(a *hypercallArgs) uint64 {
 		v.releaseMMU()
 	}()
 	for i := uint64(0); i < n; i++ {
-		var b [xen.MulticallEntrySize]byte
 		at := calls + i*xen.MulticallEntrySize
+		if i > 0 && (i%hypercallSlice == 0 || v.d.stopping.Load()) {
+			return v.continueWith(at, n-i)
+		}
+		var b [xen.MulticallEntrySize]byte
 		if err := v.readGuest(b[:], at); err != nil {
 			return xen.EFAULT.Ret()
 		}
@@ -30,10 +36,21 @@ func (v *vcpu) multicall(a *hypercallArgs) uint64 {
 		var r [8]byte
 		binary.LittleEndian.PutUint64(r[:], ret)
 		if err := v.writeGuest(at+xen.MulticallResult, r[:]); err != nil {
+			v.hc.preempted = false
 			return xen.EFAULT.Ret()
 		}
-		if v.d.stopping.Load() {
-			break
+		if v.hc.preempted {
+			// The entry's call stopped after a slice: it runs again, from
+			// where it stopped, when the multicall continues.
+			var cont [6 * 8]byte
+			for j, x := range v.hc.cont {
+				binary.LittleEndian.PutUint64(cont[8*j:], x)
+			}
+			if err := v.writeGuest(at+xen.MulticallArgs, cont[:]); err != nil {
+				v.hc.preempted = false
+				return xen.EFAULT.Ret()
+			}
+			return v.continueWith(at, n-i)
 		}
 	}
 	return 0

@@ -8,12 +8,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/pvsim/pvsim/executor"
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/tlb"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
@@ -83,8 +83,11 @@ type vcpu struct {
 	traps trapState
 	mm    mmuState
 	exec  *executor.Executor
-	flush flushState
-	trace trace.Ring
+	flush *tlb.Flusher
+	// Method values made once, for flush waits.
+	kickFn  func(int)
+	serveFn func() bool
+	trace   trace.Ring
 
 	// restored is the register state to start from, for a vCPU restored
 	// from a snapshot.
@@ -116,9 +119,15 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 	}
 	v.trace.Init(id, d.cfg.TraceEvents, d.now)
 	v.hc.labels = map[uint64]string{}
-	v.flush.wake = make(chan struct{}, 1)
-	v.flush.timer = time.NewTimer(time.Hour)
-	v.flush.timer.Stop()
+	v.flush = tlb.NewFlusher()
+	v.kickFn = func(i int) { d.vcpus[i].kick() }
+	v.serveFn = func() bool {
+		if !v.exec.CanEnter() {
+			return false
+		}
+		v.serveFlush()
+		return true
+	}
 	v.mm.readGuestFn = func(va uint64, b []byte) error { return v.readGuest(b, va) }
 	v.mm.flushFn = v.flushTLB
 	return v, nil
@@ -209,7 +218,7 @@ func (v *vcpu) step(det bool) outcome {
 	if v.d.stopping.Load() {
 		return stop
 	}
-	if v.flush.gen.Load() != v.flush.done.Load() && v.exec.CanEnter() {
+	if _, ok := v.flush.Pending(); ok && v.exec.CanEnter() {
 		v.serveFlush()
 	}
 	interrupted, err := v.kvm.Enter()

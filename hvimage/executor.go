@@ -37,6 +37,19 @@ const (
 	// from an exception stub rather than through the gate.
 	ExecEntryVA = TextVA + execCodeOff
 
+	// Where a vCPU entered into the executor through its gate from CPL3
+	// keeps the guest's state while parked, as offsets below the top of
+	// its CPL0 stack (CPUStackTop): the CPU pushes SS, RSP, RFLAGS, CS and
+	// RIP; the executor then pushes RAX, RCX, RDX, RSI, RDI and R8, and
+	// pops them when it leaves.
+	ExecSavedRIP = 5 * 8
+	ExecSavedRAX = 6 * 8
+	ExecSavedRCX = 7 * 8
+	ExecSavedRDX = 8 * 8
+	ExecSavedRSI = 9 * 8
+	ExecSavedRDI = 10 * 8
+	ExecSavedR8  = 11 * 8
+
 	// trapCmpXchgOff is a two-instruction executor for a vCPU stopped in
 	// an exception stub: `lock cmpxchg [rdx], r8; out ExecPort, al`. The
 	// VMM loads RAX, R8 and RDX and points RIP at it; it reports with the

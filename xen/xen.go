@@ -253,6 +253,11 @@ const (
 	MMUMachPhysUpdate     = 1 // MMU_MACHPHYS_UPDATE
 	MMUPTUpdatePreserveAD = 2 // MMU_PT_UPDATE_PRESERVE_AD
 	MMUUpdateSize         = 16
+
+	// MMUUpdatePreempted marks the count of a continued mmu_update or
+	// mmuext_op (MMU_UPDATE_PREEMPTED): the guest's done count already
+	// holds what the earlier slices did. Counts are 32 bits.
+	MMUUpdatePreempted = 1 << 31
 )
 
 // update_va_mapping flags.
