@@ -300,3 +300,29 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 		SharedInfo:  sharedInfo,
 	}, nil
 }
+
+// Validate puts the bootstrap pagetables under the frame table's type
+// system, as Xen's builder does: the L4 is validated and pinned, vCPU0's
+// CR3 holds a type reference on it, and the shared info page is held
+// writable for good. The host makes any store validation needs
+// (physmem.BootExecutor); the builder installed the hypervisor's slots
+// already, so it makes none.
+//
+// Precondition: no vCPU has run; ft is the domain's, over mem, with its
+// reserved L4 entries set.
+func (b *Boot) Validate(ft *mmu.FrameTable, mem *physmem.Memory) error {
+	x := physmem.BootExecutor{Mem: mem}
+	if err := ft.Pin(b.L4, mmu.TypeL4, x); err != nil {
+		return fmt.Errorf("validating the boot pagetables: %w", err)
+	}
+	if err := ft.GetPageAndType(b.L4, mmu.TypeL4, x); err != nil {
+		return err
+	}
+	if err := ft.HoldWritable(b.SharedInfo); err != nil {
+		return fmt.Errorf("holding the shared info page: %w", err)
+	}
+	if v := ft.Audit([]uint64{b.L4 << mmu.PageShift}, 1); len(v) > 0 {
+		return fmt.Errorf("boot pagetables fail the audit: %v", v[0])
+	}
+	return nil
+}

@@ -15,6 +15,7 @@
 package executor
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -34,6 +35,8 @@ import (
 type Executor struct {
 	run  *kvm.Run
 	cmds *hvimage.CmdBlock
+	// top is the host view of the top page of the vCPU's CPL0 stack.
+	top []byte
 	// nested runs the vCPU until the executor reports; false if the
 	// domain ended meanwhile.
 	nested func() bool
@@ -49,13 +52,35 @@ type Executor struct {
 	shortPath bool
 }
 
-// New makes the executor of the vCPU whose kvm_run area is run and whose
-// command block's host view is block. nested runs the vCPU until the
+// New makes the executor of the vCPU whose kvm_run area is run, whose
+// command block's host view is block, and the top page of whose CPL0 stack
+// is top (the page below hvimage.CPUStackTop). nested runs the vCPU until the
 // executor reports (a KVM_EXIT_IO to hvimage.ExecPort) and returns false
 // if the domain ended meanwhile; beforeFinal, if not nil, is called as a
 // final batch is handed over; round trips are counted in stats.
-func New(run *kvm.Run, block []byte, stats *trace.ExitStats, nested func() bool, beforeFinal func(*Executor)) *Executor {
-	return &Executor{run: run, cmds: hvimage.NewCmdBlock(block), nested: nested, beforeFinal: beforeFinal, stats: stats}
+func New(run *kvm.Run, block, top []byte, stats *trace.ExitStats, nested func() bool, beforeFinal func(*Executor)) *Executor {
+	return &Executor{run: run, cmds: hvimage.NewCmdBlock(block), top: top, nested: nested, beforeFinal: beforeFinal, stats: stats}
+}
+
+// Redirect makes the guest, when it next runs, resume at rip with RDI, RSI
+// and RDX as given. A vCPU parked in the executor keeps the guest's RIP and
+// those registers on its CPL0 stack, where the executor restores them from;
+// otherwise they are the vCPU's own.
+//
+// Precondition: the vCPU exited from the guest at CPL3 (a hypercall), so a
+// parked executor was entered through its gate.
+func (x *Executor) Redirect(rip, rdi, rsi, rdx uint64) {
+	if !x.parked {
+		r := &x.run.Regs
+		r.RIP, r.RDI, r.RSI, r.RDX = rip, rdi, rsi, rdx
+		x.run.DirtyRegs |= kvm.SyncRegs
+		return
+	}
+	for _, w := range [...]struct{ off, val uint64 }{
+		{hvimage.ExecSavedRIP, rip}, {hvimage.ExecSavedRDI, rdi}, {hvimage.ExecSavedRSI, rsi}, {hvimage.ExecSavedRDX, rdx},
+	} {
+		binary.LittleEndian.PutUint64(x.top[mmu.PageSize-w.off:], w.val)
+	}
 }
 
 // Queued is the number of commands queued.

@@ -72,7 +72,7 @@ func (c *cpu) nested() bool {
 }
 
 func (c *cpu) executor(stats *trace.ExitStats) *Executor {
-	return New(&c.run, c.block, stats, c.nested, nil)
+	return New(&c.run, c.block, make([]byte, mmu.PageSize), stats, c.nested, nil)
 }
 
 func TestQueuedStoresAreOverlaidThenRunInOrder(t *testing.T) {
@@ -142,4 +142,21 @@ func TestAbortedRoundReadsZero(t *testing.T) {
 	x.Store(0x18, 1)
 	assert.True(t, x.Finish(0), "an aborted executor ends the hypercall")
 	assert.Zero(t, x.Queued())
+}
+
+func TestRedirect(t *testing.T) {
+	c := newCPU()
+	top := make([]byte, mmu.PageSize)
+	x := New(&c.run, c.block, top, &trace.ExitStats{}, c.nested, nil)
+	x.Redirect(0x1000, 1, 2, 3)
+	r := c.run.Regs
+	assert.Equal(t, [4]uint64{0x1000, 1, 2, 3}, [4]uint64{r.RIP, r.RDI, r.RSI, r.RDX}, "not parked: the vCPU's registers")
+	x.Merge(0x10, 0, 0) // a round: parked
+	require.True(t, x.Parked())
+	x.Redirect(0x2000, 4, 5, 6)
+	saved := func(off int) uint64 { return binary.LittleEndian.Uint64(top[mmu.PageSize-off:]) }
+	assert.Equal(t, [4]uint64{0x2000, 4, 5, 6},
+		[4]uint64{saved(hvimage.ExecSavedRIP), saved(hvimage.ExecSavedRDI), saved(hvimage.ExecSavedRSI), saved(hvimage.ExecSavedRDX)},
+		"parked: where the executor restores them from")
+	assert.Equal(t, uint64(0x1000), c.run.Regs.RIP, "the executor's own registers are left alone")
 }

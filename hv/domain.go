@@ -239,45 +239,18 @@ func (d *Domain) createVM() error {
 	return nil
 }
 
-// setPVClock publishes every vCPU's vcpu_time_info. A deterministic domain
-// gets a TSC scale of zero: its time is the logical clock alone, which
-// setLogicalTime publishes as system time.
-func (d *Domain) setPVClock() {
-	var mul uint32
-	var shift int8
-	if d.det == nil {
-		mul, shift = pvclock.Scale(pvclock.TSCHz())
-	}
-	for i := range d.vcpus {
-		pvclock.Publish(d.sharedInfo, i, mul, shift)
-	}
-}
+// setPVClock publishes every vCPU's vcpu_time_info: the TSC's scale, or in
+// a deterministic domain zero, its time being the logical clock alone.
+func (d *Domain) setPVClock() { pvclock.PublishAll(d.sharedInfo, len(d.vcpus), d.det == nil) }
 
-// validateBoot puts the builder's pagetables under the type system, as
-// Xen's builder does: the L4 is validated and pinned, and vCPU0's CR3 holds
-// a reference on it.
+// validateBoot puts the builder's pagetables under the type system
+// (builder.Boot.Validate), with the hypervisor's reserved L4 slots.
 func (d *Domain) validateBoot() error {
 	d.ft = mmu.NewFrameTable(&mmuMemory{d}, d.mem.NrPages())
 	for i := range d.ft.ReservedL4 {
 		d.ft.ReservedL4[i] = d.hv.L4Entry(xen.FirstReservedL4Slot + i)
 	}
-	// No vCPU has run: the host may store into the tables itself (the
-	// builder installed the hypervisor's slots already, so validation
-	// writes nothing anyway).
-	x := physmem.BootExecutor{Mem: d.mem}
-	if err := d.ft.Pin(d.boot.L4, mmu.TypeL4, x); err != nil {
-		return fmt.Errorf("validating the boot pagetables: %w", err)
-	}
-	if err := d.ft.GetPageAndType(d.boot.L4, mmu.TypeL4, x); err != nil {
-		return err
-	}
-	if err := d.ft.HoldWritable(d.boot.SharedInfo); err != nil {
-		return fmt.Errorf("holding the shared info page: %w", err)
-	}
-	if v := d.ft.Audit([]uint64{d.boot.L4 << mmu.PageShift}, 1); len(v) > 0 {
-		return fmt.Errorf("boot pagetables fail the audit: %v", v[0])
-	}
-	return nil
+	return d.boot.Validate(d.ft, d.mem)
 }
 
 // Close releases the VM, its vCPUs and its memory.

@@ -23,7 +23,7 @@ func newExecutor(v *vcpu) *executor.Executor {
 			}
 		}
 	}
-	return executor.New(v.run, v.d.mem.Bytes(w.PA, mmu.PageSize), &v.stats, v.runNested, beforeFinal)
+	return executor.New(v.run, v.d.mem.Bytes(w.PA, mmu.PageSize), v.traps.stack[hvimage.CPUStackPages-1], &v.stats, v.runNested, beforeFinal)
 }
 
 // runNested runs the vCPU inside a hypercall until the executor reports.

@@ -127,10 +127,8 @@ func (v *vcpu) continueWith(a ...uint64) uint64 {
 
 // restart points the guest back at the start of the hypercall stub it
 // called (`mov $nr, %eax`, just before the doorbell store), with the
-// arguments a in its registers. A vCPU parked in the executor keeps the
-// guest's RIP, RDI, RSI and RDX on its CPL0 stack, where the executor
-// restores them from; the rest are its own registers. It reports false if
-// the exit was not at a stub's doorbell store.
+// arguments a in its registers. It reports false if the exit was not at a
+// stub's doorbell store.
 func (v *vcpu) restart(a *hypercallArgs) bool {
 	r := &v.run.Regs
 	store := r.RIP
@@ -143,16 +141,8 @@ func (v *vcpu) restart(a *hypercallArgs) bool {
 	if v.readGuest(mov[:], store-5) != nil || mov[0] != 0xb8 { // mov $nr, %eax
 		return false
 	}
-	if v.exec.Parked() {
-		top := hvimage.CPUStackTop(v.id)
-		v.stackPut(top-hvimage.ExecSavedRIP, store-5)
-		v.stackPut(top-hvimage.ExecSavedRDI, a[0])
-		v.stackPut(top-hvimage.ExecSavedRSI, a[1])
-		v.stackPut(top-hvimage.ExecSavedRDX, a[2])
-	} else {
-		r.RIP, r.RDI, r.RSI, r.RDX = store-5, a[0], a[1], a[2]
-	}
-	r.R10, r.R8 = a[3], a[4]
+	v.exec.Redirect(store-5, a[0], a[1], a[2])
+	r.R10, r.R8 = a[3], a[4] // the executor leaves these alone
 	v.run.DirtyRegs |= kvm.SyncRegs
 	return true
 }

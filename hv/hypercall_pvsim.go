@@ -1,7 +1,6 @@
 package hv
 
 import (
-	"bytes"
 	"encoding/binary"
 	"sync/atomic"
 
@@ -115,28 +114,28 @@ func (v *vcpu) traceMark(label, arg uint64) uint64 {
 }
 
 // label reads the NUL-terminated label at guest address va, of at most
-// xen.PVSimMaxLabel bytes. Labels are read once per address and kept: a
-// guest passes string literals.
+// xen.PVSimMaxLabel bytes: EFAULT for NULL or an unreadable address, EINVAL
+// for no NUL within the bound. Labels are kept once read, by address, up
+// to maxLabels: a guest passes string literals.
 func (v *vcpu) label(va uint64) (string, error) {
 	if s, ok := v.hc.labels[va]; ok {
 		return s, nil
 	}
 	b := v.hc.buf[:xen.PVSimMaxLabel+1]
-	clear(b)
-	// The label may end near the end of a mapping: read what is there.
-	for n := len(b); n > 0; n-- {
-		if v.readGuest(b[:n], va) == nil {
-			break
-		}
+	n, err := v.d.mem.CopyStringFromGuest(v.run.Sregs.CR3, va, b)
+	if err != nil {
+		return "", err
 	}
-	end := bytes.IndexByte(b, 0)
-	if end < 0 {
-		return "", xen.EINVAL
+	s := string(b[:n])
+	if len(v.hc.labels) < maxLabels {
+		v.hc.labels[va] = s
 	}
-	s := string(b[:end])
-	v.hc.labels[va] = s
 	return s, nil
 }
+
+// maxLabels bounds the labels a vCPU keeps: a guest that passes more
+// distinct addresses has the rest read at every call.
+const maxLabels = 1024
 
 // registerExitCounters gives the hypervisor frame mfn for good: from now
 // on it holds each vCPU's exit count.

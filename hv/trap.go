@@ -140,9 +140,10 @@ func (v *vcpu) leaveTrap(rax uint64) outcome {
 func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
 	r := &v.run.Regs
 	regs := &v.traps.ptwRegs
-	regs.GPR = [16]uint64{r.RAX, r.RCX, r.RDX, r.RBX, x.RSP, r.RBP, r.RSI, r.RDI,
-		r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15}
-	regs.RIP, regs.RFLAGS = x.RIP, x.RFLAGS
+	for i := range regs.GPR {
+		regs.GPR[i] = *kvm.GPR(r, i)
+	}
+	regs.GPR[4], regs.RIP, regs.RFLAGS = x.RSP, x.RIP, x.RFLAGS
 	regs.FSBase, regs.GSBase = v.run.Sregs.FS.Base, v.run.Sregs.GS.Base
 	before := regs.GPR
 
@@ -182,7 +183,10 @@ func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
 		if i == 0 || i == 4 || val == before[i] {
 			continue // RAX goes back through leaveTrap; RSP is unchanged
 		}
-		v.setGuestGPR(i, val)
+		// ptwr's compare-and-exchange ran through the trap path, which
+		// leaves the executor free: the vCPU's registers are the guest's.
+		*kvm.GPR(r, i) = val
+		v.run.DirtyRegs |= kvm.SyncRegs
 	}
 	return true, regs.GPR[0]
 }
@@ -201,18 +205,6 @@ func (v *vcpu) spuriousFault(x *x86.Exception) bool {
 	ok := mmu.Translate(v.d.mem, v.run.Sregs.CR3, x.CR2, acc).OK
 	v.d.mmu.Unlock()
 	return ok
-}
-
-// setGuestGPR changes general-purpose register i (x86 encoding order) of
-// the guest interrupted by a trap. ptwr's compare-and-exchange runs
-// through trapCmpXchg, which leaves the executor free, so the vCPU's
-// registers are the guest's.
-func (v *vcpu) setGuestGPR(i int, val uint64) {
-	r := &v.run.Regs
-	p := [16]*uint64{&r.RAX, &r.RCX, &r.RDX, &r.RBX, &r.RSP, &r.RBP, &r.RSI, &r.RDI,
-		&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15}
-	*p[i] = val
-	v.run.DirtyRegs |= kvm.SyncRegs
 }
 
 // bounce delivers exception x to the guest's handler (traps.Deliver),

@@ -111,12 +111,12 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 	}
 	v := &vcpu{d: d, id: id, kvm: c, run: c.Run, upCh: make(chan struct{})}
 	v.start.regs.RFLAGS = x86.FlagIF | x86.FlagRes1
-	v.exec = newExecutor(v)
 	for i := range v.traps.stack {
 		va := hvimage.CPUStackVA(id) + uint64(i)*mmu.PageSize
 		w := mmu.Translate(d.mem, d.boot.L4<<mmu.PageShift, va, mmu.AccessWrite)
 		v.traps.stack[i] = d.mem.Bytes(w.PA, mmu.PageSize)
 	}
+	v.exec = newExecutor(v)
 	v.trace.Init(id, d.cfg.TraceEvents, d.now)
 	v.hc.labels = map[uint64]string{}
 	v.flush = tlb.NewFlusher()

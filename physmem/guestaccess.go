@@ -1,6 +1,8 @@
 package physmem
 
 import (
+	"bytes"
+
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/xen"
 )
@@ -73,4 +75,29 @@ func (m *Memory) FetchCode(cr3, rip uint64, user bool, dst []byte) int {
 		n += copy(dst[n:], b)
 	}
 	return n
+}
+
+// CopyStringFromGuest copies the NUL-terminated string at guest virtual
+// address va into buf, as the guest at CPL3 could read it, and returns its
+// length, without the NUL. It returns xen.EFAULT if va is NULL or its
+// first byte is not readable, and xen.EINVAL if no NUL ends it within
+// len(buf) bytes. The string may end just before an unreadable page.
+func (m *Memory) CopyStringFromGuest(cr3, va uint64, buf []byte) (int, error) {
+	if va == 0 {
+		return 0, xen.EFAULT
+	}
+	for n := 0; n < len(buf); {
+		k := min(uint64(len(buf)-n), mmu.PageSize-(va+uint64(n))&(mmu.PageSize-1))
+		if err := m.CopyFromGuest(cr3, buf[n:n+int(k)], va+uint64(n)); err != nil {
+			if n == 0 {
+				return 0, err
+			}
+			break
+		}
+		if i := bytes.IndexByte(buf[n:n+int(k)], 0); i >= 0 {
+			return n + i, nil
+		}
+		n += int(k)
+	}
+	return 0, xen.EINVAL
 }

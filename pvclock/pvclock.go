@@ -94,3 +94,19 @@ func SetSystemTime(sharedInfo []byte, cpu int, ns uint64) {
 	binary.LittleEndian.PutUint64(t[xen.TimeInfoSystemTime:], ns)
 	binary.LittleEndian.PutUint32(t[xen.TimeInfoVersion:], ver+2)
 }
+
+// PublishAll publishes the vcpu_time_info of n vCPUs: the host TSC's scale
+// (Scale of TSCHz) when tsc is set, or a scale of zero for a domain whose
+// time is a logical clock (SetSystemTime).
+//
+// Precondition: no vCPU runs yet.
+func PublishAll(sharedInfo []byte, n int, tsc bool) {
+	var mul uint32
+	var shift int8
+	if tsc {
+		mul, shift = Scale(TSCHz())
+	}
+	for i := range n {
+		Publish(sharedInfo, i, mul, shift)
+	}
+}
