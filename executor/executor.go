@@ -62,6 +62,17 @@ func New(run *kvm.Run, block, top []byte, stats *trace.ExitStats, nested func() 
 	return &Executor{run: run, cmds: hvimage.NewCmdBlock(block), top: top, nested: nested, beforeFinal: beforeFinal, stats: stats}
 }
 
+// GuestRIP is where the guest resumes: the vCPU's RIP, or while it is
+// parked in the executor, the RIP saved on its CPL0 stack.
+//
+// Precondition: as Redirect's.
+func (x *Executor) GuestRIP() uint64 {
+	if !x.parked {
+		return x.run.Regs.RIP
+	}
+	return binary.LittleEndian.Uint64(x.top[mmu.PageSize-hvimage.ExecSavedRIP:])
+}
+
 // Redirect makes the guest, when it next runs, resume at rip with RDI, RSI
 // and RDX as given. A vCPU parked in the executor keeps the guest's RIP and
 // those registers on its CPL0 stack, where the executor restores them from;

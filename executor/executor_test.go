@@ -159,4 +159,5 @@ func TestRedirect(t *testing.T) {
 		[4]uint64{saved(hvimage.ExecSavedRIP), saved(hvimage.ExecSavedRDI), saved(hvimage.ExecSavedRSI), saved(hvimage.ExecSavedRDX)},
 		"parked: where the executor restores them from")
 	assert.Equal(t, uint64(0x1000), c.run.Regs.RIP, "the executor's own registers are left alone")
+	assert.Equal(t, uint64(0x2000), x.GuestRIP())
 }

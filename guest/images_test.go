@@ -42,6 +42,7 @@ var kernelTests = []struct {
 	{"hello", []string{"secondary_startup_64", "start_secondary"}},
 	{"mmu-basic", nil},
 	{"mmu-forbidden", nil},
+	{"mmu-preempt", []string{"kernel_main"}},
 	{"privop", []string{"native_write_cr3"}},
 	{"ptwr", []string{"ptep_test_and_clear_young"}},
 	{"ptwr-oops", []string{"ptep_test_and_clear_young", "kernel_main", "page_fault_oops"}},

@@ -131,7 +131,7 @@ func (v *vcpu) continueWith(a ...uint64) uint64 {
 // stub's doorbell store.
 func (v *vcpu) restart(a *hypercallArgs) bool {
 	r := &v.run.Regs
-	store := r.RIP
+	store := v.exec.GuestRIP()
 	if !v.atDoorbell(store) {
 		if store -= hvimage.DoorbellInsnLen; !v.atDoorbell(store) {
 			return false
