@@ -156,6 +156,9 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 	if !bytes.HasPrefix(kernel, []byte(elf.ELFMAG)) {
 		return nil, bad("not an ELF file (no ELF magic in its first bytes)")
 	}
+	if len(kernel) > elf.EI_CLASS && elf.Class(kernel[elf.EI_CLASS]) != elf.ELFCLASS64 {
+		return nil, bad("not an x86-64 ELF64 image (%v)", elf.Class(kernel[elf.EI_CLASS]))
+	}
 	f, err := elf.NewFile(bytes.NewReader(kernel))
 	if err != nil {
 		return nil, bad("malformed ELF: %v", err)

@@ -107,7 +107,7 @@ func TestBuildDomainRejects(t *testing.T) {
 		{name: "empty file", image: []byte{}, want: "not an ELF file"},
 		{name: "text file", image: []byte("#!/bin/sh\necho hi\n"), want: "not an ELF file"},
 		{name: "truncated", image: goodELF().bytes()[:70], want: "malformed ELF"},
-		{name: "32-bit", mutate: func(e *testELF) { e.class = 1 }, want: "malformed ELF"},
+		{name: "32-bit", mutate: func(e *testELF) { e.class = 1 }, want: "not an x86-64 ELF64 image (ELFCLASS32)"},
 		{name: "arm64", mutate: func(e *testELF) { e.machine = 183 }, want: "not an x86-64 ELF64 image"},
 		{name: "shared object", mutate: func(e *testELF) { e.typ = 3 }, want: "want a static executable"},
 		{name: "segment beyond memory", mutate: func(e *testELF) { e.memsz = 64 << 20 }, want: "does not fit"},

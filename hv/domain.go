@@ -125,7 +125,7 @@ type Domain struct {
 	// lastAudit is when the audit last ran; the MMU lock guards it.
 	lastAudit time.Time
 
-	exitCounters exitCounterState
+	exitCounters trace.CounterPage
 
 	// det is the CPU of a deterministic domain (Config.Scheduler).
 	det *sched.CPU
@@ -143,20 +143,8 @@ type Domain struct {
 // guest kernel loaded with its initial pagetables and start_info, and the
 // vCPUs, all stopped. Close releases it.
 func New(cfg Config) (*Domain, error) {
-	if cfg.VCPUs == 0 {
-		cfg.VCPUs = 1
-	}
-	if cfg.VCPUs < 1 || cfg.VCPUs > MaxVCPUs {
-		return nil, fmt.Errorf("%d vCPUs: pvsim supports 1 to %d", cfg.VCPUs, MaxVCPUs)
-	}
-	if cfg.Memory == 0 {
-		cfg.Memory = DefaultMemory
-	}
-	if cfg.Memory < MinMemory || cfg.Memory > MaxMemory || cfg.Memory%(2<<20) != 0 {
-		return nil, fmt.Errorf("memory %d MiB: want a multiple of 2 MiB from %d MiB to %d MiB", cfg.Memory>>20, MinMemory>>20, MaxMemory>>20)
-	}
-	if cfg.Snapshot && cfg.Scheduler == nil {
-		return nil, errors.New("a snapshot needs a deterministic domain (a Scheduler)")
+	if err := cfg.Check(); err != nil {
+		return nil, err
 	}
 	d := newDomain(cfg)
 	d.syms = guestsym.New(cfg.Kernel, hvimage.Symbol)
@@ -195,6 +183,26 @@ func New(cfg Config) (*Domain, error) {
 	}
 	ok = true
 	return d, nil
+}
+
+// Check fills in the defaults of cfg and says what New would refuse in it.
+func (cfg *Config) Check() error {
+	if cfg.VCPUs == 0 {
+		cfg.VCPUs = 1
+	}
+	if cfg.VCPUs < 1 || cfg.VCPUs > MaxVCPUs {
+		return fmt.Errorf("%d vCPUs: pvsim supports 1 to %d", cfg.VCPUs, MaxVCPUs)
+	}
+	if cfg.Memory == 0 {
+		cfg.Memory = DefaultMemory
+	}
+	if cfg.Memory < MinMemory || cfg.Memory > MaxMemory || cfg.Memory%(2<<20) != 0 {
+		return fmt.Errorf("memory of %d bytes: want a multiple of 2 MiB from %d MiB to %d MiB", cfg.Memory, MinMemory>>20, MaxMemory>>20)
+	}
+	if cfg.Snapshot && cfg.Scheduler == nil {
+		return errors.New("a snapshot needs a deterministic domain (a Scheduler)")
+	}
+	return nil
 }
 
 // newDomain starts a Domain for cfg, with the defaults filled in.

@@ -2,7 +2,6 @@ package hv
 
 import (
 	"encoding/binary"
-	"sync/atomic"
 
 	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/xen"
@@ -10,14 +9,6 @@ import (
 
 // pvsim_op, pvsim's extension hypercall (xen.PVSimOp*): what the race's fix
 // strategies and the tools need from a hypervisor and Xen does not offer.
-
-// exitCounterState is the guest's exit-counter page, once registered
-// (register_exit_counters), and its frame. Every vCPU publishes its count
-// there; the page is set once.
-type exitCounterState struct {
-	page atomic.Pointer[[]byte]
-	pfn  uint64
-}
 
 // pvsimFeatures are the bits XENVER_get_features answers for submap
 // xen.PVSimFeaturesSubmap.
@@ -141,7 +132,7 @@ const maxLabels = 1024
 // on it holds each vCPU's exit count.
 func (v *vcpu) registerExitCounters(mfn uint64) uint64 {
 	d := v.d
-	if d.exitCounters.page.Load() != nil {
+	if _, set := d.exitCounters.PFN(); set {
 		return xen.EEXIST.Ret()
 	}
 	c := v.lockMMU("pvsim_op register_exit_counters")
@@ -154,8 +145,7 @@ func (v *vcpu) registerExitCounters(mfn uint64) uint64 {
 	if page == nil {
 		return xen.EINVAL.Ret()
 	}
-	d.exitCounters.pfn = mfn
-	d.exitCounters.page.Store(&page)
+	d.exitCounters.Set(page, mfn)
 	return 0
 }
 
@@ -163,7 +153,5 @@ func (v *vcpu) registerExitCounters(mfn uint64) uint64 {
 // for it, publishes the count there.
 func (v *vcpu) countExit() {
 	v.exits++
-	if p := v.d.exitCounters.page.Load(); p != nil {
-		binary.LittleEndian.PutUint64((*p)[8*v.id:], v.exits)
-	}
+	v.d.exitCounters.Publish(v.id, v.exits)
 }

@@ -120,10 +120,12 @@ func (v *vcpu) takeSnapshot() {
 	step, ticks, _ := d.det.State()
 	s := &Snapshot{
 		cfg: d.cfg, image: image, boot: d.boot, syms: d.syms, ft: d.ft.Clone(nil),
-		exitCountersPFN: d.exitCounters.pfn, consoleTail: d.consoleTail(),
-		step: step, ticks: ticks, cur: v.id,
+		consoleTail: d.consoleTail(),
+		step:        step, ticks: ticks, cur: v.id,
 	}
-	if d.exitCounters.page.Load() == nil {
+	if pfn, set := d.exitCounters.PFN(); set {
+		s.exitCountersPFN = pfn
+	} else {
 		s.exitCountersPFN = noPFN
 	}
 	for _, u := range d.vcpus {
@@ -193,9 +195,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	}
 	d.ft = s.ft.Clone(&mmuMemory{d})
 	if s.exitCountersPFN != noPFN {
-		page := d.mem.Frame(s.exitCountersPFN)
-		d.exitCounters.pfn = s.exitCountersPFN
-		d.exitCounters.page.Store(&page)
+		d.exitCounters.Set(d.mem.Frame(s.exitCountersPFN), s.exitCountersPFN)
 	}
 	d.console.tail = append(d.console.tail, s.consoleTail...)
 	d.det.Start(s.cur, s.step, s.ticks)

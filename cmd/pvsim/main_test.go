@@ -113,7 +113,9 @@ func TestRunExitStatus(t *testing.T) {
 		{[]string{"run", "triple-fault"}, exitFault, "vCPU 0: triple fault at do_null_write+"},
 		{[]string{"run", "ptwr-oops"}, exitCrash, "oops at ptep_test_and_clear_young+"},
 		{[]string{"run", "--timeout", "500ms", "hang"}, exitTimeout, "timeout after 500ms"},
-		{[]string{"run", "hello", "--vcpus", "9"}, exitError, "pvsim supports 1 to 8"},
+		{[]string{"run", "hello", "--vcpus", "9"}, exitUsage, "pvsim supports 1 to 8"},
+		{[]string{"run", "hello", "--vcpus", "-1"}, exitUsage, "-1 vCPUs: pvsim supports 1 to 8"},
+		{[]string{"run", "hello", "--mem", "1K"}, exitUsage, "memory of 1024 bytes: want a multiple of 2 MiB"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			status, stdout, stderr := pvsim(tt.args...)

@@ -78,6 +78,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		Name: name, Kernel: image, VCPUs: f.vcpus, Memory: uint64(f.mem),
 		CmdLine: strings.Join(rest, " "), Console: stdout, Timeout: f.timeout, Audit: f.audit,
 	}
+	if err := cfg.Check(); err != nil {
+		return 0, usageError{err.Error()}
+	}
 	if f.asJSON {
 		cfg.Console = stderr
 	}

@@ -105,6 +105,9 @@ type VM struct {
 // CreateVM makes an empty VM.
 func (s *System) CreateVM() (*VM, error) {
 	fd, err := gokvm.CreateVM(s.f.Fd())
+	for errors.Is(err, syscall.EINTR) { // a signal, e.g. the Go runtime's: try again
+		fd, err = gokvm.CreateVM(s.f.Fd())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("KVM_CREATE_VM: %w", err)
 	}
