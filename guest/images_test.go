@@ -38,6 +38,7 @@ var kernelTests = []struct {
 	{"bench-hypercall", nil},
 	{"bench-pin", nil},
 	{"bench-ptwr", nil},
+	{"flush-deadlock", []string{"secondary_main"}},
 	{"hang", []string{"spin_forever"}},
 	{"hello", []string{"secondary_startup_64", "start_secondary"}},
 	{"mmu-basic", nil},

@@ -11,15 +11,16 @@ import (
 // block.
 func newExecutor(v *vcpu) *executor.Executor {
 	w := mmu.Translate(v.d.mem, v.d.boot.L4<<mmu.PageShift, hvimage.CPUCmdBlockVA(v.id), mmu.AccessWrite)
-	var beforeFinal func(*executor.Executor)
-	if v.d.det != nil {
-		// A flush another vCPU asked for rides in the final batch, which
-		// runs before the guest does.
-		beforeFinal = func(x *executor.Executor) {
-			if gen, ok := v.flush.Pending(); ok {
-				x.FlushTLB()
-				v.stats.RemoteFlushes++
-				v.flush.Served(gen)
+	// A flush another vCPU asked for rides in the final batch, which runs
+	// before the guest does: a vCPU whose every exit ends in a final batch
+	// never comes back to the loop able to serve it otherwise.
+	beforeFinal := func(x *executor.Executor) {
+		if gen, ok := v.flush.Pending(); ok {
+			x.FlushTLB()
+			v.stats.RemoteFlushes++
+			v.flush.Served(gen)
+			for _, u := range v.d.vcpus {
+				u.flush.Wake()
 			}
 		}
 	}

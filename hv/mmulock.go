@@ -94,6 +94,13 @@ func (v *vcpu) releaseMMU() {
 		v.stats.Audits++
 		d.lastAudit = time.Now()
 	}
+	if v.mm.remote != 0 && v.exec.Queued() > 0 && v.d.det == nil {
+		// v is about to wait for other vCPUs' flushes; one of them may be
+		// waiting under the lock for v's queued stores (lockMMU). Run them
+		// now, so that no vCPU waits on another while leaving queued
+		// something that other one needs.
+		v.exec.Round()
+	}
 	v.exec.MarkQueued()
 	v.d.mmuOwner = nil
 	v.mm.locked = false

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -50,4 +51,21 @@ func TestEndlessBatchEndsAtTimeout(t *testing.T) {
 	require.True(t, errors.As(o.err, &ge), "want a timeout, got %v; console:\n%s", o.err, o.out)
 	assert.Equal(t, hv.Timeout, ge.Kind)
 	assert.Contains(t, o.out, "512 calls of 2^31 - 1")
+}
+
+// TestFlushAgainstUpdate: vCPU 0 flushes every vCPU's TLB with
+// update_va_mapping(UVMF_ALL) while vCPU 1 updates pagetables, with the
+// audit on. Neither may wait on the other: vCPU 0 runs its queued writes
+// before it waits for vCPU 1's flush, and vCPU 1's flush rides in the
+// final batch of its own hypercalls. Before, this deadlocked at once.
+func TestFlushAgainstUpdate(t *testing.T) {
+	iters := 10000
+	if testing.Short() {
+		iters = 1000
+	}
+	out, res, err := boot(t, "flush-deadlock", 2, 5*time.Minute, fmt.Sprintf("iters=%d", iters))
+	require.NoError(t, err, "console:\n%s", out)
+	assert.Equal(t, xen.ShutdownPoweroff, res.Reason)
+	assert.Contains(t, out, fmt.Sprintf("flush-deadlock: %d rounds, ok\n", iters))
+	assert.GreaterOrEqual(t, res.Exits[1].RemoteFlushes, uint64(iters), "vCPU 1 flushed for each of vCPU 0's calls")
 }
