@@ -57,15 +57,6 @@ func (v *vcpu) schedPoint() bool {
 		d.end(Result{}, err)
 		return false
 	}
-	d.setLogicalTime()
+	pvclock.SetSystemTimeAll(d.sharedInfo, len(d.vcpus), uint64(d.det.Now())) // the logical clock
 	return d.det.Switch(v.id, next, d.stopCh)
-}
-
-// setLogicalTime publishes the logical clock in every vCPU's pvclock, with
-// Xen's version protocol (odd while the record changes).
-func (d *Domain) setLogicalTime() {
-	ns := uint64(d.det.Now())
-	for i := range d.vcpus {
-		pvclock.SetSystemTime(d.sharedInfo, i, ns)
-	}
 }

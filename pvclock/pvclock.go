@@ -110,3 +110,11 @@ func PublishAll(sharedInfo []byte, n int, tsc bool) {
 		Publish(sharedInfo, i, mul, shift)
 	}
 }
+
+// SetSystemTimeAll publishes system time ns in the vcpu_time_info of n
+// vCPUs (SetSystemTime).
+func SetSystemTimeAll(sharedInfo []byte, n int, ns uint64) {
+	for i := range n {
+		SetSystemTime(sharedInfo, i, ns)
+	}
+}
