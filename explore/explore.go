@@ -138,6 +138,35 @@ type Result struct {
 	Stopped string `json:"stopped,omitempty"`
 }
 
+// MaxShards bounds the shards of one search, so that a result file cannot
+// make a merge allocate without limit.
+const MaxShards = 1 << 16
+
+// check refuses a result no search writes: a shard count outside 1 to
+// MaxShards, a shard outside it, negative counts, a violation without an
+// oracle or a schedule.
+func (r *Result) check() error {
+	switch {
+	case r.ShardCount < 1 || r.ShardCount > MaxShards:
+		return fmt.Errorf("shard_count %d: want 1 to %d", r.ShardCount, MaxShards)
+	case len(r.Shards) == 0 || len(r.Shards) > r.ShardCount:
+		return fmt.Errorf("%d shards of %d", len(r.Shards), r.ShardCount)
+	case r.Schedules < 0 || r.Workers < 0 || r.Points < 0 || r.Bound < 0 || r.Depth < 0 || r.Budget < 0:
+		return errors.New("a negative count")
+	}
+	for _, sh := range r.Shards {
+		if sh < 0 || sh >= r.ShardCount {
+			return fmt.Errorf("shard %d of %d", sh, r.ShardCount)
+		}
+	}
+	for j, v := range r.Violations {
+		if v.Oracle == "" || v.Schedule == "" {
+			return fmt.Errorf("violation %d has no oracle or no schedule", j+1)
+		}
+	}
+	return nil
+}
+
 // Check fills in defaults and checks the configuration.
 func (c *Config) Check() error {
 	switch c.Algo {
@@ -578,6 +607,9 @@ func (c *pctScheduler) Next(p *sched.Point) int {
 // other machines, say). The search is exhausted when every shard is there
 // and was.
 func Merge(results []*Result) (*Result, error) {
+	if len(results) > MaxShards {
+		return nil, fmt.Errorf("%d results: a search has at most %d shards", len(results), MaxShards)
+	}
 	if len(results) == 0 {
 		return nil, errors.New("nothing to merge")
 	}
@@ -590,6 +622,9 @@ func Merge(results []*Result) (*Result, error) {
 	seen := map[int]bool{}
 	var resetWeighted float64
 	for i, r := range results {
+		if err := r.check(); err != nil {
+			return nil, fmt.Errorf("result %d: %w", i+1, err)
+		}
 		if r.Target != m.Target || r.Algo != m.Algo || r.Bound != m.Bound || r.Depth != m.Depth ||
 			r.Seed != m.Seed || r.Budget != m.Budget || r.ShardCount != m.ShardCount {
 			return nil, fmt.Errorf("result %d is of another search (%s %s bound %d depth %d seed %d budget %d, %d shards), not %s %s bound %d depth %d seed %d budget %d, %d shards",

@@ -333,3 +333,35 @@ func TestReplayFit(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeRefusesBadResults: merge reads files; it refuses what no search
+// writes, and a shard count from a file never sizes an allocation.
+func TestMergeRefusesBadResults(t *testing.T) {
+	good := func() *Result {
+		return &Result{Target: "toy", Algo: DFS, Bound: 2, Shards: []int{0}, ShardCount: 2, Schedules: 3,
+			Violations: []Violation{{Schedule: "cpus=2,3:1", Oracle: "oops"}}}
+	}
+	for _, tt := range []struct {
+		name   string
+		mutate func(r *Result)
+		want   string
+	}{
+		{"huge shard count", func(r *Result) { r.ShardCount = 1_000_000_000_000 }, "shard_count 1000000000000"},
+		{"no shard count", func(r *Result) { r.ShardCount = 0 }, "shard_count 0"},
+		{"shard out of range", func(r *Result) { r.Shards = []int{2} }, "shard 2 of 2"},
+		{"negative shard", func(r *Result) { r.Shards = []int{-1} }, "shard -1 of 2"},
+		{"no shards", func(r *Result) { r.Shards = nil }, "0 shards of 2"},
+		{"negative schedules", func(r *Result) { r.Schedules = -5 }, "negative"},
+		{"empty violation", func(r *Result) { r.Violations = []Violation{{}} }, "violation 1 has no oracle"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := good()
+			tt.mutate(r)
+			_, err := Merge([]*Result{r})
+			assert.ErrorContains(t, err, tt.want)
+		})
+	}
+	m, err := Merge([]*Result{good()})
+	require.NoError(t, err)
+	assert.False(t, m.Exhausted, "shard 1 of 2 is missing")
+}

@@ -24,7 +24,8 @@ func GuestAddress(va uint64) bool {
 // Table is a vCPU's virtual IDT, by vector (Xen's trap_ctxt).
 type Table [256]xen.TrapInfo
 
-// ErrNoTerminator is a set_trap_table list with more entries than vectors.
+// ErrNoTerminator is a set_trap_table list whose first 256 entries, one
+// for every vector, are all handlers: it is refused without reading more.
 var ErrNoTerminator = fmt.Errorf("set_trap_table: no terminating entry within 256 entries: %w", xen.EINVAL)
 
 // Set applies a set_trap_table list to t: entries up to the first with a
@@ -36,7 +37,7 @@ var ErrNoTerminator = fmt.Errorf("set_trap_table: no terminating entry within 25
 func (t *Table) Set(entry func(i int) (xen.TrapInfo, error), scratch *Table) error {
 	*scratch = *t
 	for i := 0; ; i++ {
-		if i > len(t) {
+		if i == len(t) {
 			return ErrNoTerminator
 		}
 		e, err := entry(i)
@@ -122,8 +123,10 @@ type Return struct {
 }
 
 // Iret checks an iret_context as Xen's do_iret does for a return to guest
-// kernel mode and gives the registers to resume with. An error means a
-// frame pvsim cannot return to: Xen crashes the domain.
+// kernel mode and gives the registers to resume with: RFLAGS without IOPL
+// and VM, with IF. Reserved RFLAGS bits are cleared too: Xen leaves that
+// to the CPU's iretq, but a VM entry with them set fails (Intel). An error
+// means a frame pvsim cannot return to: Xen crashes the domain.
 func Iret(ic xen.IretContext) (Return, error) {
 	cs := uint16(ic.CS) // above bit 15: the saved upcall mask
 	switch {
@@ -136,7 +139,7 @@ func Iret(ic xen.IretContext) (Return, error) {
 	}
 	return Return{
 		RIP: ic.RIP, RSP: ic.RSP, RAX: ic.RAX,
-		RFLAGS: ic.RFLAGS&^(x86.FlagIOPL|x86.FlagVM) | x86.FlagIF | x86.FlagRes1,
+		RFLAGS: ic.RFLAGS&x86.FlagsDefined&^(x86.FlagIOPL|x86.FlagVM) | x86.FlagIF | x86.FlagRes1,
 		RCX:    ic.RCX, R11: ic.R11, Restore: ic.Flags&xen.VGCFInSyscall == 0,
 	}, nil
 }

@@ -37,7 +37,12 @@ func TestSet(t *testing.T) {
 		{"hypervisor address", list(xen.TrapInfo{Vector: 6, Address: xen.HypervisorVirtStart}, xen.TrapInfo{}), xen.EINVAL},
 		{"non-canonical", list(xen.TrapInfo{Vector: 6, Address: 1 << 50}, xen.TrapInfo{}), xen.EINVAL},
 		{"unreadable", list(xen.TrapInfo{Vector: 6, Address: handler}), xen.EFAULT},
-		{"no terminator", func(int) (xen.TrapInfo, error) { return xen.TrapInfo{Vector: 6, Address: handler}, nil }, xen.EINVAL},
+		{"no terminator", func(i int) (xen.TrapInfo, error) {
+			if i >= 256 {
+				t.Errorf("entry %d read: a list is refused at 256", i)
+			}
+			return xen.TrapInfo{Vector: 6, Address: handler}, nil
+		}, xen.EINVAL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,10 +101,12 @@ func TestDeliver(t *testing.T) {
 }
 
 func TestIret(t *testing.T) {
-	ok := xen.IretContext{RAX: 1, R11: 2, RCX: 3, RIP: handler, CS: xen.FlatRing3CS64 &^ 3, RFLAGS: x86.FlagIOPL | x86.FlagCF, RSP: 0x8000, SS: xen.FlatRing3SS64}
+	ok := xen.IretContext{RAX: 1, R11: 2, RCX: 3, RIP: handler, CS: xen.FlatRing3CS64 &^ 3,
+		RFLAGS: x86.FlagIOPL | x86.FlagCF | 1<<3 | 1<<15 | 1<<40, RSP: 0x8000, SS: xen.FlatRing3SS64}
 	r, err := Iret(ok)
 	require.NoError(t, err)
-	assert.Equal(t, Return{RIP: handler, RFLAGS: x86.FlagCF | x86.FlagIF | x86.FlagRes1, RSP: 0x8000, RAX: 1, RCX: 3, R11: 2, Restore: true}, r)
+	assert.Equal(t, Return{RIP: handler, RFLAGS: x86.FlagCF | x86.FlagIF | x86.FlagRes1, RSP: 0x8000, RAX: 1, RCX: 3, R11: 2, Restore: true}, r,
+		"IOPL and the reserved bits cleared, IF and bit 1 set")
 	sys := ok
 	sys.Flags = xen.VGCFInSyscall
 	r, err = Iret(sys)

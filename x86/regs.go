@@ -17,6 +17,14 @@ const (
 	FlagRF   = 1 << 16 // resume
 	FlagVM   = 1 << 17 // virtual-8086 mode
 	FlagAC   = 1 << 18 // alignment check
+	FlagVIF  = 1 << 19 // virtual interrupt flag
+	FlagVIP  = 1 << 20 // virtual interrupt pending
+	FlagID   = 1 << 21 // CPUID available
+
+	// FlagsDefined are the RFLAGS bits the architecture defines; the others
+	// are reserved (bit 1 reads as one, the rest as zero).
+	FlagsDefined = ArithFlags | FlagTF | FlagIF | FlagDF | FlagIOPL | FlagNT | FlagRF | FlagVM |
+		FlagAC | FlagVIF | FlagVIP | FlagID
 
 	// ArithFlags are the flags arithmetic and logic instructions define.
 	ArithFlags = FlagCF | FlagPF | FlagAF | FlagZF | FlagSF | FlagOF

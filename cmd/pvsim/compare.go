@@ -155,14 +155,24 @@ func writeOopsFiles(dir string, cmp *race.Comparison) (files []string, why strin
 	return []string{"race.txt", "race-timeline.json"}, "", nil
 }
 
+// writeFile writes the file at path with write, whole or not at all: into
+// a temporary file beside it, renamed to path once write and the close
+// succeeded. On an error no file is left, and an earlier file at path
+// stays as it was.
 func writeFile(path string, write func(io.Writer) error) error {
-	f, err := os.Create(path)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	err = write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
 	}
 	return err
 }

@@ -220,14 +220,9 @@ func crashError(res hv.Result) error {
 // writeTrace writes the domain's exit trace to path as Chrome/Perfetto
 // trace JSON.
 func writeTrace(path, name string, d *hv.Domain) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("--trace: %v", err)
-	}
-	err = timeline.Write(f, trace.Timeline(1, name, d.Trace(), d.Symbols()))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err := writeFile(path, func(w io.Writer) error {
+		return timeline.Write(w, trace.Timeline(1, name, d.Trace(), d.Symbols()))
+	})
 	if err != nil {
 		return fmt.Errorf("--trace %s: %v", path, err)
 	}
