@@ -60,6 +60,12 @@ type Frame struct {
 	RefCount uint32
 	// Pinned is set by MMUEXT_PIN_*, which holds one type reference.
 	Pinned bool
+	// WritableUntil is the flush (FrameTable.TakeFlush, counted from 1)
+	// after which no TLB can hold a writable mapping of the frame: a frame
+	// that stops being writable may still have one cached until every
+	// vCPU's TLB is flushed. Xen's tlbflush_timestamp, with one clock for
+	// all vCPUs.
+	WritableUntil uint64
 	// Pending is a pvsim extension with no Xen counterpart: the guest
 	// announced the frame as becoming a pagetable, or as having just
 	// stopped being one (PVSIMOP_pagetable_pending), so a write that faults
@@ -144,6 +150,10 @@ type FrameTable struct {
 	ReservedL4 [xen.LastReservedL4Slot - xen.FirstReservedL4Slot + 1]PTE
 	// held are the frames the hypervisor holds as writable pages.
 	held []uint64
+	// flush: a frame became a pagetable with a stale writable mapping
+	// (TakeFlush); flushes counts the flushes TakeFlush asked for.
+	flush   bool
+	flushes uint64
 }
 
 // NewFrameTable makes the table for frames [0, nrFrames) of mem.
@@ -236,6 +246,12 @@ func (t *FrameTable) GetPageType(pfn uint64, typ FrameType, x Executor) error {
 	// this frame sees it and is refused.
 	f.Type, f.TypeCount = typ, 1
 	if typ.IsPagetable() {
+		if f.WritableUntil > t.flushes {
+			// A writable mapping of the frame may linger in a TLB, through
+			// which the guest could write the validated table: every TLB
+			// is to be flushed (TakeFlush) before the guest runs again.
+			t.flush = true
+		}
 		if err := t.validate(pfn, typ, x); err != nil {
 			f.Type, f.TypeCount = TypeNone, 0
 			return err
@@ -301,7 +317,25 @@ func (t *FrameTable) PutPageType(pfn uint64) {
 	if f.Type.IsPagetable() {
 		t.releaseEntries(pfn, f.Type, 512)
 	}
+	if f.Type == TypeWritable {
+		f.WritableUntil = t.flushes + 1
+	}
 	f.Type = TypeNone
+}
+
+// TakeFlush reports whether a frame became a pagetable while a writable
+// mapping of it may linger in a TLB, since the last call: the caller is to
+// flush every vCPU's TLB before the guest runs again (Xen flushes in
+// get_page_type).
+//
+// Precondition: the caller holds the domain's MMU lock.
+func (t *FrameTable) TakeFlush() bool {
+	if !t.flush {
+		return false
+	}
+	t.flush = false
+	t.flushes++
+	return true
 }
 
 // releaseEntries drops the references held by the first n entries of the

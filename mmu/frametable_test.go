@@ -29,7 +29,7 @@ func TestGetPageTypeRules(t *testing.T) {
 	require.NoError(t, ft.GetPageType(3, TypeL1, nil))
 	assert.Equal(t, xen.EINVAL, code(ft.GetPageType(3, TypeWritable, nil)))
 	ft.PutPageType(3)
-	assert.Equal(t, Frame{}, *ft.Frame(3))
+	assert.Equal(t, Frame{}, counts(*ft.Frame(3)))
 
 	// A table that fails validation half-way takes nothing.
 	put(4, 0, MakePTE(5, PTEPresent|PTEWritable))
@@ -39,7 +39,7 @@ func TestGetPageTypeRules(t *testing.T) {
 	assert.Equal(t, xen.EPERM, code(err))
 	assert.Contains(t, err.Error(), "L1 entry 2")
 	for pfn := uint64(0); pfn < 16; pfn++ {
-		assert.Equal(t, Frame{}, *ft.Frame(pfn), "frame %d", pfn)
+		assert.Equal(t, Frame{}, counts(*ft.Frame(pfn)), "frame %d", pfn)
 	}
 
 	// An L1 that maps itself writable is refused; read-only is fine.
@@ -48,7 +48,7 @@ func TestGetPageTypeRules(t *testing.T) {
 	put(4, 2, MakePTE(4, PTEPresent))
 	require.NoError(t, ft.GetPageType(4, TypeL1, nil))
 	assert.Equal(t, Frame{Type: TypeL1, TypeCount: 1, RefCount: 1}, *ft.Frame(4))
-	assert.Equal(t, Frame{Type: TypeWritable, TypeCount: 1, RefCount: 1}, *ft.Frame(5))
+	assert.Equal(t, Frame{Type: TypeWritable, TypeCount: 1, RefCount: 1}, counts(*ft.Frame(5)))
 
 	// An L2 pointing at itself (a linear pagetable) is refused.
 	put(7, 0, MakePTE(7, PTEPresent|PTEWritable))
@@ -97,4 +97,12 @@ func TestHoldWritable(t *testing.T) {
 
 	ft.PutPageAndType(6) // a bug: dropping the hypervisor's references
 	assert.NotEmpty(t, ft.Audit(nil, 0))
+}
+
+// counts is f without its TLB-flush clock (WritableUntil), which records
+// history, not references: what a refused or undone operation leaves as
+// it was.
+func counts(f Frame) Frame {
+	f.WritableUntil = 0
+	return f
 }

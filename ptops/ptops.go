@@ -54,6 +54,16 @@ type Context struct {
 	Insns *InsnCache
 }
 
+// flushRetyped asks for every vCPU's TLB to be flushed if a frame became a
+// pagetable while a writable mapping of it may linger in a TLB
+// (FrameTable.TakeFlush). Every operation that may give a frame a
+// pagetable type ends with it.
+func flushRetyped(c *Context) {
+	if c.FT.TakeFlush() {
+		c.Flush(Flush{Kind: FlushAll, CPUs: c.All})
+	}
+}
+
 func errf(code xen.Errno, pfn uint64, format string, a ...any) error {
 	return &mmu.Error{PFN: pfn, Code: code, Reason: fmt.Sprintf(format, a...)}
 }
@@ -69,6 +79,7 @@ func errf(code xen.Errno, pfn uint64, format string, a ...any) error {
 // the guest will see it (mmu.NewFrameTable), since the references the old
 // entry held are dropped as read from it.
 func UpdateEntry(c *Context, ptr uint64, val mmu.PTE, preserveAD bool) error {
+	defer flushRetyped(c)
 	pfn, index := ptr>>mmu.PageShift, int(ptr&(mmu.PageSize-1))/8
 	f := c.FT.Frame(pfn)
 	if f == nil {
@@ -181,6 +192,7 @@ func readMask(c *Context, va uint64) (VCPUMask, error) {
 // the entry as the guest will see it (UpdateEntry); c.Flush is set, and
 // c.ReadGuest too if flags may carry a vcpumask pointer.
 func UpdateVAMapping(c *Context, va uint64, val mmu.PTE, flags uint64) error {
+	defer flushRetyped(c)
 	flush, err := DecodeUVMF(c, flags, va)
 	if err != nil {
 		return err
@@ -208,6 +220,7 @@ type ExtOp = xen.MMUExtOp
 // Memory shows frames as the guest will see them (mmu.FrameTable.Pin);
 // c.Flush is set, and c.ReadGuest too for the MULTI flushes.
 func MMUExtOp(c *Context, op ExtOp) error {
+	defer flushRetyped(c)
 	if typ, ok := ExtOpType(op.Cmd); ok {
 		return c.FT.Pin(op.Arg1, typ, c.X)
 	}

@@ -246,3 +246,22 @@ func TestExtOpType(t *testing.T) {
 	_, ok := ExtOpType(xen.MMUExtUnpinTable)
 	assert.False(t, ok)
 }
+
+// TestFlushWhenAFrameBecomesAPagetable: a frame that was mapped writable
+// may still have that mapping in a TLB after it is made read-only; before
+// it becomes a pagetable every vCPU's TLB is flushed, as Xen's
+// get_page_type does. A frame never mapped writable since the last such
+// flush needs none.
+func TestFlushWhenAFrameBecomesAPagetable(t *testing.T) {
+	f := newFixture(t)
+	f.makeTable(t, 100) // was writable: now read-only, maybe still in a TLB
+	f.flushes = nil
+	require.NoError(t, MMUExtOp(f.c, ExtOp{Cmd: xen.MMUExtPinL1Table, Arg1: 100}))
+	assert.Contains(t, f.flushes, Flush{Kind: FlushAll, CPUs: f.c.All}, "the pin asked for every TLB to be flushed")
+
+	require.NoError(t, MMUExtOp(f.c, ExtOp{Cmd: xen.MMUExtUnpinTable, Arg1: 100}))
+	f.flushes = nil
+	require.NoError(t, MMUExtOp(f.c, ExtOp{Cmd: xen.MMUExtPinL1Table, Arg1: 100}))
+	assert.NotContains(t, f.flushes, Flush{Kind: FlushAll, CPUs: f.c.All}, "flushed since it was writable: no flush")
+	f.audit(t)
+}
