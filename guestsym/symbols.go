@@ -71,6 +71,22 @@ func (s *Symbolizer) Address(name string) (addr, size uint64, ok bool) {
 	return 0, 0, false
 }
 
+// Read copies the data object called name into b with read, which reads
+// guest virtual memory. b must not be longer than the object.
+func (s *Symbolizer) Read(name string, b []byte, read func(b []byte, va uint64) error) error {
+	addr, size, ok := s.Address(name)
+	switch {
+	case !ok:
+		return fmt.Errorf("the kernel has no symbol %s", name)
+	case uint64(len(b)) > size:
+		return fmt.Errorf("symbol %s is %d bytes, not %d", name, size, len(b))
+	}
+	if err := read(b, addr); err != nil {
+		return fmt.Errorf("symbol %s at %#x: %w", name, addr, err)
+	}
+	return nil
+}
+
 // Lookup returns the symbol containing addr and the offset into it.
 func (s *Symbolizer) Lookup(addr uint64) (name string, off uint64, ok bool) {
 	if n, ok := s.hostName(addr); ok {

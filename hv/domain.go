@@ -114,6 +114,7 @@ type Domain struct {
 	sharedInfo []byte
 	vcpus      []*vcpu
 	flushers   []*tlb.Flusher // the vCPUs', by id
+	rings      []*trace.Ring
 
 	console consoleState
 
@@ -121,6 +122,7 @@ type Domain struct {
 	mmu      sync.Mutex
 	mmuOwner *vcpu
 	ft       *mmu.FrameTable
+	tables   *mmuMemory // memory as ft reads it
 
 	// lastAudit is when the audit last ran; the MMU lock guards it.
 	lastAudit time.Time
@@ -214,6 +216,7 @@ func newDomain(cfg Config) *Domain {
 		cfg.Name = "kernel"
 	}
 	d := &Domain{cfg: cfg, stopCh: make(chan struct{})}
+	d.tables = &mmuMemory{d}
 	if cfg.Scheduler != nil {
 		d.det = sched.NewCPU(cfg.Scheduler, cfg.VCPUs)
 	}
@@ -241,7 +244,7 @@ func (d *Domain) createVM() error {
 			return err
 		}
 		d.vcpus = append(d.vcpus, v)
-		d.flushers = append(d.flushers, v.flush)
+		d.flushers, d.rings = append(d.flushers, v.flush), append(d.rings, &v.trace)
 	}
 	d.sharedInfo = d.mem.Frame(d.boot.SharedInfo)
 	return nil
@@ -254,7 +257,7 @@ func (d *Domain) setPVClock() { pvclock.PublishAll(d.sharedInfo, len(d.vcpus), d
 // validateBoot puts the builder's pagetables under the type system
 // (builder.Boot.Validate), with the hypervisor's reserved L4 slots.
 func (d *Domain) validateBoot() error {
-	d.ft = mmu.NewFrameTable(&mmuMemory{d}, d.mem.NrPages())
+	d.ft = mmu.NewFrameTable(d.tables, d.mem.NrPages())
 	for i := range d.ft.ReservedL4 {
 		d.ft.ReservedL4[i] = d.hv.L4Entry(xen.FirstReservedL4Slot + i)
 	}
@@ -336,17 +339,9 @@ func (d *Domain) Run(ctx context.Context) (Result, error) {
 // the boot address space (which maps the kernel image). b must not be
 // longer than the object. Call it after Run has returned, before Close.
 func (d *Domain) ReadSymbol(name string, b []byte) error {
-	addr, size, ok := d.syms.Address(name)
-	if !ok {
-		return fmt.Errorf("kernel %s has no symbol %s", d.cfg.Name, name)
-	}
-	if uint64(len(b)) > size {
-		return fmt.Errorf("symbol %s is %d bytes, not %d", name, size, len(b))
-	}
-	if err := d.mem.CopyFromGuest(d.boot.L4<<mmu.PageShift, b, addr); err != nil {
-		return fmt.Errorf("symbol %s at %#x is not mapped: %w", name, addr, err)
-	}
-	return nil
+	return d.syms.Read(name, b, func(b []byte, va uint64) error {
+		return d.mem.CopyFromGuest(d.boot.L4<<mmu.PageShift, b, va)
+	})
 }
 
 // end records how the domain ended, first caller wins, and stops every
@@ -392,13 +387,7 @@ func (d *Domain) timeoutError() error {
 
 // Trace returns the exits the vCPUs' trace rings still hold, ordered by
 // start time. Call it after Run has returned.
-func (d *Domain) Trace() []trace.Event {
-	rings := make([]*trace.Ring, len(d.vcpus))
-	for i, v := range d.vcpus {
-		rings[i] = &v.trace
-	}
-	return trace.Merge(rings...)
-}
+func (d *Domain) Trace() []trace.Event { return trace.Merge(d.rings...) }
 
 // Symbols returns the symbolizer of the domain's kernel.
 func (d *Domain) Symbols() *guestsym.Symbolizer { return d.syms }

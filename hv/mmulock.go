@@ -62,11 +62,14 @@ func (v *vcpu) lockMMU(op string) *ptops.Context {
 }
 
 // lockMMU takes the MMU lock for v once no other vCPU holds stores that
-// the frame table counts and memory does not show yet: the lock's holder
-// then finds in memory what the frame table counts. Those stores run as
-// soon as their vCPU is back in KVM_RUN or in its next executor round,
-// neither of which needs the lock.
+// the frame table counts and memory does not show yet (they run as soon
+// as their vCPU is back in KVM_RUN, which needs no lock), so that the
+// holder finds in memory what the frame table counts. v runs its own such
+// stores first: the holder may be waiting for them.
 func (d *Domain) lockMMU(v *vcpu) {
+	if v.exec.StoresPending() {
+		v.exec.Round()
+	}
 	d.mmu.Lock()
 	for _, u := range d.vcpus {
 		for u != v && u.exec.StoresPending() && !d.stopping.Load() {

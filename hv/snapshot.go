@@ -32,7 +32,8 @@ type Snapshot struct {
 	syms  *guestsym.Symbolizer
 	ft    *mmu.FrameTable
 
-	exitCountersPFN uint64
+	exitCountersPFN uint64 // the exit-counter page, if exitCounters
+	exitCounters    bool
 	consoleTail     []byte
 	step, ticks     uint64
 	cur             int
@@ -123,11 +124,7 @@ func (v *vcpu) takeSnapshot() {
 		consoleTail: d.consoleTail(),
 		step:        step, ticks: ticks, cur: v.id,
 	}
-	if pfn, set := d.exitCounters.PFN(); set {
-		s.exitCountersPFN = pfn
-	} else {
-		s.exitCountersPFN = noPFN
-	}
+	s.exitCountersPFN, s.exitCounters = d.exitCounters.PFN()
 	for _, u := range d.vcpus {
 		vs := vcpuSnapshot{
 			state: u.state.Load(), start: u.start, table: u.traps.table, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
@@ -144,9 +141,6 @@ func (v *vcpu) takeSnapshot() {
 	}
 	d.end(Result{VCPU: v.id, Snapshot: s}, nil)
 }
-
-// noPFN stands for no frame.
-const noPFN = ^uint64(0)
 
 // Close releases the snapshot's memory file.
 func (s *Snapshot) Close() {
@@ -193,8 +187,8 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	if err := d.createVM(); err != nil {
 		return nil, err
 	}
-	d.ft = s.ft.Clone(&mmuMemory{d})
-	if s.exitCountersPFN != noPFN {
+	d.ft = s.ft.Clone(d.tables)
+	if s.exitCounters {
 		d.exitCounters.Set(d.mem.Frame(s.exitCountersPFN), s.exitCountersPFN)
 	}
 	d.console.tail = append(d.console.tail, s.consoleTail...)

@@ -201,9 +201,9 @@ func (v *vcpu) spuriousFault(x *x86.Exception) bool {
 	if x.ErrorCode&x86.PFFetch != 0 {
 		acc |= mmu.AccessFetch
 	}
-	v.d.lockMMU(v)
-	ok := mmu.Translate(v.d.mem, v.run.Sregs.CR3, x.CR2, acc).OK
-	v.d.mmu.Unlock()
+	took := v.lockTables()
+	ok := mmu.Translate(v.d.tables, v.run.Sregs.CR3, x.CR2, acc).OK
+	v.unlockTables(took)
 	return ok
 }
 

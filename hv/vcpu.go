@@ -71,11 +71,9 @@ type vcpu struct {
 	state   stateVar
 	upCh    chan struct{} // closed by VCPUOP_up
 
-	// tid is the vCPU thread's id while it runs, for kicks from other
-	// threads.
-	tid     atomic.Int32
-	entered bool   // has run guest code
-	lastRIP uint64 // where it stopped, for reports
+	tid     atomic.Int32 // the vCPU thread's, while it runs: for kicks
+	entered bool         // has run guest code
+	lastRIP uint64       // where it stopped, for reports
 	stats   trace.ExitStats
 	exits   uint64 // for the guest's exit-counter page
 
@@ -89,9 +87,7 @@ type vcpu struct {
 	serveFn func() bool
 	trace   trace.Ring
 
-	// restored is the register state to start from, for a vCPU restored
-	// from a snapshot.
-	restored *kvmState
+	restored *kvmState // the registers a vCPU restored from a snapshot starts with
 }
 
 // startContext is the context the vCPU starts with: vCPU0's from the
@@ -293,8 +289,31 @@ func (v *vcpu) readGuest64(va uint64) (uint64, error) {
 	return binary.LittleEndian.Uint64(b[:]), nil
 }
 
-// writeGuest copies b to guest virtual address va, as the guest at CPL3
-// could write it (copy_to_guest).
+// writeGuest copies b to guest virtual address va as the guest at CPL3
+// could (copy_to_guest), the writability check and the store one step
+// against type changes (lockTables), as a CR0.WP write is in Xen.
 func (v *vcpu) writeGuest(va uint64, b []byte) error {
-	return v.d.mem.CopyToGuest(v.run.Sregs.CR3, va, b)
+	took := v.lockTables()
+	err := v.d.mem.CopyToGuest(v.d.tables, v.run.Sregs.CR3, va, b)
+	v.unlockTables(took)
+	return err
+}
+
+// lockTables takes the MMU lock unless v holds it, for a walk of the guest's
+// tables (d.tables) and an act no type change may come between; it reports
+// whether it took the lock, for unlockTables.
+func (v *vcpu) lockTables() bool {
+	if v.mm.locked {
+		return false
+	}
+	v.d.lockMMU(v)
+	v.d.mmuOwner = v
+	return true
+}
+
+func (v *vcpu) unlockTables(took bool) {
+	if took {
+		v.d.mmuOwner = nil
+		v.d.mmu.Unlock()
+	}
 }

@@ -33,10 +33,18 @@ func (m *Memory) CopyFromGuest(cr3 uint64, dst []byte, va uint64) error {
 // CopyToGuest copies b to guest virtual address va. It returns xen.EFAULT
 // if any byte is not writable. A destination that is, or may be, a
 // pagetable is refused: those frames are mapped read-only to the guest,
-// so the permission check keeps the VMM from storing into them.
-func (m *Memory) CopyToGuest(cr3, va uint64, b []byte) error {
+// so the permission check keeps the VMM from storing into them. tables is
+// what the walk reads the pagetables through (nil: m itself).
+//
+// Precondition: no frame can change type between the check and the store
+// (the caller holds the domain's MMU lock), and tables shows every store
+// the frame table counts.
+func (m *Memory) CopyToGuest(tables mmu.Memory, cr3, va uint64, b []byte) error {
+	if tables == nil {
+		tables = m
+	}
 	for len(b) > 0 {
-		w := mmu.Translate(m, cr3, va, mmu.AccessUser|mmu.AccessWrite)
+		w := mmu.Translate(tables, cr3, va, mmu.AccessUser|mmu.AccessWrite)
 		if !w.OK {
 			return xen.EFAULT
 		}

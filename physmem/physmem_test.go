@@ -41,11 +41,11 @@ func TestLayout(t *testing.T) {
 func TestGuestAccess(t *testing.T) {
 	m, cr3 := newMem(t)
 	// Across the boundary of two pages, as the guest at CPL3 could.
-	require.NoError(t, m.CopyToGuest(cr3, 0x400ffc, []byte{1, 2, 3, 4}))
+	require.NoError(t, m.CopyToGuest(nil, cr3, 0x400ffc, []byte{1, 2, 3, 4}))
 	got := make([]byte, 4)
 	require.NoError(t, m.CopyFromGuest(cr3, got, 0x400ffc))
 	assert.Equal(t, []byte{1, 2, 3, 4}, got)
-	assert.ErrorIs(t, m.CopyToGuest(cr3, 0x400ffe, []byte{1, 2, 3, 4}), xen.EFAULT, "the second page is read-only")
+	assert.ErrorIs(t, m.CopyToGuest(nil, cr3, 0x400ffe, []byte{1, 2, 3, 4}), xen.EFAULT, "the second page is read-only")
 	assert.ErrorIs(t, m.CopyFromGuest(cr3, got, 0x402000), xen.EFAULT, "supervisor-only")
 	assert.ErrorIs(t, m.CopyFromGuest(cr3, got, 0x403000), xen.EFAULT, "not mapped")
 
