@@ -57,14 +57,14 @@ func (v *vcpu) batch(name string, base, count, size, pdone, dom uint64, op func(
 			break
 		}
 	}
-	v.unlockMMU()
-	if pdone != 0 {
+	if pdone != 0 { // under the lock still: no second round for the copy
 		binary.LittleEndian.PutUint32(b[:], done+uint32(i))
 		if werr := v.writeGuest(pdone, b[:]); werr != nil && err == nil {
-			return xen.EFAULT.Ret()
+			err = xen.EFAULT
 		}
 	}
-	if preempted {
+	v.unlockMMU()
+	if preempted && err == nil {
 		return v.continueWith(base+i*size, (count-i)|xen.MMUUpdatePreempted, pdone, dom)
 	}
 	return mmuErr(err)

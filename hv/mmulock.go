@@ -67,10 +67,12 @@ func (v *vcpu) lockMMU(op string) *ptops.Context {
 // holder finds in memory what the frame table counts. v runs its own such
 // stores first: the holder may be waiting for them.
 func (d *Domain) lockMMU(v *vcpu) {
-	if v.exec.StoresPending() {
-		v.exec.Round()
+	if !d.mmu.TryLock() {
+		if v.exec.StoresPending() {
+			v.exec.Round()
+		}
+		d.mmu.Lock()
 	}
-	d.mmu.Lock()
 	for _, u := range d.vcpus {
 		for u != v && u.exec.StoresPending() && !d.stopping.Load() {
 			runtime.Gosched()

@@ -168,7 +168,7 @@ func TestCompareOut(t *testing.T) {
 		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
 	}
 	dir := t.TempDir()
-	status, stdout, stderr := pvsim("compare", "--duration", "2s", "--out", dir)
+	status, stdout, stderr := pvsim("compare", "--duration", "5s", "--out", dir)
 	require.Equal(t, exitOK, status, stderr)
 	assert.Contains(t, stdout, "pin-before-visible")
 
