@@ -17,7 +17,9 @@ import (
 // guest as continuations and still does every request. 1,000 requests are
 // four mmu_update calls of at most 256 requests each, directly and as a
 // multicall entry (the multicall continues four times too), besides the
-// one mmu_update and the multicall that build the region.
+// one mmu_update and the multicall that build the region; and a multicall
+// of 300 xen_version entries, which continues once with the vCPU outside
+// the executor (the other continuations find it parked there).
 func TestMMUUpdateContinues(t *testing.T) {
 	out, res, err := boot(t, "mmu-preempt", 1, 60*time.Second, "count=1000")
 	require.NoError(t, err, "console:\n%s", out)
@@ -25,7 +27,8 @@ func TestMMUUpdateContinues(t *testing.T) {
 	assert.Contains(t, out, "mmu-preempt: ok\n")
 	calls := res.Exits[0].Hypercalls
 	assert.Equal(t, uint64(1+4+4), calls[xen.HypercallMMUUpdate], "mmu_update calls, continuations included")
-	assert.Equal(t, uint64(1+4), calls[xen.HypercallMulticall], "multicall calls, continuations included")
+	assert.Equal(t, uint64(1+4+2), calls[xen.HypercallMulticall], "multicall calls, continuations included")
+	assert.Equal(t, uint64(1+300), calls[xen.HypercallXenVersion], "each xen_version entry of the 300 ran once")
 }
 
 // TestEndlessBatchEndsAtTimeout: 2^40 valid requests (512 calls of

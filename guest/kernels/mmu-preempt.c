@@ -7,7 +7,8 @@
  *
  * count=N (0 < N < 2^31) issues one mmu_update of N requests and one
  * multicall whose entry is that mmu_update, and checks that each reports
- * N done and returns 0: the hypervisor does them in slices, coming back
+ * N done and returns 0, and a multicall of 300 xen_version entries: the
+ * hypervisor does them in slices, coming back
  * to the guest between slices as Xen's continuations (the call's count
  * then carries MMU_UPDATE_PREEMPTED). Without count, it issues 2^40
  * requests, 512 calls of 2^31 - 1 (mmu_update's count is 32 bits and its
@@ -19,6 +20,7 @@
 #include <mm.h>
 #include <pgtable.h>
 #include <xen/mmu.h>
+#include <xen/version.h>
 
 PVSIM_DESCRIPTION("mmu_update and multicall batches of up to 2^31 - 1 requests, done in slices as continuations");
 
@@ -26,6 +28,8 @@ PVSIM_DESCRIPTION("mmu_update and multicall batches of up to 2^31 - 1 requests, 
 #define REGION	0x0000010000000000UL
 
 #define REQS_PER_PAGE	(PAGE_SIZE / sizeof(struct mmu_update))
+
+static struct multicall_entry versions[300];
 
 static void check(int rc, const char *what)
 {
@@ -109,6 +113,16 @@ void kernel_main(void)
 		check(HYPERVISOR_multicall(&mc, 1), "multicall");
 		check(mc.result, "the multicall's mmu_update");
 		check_eq("the multicall's mmu_update's done count", done, count);
+		/* A multicall longer than a slice of entries that use no executor. */
+		for (i = 0; i < ARRAY_SIZE(versions); i++) {
+			versions[i].op = __HYPERVISOR_xen_version;
+			versions[i].args[0] = XENVER_version;
+			versions[i].result = -1UL;
+		}
+		check(HYPERVISOR_multicall(versions, ARRAY_SIZE(versions)), "multicall of xen_version");
+		for (i = 0; i < ARRAY_SIZE(versions); i++)
+			check_eq("a xen_version entry's result", versions[i].result, versions[0].result);
+		check_eq("xen_version's major", versions[0].result >> 16, 4);
 		printk("mmu-preempt: ok\n");
 		xen_poweroff();
 	}
