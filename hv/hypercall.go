@@ -131,17 +131,12 @@ func (v *vcpu) continueWith(a ...uint64) uint64 {
 // stub's doorbell store.
 func (v *vcpu) restart(a *hypercallArgs) bool {
 	r := &v.run.Regs
-	store := v.exec.GuestRIP()
-	if !v.atDoorbell(store) {
-		if store -= hvimage.DoorbellInsnLen; !v.atDoorbell(store) {
-			return false
-		}
-	}
-	var mov [5]byte
-	if v.readGuest(mov[:], store-5) != nil || mov[0] != 0xb8 { // mov $nr, %eax
+	store, ok := v.doorbellStore(v.exec.GuestRIP())
+	var mov [hvimage.StubMovLen]byte
+	if !ok || v.readGuest(mov[:], store-hvimage.StubMovLen) != nil || !hvimage.IsStubMov(mov[:]) {
 		return false
 	}
-	v.exec.Redirect(store-5, a[0], a[1], a[2])
+	v.exec.Redirect(store-hvimage.StubMovLen, a[0], a[1], a[2])
 	r.R10, r.R8 = a[3], a[4] // the executor leaves these alone
 	v.run.DirtyRegs |= kvm.SyncRegs
 	return true
@@ -160,7 +155,13 @@ func (v *vcpu) call(nr uint64, a *hypercallArgs) uint64 {
 	return fn(v, a)
 }
 
-func errRet(err error) uint64 { return ptops.Errno(err).Ret() }
+// errRet is a handler's return value for err: 0, or Xen's error code.
+func errRet(err error) uint64 {
+	if err == nil {
+		return 0
+	}
+	return ptops.Errno(err).Ret()
+}
 
 // writeGuestString writes s, NUL-padded to size bytes, to the guest.
 func (v *vcpu) writeGuestString(va uint64, s string, size int) uint64 {

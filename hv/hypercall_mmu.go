@@ -13,13 +13,6 @@ import (
 // mmuext_op. Each decodes its guest records, takes the MMU lock, and has
 // ptops validate and apply them against the frame table.
 
-func mmuErr(err error) uint64 {
-	if err == nil {
-		return 0
-	}
-	return ptops.Errno(err).Ret()
-}
-
 // batch runs op on each of the count records of size bytes at guest
 // address base, under the MMU lock, stopping at the first refusal, and adds
 // the number done to *pdone, as Xen's do_mmu_update and do_mmuext_op do.
@@ -67,7 +60,7 @@ func (v *vcpu) batch(name string, base, count, size, pdone, dom uint64, op func(
 	if preempted && err == nil {
 		return v.continueWith(base+i*size, (count-i)|xen.MMUUpdatePreempted, pdone, dom)
 	}
-	return mmuErr(err)
+	return errRet(err)
 }
 
 // mmuUpdate: HYPERVISOR_mmu_update(req, count, success_count, domid).
@@ -91,7 +84,7 @@ func (v *vcpu) updateVAMapping(a *hypercallArgs) uint64 {
 	c := v.lockMMU("update_va_mapping")
 	err := ptops.UpdateVAMapping(c, a[0], mmu.PTE(a[1]), a[2])
 	v.unlockMMU()
-	return mmuErr(err)
+	return errRet(err)
 }
 
 // mmuextOp: HYPERVISOR_mmuext_op(op, count, success_count, domid).

@@ -91,7 +91,7 @@ func (v *vcpu) pagetablePending(list, count, on uint64) uint64 {
 	c := v.lockMMU("pvsim_op pagetable_pending")
 	err := ptops.SetPending(c, pfns, on == 1)
 	v.unlockMMU()
-	return mmuErr(err)
+	return errRet(err)
 }
 
 // traceMark records a guest mark in the exit trace.

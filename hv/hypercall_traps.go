@@ -28,10 +28,7 @@ func (v *vcpu) setTrapTable(a *hypercallArgs) uint64 {
 		}
 		return xen.DecodeTrapInfo(e[:]), nil
 	}, &v.traps.next)
-	if err != nil {
-		return errRet(err)
-	}
-	return 0
+	return errRet(err)
 }
 
 // stackSwitch: HYPERVISOR_stack_switch(ss, esp). It records the stack the

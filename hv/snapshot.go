@@ -90,14 +90,12 @@ func (v *vcpu) takeSnapshot() {
 		fail(err)
 		return
 	}
-	switch {
-	case v.atDoorbell(regs.RIP - hvimage.DoorbellInsnLen):
-	case v.atDoorbell(regs.RIP):
-		regs.RIP += hvimage.DoorbellInsnLen
-	default:
+	store, ok := v.doorbellStore(regs.RIP)
+	if !ok {
 		fail(fmt.Errorf("RIP %#x is not at a doorbell store of the hypercall page", regs.RIP))
 		return
 	}
+	regs.RIP = store + hvimage.DoorbellInsnLen
 	regs.RAX = r.Regs.RAX
 	sregs, err := v.kvm.Sregs()
 	if err != nil {
@@ -217,8 +215,15 @@ func (v *vcpu) restoreState() error {
 	return v.kvm.SetRegs(&v.restored.regs)
 }
 
-// atDoorbell reports whether rip is at a hypercall stub's doorbell store.
-func (v *vcpu) atDoorbell(rip uint64) bool {
+// doorbellStore returns the address of the hypercall stub's doorbell store
+// that a hypercall exit left the guest's RIP at or just after: KVM may or
+// may not have completed the store when it reports the exit.
+func (v *vcpu) doorbellStore(rip uint64) (uint64, bool) {
 	var b [hvimage.DoorbellInsnLen]byte
-	return v.readGuest(b[:], rip) == nil && hvimage.IsDoorbellStore(b[:])
+	for _, at := range [...]uint64{rip, rip - hvimage.DoorbellInsnLen} {
+		if v.readGuest(b[:], at) == nil && hvimage.IsDoorbellStore(b[:]) {
+			return at, true
+		}
+	}
+	return 0, false
 }

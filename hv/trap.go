@@ -140,8 +140,9 @@ func (v *vcpu) leaveTrap(rax uint64) outcome {
 func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
 	r := &v.run.Regs
 	regs := &v.traps.ptwRegs
-	for i := range regs.GPR {
-		regs.GPR[i] = *kvm.GPR(r, i)
+	gprs := kvm.GPRs(r)
+	for i, p := range gprs {
+		regs.GPR[i] = *p
 	}
 	regs.GPR[4], regs.RIP, regs.RFLAGS = x.RSP, x.RIP, x.RFLAGS
 	regs.FSBase, regs.GSBase = v.run.Sregs.FS.Base, v.run.Sregs.GS.Base
@@ -185,7 +186,7 @@ func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
 		}
 		// ptwr's compare-and-exchange ran through the trap path, which
 		// leaves the executor free: the vCPU's registers are the guest's.
-		*kvm.GPR(r, i) = val
+		*gprs[i] = val
 		v.run.DirtyRegs |= kvm.SyncRegs
 	}
 	return true, regs.GPR[0]

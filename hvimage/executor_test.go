@@ -96,8 +96,10 @@ func TestHypercallPageGolden(t *testing.T) {
 		b.WriteString(disasm(t, s, 0, uint64(nr*xen.HypercallStubSize), n))
 	}
 	golden(t, "hypercall_page.txt", b.String())
-	assert.True(t, IsDoorbellStore(page[5:]))
-	assert.False(t, IsDoorbellStore(page[4:]))
+	assert.True(t, IsDoorbellStore(page[StubMovLen:]))
+	assert.False(t, IsDoorbellStore(page[StubMovLen-1:]))
+	assert.True(t, IsStubMov(page[xen.HypercallMMUUpdate*xen.HypercallStubSize:]))
+	assert.False(t, IsStubMov(page[xen.HypercallIret*xen.HypercallStubSize:]), "iret's stub begins with pushes")
 }
 
 // TestLayout checks that the pieces of the text page do not overlap, and

@@ -8,8 +8,12 @@ import (
 )
 
 // DoorbellInsnLen is the length of a hypercall stub's doorbell store,
-// `movabs %eax, DoorbellVA`.
-const DoorbellInsnLen = 9
+// `movabs %eax, DoorbellVA`, and StubMovLen that of the `mov $nr, %eax`
+// before it, where a stub begins (but iret's).
+const (
+	DoorbellInsnLen = 9
+	StubMovLen      = 5
+)
 
 // FillHypercallPage writes the hypercall stubs into page. Entry nr, at
 // nr*32, is
@@ -40,7 +44,7 @@ func FillHypercallPage(page []byte) {
 		}
 		s[n] = 0xb8
 		binary.LittleEndian.PutUint32(s[n+1:], uint32(nr))
-		copy(s[n+5:], doorbellStore())
+		copy(s[n+StubMovLen:], doorbellStore)
 		s[n+14] = 0xc3 // ret
 		if nr == xen.HypercallIret {
 			s[n+14], s[n+15] = 0x0f, 0x0b // ud2
@@ -49,13 +53,16 @@ func FillHypercallPage(page []byte) {
 }
 
 // doorbellStore is the instruction `movabs %eax, DoorbellVA`.
-func doorbellStore() []byte {
+var doorbellStore = func() []byte {
 	b := make([]byte, DoorbellInsnLen)
 	b[0] = 0xa3
 	binary.LittleEndian.PutUint64(b[1:], DoorbellVA)
 	return b
-}
+}()
 
 // IsDoorbellStore reports whether code starts with a stub's doorbell
 // store.
-func IsDoorbellStore(code []byte) bool { return bytes.HasPrefix(code, doorbellStore()) }
+func IsDoorbellStore(code []byte) bool { return bytes.HasPrefix(code, doorbellStore) }
+
+// IsStubMov reports whether code starts with a stub's `mov $nr, %eax`.
+func IsStubMov(code []byte) bool { return len(code) >= StubMovLen && code[0] == 0xb8 }

@@ -197,10 +197,9 @@ func Pending(e *Events) bool {
 	return e.E.Inject != 0 || e.E.Pending != 0 || e.I.Inject != 0 || e.I.Shadow != 0 || e.N.Inject != 0 || e.N.Pending != 0
 }
 
-// GPR returns a pointer to general-purpose register i of r, in the x86
+// GPRs returns pointers to the general-purpose registers of r, in the x86
 // encoding order (RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8..R15).
-func GPR(r *Regs, i int) *uint64 {
-	p := [16]*uint64{&r.RAX, &r.RCX, &r.RDX, &r.RBX, &r.RSP, &r.RBP, &r.RSI, &r.RDI,
+func GPRs(r *Regs) [16]*uint64 {
+	return [16]*uint64{&r.RAX, &r.RCX, &r.RDX, &r.RBX, &r.RSP, &r.RBP, &r.RSI, &r.RDI,
 		&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15}
-	return p[i]
 }
