@@ -40,6 +40,7 @@ var kernelTests = []struct {
 	{"bench-ptwr", nil},
 	{"flush-deadlock", []string{"secondary_main"}},
 	{"hang", []string{"spin_forever"}},
+	{"hcall-fuzz", []string{"kernel_main", "secondary_main"}},
 	{"hello", []string{"secondary_startup_64", "start_secondary"}},
 	{"mmu-basic", nil},
 	{"mmu-forbidden", nil},

@@ -106,7 +106,7 @@ func (v *vcpu) traceMark(label, arg uint64) uint64 {
 
 // label reads the NUL-terminated label at guest address va, of at most
 // xen.PVSimMaxLabel bytes: EFAULT for NULL or an unreadable address, EINVAL
-// for no NUL within the bound. Labels are kept once read, by address, up
+// for an empty label or no NUL within the bound. Labels are kept once read, by address, up
 // to maxLabels: a guest passes string literals.
 func (v *vcpu) label(va uint64) (string, error) {
 	if s, ok := v.hc.labels[va]; ok {
@@ -116,6 +116,9 @@ func (v *vcpu) label(va uint64) (string, error) {
 	n, err := v.d.mem.CopyStringFromGuest(v.run.Sregs.CR3, va, b)
 	if err != nil {
 		return "", err
+	}
+	if n == 0 {
+		return "", xen.EINVAL
 	}
 	s := string(b[:n])
 	if len(v.hc.labels) < maxLabels {

@@ -390,7 +390,8 @@ const (
 
 	// PVSimMaxPending bounds one PVSimOpPagetablePending call.
 	PVSimMaxPending = 512
-	// PVSimMaxLabel bounds a trace mark's label, NUL excluded.
+	// PVSimMaxLabel bounds a trace mark's label, NUL excluded. A label is
+	// not empty.
 	PVSimMaxLabel = 63
 )
 
