@@ -39,9 +39,8 @@ type hypercallState struct {
 	snapshotting bool
 	// pendingPFNs is scratch space for pvsim_op pagetable_pending.
 	pendingPFNs [xen.PVSimMaxPending]uint64
-	// labels are the trace and scheduling-point labels read so far, by
-	// guest address.
-	labels map[uint64]string
+	// labels are the trace and scheduling-point labels read so far.
+	labels trace.Labels
 }
 
 // hypercallArgs are a hypercall's arguments: rdi, rsi, rdx, r10, r8, r9,

@@ -8,19 +8,17 @@ import (
 
 // multicall: HYPERVISOR_multicall(calls, nr_calls). Each entry's result is
 // written back into it; the call itself returns 0. As Xen's do_multicall,
-// it continues later at the next entry after hypercallSlice entries, and
-// when an entry's call is preempted the entry gets its continuation's
-// arguments and the multicall continues at that entry.
+// each entry is a hypercall of its own, taking and releasing what it locks;
+// the multicall continues later at the next entry after hypercallSlice
+// entries, and when an entry's call is preempted the entry gets its
+// continuation's arguments and the multicall continues at that entry.
 func (v *vcpu) multicall(a *hypercallArgs) uint64 {
 	calls, n := a[0], uint64(uint32(a[1]))
 	if v.mm.inMulticall {
 		return xen.EINVAL.Ret()
 	}
 	v.mm.inMulticall = true
-	defer func() {
-		v.mm.inMulticall = false
-		v.releaseMMU()
-	}()
+	defer func() { v.mm.inMulticall = false }()
 	for i := uint64(0); i < n; i++ {
 		at := calls + i*xen.MulticallEntrySize
 		if i > 0 && (i%hypercallSlice == 0 || v.d.stopping.Load()) {

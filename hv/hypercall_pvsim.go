@@ -106,10 +106,9 @@ func (v *vcpu) traceMark(label, arg uint64) uint64 {
 
 // label reads the NUL-terminated label at guest address va, of at most
 // xen.PVSimMaxLabel bytes: EFAULT for NULL or an unreadable address, EINVAL
-// for an empty label or no NUL within the bound. Labels are kept once read, by address, up
-// to maxLabels: a guest passes string literals.
+// for an empty label or no NUL within the bound.
 func (v *vcpu) label(va uint64) (string, error) {
-	if s, ok := v.hc.labels[va]; ok {
+	if s, ok := v.hc.labels.Get(va); ok {
 		return s, nil
 	}
 	b := v.hc.buf[:xen.PVSimMaxLabel+1]
@@ -121,15 +120,9 @@ func (v *vcpu) label(va uint64) (string, error) {
 		return "", xen.EINVAL
 	}
 	s := string(b[:n])
-	if len(v.hc.labels) < maxLabels {
-		v.hc.labels[va] = s
-	}
+	v.hc.labels.Add(va, s)
 	return s, nil
 }
-
-// maxLabels bounds the labels a vCPU keeps: a guest that passes more
-// distinct addresses has the rest read at every call.
-const maxLabels = 1024
 
 // registerExitCounters gives the hypervisor frame mfn for good: from now
 // on it holds each vCPU's exit count.

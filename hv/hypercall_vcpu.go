@@ -59,24 +59,20 @@ func (t *vcpu) initialise(caller *vcpu, ctx uint64) error {
 	st := t.start
 	var r = &st.regs
 	const u = xen.VCPUCtxUserRegs
-	for _, f := range []struct {
-		off int
-		dst *uint64
-	}{
-		{u + xen.UserRegsR15, &r.R15}, {u + xen.UserRegsR14, &r.R14}, {u + xen.UserRegsR13, &r.R13},
-		{u + xen.UserRegsR12, &r.R12}, {u + xen.UserRegsRBP, &r.RBP}, {u + xen.UserRegsRBX, &r.RBX},
-		{u + xen.UserRegsR11, &r.R11}, {u + xen.UserRegsR10, &r.R10}, {u + xen.UserRegsR9, &r.R9},
-		{u + xen.UserRegsR8, &r.R8}, {u + xen.UserRegsRAX, &r.RAX}, {u + xen.UserRegsRCX, &r.RCX},
-		{u + xen.UserRegsRDX, &r.RDX}, {u + xen.UserRegsRSI, &r.RSI}, {u + xen.UserRegsRDI, &r.RDI},
-		{u + xen.UserRegsRIP, &r.RIP}, {u + xen.UserRegsRFLAGS, &r.RFLAGS}, {u + xen.UserRegsRSP, &r.RSP},
-		{xen.VCPUCtxCtrlReg + 3*8, &st.cr3}, {xen.VCPUCtxFSBase, &st.fsBase},
-		{xen.VCPUCtxGSBaseKernel, &st.gsBase}, {xen.VCPUCtxGSBaseUser, &st.gsBaseUser},
-	} {
-		val, err := caller.readGuest64(ctx + uint64(f.off))
-		if err != nil {
+	read := func(off int, p *uint64) (err error) { *p, err = caller.readGuest64(ctx + uint64(off)); return }
+	for i, p := range kvm.GPRs(r) {
+		if err := read(u+xen.UserRegsGPR[i], p); err != nil {
 			return err
 		}
-		*f.dst = val
+	}
+	for _, f := range [...]struct {
+		off int
+		dst *uint64
+	}{{u + xen.UserRegsRIP, &r.RIP}, {u + xen.UserRegsRFLAGS, &r.RFLAGS}, {xen.VCPUCtxCtrlReg + 3*8, &st.cr3},
+		{xen.VCPUCtxFSBase, &st.fsBase}, {xen.VCPUCtxGSBaseKernel, &st.gsBase}, {xen.VCPUCtxGSBaseUser, &st.gsBaseUser}} {
+		if err := read(f.off, f.dst); err != nil {
+			return err
+		}
 	}
 	// The guest cannot take IOPL or leave IF clear; reserved bit 1 is set.
 	r.RFLAGS = r.RFLAGS&(x86.ArithFlags|x86.FlagDF) | x86.FlagIF | x86.FlagRes1

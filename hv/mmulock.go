@@ -5,12 +5,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/ptops"
 )
 
 // The domain's MMU lock guards the frame table. A vCPU takes it for each
-// pagetable operation (a hypercall, or an emulated write), and keeps it
-// across the entries of a multicall.
+// pagetable operation: a hypercall, a multicall entry, or an emulated
+// write. This is the per-domain lock of Xen 3.1 and 3.2 (LOCK_BIGLOCK in
+// do_mmu_update, do_mmuext_op, do_update_va_mapping and the ptwr fault
+// path), the Xen that Linux 2.6.23/24 ran on; Xen's do_multicall calls each
+// entry's handler in turn, so the lock is not held between entries, and
+// another vCPU's hypercall or fault can run there (docs/MODEL.md).
 
 // mmuState is a vCPU's side of the MMU lock: the context its pagetable
 // operations run in, and the remote flushes they asked for. Only the
@@ -23,6 +28,8 @@ type mmuState struct {
 	// remote collects the vCPUs an operation asked to flush.
 	remote      ptops.VCPUMask
 	lastOp      string // for audit reports
+	audit       mmu.AuditCopy
+	cr3s        []uint64 // scratch space for the audit's copy
 	inMulticall bool
 	locked      bool // the vCPU holds the domain's MMU lock
 }
@@ -43,9 +50,7 @@ func (m *mmuMemory) Read64(pa uint64) (uint64, bool) {
 }
 
 // lockMMU takes the domain's MMU lock for v, for the operation op (named in
-// audit reports), and returns v's context for pagetable operations. Inside a multicall the lock, once taken, is kept
-// until the multicall ends: between its entries the executor holds stores
-// the frame table already counts.
+// audit reports), and returns v's context for pagetable operations.
 func (v *vcpu) lockMMU(op string) *ptops.Context {
 	v.mm.lastOp = op
 	if !v.mm.locked {
@@ -80,23 +85,18 @@ func (d *Domain) lockMMU(v *vcpu) {
 	}
 }
 
-// unlockMMU ends a pagetable operation: it releases the MMU lock, unless
-// the operation is an entry of a multicall, which releases it at its end.
+// unlockMMU ends a pagetable operation: it audits, if asked to, releases
+// the lock, and then does the remote TLB flushes the operation asked for.
+// Stores the operation queued in the executor may still be queued: they
+// are marked (MarkQueued), and the next holder waits for them (lockMMU).
 func (v *vcpu) unlockMMU() {
-	if !v.mm.inMulticall {
-		v.releaseMMU()
-	}
-}
-
-// releaseMMU audits, if asked to, releases the lock, and then does the
-// remote TLB flushes the operations asked for.
-func (v *vcpu) releaseMMU() {
 	if !v.mm.locked {
 		return
 	}
+	audit := false
 	if d := v.d; d.cfg.Audit && (d.cfg.AuditInterval == 0 || time.Since(d.lastAudit) >= d.cfg.AuditInterval) {
-		v.audit()
-		v.stats.Audits++
+		v.snapshotForAudit()
+		audit = true
 		d.lastAudit = time.Now()
 	}
 	if v.mm.remote != 0 && v.exec.Queued() > 0 && v.d.det == nil {
@@ -110,6 +110,9 @@ func (v *vcpu) releaseMMU() {
 	v.d.mmuOwner = nil
 	v.mm.locked = false
 	v.d.mmu.Unlock()
+	if audit {
+		v.audit()
+	}
 	if v.mm.remote != 0 {
 		v.flushRemote()
 	}
@@ -126,16 +129,23 @@ func (d *Domain) upMask() ptops.VCPUMask {
 	return m
 }
 
-// audit checks the type system's invariants and ends the domain on a
-// violation. The caller holds the MMU lock.
-func (v *vcpu) audit() {
-	var cr3s []uint64
+// snapshotForAudit copies, under the MMU lock, what audit checks.
+func (v *vcpu) snapshotForAudit() {
+	cr3s := v.mm.cr3s[:0]
 	for _, t := range v.d.vcpus {
 		if t.state.Load() != Down {
 			cr3s = append(cr3s, t.start.cr3)
 		}
 	}
-	if viol := v.d.ft.Audit(cr3s, 3); len(viol) > 0 {
+	v.mm.cr3s = cr3s
+	v.d.ft.Snapshot(&v.mm.audit, cr3s)
+}
+
+// audit checks the type system's invariants on the copy snapshotForAudit
+// made, without the lock, and ends the domain on a violation.
+func (v *vcpu) audit() {
+	v.stats.Audits++
+	if viol := v.mm.audit.Check(3); len(viol) > 0 {
 		var s []string
 		for _, x := range viol {
 			s = append(s, x.String())

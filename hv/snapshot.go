@@ -51,7 +51,7 @@ type vcpuSnapshot struct {
 	kernelSS, kernelSP uint64
 	stats              trace.ExitStats
 	exits              uint64
-	labels             map[uint64]string
+	labels             trace.Labels
 	trace              []trace.Event
 	traceN             uint64
 }
@@ -126,11 +126,8 @@ func (v *vcpu) takeSnapshot() {
 	for _, u := range d.vcpus {
 		vs := vcpuSnapshot{
 			state: u.state.Load(), start: u.start, table: u.traps.table, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
-			stats: u.stats, exits: u.exits, labels: map[uint64]string{},
+			stats: u.stats, exits: u.exits, labels: u.hc.labels.Clone(),
 			trace: u.trace.Events(), traceN: u.trace.Len(),
-		}
-		for k, l := range u.hc.labels {
-			vs.labels[k] = l
 		}
 		if u == v {
 			vs.kvm = &kvmState{regs: *regs, sregs: *sregs}
@@ -197,9 +194,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		v.start = vs.start
 		v.traps.table, v.traps.kernelSS, v.traps.kernelSP = vs.table, vs.kernelSS, vs.kernelSP
 		v.stats, v.exits = vs.stats, vs.exits
-		for k, l := range vs.labels {
-			v.hc.labels[k] = l
-		}
+		v.hc.labels = vs.labels.Clone()
 		v.trace.Restore(vs.trace, vs.traceN)
 		v.restored = vs.kvm
 	}

@@ -114,7 +114,6 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 	}
 	v.exec = newExecutor(v)
 	v.trace.Init(id, d.cfg.TraceEvents, d.now)
-	v.hc.labels = map[uint64]string{}
 	v.flush = tlb.NewFlusher()
 	v.kickFn = func(i int) { d.vcpus[i].kick() }
 	v.serveFn = func() bool {

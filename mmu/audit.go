@@ -2,6 +2,7 @@ package mmu
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pvsim/pvsim/xen"
 )
@@ -46,23 +47,73 @@ func (r refSource) String() string {
 //   - every CR3 is a validated L4.
 //
 // cr3s are the pagetable bases the vCPUs run on. It returns the violations
-// found, at most max of them (0: no limit).
+// found, at most max of them (0: no limit). Audit is Snapshot, then Check.
+//
+// Precondition: as Snapshot's.
+func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
+	var c AuditCopy
+	t.Snapshot(&c, cr3s)
+	return c.Check(max)
+}
+
+// AuditCopy is what Audit recounts: the frame records, the entries of
+// every validated pagetable, the frames the hypervisor holds and the
+// CR3s, copied under the MMU lock so that the recount needs no lock. Its
+// buffers are reused from one Snapshot to the next.
+type AuditCopy struct {
+	frames     []Frame
+	entries    []PTE   // the validated tables' entries, 512 each
+	at         []int32 // at[pfn]: the first of pfn's entries, or -1
+	held, cr3s []uint64
+	reservedL4 [xen.LastReservedL4Slot - xen.FirstReservedL4Slot + 1]PTE
+	// The recount's scratch space.
+	typeRefs, refs []uint32
+	wantType       []FrameType
+}
+
+// Snapshot copies into c what Check recounts, with cr3s the pagetable
+// bases the vCPUs run on. It copies n frame records and 4 KiB per
+// validated table, so it holds the lock for much less than the recount.
 //
 // Precondition: the caller holds the domain's MMU lock; the table's Memory
 // shows every store the table counts (NewFrameTable); and cr3s holds the
 // CR3 of every vCPU that holds one, once each, since the recount gives
 // each a reference.
-func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
+func (t *FrameTable) Snapshot(c *AuditCopy, cr3s []uint64) {
+	n := len(t.frames)
+	c.frames = append(c.frames[:0], t.frames...)
+	c.at = slices.Grow(c.at[:0], n)[:n]
+	c.entries = c.entries[:0]
+	for pfn := range t.frames {
+		c.at[pfn] = -1
+		if !t.frames[pfn].Validated() {
+			continue
+		}
+		c.at[pfn] = int32(len(c.entries))
+		for i := 0; i < 512; i++ {
+			c.entries = append(c.entries, t.Entry(uint64(pfn), i))
+		}
+	}
+	c.held = append(c.held[:0], t.held...)
+	c.cr3s = append(c.cr3s[:0], cr3s...)
+	c.reservedL4 = t.ReservedL4
+}
+
+// Check recounts the copy and checks the invariants Audit lists. It
+// returns the violations found, at most max of them (0: no limit). It
+// needs no lock: the copy is the caller's.
+func (c *AuditCopy) Check(max int) []Violation {
 	var out []Violation
 	add := func(pfn uint64, format string, a ...any) {
 		if max == 0 || len(out) < max {
 			out = append(out, Violation{pfn, fmt.Sprintf(format, a...)})
 		}
 	}
-	n := uint64(len(t.frames))
-	typeRefs := make([]uint32, n)
-	refs := make([]uint32, n)
-	wantType := make([]FrameType, n)
+	n := uint64(len(c.frames))
+	c.typeRefs = zeroed(c.typeRefs, n)
+	c.refs = zeroed(c.refs, n)
+	c.wantType = zeroed(c.wantType, n)
+	typeRefs, refs, wantType := c.typeRefs, c.refs, c.wantType
 	claim := func(pfn uint64, typ FrameType, from refSource) {
 		if wantType[pfn] != TypeNone && wantType[pfn] != typ {
 			add(pfn, "referenced as %v and as %v (%v)", wantType[pfn], typ, from)
@@ -71,7 +122,7 @@ func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
 		typeRefs[pfn]++
 	}
 	for pfn := uint64(0); pfn < n; pfn++ {
-		f := &t.frames[pfn]
+		f := &c.frames[pfn]
 		if f.Pinned {
 			if !f.Validated() {
 				add(pfn, "pinned but not a validated pagetable (%v, count %d)", f.Type, f.TypeCount)
@@ -84,10 +135,9 @@ func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
 			continue
 		}
 		level := f.Type.Level()
-		for i := 0; i < 512; i++ {
-			e := t.Entry(pfn, i)
+		for i, e := range c.entries[c.at[pfn]:][:512] {
 			if IsReservedSlot(f.Type, i) {
-				if want := t.ReservedL4[i-xen.FirstReservedL4Slot]; e != want {
+				if want := c.reservedL4[i-xen.FirstReservedL4Slot]; e != want {
 					add(pfn, "L4 slot %d is %v, the hypervisor's entry is %v", i, e, want)
 				}
 				continue
@@ -112,13 +162,13 @@ func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
 			}
 		}
 	}
-	for _, pfn := range t.held {
+	for _, pfn := range c.held {
 		claim(pfn, TypeWritable, refSource{what: "held by the hypervisor"})
 		refs[pfn]++
 	}
-	for i, cr3 := range cr3s {
+	for i, cr3 := range c.cr3s {
 		pfn := cr3 >> PageShift
-		if pfn >= n || t.frames[pfn].Type != TypeL4 || !t.frames[pfn].Validated() {
+		if pfn >= n || c.frames[pfn].Type != TypeL4 || !c.frames[pfn].Validated() {
 			add(pfn, "CR3 of vCPU %d is not a validated L4", i)
 			continue
 		}
@@ -126,7 +176,7 @@ func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
 		refs[pfn]++
 	}
 	for pfn := uint64(0); pfn < n; pfn++ {
-		f := &t.frames[pfn]
+		f := &c.frames[pfn]
 		if f.TypeCount != typeRefs[pfn] || (typeRefs[pfn] > 0 && f.Type != wantType[pfn]) {
 			add(pfn, "type %v count %d, recount finds %v count %d", f.Type, f.TypeCount, wantType[pfn], typeRefs[pfn])
 		}
@@ -135,4 +185,11 @@ func (t *FrameTable) Audit(cr3s []uint64, max int) []Violation {
 		}
 	}
 	return out
+}
+
+// zeroed returns s resized to n elements, all zero, reusing its array.
+func zeroed[T any](s []T, n uint64) []T {
+	s = slices.Grow(s[:0], int(n))[:n]
+	clear(s)
+	return s
 }

@@ -106,3 +106,34 @@ func counts(f Frame) Frame {
 	f.WritableUntil = 0
 	return f
 }
+
+// The audit recounts a copy taken under the lock: what changes after the
+// snapshot, in memory or in the table, does not change its verdict, and a
+// copy taken again sees it. The copy's buffers are reused.
+func TestAuditChecksTheSnapshot(t *testing.T) {
+	mem := make(SliceMemory, 16*PageSize)
+	ft := NewFrameTable(mem, 16)
+	binary.LittleEndian.PutUint64(mem[1<<PageShift:], uint64(MakePTE(2, PTEPresent|PTEWritable)))
+	require.NoError(t, ft.GetPageType(1, TypeL1, nil))
+	require.NoError(t, ft.GetPage(1))
+	ft.Frame(1).Pinned = true
+
+	var c AuditCopy
+	ft.Snapshot(&c, nil)
+	// Behind the type system's back, after the copy: a second writable
+	// mapping in the validated L1.
+	binary.LittleEndian.PutUint64(mem[1<<PageShift+8:], uint64(MakePTE(2, PTEPresent|PTEWritable)))
+	assert.Empty(t, c.Check(0), "the copy predates the write")
+
+	ft.Snapshot(&c, nil)
+	v := c.Check(0)
+	require.NotEmpty(t, v, "a new copy has the write")
+	assert.Contains(t, v[0].String(), "frame 0x2: type writable count 1, recount finds writable count 2")
+
+	// A copy of the broken state still finds it once memory is repaired.
+	binary.LittleEndian.PutUint64(mem[1<<PageShift+8:], 0)
+	assert.NotEmpty(t, c.Check(0))
+	ft.Snapshot(&c, nil)
+	assert.Empty(t, c.Check(0))
+	assert.Equal(t, 512, len(c.entries), "one validated table copied")
+}

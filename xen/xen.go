@@ -233,6 +233,13 @@ const (
 	UserRegsSize   = 200
 )
 
+// UserRegsGPR are the offsets in struct cpu_user_regs of the 16 general
+// registers, in the x86 encoding's order: RAX, RCX, RDX, RBX, RSP, RBP,
+// RSI, RDI, R8 to R15.
+var UserRegsGPR = [16]int{UserRegsRAX, UserRegsRCX, UserRegsRDX, UserRegsRBX, UserRegsRSP, UserRegsRBP,
+	UserRegsRSI, UserRegsRDI, UserRegsR8, UserRegsR9, UserRegsR10, UserRegsR11, UserRegsR12, UserRegsR13,
+	UserRegsR14, UserRegsR15}
+
 // Layout of struct vcpu_guest_context (x86-64), 5168 bytes.
 const (
 	VCPUCtxFlags        = 512
