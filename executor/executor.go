@@ -70,7 +70,7 @@ func (x *Executor) GuestRIP() uint64 {
 	if !x.parked {
 		return x.run.Regs.RIP
 	}
-	return binary.LittleEndian.Uint64(x.top[mmu.PageSize-hvimage.ExecSavedRIP:])
+	return x.saved(hvimage.ExecSavedRIP)
 }
 
 // Redirect makes the guest, when it next runs, resume at rip with RDI, RSI
@@ -93,6 +93,40 @@ func (x *Executor) Redirect(rip, rdi, rsi, rdx uint64) {
 		binary.LittleEndian.PutUint64(x.top[mmu.PageSize-w.off:], w.val)
 	}
 }
+
+// Guest returns the guest's RIP, RSP, RFLAGS and RCX as it will resume:
+// the vCPU's, or while it is parked in the executor, those saved on its
+// CPL0 stack.
+//
+// Precondition: as Redirect's.
+func (x *Executor) Guest() (rip, rsp, rflags, rcx uint64) {
+	if !x.parked {
+		r := &x.run.Regs
+		return r.RIP, r.RSP, r.RFLAGS, r.RCX
+	}
+	return x.saved(hvimage.ExecSavedRIP), x.saved(hvimage.ExecSavedRSP), x.saved(hvimage.ExecSavedRFLAGS), x.saved(hvimage.ExecSavedRCX)
+}
+
+// ResumeAt makes the guest, when it next runs, resume at rip with rsp
+// and rflags, in the same code and stack segments: a bounce after the
+// hypercall.
+//
+// Precondition: as Redirect's.
+func (x *Executor) ResumeAt(rip, rsp, rflags uint64) {
+	if !x.parked {
+		r := &x.run.Regs
+		r.RIP, r.RSP, r.RFLAGS = rip, rsp, rflags
+		x.run.DirtyRegs |= kvm.SyncRegs
+		return
+	}
+	for _, w := range [...]struct{ off, val uint64 }{
+		{hvimage.ExecSavedRIP, rip}, {hvimage.ExecSavedRSP, rsp}, {hvimage.ExecSavedRFLAGS, rflags},
+	} {
+		binary.LittleEndian.PutUint64(x.top[mmu.PageSize-w.off:], w.val)
+	}
+}
+
+func (x *Executor) saved(off int) uint64 { return binary.LittleEndian.Uint64(x.top[mmu.PageSize-off:]) }
 
 // Queued is the number of commands queued.
 func (x *Executor) Queued() int { return x.cmds.Len() }

@@ -161,3 +161,28 @@ func TestRedirect(t *testing.T) {
 	assert.Equal(t, uint64(0x1000), c.run.Regs.RIP, "the executor's own registers are left alone")
 	assert.Equal(t, uint64(0x2000), x.GuestRIP())
 }
+
+// Guest and ResumeAt read and change the guest's frame where the guest
+// will resume from: the vCPU's registers, or, parked, the CPL0 stack.
+func TestResumeAt(t *testing.T) {
+	c := newCPU()
+	top := make([]byte, mmu.PageSize)
+	x := New(&c.run, c.block, top, &trace.ExitStats{}, c.nested, nil)
+	c.run.Regs.RCX = 7
+	x.ResumeAt(0x1000, 0x2000, 0x202)
+	rip, rsp, rflags, rcx := x.Guest()
+	assert.Equal(t, [4]uint64{0x1000, 0x2000, 0x202, 7}, [4]uint64{rip, rsp, rflags, rcx})
+	r := c.run.Regs
+	assert.Equal(t, [3]uint64{0x1000, 0x2000, 0x202}, [3]uint64{r.RIP, r.RSP, r.RFLAGS}, "not parked: the vCPU's registers")
+
+	x.Merge(0x10, 0, 0) // a round: parked
+	require.True(t, x.Parked())
+	binary.LittleEndian.PutUint64(top[mmu.PageSize-hvimage.ExecSavedRCX:], 9)
+	x.ResumeAt(0x3000, 0x4000, 0x302)
+	rip, rsp, rflags, rcx = x.Guest()
+	assert.Equal(t, [4]uint64{0x3000, 0x4000, 0x302, 9}, [4]uint64{rip, rsp, rflags, rcx})
+	saved := func(off int) uint64 { return binary.LittleEndian.Uint64(top[mmu.PageSize-off:]) }
+	assert.Equal(t, [3]uint64{0x3000, 0x4000, 0x302},
+		[3]uint64{saved(hvimage.ExecSavedRIP), saved(hvimage.ExecSavedRSP), saved(hvimage.ExecSavedRFLAGS)})
+	assert.Equal(t, uint64(0x1000), c.run.Regs.RIP, "the executor's own registers are left alone")
+}

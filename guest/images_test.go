@@ -35,6 +35,7 @@ var kernelTests = []struct {
 	name    string
 	symbols []string
 }{
+	{"bad-args", []string{"kernel_main"}},
 	{"bench-hypercall", nil},
 	{"bench-pin", nil},
 	{"bench-ptwr", nil},

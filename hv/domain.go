@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/pvsim/pvsim/builder"
+	"github.com/pvsim/pvsim/console"
 	"github.com/pvsim/pvsim/guestsym"
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
@@ -116,7 +117,7 @@ type Domain struct {
 	flushers   []*tlb.Flusher // the vCPUs', by id
 	rings      []*trace.Ring
 
-	console consoleState
+	console *console.Console
 
 	// mmu guards the frame table; mmuOwner is the vCPU holding it.
 	mmu      sync.Mutex
@@ -209,13 +210,10 @@ func (cfg *Config) Check() error {
 
 // newDomain starts a Domain for cfg, with the defaults filled in.
 func newDomain(cfg Config) *Domain {
-	if cfg.Console == nil {
-		cfg.Console = io.Discard
-	}
 	if cfg.Name == "" {
 		cfg.Name = "kernel"
 	}
-	d := &Domain{cfg: cfg, stopCh: make(chan struct{})}
+	d := &Domain{cfg: cfg, stopCh: make(chan struct{}), console: console.New(cfg.Console)}
 	d.tables = &mmuMemory{d}
 	if cfg.Scheduler != nil {
 		d.det = sched.NewCPU(cfg.Scheduler, cfg.VCPUs)

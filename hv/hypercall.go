@@ -91,6 +91,8 @@ func (v *vcpu) hypercall(nr uint32) outcome {
 			return v.fatal(DomainCrash, r.RIP, fmt.Sprintf("%s preempted, but the guest did not call it through the hypercall page", xen.HypercallName(int(nr))))
 		}
 		ret = 0 // the stub loads the number again
+	} else if nr != xen.HypercallIret && v.singleStep() == stop {
+		return stop
 	}
 	v.trace.End()
 	if v.d.stopping.Load() {

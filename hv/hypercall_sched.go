@@ -37,7 +37,7 @@ func (v *vcpu) schedOp(a *hypercallArgs) uint64 {
 
 // oops builds the report for a crash requested by v.
 func (v *vcpu) oops() *guestsym.Oops {
-	o := &guestsym.Oops{Text: guestsym.OopsText(v.d.consoleTail())}
+	o := &guestsym.Oops{Text: guestsym.OopsText(v.d.console.Tail())}
 	if ts := &v.traps; ts.bounced {
 		x := ts.lastBounce
 		o.Fault = &x

@@ -119,7 +119,7 @@ func (v *vcpu) takeSnapshot() {
 	step, ticks, _ := d.det.State()
 	s := &Snapshot{
 		cfg: d.cfg, image: image, boot: d.boot, syms: d.syms, ft: d.ft.Clone(nil),
-		consoleTail: d.consoleTail(),
+		consoleTail: d.console.Tail(),
 		step:        step, ticks: ticks, cur: v.id,
 	}
 	s.exitCountersPFN, s.exitCounters = d.exitCounters.PFN()
@@ -186,7 +186,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	if s.exitCounters {
 		d.exitCounters.Set(d.mem.Frame(s.exitCountersPFN), s.exitCountersPFN)
 	}
-	d.console.tail = append(d.console.tail, s.consoleTail...)
+	d.console.Keep(s.consoleTail)
 	d.det.Start(s.cur, s.step, s.ticks)
 	for i, vs := range s.vcpus {
 		v := d.vcpus[i]

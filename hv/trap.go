@@ -208,15 +208,54 @@ func (v *vcpu) spuriousFault(x *x86.Exception) bool {
 	return ok
 }
 
-// bounce delivers exception x to the guest's handler (traps.Deliver),
-// with a #PF's address in the vCPU's vcpu_info.arch.cr2. An exception the
-// guest cannot take ends the domain.
+// bounce delivers exception x, taken in the entry stub, to the guest's
+// handler: the stub's iretq goes there.
 func (v *vcpu) bounce(x *x86.Exception) outcome {
+	b := v.deliver(x, v.run.Regs.RCX)
+	if b == nil {
+		return stop
+	}
+	for _, w := range [...]struct{ off, val uint64 }{
+		{hvimage.FrameRIP, b.RIP}, {hvimage.FrameCS, b.CS}, {hvimage.FrameRFLAGS, b.RFLAGS},
+		{hvimage.FrameRSP, b.SP}, {hvimage.FrameSS, b.SS},
+	} {
+		v.stackPut(v.traps.frame+w.off, w.val)
+	}
+	return resume
+}
+
+// singleStep delivers the #DB a hypercall made with TF set owes the guest
+// once it is done, as Xen does (a trap: the frame names the instruction
+// after the hypercall), unless the hypercall was preempted. pvsim has no
+// debug registers, so there is no DR6 to say it was a single step.
+func (v *vcpu) singleStep() outcome {
+	rip, rsp, rflags, rcx := v.exec.Guest()
+	if rflags&x86.FlagTF == 0 {
+		return resume
+	}
+	if store, ok := v.doorbellStore(rip); ok && store == rip {
+		rip += hvimage.DoorbellInsnLen // KVM had not moved past the store
+	}
+	x := &v.traps.exc
+	*x = x86.Exception{Vector: x86.VectorDB, RIP: rip, CS: xen.FlatRing3CS64, RFLAGS: rflags, RSP: rsp, SS: xen.FlatRing3SS64}
+	b := v.deliver(x, rcx)
+	if b == nil {
+		return stop
+	}
+	v.exec.ResumeAt(b.RIP, b.SP, b.RFLAGS)
+	return resume
+}
+
+// deliver computes the bounce of exception x to the guest's handler
+// (traps.Deliver) and writes its frame on the guest's stack, with a #PF's
+// address in the vCPU's vcpu_info.arch.cr2. An exception the guest cannot
+// take ends the domain: deliver then returns nil.
+func (v *vcpu) deliver(x *x86.Exception, rcx uint64) *traps.Bounce {
 	ts := &v.traps
-	r := &v.run.Regs
 	b := &ts.bounce
-	if err := ts.table.Deliver(x, r.RCX, r.R11, b); err != nil {
-		return v.fatal(TripleFault, x.RIP, x.Describe()+v.whyNotEmulated(x)+"; "+err.Error())
+	if err := ts.table.Deliver(x, rcx, v.run.Regs.R11, b); err != nil {
+		v.fatal(TripleFault, x.RIP, x.Describe()+v.whyNotEmulated(x)+"; "+err.Error())
+		return nil
 	}
 	if x.Vector == x86.VectorPF {
 		binary.LittleEndian.PutUint64(v.d.sharedInfo[v.id*xen.VCPUInfoSize+xen.VCPUInfoCR2:], x.CR2)
@@ -226,13 +265,8 @@ func (v *vcpu) bounce(x *x86.Exception) outcome {
 		binary.LittleEndian.PutUint64(buf[i*8:], q)
 	}
 	if err := v.writeGuest(b.SP, buf); err != nil {
-		return v.fatal(TripleFault, x.RIP, fmt.Sprintf("%s; the bounce frame for it at %#x is not writable, so it cannot be delivered", x.Describe(), b.SP))
-	}
-	for _, w := range [...]struct{ off, val uint64 }{
-		{hvimage.FrameRIP, b.RIP}, {hvimage.FrameCS, b.CS}, {hvimage.FrameRFLAGS, b.RFLAGS},
-		{hvimage.FrameRSP, b.SP}, {hvimage.FrameSS, b.SS},
-	} {
-		v.stackPut(ts.frame+w.off, w.val)
+		v.fatal(TripleFault, x.RIP, fmt.Sprintf("%s; the bounce frame for it at %#x is not writable, so it cannot be delivered", x.Describe(), b.SP))
+		return nil
 	}
 	v.stats.Bounces++
 	ts.lastBounce, ts.bounced = *x, true
@@ -241,7 +275,7 @@ func (v *vcpu) bounce(x *x86.Exception) outcome {
 		ts.lastBounceWhy, ts.lastNotEmulated = ts.lastNotEmulated, ""
 	}
 	v.trace.Note(trace.OutcomeBounce, b.RIP)
-	return resume
+	return b
 }
 
 // whyNotEmulated explains, for a write fault, why ptwr left it alone.

@@ -42,7 +42,11 @@ const (
 	// its CPL0 stack (CPUStackTop): the CPU pushes SS, RSP, RFLAGS, CS and
 	// RIP; the executor then pushes RAX, RCX, RDX, RSI, RDI and R8, and
 	// pops them when it leaves.
-	ExecSavedRIP = 5 * 8
+	ExecSavedSS     = 1 * 8
+	ExecSavedRSP    = 2 * 8
+	ExecSavedRFLAGS = 3 * 8
+	ExecSavedCS     = 4 * 8
+	ExecSavedRIP    = 5 * 8
 	ExecSavedRAX = 6 * 8
 	ExecSavedRCX = 7 * 8
 	ExecSavedRDX = 8 * 8
