@@ -47,12 +47,12 @@ const (
 	ExecSavedRFLAGS = 3 * 8
 	ExecSavedCS     = 4 * 8
 	ExecSavedRIP    = 5 * 8
-	ExecSavedRAX = 6 * 8
-	ExecSavedRCX = 7 * 8
-	ExecSavedRDX = 8 * 8
-	ExecSavedRSI = 9 * 8
-	ExecSavedRDI = 10 * 8
-	ExecSavedR8  = 11 * 8
+	ExecSavedRAX    = 6 * 8
+	ExecSavedRCX    = 7 * 8
+	ExecSavedRDX    = 8 * 8
+	ExecSavedRSI    = 9 * 8
+	ExecSavedRDI    = 10 * 8
+	ExecSavedR8     = 11 * 8
 
 	// trapCmpXchgOff is a two-instruction executor for a vCPU stopped in
 	// an exception stub: `lock cmpxchg [rdx], r8; out ExecPort, al`. The
