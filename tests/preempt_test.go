@@ -91,3 +91,35 @@ func TestBadArguments(t *testing.T) {
 	assert.Contains(t, out, "bad-args: ok\n")
 	assert.Equal(t, uint64(2*4), res.Exits[0].Traps[1], "the CPU's own single-step traps: 4 per case")
 }
+
+// TestMulticallEntriesInterleave: each multicall entry is a hypercall of
+// its own as far as locking goes (Xen's do_multicall), so vCPU 1's
+// update_va_mapping runs between the entries of vCPU 0's multicalls: an
+// entry after the first finds the Accessed bit vCPU 1 set. When the lock
+// was held across the multicall, 2,000 multicalls found it 0 times.
+func TestMulticallEntriesInterleave(t *testing.T) {
+	out, res, err := boot(t, "multicall-interleave", 2, 2*time.Minute, "")
+	require.NoError(t, err, "console:\n%s", out)
+	assert.Equal(t, xen.ShutdownPoweroff, res.Reason)
+	var calls, between int
+	_, err = fmt.Sscanf(out[strings.Index(out, "multicall-interleave: "):], "multicall-interleave: %d multicalls, %d entries", &calls, &between)
+	require.NoError(t, err, "console:\n%s", out)
+	assert.Positive(t, between, "no entry saw vCPU 1's update in %d multicalls", calls)
+}
+
+// TestCopyAgainstTypeChange: vCPU 1's mmuext_op writes its done count into
+// a page that vCPU 0 keeps turning into a pinned L1 and back, with the
+// audit on. The writability check and the store are one step against
+// type changes, so no write lands while the page has no writable mapping.
+func TestCopyAgainstTypeChange(t *testing.T) {
+	iters := 1000
+	if testing.Short() {
+		iters = 300
+	}
+	out, res, err := boot(t, "copy-race", 2, 5*time.Minute, fmt.Sprintf("iters=%d", iters))
+	require.NoError(t, err, "console:\n%s", out)
+	assert.Equal(t, xen.ShutdownPoweroff, res.Reason)
+	assert.Contains(t, out, fmt.Sprintf("copy-race: %d rounds, ", iters))
+	assert.Contains(t, out, " refused, ok\n")
+	assert.NotZero(t, res.Exits[1].Hypercalls[xen.HypercallMMUExtOp])
+}
