@@ -111,6 +111,12 @@ type Result struct {
 	ForkExitUs       float64  `json:"fork_exit_us"`
 	ExitsPerYoung    float64  `json:"exits_per_young_clear"`
 	YoungClears      uint64   `json:"young_clears"`
+	// PTWritePinnedUs is `pvsim bench ptwr`'s pinned figure measured in
+	// the same process after the race (Config aside: the caller sets it),
+	// and YoungClearRatio is YoungClearUs over it: what the race's
+	// contention adds to an isolated emulated write.
+	PTWritePinnedUs float64 `json:"ptwr_pinned_us,omitempty"`
+	YoungClearRatio float64 `json:"young_clear_ratio,omitempty"`
 	// YoungCalls counts every call, young pte or not.
 	YoungCalls uint64 `json:"young_calls"`
 	Writebacks uint64 `json:"writebacks"`

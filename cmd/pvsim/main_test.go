@@ -436,3 +436,23 @@ func TestRunJSON(t *testing.T) {
 	assert.Contains(t, stderr, "all 2 vCPUs checked in")
 	assert.NotContains(t, stdout, "checked in")
 }
+
+// TestRaceRatio: with --ptwr-reps, one race command also times isolated
+// emulated writes to a pinned L1 and reports the young clear's cost as a
+// ratio to them.
+func TestRaceRatio(t *testing.T) {
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
+	}
+	status, out, errOut := pvsim("race", "--strategy", "hv-pin-aware", "--trials", "30", "--ptwr-reps", "200", "--json")
+	require.Equal(t, 0, status, errOut)
+	var r struct {
+		YoungClearUs    float64 `json:"young_clear_us"`
+		PTWritePinnedUs float64 `json:"ptwr_pinned_us"`
+		YoungClearRatio float64 `json:"young_clear_ratio"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
+	require.Positive(t, r.YoungClearUs, out)
+	require.Positive(t, r.PTWritePinnedUs, out)
+	assert.InDelta(t, r.YoungClearUs/r.PTWritePinnedUs, r.YoungClearRatio, 1e-9)
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pvsim/pvsim/bench"
 	"github.com/pvsim/pvsim/race"
 )
 
@@ -27,6 +28,7 @@ func cmdRace(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Marks, "marks", false, "have the kernel record trace marks (one exit each)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	console := fs.Bool("console", false, "copy the guest console to stderr")
+	ptwrReps := fs.Int("ptwr-reps", 0, "after the race, time this many emulated writes to a pinned L1 (as 'pvsim bench ptwr') and report the young clear's ratio to them")
 	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return err
 	}
@@ -54,6 +56,13 @@ func cmdRace(args []string, stdout, stderr io.Writer) error {
 	}
 	if res == nil {
 		return err
+	}
+	if *ptwrReps > 0 && res.YoungClears > 0 {
+		pw, perr := bench.PTWrite(*ptwrReps)
+		if perr != nil {
+			return fmt.Errorf("--ptwr-reps: %w", perr)
+		}
+		res.PTWritePinnedUs, res.YoungClearRatio = pw.PinnedUs, res.YoungClearUs/pw.PinnedUs
 	}
 	if *asJSON {
 		if jerr := writeJSON(stdout, res); jerr != nil {
@@ -110,6 +119,9 @@ func printRace(w io.Writer, r *race.Result) {
 		fmt.Fprintf(w, "first oops after   %.2fs\n", *r.FirstOopsS)
 	}
 	fmt.Fprintf(w, "young clear        %.2f µs, %.2f exits (%d clears)\n", r.YoungClearUs, r.ExitsPerYoung, r.YoungClears)
+	if r.PTWritePinnedUs > 0 {
+		fmt.Fprintf(w, "isolated ptwr      %.2f µs (pinned L1): the young clear costs %.2f times it\n", r.PTWritePinnedUs, r.YoungClearRatio)
+	}
 	fmt.Fprintf(w, "fork+exit          %.1f µs\n", r.ForkExitUs)
 	if o := r.Oops; o != nil {
 		where := o.Where
