@@ -50,7 +50,7 @@ var commands = []command{
 		name: "race",
 		args: "--strategy S [--vcpus N] [--duration D | --trials N] [--window W]\n" +
 			"[--pages P] [--pressure] [--audit] [--audit-every D] [--marks]\n" +
-			"[--console] [--json]",
+			"[--ptwr-reps N] [--console] [--json]",
 		summary: "run the fork/exit pinning against page reclaim race under fix strategy S",
 		detail: "Runs the race, rebooting after each oops, and counts what each oracle\n" +
 			"saw: oopses, lost Dirty bits, ineffective young-clears, use-after-free.",

@@ -9,7 +9,7 @@
 //	              [--json] [--out DIR]
 //	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W]
 //	           [--pages P] [--pressure] [--audit] [--audit-every D] [--marks]
-//	           [--console] [--json]
+//	           [--ptwr-reps N] [--console] [--json]
 //	pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--depth D]
 //	              [--budget N | --duration T] [--seed X] [--workers N]
 //	              [--shard i/N] [--all] [--console] [--json]
