@@ -128,6 +128,19 @@ func (x *Executor) ResumeAt(rip, rsp, rflags uint64) {
 
 func (x *Executor) saved(off int) uint64 { return binary.LittleEndian.Uint64(x.top[mmu.PageSize-off:]) }
 
+// Spurious handles a report from an executor that was not asked to run:
+// entered with nothing handed over (an injection delivered twice, say),
+// it ran no command, and the vCPU leaves it for the guest with rax, the
+// guest's RAX as the executor saved it. It reports false, and leaves the
+// executor alone, if there was something to run or a round is waiting.
+func (x *Executor) Spurious(rax uint64) bool {
+	if x.parked || !x.cmds.Idle() || x.Queued() > 0 {
+		return false
+	}
+	x.cmds.Submit(true, rax)
+	return true
+}
+
 // Queued is the number of commands queued.
 func (x *Executor) Queued() int { return x.cmds.Len() }
 
@@ -292,6 +305,7 @@ func (x *Executor) Round() {
 	x.enter()
 	start := time.Now()
 	x.parked = x.nested()
+	x.cmds.Done()
 	x.cmds.Flags().Store(0)
 	x.stats.ExecRounds++
 	x.stats.ExecTime += time.Since(start)

@@ -186,3 +186,38 @@ func TestResumeAt(t *testing.T) {
 		[3]uint64{saved(hvimage.ExecSavedRIP), saved(hvimage.ExecSavedRSP), saved(hvimage.ExecSavedRFLAGS)})
 	assert.Equal(t, uint64(0x1000), c.run.Regs.RIP, "the executor's own registers are left alone")
 }
+
+// leave plays the executor's final batch: it runs the commands handed
+// over, then clears the count and the flags, as the CPL0 code does before
+// it returns to the guest with CmdRet in RAX.
+func (c *cpu) leave() uint64 {
+	c.nested()
+	binary.LittleEndian.PutUint64(c.block[hvimage.CmdCount:], 0)
+	binary.LittleEndian.PutUint64(c.block[hvimage.CmdFlags:], 0)
+	return c.q(hvimage.CmdRet)
+}
+
+// An entry into the executor with nothing handed over runs no command and
+// leaves for the guest with its own RAX; one with work waiting, or in a
+// round, is not spurious.
+func TestSpuriousEntry(t *testing.T) {
+	c := newCPU()
+	var stats trace.ExitStats
+	x := c.executor(&stats)
+	x.Store(8, 5)
+	require.True(t, x.Finish(0x77))
+	assert.False(t, x.Spurious(1), "a final batch is handed over")
+	assert.Equal(t, uint64(0x77), c.leave())
+	assert.Equal(t, uint64(5), c.load(hvimage.Alias(8)))
+
+	c.store(hvimage.Alias(8), 9) // changed since, by whoever holds the lock
+	c.log = nil
+	require.True(t, x.Spurious(0x1234))
+	assert.Equal(t, uint64(0x1234), c.leave(), "the guest's RAX")
+	assert.Empty(t, c.log, "no command ran again")
+	assert.Equal(t, uint64(9), c.load(hvimage.Alias(8)))
+
+	x.Merge(0x10, 0, 0) // a round: parked
+	require.True(t, x.Parked())
+	assert.False(t, x.Spurious(1), "parked in a round")
+}

@@ -250,6 +250,10 @@ func (v *vcpu) exit() outcome {
 		case io.Port == hvimage.TrapPort && io.Direction == 1:
 			return v.trap()
 		case io.Port == hvimage.ExecPort:
+			if sp := r.Regs.RSP; sp == hvimage.CPUStackTop(v.id)-hvimage.ExecSavedR8 && v.exec.Spurious(v.stackGet(sp+hvimage.ExecSavedR8-hvimage.ExecSavedRAX)) {
+				v.stats.SpuriousExecEntries++
+				return resume
+			}
 			return v.fatal(HypervisorFault, r.Regs.RIP, fmt.Sprintf("the executor reported outside a round (%v, in trap %v, in hypercall %v)",
 				v.exec, v.traps.active, v.hc.active))
 		}

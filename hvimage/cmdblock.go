@@ -84,5 +84,13 @@ func (c *CmdBlock) Submit(final bool, ret uint64) {
 	c.n = 0
 }
 
+// Done records that the executor has run the commands it was handed (it
+// reported after a round): none is handed over any more.
+func (c *CmdBlock) Done() { c.put(CmdCount, 0) }
+
+// Idle reports whether the executor has nothing handed over: no commands,
+// not a final batch.
+func (c *CmdBlock) Idle() bool { return c.Count() == 0 && c.Flags().Load()&CmdFinal == 0 }
+
 // Drop empties the queue without handing it over.
 func (c *CmdBlock) Drop() { c.n = 0 }

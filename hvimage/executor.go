@@ -186,7 +186,11 @@ func executorCode() []byte {
 	a.emit(0xe6, ExecPort) // out ExecPort, al: report; the VMM refills the block
 	a.jump(jmp, "again")
 	a.label("leave")
-	a.emit(0x48, 0xc7, 0x46, CmdFlags, 0, 0, 0, 0)   // mov qword [rsi+CmdFlags], 0: the final batch is done
+	// The final batch is done: an entry into the executor after this one,
+	// which nothing should make, finds no commands to run again and
+	// reports (Executor.Spurious).
+	a.emit(0x48, 0xc7, 0x06, 0, 0, 0, 0)             // mov qword [rsi+CmdCount], 0
+	a.emit(0x48, 0xc7, 0x46, CmdFlags, 0, 0, 0, 0)   // mov qword [rsi+CmdFlags], 0
 	a.emit(0x48, 0x8b, 0x46, CmdRet)                 // mov rax, [rsi+CmdRet]
 	a.emit(0x48, 0x89, 0x44, 0x24, 5*8)              // mov [rsp+40], rax: the saved RAX
 	a.emit(0x41, 0x58, 0x5f, 0x5e, 0x5a, 0x59, 0x58) // pop r8, rdi, rsi, rdx, rcx, rax

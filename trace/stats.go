@@ -34,4 +34,7 @@ type ExitStats struct {
 	PendingWrites uint64
 	// Bounces counts exceptions delivered to the guest's handlers.
 	Bounces uint64
+	// SpuriousExecEntries counts entries into the executor with nothing
+	// to run, left again without effect (executor.Executor.Spurious).
+	SpuriousExecEntries uint64
 }

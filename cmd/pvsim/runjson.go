@@ -60,6 +60,9 @@ type exitsJSON struct {
 	// delivered to the guest; both are among Traps.
 	PTWrites uint64 `json:"ptwrites"`
 	Bounces  uint64 `json:"bounces"`
+	// SpuriousExecEntries counts entries into the executor with nothing
+	// to run, which should never happen; left without effect.
+	SpuriousExecEntries uint64 `json:"spurious_exec_entries,omitempty"`
 	// Total is every exit: hypercalls, traps and interruptions.
 	Total uint64 `json:"total"`
 }
@@ -96,7 +99,8 @@ func newRunJSON(name string, res hv.Result, runErr error, status int, err error,
 	}
 	for i, s := range res.Exits {
 		e := exitsJSON{VCPU: i, Hypercalls: map[string]uint64{}, Traps: map[string]uint64{},
-			Interrupted: s.Interrupted, PTWrites: s.PTWrites, Bounces: s.Bounces, Total: s.Interrupted}
+			Interrupted: s.Interrupted, PTWrites: s.PTWrites, Bounces: s.Bounces,
+			SpuriousExecEntries: s.SpuriousExecEntries, Total: s.Interrupted}
 		for nr, n := range s.Hypercalls {
 			if n != 0 {
 				e.Hypercalls[xen.HypercallName(nr)] = n
