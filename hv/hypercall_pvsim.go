@@ -128,20 +128,19 @@ func (v *vcpu) label(va uint64) (string, error) {
 // on it holds each vCPU's exit count.
 func (v *vcpu) registerExitCounters(mfn uint64) uint64 {
 	d := v.d
+	c := v.lockMMU("pvsim_op register_exit_counters")
+	defer v.unlockMMU()
+	page := d.mem.Frame(mfn)
 	if _, set := d.exitCounters.PFN(); set {
 		return xen.EEXIST.Ret()
 	}
-	c := v.lockMMU("pvsim_op register_exit_counters")
-	err := c.FT.HoldWritable(mfn)
-	v.unlockMMU()
-	if err != nil {
-		return errRet(err)
-	}
-	page := d.mem.Frame(mfn)
 	if page == nil {
 		return xen.EINVAL.Ret()
 	}
-	d.exitCounters.Set(page, mfn)
+	if err := c.FT.HoldWritable(mfn); err != nil {
+		return errRet(err)
+	}
+	d.exitCounters.Set(page, mfn) // under the lock: the check above still holds
 	return 0
 }
 

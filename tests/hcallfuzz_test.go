@@ -29,10 +29,17 @@ var (
 // domain must live through all of them and power off: no Go panic, no
 // hang, no audit failure, no hypervisor fault. The exit counts show that
 // the calls reached the hypervisor, batches and continuations included.
+//
+// With -short (the race detector's run in CI), the default budget is
+// halved.
 func TestRandomHypercalls(t *testing.T) {
-	for seed := 1; seed <= *fuzzSeeds; seed++ {
+	seeds, calls := *fuzzSeeds, *fuzzCalls
+	if testing.Short() && !flagSet("hcallfuzz.seeds") && !flagSet("hcallfuzz.calls") {
+		seeds, calls = 2, 500
+	}
+	for seed := 1; seed <= seeds; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			cmdline := fmt.Sprintf("seed=%d calls=%d", seed, *fuzzCalls)
+			cmdline := fmt.Sprintf("seed=%d calls=%d", seed, calls)
 			out, res, err := boot(t, "hcall-fuzz", *fuzzVCPUs, 10*time.Minute, cmdline)
 			require.NoError(t, err, "pvsim run --vcpus %d --audit hcall-fuzz -- %s\nconsole tail:\n%s", *fuzzVCPUs, cmdline, tail(out, 2000))
 			assert.Equal(t, xen.ShutdownPoweroff, res.Reason)
@@ -42,13 +49,20 @@ func TestRandomHypercalls(t *testing.T) {
 				for _, c := range s.Hypercalls {
 					n += c
 				}
-				assert.GreaterOrEqual(t, n, uint64(*fuzzCalls), "vCPU %d made every call", id)
+				assert.GreaterOrEqual(t, n, uint64(calls), "vCPU %d made every call", id)
 				for _, nr := range []int{xen.HypercallMMUUpdate, xen.HypercallMMUExtOp, xen.HypercallMulticall, xen.HypercallUpdateVAMapping, xen.HypercallPVSimOp} {
 					assert.NotZero(t, s.Hypercalls[nr], "vCPU %d: no %s", id, xen.HypercallName(nr))
 				}
 			}
 		})
 	}
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // tail returns the last n bytes of s.

@@ -11,27 +11,32 @@ import (
 // operation costs. The zero value has no page. Every vCPU's thread may
 // publish; the page is set once.
 type CounterPage struct {
-	page atomic.Pointer[[]byte]
-	pfn  uint64
+	p atomic.Pointer[counterPage]
 }
 
-// Set makes page, frame pfn, the counter page. It reports false if one is
-// set already.
+type counterPage struct {
+	b   []byte
+	pfn uint64
+}
+
+// Set makes page, frame pfn, the counter page. It reports false, and
+// changes nothing, if one is set already; of two concurrent calls one
+// wins.
 func (c *CounterPage) Set(page []byte, pfn uint64) bool {
-	if c.page.Load() != nil {
-		return false
-	}
-	c.pfn = pfn
-	c.page.Store(&page)
-	return true
+	return c.p.CompareAndSwap(nil, &counterPage{page, pfn})
 }
 
 // PFN is the counter page's frame, if one is set.
-func (c *CounterPage) PFN() (uint64, bool) { return c.pfn, c.page.Load() != nil }
+func (c *CounterPage) PFN() (uint64, bool) {
+	if p := c.p.Load(); p != nil {
+		return p.pfn, true
+	}
+	return 0, false
+}
 
 // Publish writes vCPU vcpu's exit count n, if a page is set.
 func (c *CounterPage) Publish(vcpu int, n uint64) {
-	if p := c.page.Load(); p != nil {
-		binary.LittleEndian.PutUint64((*p)[8*vcpu:], n)
+	if p := c.p.Load(); p != nil {
+		binary.LittleEndian.PutUint64(p.b[8*vcpu:], n)
 	}
 }
