@@ -72,17 +72,22 @@ func (v *vcpu) lockMMU(op string) *ptops.Context {
 // holder finds in memory what the frame table counts. v runs its own such
 // stores first: the holder may be waiting for them.
 func (d *Domain) lockMMU(v *vcpu) {
+	start := time.Now()
 	if !d.mmu.TryLock() {
 		if v.exec.StoresPending() {
 			v.exec.Round()
 		}
 		d.mmu.Lock()
 	}
+	got := time.Now()
 	for _, u := range d.vcpus {
 		for u != v && u.exec.StoresPending() && !d.stopping.Load() {
 			runtime.Gosched()
 		}
 	}
+	v.stats.MMULocks++
+	v.stats.MMULockWait += got.Sub(start)
+	v.stats.MMUStoresWait += time.Since(got)
 }
 
 // unlockMMU ends a pagetable operation: it audits, if asked to, releases

@@ -116,7 +116,13 @@ type Result struct {
 	// and YoungClearRatio is YoungClearUs over it: what the race's
 	// contention adds to an isolated emulated write.
 	PTWritePinnedUs float64 `json:"ptwr_pinned_us,omitempty"`
-	YoungClearRatio float64 `json:"young_clear_ratio,omitempty"`
+	// What the vCPUs other than vCPU 0 (reclaim and the writer) waited for
+	// when they took the MMU lock, in µs per acquisition: the lock itself,
+	// then vCPU 0's queued stores (hv's MMU lock, docs/MODEL.md).
+	MMULocks          uint64  `json:"mmu_locks"`
+	MMULockWaitUs     float64 `json:"mmu_lock_wait_us"`
+	QueuedStoreWaitUs float64 `json:"queued_store_wait_us"`
+	YoungClearRatio   float64 `json:"young_clear_ratio,omitempty"`
 	// YoungCalls counts every call, young pte or not.
 	YoungCalls uint64 `json:"young_calls"`
 	Writebacks uint64 `json:"writebacks"`
@@ -269,6 +275,10 @@ type runner struct {
 	audits    int // violations
 	audit     string
 	auditsRun uint64
+	// locks, lockWait and storesWait add up the MMU lock statistics of
+	// the vCPUs other than vCPU 0.
+	locks                uint64
+	lockWait, storesWait time.Duration
 }
 
 func (r *runner) done() bool {
@@ -329,8 +339,13 @@ func (r *runner) boot(ctx context.Context) error {
 	if serr == nil {
 		r.total.add(s)
 	}
-	for _, e := range res.Exits {
+	for i, e := range res.Exits {
 		r.auditsRun += e.Audits
+		if i > 0 {
+			r.locks += e.MMULocks
+			r.lockWait += e.MMULockWait
+			r.storesWait += e.MMUStoresWait
+		}
 	}
 	var ge *hv.GuestError
 	switch {
@@ -454,6 +469,11 @@ func (r *runner) result() *Result {
 	}
 	if n := t[statForks]; n > 0 {
 		res.ForkExitUs = float64(t[statForkExitNs]) / float64(n) / 1e3
+	}
+	if r.locks > 0 {
+		res.MMULocks = r.locks
+		res.MMULockWaitUs = float64(r.lockWait) / float64(r.locks) / 1e3
+		res.QueuedStoreWaitUs = float64(r.storesWait) / float64(r.locks) / 1e3
 	}
 	return res
 }

@@ -34,6 +34,12 @@ type ExitStats struct {
 	PendingWrites uint64
 	// Bounces counts exceptions delivered to the guest's handlers.
 	Bounces uint64
+	// MMULocks counts the times this vCPU took the domain's MMU lock;
+	// MMULockWait is the time it waited for the lock itself, and
+	// MMUStoresWait the time it then waited for other vCPUs' queued
+	// stores to reach memory.
+	MMULocks                   uint64
+	MMULockWait, MMUStoresWait time.Duration
 	// SpuriousExecEntries counts entries into the executor with nothing
 	// to run, left again without effect (executor.Executor.Spurious).
 	SpuriousExecEntries uint64

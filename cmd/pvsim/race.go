@@ -119,6 +119,10 @@ func printRace(w io.Writer, r *race.Result) {
 		fmt.Fprintf(w, "first oops after   %.2fs\n", *r.FirstOopsS)
 	}
 	fmt.Fprintf(w, "young clear        %.2f µs, %.2f exits (%d clears)\n", r.YoungClearUs, r.ExitsPerYoung, r.YoungClears)
+	if r.MMULocks > 0 {
+		fmt.Fprintf(w, "MMU lock waits     %.2f µs for the lock, %.2f µs for vCPU 0's queued stores, per acquisition by the other vCPUs (%d)\n",
+			r.MMULockWaitUs, r.QueuedStoreWaitUs, r.MMULocks)
+	}
 	if r.PTWritePinnedUs > 0 {
 		fmt.Fprintf(w, "isolated ptwr      %.2f µs (pinned L1): the young clear costs %.2f times it\n", r.PTWritePinnedUs, r.YoungClearRatio)
 	}
