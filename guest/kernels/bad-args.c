@@ -13,6 +13,7 @@
  * A mismatch panics with the case's name; "bad-args: ok" at the end.
  */
 #include <extable.h>
+#include <guard_page.h>
 #include <hypercall.h>
 #include <kernel.h>
 #include <mm.h>
@@ -72,12 +73,10 @@ static int ud_hook(struct pt_regs *regs, int trapnr)
 
 static void unterminated_trap_table(void)
 {
-	struct trap_info *list = page_address(alloc_page());
-	unsigned long guard = (unsigned long)page_address(alloc_page());
+	struct trap_info *list = alloc_guarded_page();
 	int i;
 
-	if (guard != (unsigned long)list + PAGE_SIZE ||
-	    HYPERVISOR_update_va_mapping(guard, 0, UVMF_INVLPG))
+	if (!list)
 		panic("bad-args: cannot put an unmapped page after the list");
 	_Static_assert(256 * sizeof(*list) == PAGE_SIZE, "256 entries fill the page");
 	for (i = 0; i < 256; i++)

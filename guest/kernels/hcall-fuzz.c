@@ -19,6 +19,7 @@
  */
 #include <atomic.h>
 #include <cmdline.h>
+#include <guard_page.h>
 #include <hypercall.h>
 #include <kernel.h>
 #include <mm.h>
@@ -376,11 +377,10 @@ static void setup(unsigned int cpu, unsigned long seed)
 	struct page *table;
 
 	f->state = (seed * 0x9e3779b97f4a7c15UL + cpu) | 1;
-	f->records = page_address(alloc_page());
-	f->guard = page_address(alloc_page());
-	if (f->guard != f->records + PAGE_SIZE ||
-	    HYPERVISOR_update_va_mapping((unsigned long)f->guard, 0, UVMF_INVLPG))
+	f->records = alloc_guarded_page();
+	if (!f->records)
 		panic("hcall-fuzz: cannot put a guard page after the records");
+	f->guard = f->records + PAGE_SIZE;
 	f->victim = page_address(alloc_page());
 	table = alloc_page();
 	f->table = page_address(table);
