@@ -62,36 +62,12 @@ func New(run *kvm.Run, block, top []byte, stats *trace.ExitStats, nested func() 
 	return &Executor{run: run, cmds: hvimage.NewCmdBlock(block), top: top, nested: nested, beforeFinal: beforeFinal, stats: stats}
 }
 
-// GuestRIP is where the guest resumes: the vCPU's RIP, or while it is
-// parked in the executor, the RIP saved on its CPL0 stack.
+// GuestRIP is where the guest resumes (Guest's rip).
 //
 // Precondition: as Redirect's.
 func (x *Executor) GuestRIP() uint64 {
-	if !x.parked {
-		return x.run.Regs.RIP
-	}
-	return x.saved(hvimage.ExecSavedRIP)
-}
-
-// Redirect makes the guest, when it next runs, resume at rip with RDI, RSI
-// and RDX as given. A vCPU parked in the executor keeps the guest's RIP and
-// those registers on its CPL0 stack, where the executor restores them from;
-// otherwise they are the vCPU's own.
-//
-// Precondition: the vCPU exited from the guest at CPL3 (a hypercall), so a
-// parked executor was entered through its gate.
-func (x *Executor) Redirect(rip, rdi, rsi, rdx uint64) {
-	if !x.parked {
-		r := &x.run.Regs
-		r.RIP, r.RDI, r.RSI, r.RDX = rip, rdi, rsi, rdx
-		x.run.DirtyRegs |= kvm.SyncRegs
-		return
-	}
-	for _, w := range [...]struct{ off, val uint64 }{
-		{hvimage.ExecSavedRIP, rip}, {hvimage.ExecSavedRDI, rdi}, {hvimage.ExecSavedRSI, rsi}, {hvimage.ExecSavedRDX, rdx},
-	} {
-		binary.LittleEndian.PutUint64(x.top[mmu.PageSize-w.off:], w.val)
-	}
+	rip, _, _, _ := x.Guest()
+	return rip
 }
 
 // Guest returns the guest's RIP, RSP, RFLAGS and RCX as it will resume:
@@ -100,11 +76,22 @@ func (x *Executor) Redirect(rip, rdi, rsi, rdx uint64) {
 //
 // Precondition: as Redirect's.
 func (x *Executor) Guest() (rip, rsp, rflags, rcx uint64) {
-	if !x.parked {
-		r := &x.run.Regs
-		return r.RIP, r.RSP, r.RFLAGS, r.RCX
-	}
-	return x.saved(hvimage.ExecSavedRIP), x.saved(hvimage.ExecSavedRSP), x.saved(hvimage.ExecSavedRFLAGS), x.saved(hvimage.ExecSavedRCX)
+	r := &x.run.Regs
+	return x.guest(hvimage.ExecSavedRIP, &r.RIP), x.guest(hvimage.ExecSavedRSP, &r.RSP),
+		x.guest(hvimage.ExecSavedRFLAGS, &r.RFLAGS), x.guest(hvimage.ExecSavedRCX, &r.RCX)
+}
+
+// Redirect makes the guest, when it next runs, resume at rip with RDI, RSI
+// and RDX as given: a hypercall's continuation.
+//
+// Precondition: the vCPU exited from the guest at CPL3 (a hypercall), so a
+// parked executor was entered through its gate.
+func (x *Executor) Redirect(rip, rdi, rsi, rdx uint64) {
+	r := &x.run.Regs
+	x.setGuest(hvimage.ExecSavedRIP, &r.RIP, rip)
+	x.setGuest(hvimage.ExecSavedRDI, &r.RDI, rdi)
+	x.setGuest(hvimage.ExecSavedRSI, &r.RSI, rsi)
+	x.setGuest(hvimage.ExecSavedRDX, &r.RDX, rdx)
 }
 
 // ResumeAt makes the guest, when it next runs, resume at rip with rsp
@@ -113,31 +100,48 @@ func (x *Executor) Guest() (rip, rsp, rflags, rcx uint64) {
 //
 // Precondition: as Redirect's.
 func (x *Executor) ResumeAt(rip, rsp, rflags uint64) {
-	if !x.parked {
-		r := &x.run.Regs
-		r.RIP, r.RSP, r.RFLAGS = rip, rsp, rflags
-		x.run.DirtyRegs |= kvm.SyncRegs
+	r := &x.run.Regs
+	x.setGuest(hvimage.ExecSavedRIP, &r.RIP, rip)
+	x.setGuest(hvimage.ExecSavedRSP, &r.RSP, rsp)
+	x.setGuest(hvimage.ExecSavedRFLAGS, &r.RFLAGS, rflags)
+}
+
+// guest reads one of the guest's registers as it will resume: reg, the
+// vCPU's own, or while the vCPU is parked in the executor (whose registers
+// the vCPU's are then) the copy saved at offset off below the top of its
+// CPL0 stack, which the executor restores when it leaves.
+func (x *Executor) guest(off int, reg *uint64) uint64 {
+	if x.parked {
+		return x.saved(off)
+	}
+	return *reg
+}
+
+// setGuest sets one of the guest's registers as it will resume; see guest.
+func (x *Executor) setGuest(off int, reg *uint64, val uint64) {
+	if x.parked {
+		binary.LittleEndian.PutUint64(x.top[mmu.PageSize-off:], val)
 		return
 	}
-	for _, w := range [...]struct{ off, val uint64 }{
-		{hvimage.ExecSavedRIP, rip}, {hvimage.ExecSavedRSP, rsp}, {hvimage.ExecSavedRFLAGS, rflags},
-	} {
-		binary.LittleEndian.PutUint64(x.top[mmu.PageSize-w.off:], w.val)
-	}
+	*reg = val
+	x.run.DirtyRegs |= kvm.SyncRegs
 }
 
 func (x *Executor) saved(off int) uint64 { return binary.LittleEndian.Uint64(x.top[mmu.PageSize-off:]) }
 
 // Spurious handles a report from an executor that was not asked to run:
-// entered with nothing handed over (an injection delivered twice, say),
-// it ran no command, and the vCPU leaves it for the guest with rax, the
-// guest's RAX as the executor saved it. It reports false, and leaves the
+// entered through its gate with nothing handed over (an injection
+// delivered twice, say), it ran no command, and the vCPU leaves it for the
+// guest with the RAX the executor saved. It reports false, and leaves the
 // executor alone, if there was something to run or a round is waiting.
-func (x *Executor) Spurious(rax uint64) bool {
+//
+// Precondition: the executor reported with its stack as the gate left it
+// (RSP at the top of the CPL0 stack less hvimage.ExecSavedR8).
+func (x *Executor) Spurious() bool {
 	if x.parked || !x.cmds.Idle() || x.Queued() > 0 {
 		return false
 	}
-	x.cmds.Submit(true, rax)
+	x.cmds.Submit(true, x.saved(hvimage.ExecSavedRAX))
 	return true
 }
 

@@ -250,7 +250,7 @@ func (v *vcpu) exit() outcome {
 		case io.Port == hvimage.TrapPort && io.Direction == 1:
 			return v.trap()
 		case io.Port == hvimage.ExecPort:
-			if sp := r.Regs.RSP; sp == hvimage.CPUStackTop(v.id)-hvimage.ExecSavedR8 && v.exec.Spurious(v.stackGet(sp+hvimage.ExecSavedR8-hvimage.ExecSavedRAX)) {
+			if r.Regs.RSP == hvimage.CPUStackTop(v.id)-hvimage.ExecSavedR8 && v.exec.Spurious() {
 				v.stats.SpuriousExecEntries++
 				return resume
 			}
