@@ -17,6 +17,14 @@ import (
 	"github.com/pvsim/pvsim/hv"
 )
 
+// needKVM skips a KVM-backed test, loudly, where /dev/kvm is absent.
+func needKVM(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
+	}
+}
+
 func pvsim(args ...string) (status int, stdout, stderr string) {
 	var out, errb bytes.Buffer
 	status = runMain(args, &out, &errb)
@@ -98,9 +106,7 @@ func TestSizeFlag(t *testing.T) {
 // TestRunExitStatus boots kernels through the command line and checks the
 // status each outcome maps to.
 func TestRunExitStatus(t *testing.T) {
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
-	}
+	needKVM(t)
 	for _, tt := range []struct {
 		args   []string
 		status int
@@ -135,9 +141,7 @@ func TestRunExitStatus(t *testing.T) {
 // --trace writes the exits as Chrome/Perfetto trace JSON: a list of
 // events with ph, ts, pid and tid, hypercalls and traps named.
 func TestRunTrace(t *testing.T) {
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
-	}
+	needKVM(t)
 	path := filepath.Join(t.TempDir(), "trace.json")
 	status, _, stderr := pvsim("run", "ptwr-oops", "--trace", path)
 	require.Equal(t, exitCrash, status, stderr)
@@ -164,9 +168,7 @@ func TestRunTrace(t *testing.T) {
 // TestCompareOut runs a short comparison and checks the files --out
 // writes.
 func TestCompareOut(t *testing.T) {
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
-	}
+	needKVM(t)
 	dir := t.TempDir()
 	status, stdout, stderr := pvsim("compare", "--duration", "5s", "--out", dir)
 	require.Equal(t, exitOK, status, stderr)
@@ -198,9 +200,7 @@ func TestCompareOut(t *testing.T) {
 // explore finds the oops and prints a schedule that `run --schedule`
 // replays with the same trace; shards of a search merge into the whole.
 func TestExploreReplayMerge(t *testing.T) {
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
-	}
+	needKVM(t)
 	status, stdout, stderr := pvsim("explore", "--strategy", "none", "--algo", "dfs", "--bound", "2", "--json")
 	require.Equal(t, exitViolation, status, stderr)
 	var r struct {
@@ -304,9 +304,7 @@ func TestPanicInRunMain(t *testing.T) {
 // A --schedule that does not fit the run is a pvsim error that names the
 // first decision that never applied and the points the run had.
 func TestRunScheduleMisfit(t *testing.T) {
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
-	}
+	needKVM(t)
 	for _, tt := range []struct {
 		args   []string
 		status int
@@ -353,9 +351,7 @@ type runOutput struct {
 // run --json prints one JSON object on stdout, the console going to
 // stderr, for runs that power off and for runs that fail.
 func TestRunJSON(t *testing.T) {
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
-	}
+	needKVM(t)
 	for _, tt := range []struct {
 		args   []string
 		kernel string
@@ -441,9 +437,7 @@ func TestRunJSON(t *testing.T) {
 // emulated writes to a pinned L1 and reports the young clear's cost as a
 // ratio to them, beside what reclaim waited for at the MMU lock.
 func TestRaceRatio(t *testing.T) {
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
-	}
+	needKVM(t)
 	status, out, errOut := pvsim("race", "--strategy", "hv-pin-aware", "--trials", "30", "--ptwr-reps", "200", "--json")
 	require.Equal(t, 0, status, errOut)
 	var r struct {
