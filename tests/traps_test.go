@@ -74,3 +74,21 @@ func TestPTWriteOops(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("%016x", o.Fault.CR2), m[1])
 	assert.Zero(t, res.Exits[0].PTWrites, "nothing was emulated")
 }
+
+// TestBadArguments: labels that are NULL, the hypervisor's, non-canonical,
+// unterminated or empty are refused with Xen's error codes; an
+// unterminated trap table is refused at 256 entries without reading the
+// 257th (on an unmapped page) and leaves the old table; HYPERVISOR_iret
+// clears reserved RFLAGS bits; and a hypercall made with TF set is
+// followed by the #DB Xen delivers, at the stub's ret, both when it
+// returns straight to the guest and through the executor's saved frame.
+func TestBadArguments(t *testing.T) {
+	out, res, err := boot(t, "bad-args", 1, 30*time.Second, "")
+	require.NoError(t, err, "console:\n%s", out)
+	assert.Equal(t, xen.ShutdownPoweroff, res.Reason)
+	assert.Contains(t, out, "bad-args: set_trap_table(256 entries, no terminator): -22\n")
+	assert.Contains(t, out, "bad-args: trace_mark(\"\"): -22\n")
+	assert.Equal(t, 2, strings.Count(out, "bad-args: #DB after the hypercall, before its ret: 1\n"), "console:\n%s", out)
+	assert.Contains(t, out, "bad-args: ok\n")
+	assert.Equal(t, uint64(2*4), res.Exits[0].Traps[1], "the CPU's own single-step traps: 4 per case")
+}
