@@ -73,13 +73,14 @@ func (v *vcpu) lockMMU(op string) *ptops.Context {
 // stores first: the holder may be waiting for them.
 func (d *Domain) lockMMU(v *vcpu) {
 	start := time.Now()
+	got := start
 	if !d.mmu.TryLock() {
 		if v.exec.StoresPending() {
 			v.exec.Round()
 		}
 		d.mmu.Lock()
+		got = time.Now()
 	}
-	got := time.Now()
 	for _, u := range d.vcpus {
 		for u != v && u.exec.StoresPending() && !d.stopping.Load() {
 			runtime.Gosched()
