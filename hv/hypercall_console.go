@@ -4,8 +4,7 @@ import (
 	"github.com/pvsim/pvsim/xen"
 )
 
-// console_io (xen.h): the guest's console, as Xen's hypervisor console
-// (package console).
+// console_io (xen.h): Xen's hypervisor console, kept by package console.
 
 // maxConsoleWrite bounds one console_io write, as Xen does, so that a guest
 // cannot make the hypervisor copy without limit.
