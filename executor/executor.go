@@ -11,7 +11,8 @@
 // stub (ptwr), and pvsim_op test_and_clear_pte_flags on Accessed and Dirty.
 //
 // An Executor belongs to its vCPU's thread; only StoresPending may be
-// called from other threads.
+// called from other threads, and MayStore from other threads holding the
+// MMU lock.
 package executor
 
 import (
@@ -50,6 +51,10 @@ type Executor struct {
 	// shortPath: the hypercall ends on a short path (ClearFlags), which
 	// sets the guest's RAX itself.
 	shortPath bool
+	// marked holds the addresses of the commands MarkQueued last marked
+	// that write memory: MayStore's answer.
+	marked  [hvimage.MaxCommands]uint64
+	nMarked int
 }
 
 // New makes the executor of the vCPU whose kvm_run area is run, whose
@@ -161,9 +166,33 @@ func (x *Executor) String() string {
 // change pagetables under the lock until they are in memory. A round
 // clears the mark once it has run them; a final batch when it has run.
 func (x *Executor) MarkQueued() {
-	if x.Queued() > 0 {
-		x.cmds.Flags().Store(hvimage.CmdQueued)
+	if x.Queued() == 0 {
+		return
 	}
+	x.nMarked = 0
+	for i := range x.Queued() {
+		switch op, addr := x.cmds.Cmd(i); op {
+		case hvimage.OpStore, hvimage.OpMerge, hvimage.OpCmpXchg:
+			x.marked[x.nMarked] = addr
+			x.nMarked++
+		}
+	}
+	x.cmds.Flags().Store(hvimage.CmdQueued)
+}
+
+// MayStore reports whether the commands MarkQueued marked may write the
+// quadword at guest-physical address pa; TLB operations write none.
+//
+// Precondition: StoresPending, and the caller holds the MMU lock under
+// which MarkQueued was called.
+func (x *Executor) MayStore(pa uint64) bool {
+	a := alias(pa &^ 7)
+	for _, m := range x.marked[:x.nMarked] {
+		if m == a {
+			return true
+		}
+	}
+	return false
 }
 
 // StoresPending reports whether the vCPU holds stores that are counted

@@ -101,6 +101,26 @@ func TestQueuedStoresAreOverlaidThenRunInOrder(t *testing.T) {
 	assert.True(t, x.Parked())
 }
 
+// TestMarkedStores: MarkQueued tells other vCPUs which quadwords the
+// queued commands may write (MayStore), and not the TLB operations; a
+// round that runs them clears the mark.
+func TestMarkedStores(t *testing.T) {
+	c := newCPU()
+	var stats trace.ExitStats
+	x := c.executor(&stats)
+	x.Store(0x10, 1)
+	x.InvalidatePage(0x7000)
+	x.Store(0x2008, 2)
+	assert.False(t, x.StoresPending(), "not marked before the lock is released")
+	x.MarkQueued()
+	assert.True(t, x.StoresPending())
+	for pa, want := range map[uint64]bool{0x10: true, 0x14: true, 0x2008: true, 0x18: false, 0x2000: false, 0x7000: false} {
+		assert.Equal(t, want, x.MayStore(pa), "MayStore(%#x)", pa)
+	}
+	x.Round()
+	assert.False(t, x.StoresPending())
+}
+
 func TestFinalBatchCarriesTheResult(t *testing.T) {
 	c := newCPU()
 	x := c.executor(&trace.ExitStats{})

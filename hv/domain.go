@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pvsim/pvsim/biglock"
 	"github.com/pvsim/pvsim/builder"
 	"github.com/pvsim/pvsim/console"
 	"github.com/pvsim/pvsim/guestsym"
@@ -120,7 +121,7 @@ type Domain struct {
 	console *console.Console
 
 	// mmu guards the frame table; mmuOwner is the vCPU holding it.
-	mmu      sync.Mutex
+	mmu      *biglock.Lock
 	mmuOwner *vcpu
 	ft       *mmu.FrameTable
 	tables   *mmuMemory // memory as ft reads it
@@ -236,12 +237,14 @@ func (d *Domain) createVM() error {
 	if err := d.vm.SetMemory(1, d.mem.HVBase, d.mem.HV); err != nil {
 		return err
 	}
-	for i := 0; i < d.cfg.VCPUs; i++ {
+	queues := make([]biglock.Queue, d.cfg.VCPUs)
+	d.mmu = biglock.New(queues, &d.stopping)
+	for i := range queues {
 		v, err := newVCPU(d, i)
 		if err != nil {
 			return err
 		}
-		d.vcpus = append(d.vcpus, v)
+		d.vcpus, queues[i] = append(d.vcpus, v), v.exec
 		d.flushers, d.rings = append(d.flushers, v.flush), append(d.rings, &v.trace)
 	}
 	d.sharedInfo = d.mem.Frame(d.boot.SharedInfo)

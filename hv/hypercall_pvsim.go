@@ -53,9 +53,10 @@ func (v *vcpu) pvsimOp(a *hypercallArgs) uint64 {
 // inside a multicall (whose result goes to memory), runs at once under
 // the lock.
 func (v *vcpu) testAndClearPTEFlags(ptr, mask uint64) uint64 {
-	c := v.lockMMU("pvsim_op test_and_clear_pte_flags")
+	c := v.lockMMUAs("pvsim_op test_and_clear_pte_flags", true)
 	if !v.mm.inMulticall && ptops.ClearsOnlyAD(mask) {
 		_, err := ptops.CheckTestAndClear(c, ptr)
+		c.Settle(ptr)
 		v.unlockMMU()
 		if err != nil {
 			return errRet(err)

@@ -1,10 +1,10 @@
 package hv
 
 import (
-	"runtime"
 	"strings"
 	"time"
 
+	"github.com/pvsim/pvsim/biglock"
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/ptops"
 )
@@ -25,6 +25,7 @@ type mmuState struct {
 	// Method values made once, so that taking the lock allocates nothing.
 	readGuestFn func(va uint64, b []byte) error
 	flushFn     func(ptops.Flush)
+	settleFn    func(pa uint64)
 	// remote collects the vCPUs an operation asked to flush.
 	remote      ptops.VCPUMask
 	lastOp      string // for audit reports
@@ -41,6 +42,7 @@ type mmuMemory struct{ d *Domain }
 
 // Read64 implements mmu.Memory. The caller holds the MMU lock.
 func (m *mmuMemory) Read64(pa uint64) (uint64, bool) {
+	m.d.mmu.Settle(pa)
 	if o := m.d.mmuOwner; o != nil && o.exec.Queued() > 0 {
 		if v, ok := o.exec.QueuedStore(pa); ok {
 			return v, true
@@ -50,45 +52,26 @@ func (m *mmuMemory) Read64(pa uint64) (uint64, bool) {
 }
 
 // lockMMU takes the domain's MMU lock for v, for the operation op (named in
-// audit reports), and returns v's context for pagetable operations.
-func (v *vcpu) lockMMU(op string) *ptops.Context {
+// audit reports), and returns v's context for pagetable operations. The
+// lock's holder finds in memory every store the frame table counts.
+func (v *vcpu) lockMMU(op string) *ptops.Context { return v.lockMMUAs(op, false) }
+
+// lockMMUAs is lockMMU for an operation that, if lazy, moves no reference
+// unless it settles first (ptops.Context.Settle), and so waits only for
+// the queued stores of other vCPUs that it reads or writes (biglock).
+func (v *vcpu) lockMMUAs(op string, lazy bool) *ptops.Context {
 	v.mm.lastOp = op
 	if !v.mm.locked {
-		v.d.lockMMU(v)
+		v.d.mmu.Acquire(v.id, lazy, &v.stats)
 		v.d.mmuOwner = v
 		v.mm.locked = true
 	}
 	c := &v.mm.ctx
 	*c = ptops.Context{
 		FT: v.d.ft, X: v.exec, VCPU: v.id, CR3: &v.start.cr3, All: v.d.upMask(),
-		ReadGuest: v.mm.readGuestFn, Flush: v.mm.flushFn,
+		ReadGuest: v.mm.readGuestFn, Flush: v.mm.flushFn, Settle: v.mm.settleFn,
 	}
 	return c
-}
-
-// lockMMU takes the MMU lock for v once no other vCPU holds stores that
-// the frame table counts and memory does not show yet (they run as soon
-// as their vCPU is back in KVM_RUN, which needs no lock), so that the
-// holder finds in memory what the frame table counts. v runs its own such
-// stores first: the holder may be waiting for them.
-func (d *Domain) lockMMU(v *vcpu) {
-	start := time.Now()
-	got := start
-	if !d.mmu.TryLock() {
-		if v.exec.StoresPending() {
-			v.exec.Round()
-		}
-		d.mmu.Lock()
-		got = time.Now()
-	}
-	for _, u := range d.vcpus {
-		for u != v && u.exec.StoresPending() && !d.stopping.Load() {
-			runtime.Gosched()
-		}
-	}
-	v.stats.MMULocks++
-	v.stats.MMULockWait += got.Sub(start)
-	v.stats.MMUStoresWait += time.Since(got)
 }
 
 // unlockMMU ends a pagetable operation: it audits, if asked to, releases
@@ -101,6 +84,7 @@ func (v *vcpu) unlockMMU() {
 	}
 	audit := false
 	if d := v.d; d.cfg.Audit && (d.cfg.AuditInterval == 0 || time.Since(d.lastAudit) >= d.cfg.AuditInterval) {
+		d.mmu.Settle(biglock.Everything)
 		v.snapshotForAudit()
 		audit = true
 		d.lastAudit = time.Now()
@@ -115,7 +99,7 @@ func (v *vcpu) unlockMMU() {
 	v.exec.MarkQueued()
 	v.d.mmuOwner = nil
 	v.mm.locked = false
-	v.d.mmu.Unlock()
+	v.d.mmu.Release()
 	if audit {
 		v.audit()
 	}

@@ -148,7 +148,7 @@ func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
 	regs.FSBase, regs.GSBase = v.run.Sregs.FS.Base, v.run.Sregs.GS.Base
 	before := regs.GPR
 
-	c := v.lockMMU("ptwr")
+	c := v.lockMMUAs("ptwr", true)
 	c.Insns = &v.traps.insns
 	w, err := ptops.EmulatePTWrite(c, regs, x.CR2, x.ErrorCode, x.Code[:x.CodeLen])
 	v.unlockMMU()

@@ -124,6 +124,7 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 		return true
 	}
 	v.mm.readGuestFn = func(va uint64, b []byte) error { return v.readGuest(b, va) }
+	v.mm.settleFn = d.mmu.Settle
 	v.mm.flushFn = v.flushTLB
 	return v, nil
 }
@@ -309,7 +310,7 @@ func (v *vcpu) lockTables() bool {
 	if v.mm.locked {
 		return false
 	}
-	v.d.lockMMU(v)
+	v.d.mmu.Acquire(v.id, false, &v.stats)
 	v.d.mmuOwner = v
 	return true
 }
@@ -317,6 +318,6 @@ func (v *vcpu) lockTables() bool {
 func (v *vcpu) unlockTables(took bool) {
 	if took {
 		v.d.mmuOwner = nil
-		v.d.mmu.Unlock()
+		v.d.mmu.Release()
 	}
 }

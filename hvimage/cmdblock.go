@@ -44,6 +44,14 @@ func (c *CmdBlock) Add(op Op, addr, a, b uint64) int {
 	return i
 }
 
+// Cmd is command i's op and address.
+//
+// Precondition: i < Len().
+func (c *CmdBlock) Cmd(i int) (Op, uint64) {
+	off := CmdFirst + i*CmdSize
+	return Op(c.get(off)), c.get(off + 8)
+}
+
 // Result is what the executor wrote back into command i when it ran.
 func (c *CmdBlock) Result(i int) uint64 { return c.get(CmdFirst + i*CmdSize + 32) }
 

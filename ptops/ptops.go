@@ -52,6 +52,20 @@ type Context struct {
 	Flush func(Flush)
 	// Insns caches the decoding of faulting instructions; may be nil.
 	Insns *InsnCache
+	// Settle, if not nil, is called before an operation that may run with
+	// other vCPUs' stores still queued (biglock) writes the entry at
+	// guest-physical address pa through X, and with biglock.Everything
+	// before it moves a reference: it makes memory, there or everywhere,
+	// show every store the frame table counts. Reads through FT settle
+	// themselves.
+	Settle func(pa uint64)
+}
+
+// settle calls c.Settle if it is set.
+func (c *Context) settle(pa uint64) {
+	if c.Settle != nil {
+		c.Settle(pa)
+	}
 }
 
 // flushRetyped asks for every vCPU's TLB to be flushed if a frame became a

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"github.com/pvsim/pvsim/biglock"
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/x86"
 )
@@ -157,11 +158,15 @@ func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) 
 			op.commit(regs, cur, res, insn)
 			return w, nil
 		}
+		if validate && !sameL1Refs(old, nw) {
+			c.settle(biglock.Everything)
+		}
 		if validate && nw.Present() {
 			if err := c.FT.GetEntryRefs(1, nw); err != nil {
 				return PTWrite{}, &NotEmulated{Reason: fmt.Sprintf("%v would write %v into L1 %#x[%d]: %v", insn.Op, nw, target, index, err)}
 			}
 		}
+		c.settle(w.PA)
 		if found := c.X.CmpXchg(w.PA, old, nw); found != old {
 			if validate && nw.Present() {
 				c.FT.PutEntryRefs(1, nw)
@@ -185,6 +190,17 @@ type ptwOp struct {
 	src  uint64 // register or immediate value, truncated to size
 	reg  int    // GPR index of the register operand, or -1
 	bit  uint   // BTS/BTR: the bit within the operand
+}
+
+// sameL1Refs reports whether L1 entries a and b hold the same references
+// (GetEntryRefs): both not present, or both mapping one frame, both
+// writable or both not. Replacing one with the other then takes a
+// reference and gives up its twin, and moves none.
+func sameL1Refs(a, b mmu.PTE) bool {
+	if !a.Present() || !b.Present() {
+		return a.Present() == b.Present()
+	}
+	return a.PFN() == b.PFN() && a&mmu.PTEWritable == b&mmu.PTEWritable
 }
 
 func sizeMask(size int) uint64 { return ^uint64(0) >> (64 - 8*uint(size)) }

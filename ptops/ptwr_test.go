@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pvsim/pvsim/biglock"
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/mmu/mmutest"
 	"github.com/pvsim/pvsim/x86"
@@ -308,4 +309,40 @@ func TestEmulatePTWriteCachedAllocatesNothing(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 	assert.Zero(t, regs.RFLAGS&x86.FlagCF)
+}
+
+// An emulated write that moves no reference (the young clear, a change of
+// flags other than RW) settles only the entry it writes, so it waits only
+// for other vCPUs' queued stores to that entry; one that maps another
+// frame, changes RW or clears Present settles everything before it moves
+// a reference (Context.Settle, biglock).
+func TestEmulatePTWriteSettles(t *testing.T) {
+	pa := uint64(bootL1<<mmu.PageShift + dataPFN*8)
+	tests := []struct {
+		name string
+		code []byte
+		rsi  uint64
+		want []uint64
+	}{
+		{"lock btr $5 (ptep_test_and_clear_young)", []byte{0xf0, 0x48, 0x0f, 0xba, 0x37, 0x05}, 0, []uint64{pa}},
+		{"lock btsl $31, NX", []byte{0xf0, 0x48, 0x0f, 0xba, 0x2f, 0x3f}, 0, []uint64{pa}},
+		{"lock btr $1: read-only", []byte{0xf0, 0x48, 0x0f, 0xba, 0x37, 0x01}, 0, []uint64{biglock.Everything, pa}},
+		{"lock btr $0: not present", []byte{0xf0, 0x48, 0x0f, 0xba, 0x37, 0x00}, 0, []uint64{biglock.Everything, pa}},
+		{"movq: another frame", []byte{0x48, 0x89, 0x37}, uint64(mmu.MakePTE(101, rw)), []uint64{biglock.Everything, pa}},
+		{"movq: the same value", []byte{0x48, 0x89, 0x37}, uint64(mmu.MakePTE(dataPFN, start)), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.put(bootL1, dataPFN, mmu.MakePTE(dataPFN, start))
+			var got []uint64
+			f.c.Settle = func(pa uint64) { got = append(got, pa) }
+			regs := Regs{RIP: ripAt, RFLAGS: 0x202}
+			regs.GPR[rdi], regs.GPR[rsi] = entryVA, tt.rsi
+			_, err := EmulatePTWrite(f.c, &regs, entryVA, PTWriteError, tt.code)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			f.audit(t)
+		})
+	}
 }

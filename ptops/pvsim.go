@@ -3,6 +3,7 @@ package ptops
 import (
 	"fmt"
 
+	"github.com/pvsim/pvsim/biglock"
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/xen"
 )
@@ -55,8 +56,10 @@ func TestAndClearPTEFlags(c *Context, ptr, mask uint64) (uint64, error) {
 		return 0, err
 	}
 	if !l1 || ClearsOnlyAD(mask) {
+		c.settle(ptr)
 		return uint64(c.X.Merge(ptr, mmu.PTE(^mask), 0)) & mask, nil
 	}
+	c.settle(biglock.Everything)
 	pfn, index := ptr>>mmu.PageShift, int(ptr&(mmu.PageSize-1))/8
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		old := c.FT.Entry(pfn, index)
