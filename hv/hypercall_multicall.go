@@ -11,7 +11,10 @@ import (
 // each entry is a hypercall of its own, taking and releasing what it locks;
 // the multicall continues later at the next entry after hypercallSlice
 // entries, and when an entry's call is preempted the entry gets its
-// continuation's arguments and the multicall continues at that entry.
+// continuation's arguments and the multicall continues at that entry. In
+// a deterministic domain it continues after every entry, so that each
+// entry is a scheduling point: another vCPU may run between two entries,
+// as on Xen, where nothing is held between them.
 func (v *vcpu) multicall(a *hypercallArgs) uint64 {
 	calls, n := a[0], uint64(uint32(a[1]))
 	if v.mm.inMulticall {
@@ -21,7 +24,7 @@ func (v *vcpu) multicall(a *hypercallArgs) uint64 {
 	defer func() { v.mm.inMulticall = false }()
 	for i := uint64(0); i < n; i++ {
 		at := calls + i*xen.MulticallEntrySize
-		if i > 0 && (i%hypercallSlice == 0 || v.d.stopping.Load()) {
+		if i > 0 && (i%hypercallSlice == 0 || v.d.stopping.Load() || v.d.det != nil) {
 			return v.continueWith(at, n-i)
 		}
 		var b [xen.MulticallEntrySize]byte
@@ -29,6 +32,7 @@ func (v *vcpu) multicall(a *hypercallArgs) uint64 {
 			return xen.EFAULT.Ret()
 		}
 		e := xen.DecodeMulticallEntry(b[:])
+		v.trace.Entry(uint16(e.Op), e.Args[0])
 		args := hypercallArgs(e.Args)
 		ret := v.call(e.Op, &args)
 		var r [8]byte

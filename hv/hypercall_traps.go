@@ -58,6 +58,7 @@ func (v *vcpu) iret(a *hypercallArgs) uint64 {
 		return 0
 	}
 	r.RIP, r.RFLAGS, r.RSP = ret.RIP, ret.RFLAGS, ret.RSP
+	v.traps.bounced = false // the exception was handled: a later crash is not its
 	if ret.Restore {
 		r.R11, r.RCX = ret.R11, ret.RCX
 	}

@@ -3,6 +3,7 @@ package race
 import (
 	"fmt"
 	"image/color"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -11,13 +12,14 @@ import (
 )
 
 // verdictRank places the verdicts on the chart's vertical axis, correct
-// at the bottom.
+// at the bottom; a verdict of several defects goes on its worst one's row.
 var verdictRank = []Verdict{VerdictCorrect, VerdictInconclusive, VerdictNeverYoung, VerdictLosesDirty,
-	VerdictUseAfter, VerdictRaces, VerdictAudit}
+	VerdictUseAfter, VerdictCrashes, VerdictRaces, VerdictAudit}
 
 func rank(v Verdict) int {
+	worst, _, _ := strings.Cut(string(v), "; ")
 	for i, r := range verdictRank {
-		if r == v {
+		if r == Verdict(worst) {
 			return i
 		}
 	}
@@ -29,7 +31,7 @@ func rank(v Verdict) int {
 // with Save(w, h, "name.svg" or "name.png").
 func (c *Comparison) Chart() (*plot.Plot, error) {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("pvsim compare: correctness against cost (%.0fs per strategy, %d vCPUs)", c.DurationS, c.VCPUs)
+	p.Title.Text = fmt.Sprintf("pvsim compare: correctness against cost (%s per strategy, %d vCPUs)", c.PerStrategy(), c.VCPUs)
 	p.X.Label.Text = "µs per ptep_test_and_clear_young (mean, measured in the guest)"
 	p.Y.Label.Text = "verdict"
 	p.X.Min = 0

@@ -5,19 +5,27 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
 
-// Verdict is what a run shows of a strategy, worst first.
+// Verdict is what a run shows of a strategy: every defect its oracles
+// saw, worst first and joined by "; ", or one of VerdictCorrect and
+// VerdictInconclusive.
 type Verdict string
 
+// The defects, worst first.
 const (
-	VerdictAudit        Verdict = "audit violation" // the hypervisor broke its own invariants
-	VerdictRaces        Verdict = "races"
-	VerdictUseAfter     Verdict = "use-after-free"
-	VerdictLosesDirty   Verdict = "loses dirty bits"
-	VerdictNeverYoung   Verdict = "never clears young"
+	VerdictAudit      Verdict = "audit violation" // the hypervisor broke its own invariants
+	VerdictRaces      Verdict = "races"           // oopses in a pin or unpin window
+	VerdictCrashes    Verdict = "crashes"         // BUG, panic or a refused hypercall
+	VerdictUseAfter   Verdict = "use-after-free"
+	VerdictLosesDirty Verdict = "loses dirty bits"
+	VerdictNeverYoung Verdict = "never clears young"
+)
+
+const (
 	VerdictCorrect      Verdict = "correct"
 	VerdictInconclusive Verdict = "inconclusive" // too few pin windows to say
 )
@@ -26,23 +34,46 @@ const (
 // anything.
 const minWindows = 100
 
-// Judge gives the verdict of r: the worst oracle that fired.
+// Judge gives the verdict of r: every oracle that fired, worst first, from
+// what was measured.
 func Judge(r *Result) Verdict {
+	var v Verdict
+	for _, d := range []struct {
+		fired bool
+		v     Verdict
+	}{
+		{r.AuditViolations > 0, VerdictAudit},
+		{r.Oopses > 0, VerdictRaces},
+		{r.Crashes > 0, VerdictCrashes},
+		{r.UseAfterFree > 0, VerdictUseAfter},
+		{r.LostDirty > 0, VerdictLosesDirty},
+		{r.IneffectiveYoung > 0, VerdictNeverYoung},
+	} {
+		if !d.fired {
+			continue
+		}
+		if v != "" {
+			v += "; "
+		}
+		v += d.v
+	}
 	switch {
-	case r.AuditViolations > 0:
-		return VerdictAudit
-	case r.Oopses > 0:
-		return VerdictRaces
-	case r.UseAfterFree > 0:
-		return VerdictUseAfter
-	case r.LostDirty > 0:
-		return VerdictLosesDirty
-	case r.IneffectiveYoung > 0:
-		return VerdictNeverYoung
+	case v != "":
+		return v
 	case r.PinWindows < minWindows:
 		return VerdictInconclusive
 	}
 	return VerdictCorrect
+}
+
+// Has reports whether v names defect d.
+func (v Verdict) Has(d Verdict) bool {
+	for _, x := range strings.Split(string(v), "; ") {
+		if Verdict(x) == d {
+			return true
+		}
+	}
+	return false
 }
 
 // Entry is one strategy of a comparison.
@@ -56,7 +87,8 @@ type Entry struct {
 
 // Comparison is every strategy, measured in one process.
 type Comparison struct {
-	DurationS float64 `json:"duration_per_strategy_s"`
+	DurationS float64 `json:"duration_per_strategy_s,omitempty"`
+	Trials    uint64  `json:"trials_per_strategy,omitempty"`
 	VCPUs     int     `json:"vcpus"`
 	// Cheapest is the correct strategy with the cheapest young clear.
 	Cheapest string  `json:"cheapest_correct"`
@@ -66,8 +98,11 @@ type Comparison struct {
 // CompareConfig is a comparison: the settings every run shares.
 type CompareConfig struct {
 	Duration time.Duration // per strategy
-	VCPUs    int
-	Audit    bool
+	// Trials, if set, runs each strategy for that many fork+exit pairs
+	// instead of Duration.
+	Trials uint64
+	VCPUs  int
+	Audit  bool
 	// AuditInterval as in Config.
 	AuditInterval time.Duration
 	// Start, if set, is called before each strategy's run, and Progress
@@ -81,7 +116,7 @@ type CompareConfig struct {
 // trace marks, for the interleaving of its first oops.
 func (c *CompareConfig) StrategyConfig(s string) Config {
 	return Config{
-		Strategy: s, VCPUs: c.VCPUs, Duration: c.Duration,
+		Strategy: s, VCPUs: c.VCPUs, Duration: c.Duration, Trials: c.Trials,
 		Pressure: s == "pin-before-visible",
 		Marks:    s == "none", KeepOops: s == "none",
 		Audit: c.Audit, AuditInterval: c.AuditInterval, Progress: c.Progress,
@@ -90,7 +125,7 @@ func (c *CompareConfig) StrategyConfig(s string) Config {
 
 // Compare runs every strategy in turn.
 func Compare(ctx context.Context, cc CompareConfig) (*Comparison, error) {
-	cmp := &Comparison{DurationS: cc.Duration.Seconds(), VCPUs: cc.VCPUs}
+	cmp := &Comparison{DurationS: cc.Duration.Seconds(), Trials: cc.Trials, VCPUs: cc.VCPUs}
 	for i, s := range Strategies {
 		if cc.Start != nil {
 			cc.Start(i, s)
@@ -104,6 +139,14 @@ func Compare(ctx context.Context, cc CompareConfig) (*Comparison, error) {
 	}
 	cmp.rank()
 	return cmp, nil
+}
+
+// PerStrategy says how long each strategy ran: "15s" or "300 trials".
+func (c *Comparison) PerStrategy() string {
+	if c.Trials > 0 {
+		return fmt.Sprintf("%d trials", c.Trials)
+	}
+	return fmt.Sprintf("%.0fs", c.DurationS)
 }
 
 // rank finds the cheapest correct strategy and the cost ratios to it.
@@ -137,7 +180,7 @@ func (c *Comparison) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	note := fmt.Sprintf("%.0fs per strategy, %d vCPUs; pin-before-visible under memory pressure; none with trace marks", c.DurationS, c.VCPUs)
+	note := fmt.Sprintf("%s per strategy, %d vCPUs; pin-before-visible under memory pressure; none with trace marks", c.PerStrategy(), c.VCPUs)
 	if c.Cheapest != "" {
 		note += "; × cheapest: young clear cost over " + c.Cheapest + "'s"
 	}

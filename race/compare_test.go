@@ -12,6 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+func TestVerdictHas(t *testing.T) {
+	v := Verdict("races; loses dirty bits")
+	assert.True(t, v.Has(VerdictRaces))
+	assert.True(t, v.Has(VerdictLosesDirty))
+	assert.False(t, v.Has(VerdictCrashes))
+	assert.False(t, VerdictCorrect.Has(VerdictRaces))
+}
+
 func TestJudge(t *testing.T) {
 	tests := []struct {
 		r    Result
@@ -20,10 +28,12 @@ func TestJudge(t *testing.T) {
 		{Result{PinWindows: 5000}, VerdictCorrect},
 		{Result{PinWindows: 10}, VerdictInconclusive},
 		{Result{PinWindows: 5000, IneffectiveYoung: 3}, VerdictNeverYoung},
-		{Result{PinWindows: 5000, IneffectiveYoung: 3, LostDirty: 1}, VerdictLosesDirty},
-		{Result{PinWindows: 5000, LostDirty: 1, UseAfterFree: 2}, VerdictUseAfter},
-		{Result{PinWindows: 5000, UseAfterFree: 2, Oopses: 1}, VerdictRaces},
-		{Result{PinWindows: 5000, Oopses: 1, AuditViolations: 1}, VerdictAudit},
+		{Result{PinWindows: 5000, LostDirty: 1}, VerdictLosesDirty},
+		{Result{PinWindows: 5000, IneffectiveYoung: 3, LostDirty: 1}, "loses dirty bits; never clears young"},
+		{Result{PinWindows: 5000, LostDirty: 1, UseAfterFree: 2}, "use-after-free; loses dirty bits"},
+		{Result{PinWindows: 5000, UseAfterFree: 2, Oopses: 1}, "races; use-after-free"},
+		{Result{PinWindows: 10, Crashes: 1}, VerdictCrashes},
+		{Result{PinWindows: 5000, Oopses: 1, Crashes: 2, AuditViolations: 1}, "audit violation; races; crashes"},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, Judge(&tt.r), "%+v", tt.r)

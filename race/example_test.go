@@ -7,8 +7,8 @@ import (
 )
 
 // ExampleJudge decides the verdicts of hand-made measurements from their
-// counts: the worst oracle that fired wins, and a run with too few pin
-// windows proves nothing.
+// counts: every oracle that fired, worst first; a run with too few pin
+// windows and no defect proves nothing.
 func ExampleJudge() {
 	for _, r := range []race.Result{
 		{Strategy: "clean", PinWindows: 5000},
@@ -23,6 +23,6 @@ func ExampleJudge() {
 	// clean: correct
 	// short: inconclusive
 	// dirty: loses dirty bits
-	// oops: races
-	// audit: audit violation
+	// oops: races; loses dirty bits; never clears young
+	// audit: audit violation; races
 }

@@ -56,15 +56,6 @@ var reclaimMarks = map[string]bool{"page_referenced_one": true, "page_mkclean_on
 // A fork or an exit begins with one of these marks.
 var windowStarts = map[string]bool{"dup_mmap": true, "exit_mmap": true}
 
-// phaseCall is the hypercall that does each phase of a pin or an unpin;
-// its mark follows it. The row goes where the hypercall began.
-var phaseCall = map[string]uint16{
-	"xen_pgd_pin phase 1":   xen.HypercallMulticall,
-	"xen_pgd_pin phase 2":   xen.HypercallMMUExtOp,
-	"xen_pgd_unpin phase 1": xen.HypercallMMUExtOp,
-	"xen_pgd_unpin phase 2": xen.HypercallMulticall,
-}
-
 // kernelBase is where the race kernel maps frame 0, the virtual base of
 // its Xen VIRT_BASE note: a pte's machine address in a
 // page_referenced_one mark is its CR2 less this.
@@ -156,14 +147,6 @@ func Reconstruct(rec *Recording) (*Interleaving, error) {
 		}
 		if i > start && windowStarts[e.Label] && i > fault {
 			break
-		}
-		if nr, ok := phaseCall[e.Label]; ok {
-			for j := i - 1; j > start; j-- {
-				if c := ev[j]; c.VCPU == forker && c.Kind == trace.Hypercall && c.Nr == nr {
-					e.Start = c.Start
-					break
-				}
-			}
 		}
 		add(e, markText[e.Label])
 	}

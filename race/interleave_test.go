@@ -38,9 +38,12 @@ func raceEvents(t *testing.T) []trace.Event {
 		mark(0, 110, "anon_vma_link", 7),
 		mark(1, 115, "page_referenced_one", 0x5000), // another pte
 		mark(0, 120, "arch_dup_mmap", 7),
-		call(0, 130, xen.HypercallMulticall), // phase 1: read-only
-		mark(1, 140, "page_referenced_one", pte),
+		// The pin's multicall: each entry an event of its own.
+		call(0, 125, xen.HypercallMulticall),
+		call(0, 130, xen.HypercallUpdateVAMapping), // phase 1: read-only
+		call(0, 140, xen.HypercallUpdateVAMapping),
 		mark(0, 150, "xen_pgd_pin phase 1", 0x300),
+		mark(1, 155, "page_referenced_one", pte),
 		{VCPU: 1, Kind: trace.Trap, Nr: 14, Outcome: trace.OutcomeBounce, RIP: 0x1234,
 			Arg: base + pte, Start: us(160), End: us(161)},
 		call(0, 170, xen.HypercallMMUExtOp), // phase 2: the pin

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -91,16 +92,19 @@ type Progress struct {
 
 // Result is a measurement, in the fields `pvsim race --json` prints.
 type Result struct {
-	Strategy         string   `json:"strategy"`
-	VCPUs            int      `json:"vcpus"`
-	Pages            int      `json:"pages"`
-	WindowUs         float64  `json:"window_us"`
-	Pressure         bool     `json:"pressure"`
-	Seconds          float64  `json:"seconds"`
-	Boots            int      `json:"boots"`
-	Trials           uint64   `json:"trials"`
-	PinWindows       uint64   `json:"pin_windows"`
-	Oopses           int      `json:"oopses"`
+	Strategy   string  `json:"strategy"`
+	VCPUs      int     `json:"vcpus"`
+	Pages      int     `json:"pages"`
+	WindowUs   float64 `json:"window_us"`
+	Pressure   bool    `json:"pressure"`
+	Seconds    float64 `json:"seconds"`
+	Boots      int     `json:"boots"`
+	Trials     uint64  `json:"trials"`
+	PinWindows uint64  `json:"pin_windows"`
+	Oopses     int     `json:"oopses"`
+	// Crashes counts the crashes that were no such oops: a BUG, a panic,
+	// a hypercall the hypervisor refused.
+	Crashes          int      `json:"crashes"`
 	LostDirty        uint64   `json:"lost_dirty"`
 	IneffectiveYoung uint64   `json:"ineffective_young"`
 	UseAfterFree     uint64   `json:"use_after_free"`
@@ -130,6 +134,12 @@ type Result struct {
 	Freed      uint64 `json:"freed"`
 	// Oops describes the first oops: the faulting function and the fault.
 	Oops *OopsReport `json:"oops,omitempty"`
+	// OopsClasses sorts the oopses by where they faulted and why the
+	// hypervisor did not emulate the write, and CrashReasons the other
+	// crashes by the first line of their report; each holds at most
+	// maxClasses classes, and counts the rest under "other".
+	OopsClasses  []CrashClass `json:"oops_classes,omitempty"`
+	CrashReasons []CrashClass `json:"crash_reasons,omitempty"`
 	// Audit is the first audit failure.
 	Audit string `json:"audit,omitempty"`
 
@@ -158,6 +168,51 @@ type OopsReport struct {
 	// Fault is the exception, and NotEmulated why ptwr left it alone.
 	Fault       string `json:"fault"`
 	NotEmulated string `json:"not_emulated,omitempty"`
+}
+
+// CrashClass is a kind of crash and how many there were.
+type CrashClass struct {
+	// Where is the faulting function for an oops; Why is why the write
+	// was not emulated (frame numbers left out), or a crash's report line.
+	Where string `json:"where,omitempty"`
+	Why   string `json:"why"`
+	Count int    `json:"count"`
+}
+
+// maxClasses bounds OopsClasses and CrashReasons.
+const maxClasses = 16
+
+// countClass counts one crash of class c in cs.
+func countClass(cs []CrashClass, c CrashClass) []CrashClass {
+	for i := range cs {
+		if cs[i].Where == c.Where && cs[i].Why == c.Why {
+			cs[i].Count++
+			return cs
+		}
+	}
+	if len(cs) == maxClasses-1 {
+		c = CrashClass{Why: "other"}
+		for i := range cs {
+			if cs[i] == (CrashClass{Why: "other", Count: cs[i].Count}) {
+				cs[i].Count++
+				return cs
+			}
+		}
+	}
+	c.Count = 1
+	return append(cs, c)
+}
+
+// frameNumber is a frame number in a not-emulated reason.
+var frameNumber = regexp.MustCompile(`frame 0x[0-9a-f]+`)
+
+// isRaceOops reports whether a crash is the race's oops: the vCPU crashed
+// in the handler of a write fault on a present page that the hypervisor
+// bounced because the frame was read-only and not an L1 pagetable in use,
+// as a pagetable between the phases of a pin or an unpin is.
+func isRaceOops(o *guestsym.Oops) bool {
+	return o != nil && o.Fault != nil && o.Fault.IsWriteFault() &&
+		strings.Contains(o.NotEmulated, "is not an L1 pagetable in use")
 }
 
 // stats is the kernel's struct race_stats, read from guest memory: one
@@ -270,11 +325,14 @@ type runner struct {
 	boots     int
 	oopses    int
 	firstOops time.Duration
-	oops      *OopsReport
-	rec       *Recording
-	audits    int // violations
-	audit     string
-	auditsRun uint64
+	// crashes counts the other crashes; the classes are Result's.
+	crashes                   int
+	oopsClasses, crashReasons []CrashClass
+	oops                      *OopsReport
+	rec                       *Recording
+	audits                    int // violations
+	audit                     string
+	auditsRun                 uint64
 	// locks, lockWait and storesWait add up the MMU lock statistics of
 	// the vCPUs other than vCPU 0.
 	locks                uint64
@@ -353,10 +411,17 @@ func (r *runner) boot(ctx context.Context) error {
 		if serr != nil {
 			return fmt.Errorf("boot %d crashed before the race began: %v", r.boots, crashText(res))
 		}
+		if !isRaceOops(res.Oops) {
+			r.crashes++
+			r.crashReasons = countClass(r.crashReasons, CrashClass{Why: crashText(res)})
+			return nil
+		}
 		r.oopses++
+		o := report(res)
+		r.oopsClasses = countClass(r.oopsClasses, CrashClass{Where: o.Function, Why: frameNumber.ReplaceAllString(o.NotEmulated, "frame")})
 		if r.oops == nil {
 			r.firstOops = bootStart.Add(res.Elapsed).Sub(r.start)
-			r.oops = report(res)
+			r.oops = o
 			if r.cfg.KeepOops {
 				r.rec = &Recording{Events: d.Trace(), Symbols: d.Symbols(), VCPU: res.VCPU, Oops: res.Oops}
 			}
@@ -454,6 +519,7 @@ func (r *runner) result() *Result {
 		WindowUs: float64(r.cfg.Window) / float64(time.Microsecond), Pressure: r.cfg.Pressure,
 		Seconds: time.Since(r.start).Seconds(), Boots: r.boots,
 		Trials: t[statForks], PinWindows: t[statPinWindows], Oopses: r.oopses,
+		Crashes: r.crashes, OopsClasses: r.oopsClasses, CrashReasons: r.crashReasons,
 		LostDirty: t[statLostDirty], IneffectiveYoung: t[statIneffectiveYoung], UseAfterFree: t[statUseAfterFree],
 		AuditViolations: r.audits, Audits: r.auditsRun, YoungClears: t[statYoungClears],
 		Writebacks: t[statWritebacks], Writes: t[statWrites], Freed: t[statFreed],

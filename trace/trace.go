@@ -42,7 +42,7 @@ const (
 	OutcomeMark
 )
 
-// Event is one exit of one vCPU.
+// Event is one exit of one vCPU, or one entry of a multicall (Ring.Entry).
 type Event struct {
 	VCPU int
 	Kind Kind
@@ -119,6 +119,19 @@ func (t *Ring) Begin(kind Kind, nr uint16, rip, arg uint64) {
 	*e = Event{VCPU: t.vcpu, Kind: kind, Nr: nr, Start: t.clock(), RIP: rip, Arg: arg}
 	t.cur = e
 	t.n++
+}
+
+// Entry ends the current event, a multicall's, and begins one for its
+// next entry, hypercall nr with first argument arg: Xen runs each entry
+// as a hypercall of its own, and another vCPU's exits may fall between
+// two of them.
+func (t *Ring) Entry(nr uint16, arg uint64) {
+	if t.cur == nil {
+		return
+	}
+	rip := t.cur.RIP
+	t.End()
+	t.Begin(Hypercall, nr, rip, arg)
 }
 
 // Note records the outcome of the current exit.

@@ -24,6 +24,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("compare", stdout)
 	var cc race.CompareConfig
 	fs.DurationVar(&cc.Duration, "duration", 15*time.Second, "how long to run each strategy")
+	fs.Uint64Var(&cc.Trials, "trials", 0, "run each strategy for this many fork+exit pairs instead of --duration")
 	fs.IntVar(&cc.VCPUs, "vcpus", race.DefaultVCPUs, "vCPUs: vCPU 0 forks and exits, the others reclaim and write")
 	registerAudit(fs.FlagSet, &cc.Audit, &cc.AuditInterval)
 	asJSON := fs.Bool("json", false, "print the comparison as JSON instead of a table")
@@ -31,7 +32,9 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return err
 	}
-	if cc.Duration <= 0 {
+	if cc.Trials > 0 {
+		cc.Duration = 0
+	} else if cc.Duration <= 0 {
 		return usageError{"--duration must be positive"}
 	}
 	probe := cc.StrategyConfig(race.Strategies[0])
@@ -66,10 +69,13 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// showProgress draws one bar over the whole comparison, in seconds; call
-// what it returns when the comparison is over.
+// showProgress draws one bar over the whole comparison, in seconds or
+// trials; call what it returns when the comparison is over.
 func showProgress(cc *race.CompareConfig, w io.Writer) (done func()) {
 	per := int64(cc.Duration.Seconds())
+	if cc.Trials > 0 {
+		per = int64(cc.Trials)
+	}
 	bar := progressbar.NewOptions64(per*int64(len(race.Strategies)),
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetWidth(30),
@@ -84,7 +90,11 @@ func showProgress(cc *race.CompareConfig, w io.Writer) (done func()) {
 		bar.Set64(base)
 	}
 	cc.Progress = func(p race.Progress) {
-		bar.Set64(base + min(int64(p.Elapsed.Seconds()), per))
+		done := int64(p.Elapsed.Seconds())
+		if cc.Trials > 0 {
+			done = int64(p.Trials)
+		}
+		bar.Set64(base + min(done, per))
 	}
 	return func() { bar.Finish() }
 }

@@ -38,10 +38,11 @@ var commands = []command{
 	},
 	{
 		name:    "compare",
-		args:    "[--duration D] [--vcpus N] [--audit] [--audit-every D]\n[--json] [--out DIR]",
+		args:    "[--duration D | --trials N] [--vcpus N] [--audit] [--audit-every D]\n[--json] [--out DIR]",
 		summary: "run the race under every strategy: verdicts, oracles and costs in one table",
-		detail: "Runs the race under every strategy, D each (default 15s), and prints one\n" +
-			"table: verdict, each oracle, and the cost of a young clear and of\n" +
+		detail: "Runs the race under every strategy, D each (default 15s) or N fork+exit\n" +
+			"pairs each, and prints one table: its verdict (every defect an oracle\n" +
+			"saw, worst first), each oracle, and the cost of a young clear and of\n" +
 			"fork+exit. --out also writes results.json, a chart (SVG, PNG), and for\n" +
 			"the first oops of strategy none a timeline and race.txt, the\n" +
 			"interleaving that led to it.",

@@ -5,7 +5,7 @@
 //
 //	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]
 //	          [--trace FILE] [--schedule S] [--json] [-- guest command line]
-//	pvsim compare [--duration D] [--vcpus N] [--audit] [--audit-every D]
+//	pvsim compare [--duration D | --trials N] [--vcpus N] [--audit] [--audit-every D]
 //	              [--json] [--out DIR]
 //	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W]
 //	           [--pages P] [--pressure] [--audit] [--audit-every D] [--marks]

@@ -92,6 +92,10 @@ static inline void ClearPage##uname(struct page *page)			\
 {									\
 	clear_bit(PG_##lname, &page->flags);				\
 }									\
+static inline bool TestSetPage##uname(struct page *page)		\
+{									\
+	return test_and_set_bit(PG_##lname, &page->flags);		\
+}									\
 static inline bool TestClearPage##uname(struct page *page)		\
 {									\
 	return test_and_clear_bit(PG_##lname, &page->flags);		\

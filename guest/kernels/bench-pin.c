@@ -51,10 +51,10 @@ static void pin_unpin(unsigned long pfn)
 {
 	int rc;
 
-	rc = xen_do_pin(MMUEXT_PIN_L4_TABLE, pfn);
+	rc = xen_pin_table(MMUEXT_PIN_L4_TABLE, pfn);
 	if (rc)
 		panic("bench-pin: MMUEXT_PIN_L4_TABLE failed: %d", rc);
-	rc = xen_do_pin(MMUEXT_UNPIN_TABLE, pfn);
+	rc = xen_pin_table(MMUEXT_UNPIN_TABLE, pfn);
 	if (rc)
 		panic("bench-pin: MMUEXT_UNPIN_TABLE failed: %d", rc);
 }
@@ -115,7 +115,7 @@ static void bench_write(unsigned long reps)
 	rc = xen_make_pages_readonly(&page, 1);
 	if (rc)
 		panic("bench-write: making the L1 read-only failed: %d", rc);
-	rc = xen_do_pin(MMUEXT_PIN_L1_TABLE, pfn);
+	rc = xen_pin_table(MMUEXT_PIN_L1_TABLE, pfn);
 	if (rc)
 		panic("bench-write: MMUEXT_PIN_L1_TABLE failed: %d", rc);
 
@@ -133,7 +133,7 @@ static void bench_write(unsigned long reps)
 	}
 	printk("bench-write: end\n");
 
-	rc = xen_do_pin(MMUEXT_UNPIN_TABLE, pfn);
+	rc = xen_pin_table(MMUEXT_UNPIN_TABLE, pfn);
 	if (rc)
 		panic("bench-write: MMUEXT_UNPIN_TABLE failed: %d", rc);
 	rc = xen_make_pages_readwrite(&page, 1);

@@ -75,7 +75,7 @@ static pte_t *build_pinned_l1(struct page *data)
 	rc = xen_make_pages_readonly(tables, NR_TABLES);
 	if (rc)
 		panic("bench-ptwr: making the pagetables read-only failed: %d", rc);
-	rc = xen_do_pin(MMUEXT_PIN_L4_TABLE, page_to_pfn(tables[L4]));
+	rc = xen_pin_table(MMUEXT_PIN_L4_TABLE, page_to_pfn(tables[L4]));
 	if (rc)
 		panic("bench-ptwr: MMUEXT_PIN_L4_TABLE failed: %d", rc);
 	return pte;

@@ -65,9 +65,9 @@ static void round(unsigned long i)
 	if ((rc = xen_make_pages_readonly(&page, 1)))
 		panic("copy-race: FAIL: remapping P read-only in round %lu: %d", i, rc);
 	before = READ_ONCE(*(u64 *)count);
-	if ((rc = xen_do_pin(MMUEXT_PIN_L1_TABLE, page_to_pfn(page))))
+	if ((rc = xen_pin_table(MMUEXT_PIN_L1_TABLE, page_to_pfn(page))))
 		panic("copy-race: FAIL: pinning P in round %lu: %d", i, rc);
-	if ((rc = xen_do_pin(MMUEXT_UNPIN_TABLE, page_to_pfn(page))))
+	if ((rc = xen_pin_table(MMUEXT_UNPIN_TABLE, page_to_pfn(page))))
 		panic("copy-race: FAIL: unpinning P in round %lu: %d", i, rc);
 	after = READ_ONCE(*(u64 *)count);
 	if (before != after)

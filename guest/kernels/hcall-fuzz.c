@@ -388,7 +388,7 @@ static void setup(unsigned int cpu, unsigned long seed)
 		panic("hcall-fuzz: the victim and the L1 are not adjacent");
 	f->victim_mfn = virt_to_mfn(f->victim);
 	f->table_mfn = virt_to_mfn(f->table);
-	if (xen_make_pages_readonly(&table, 1) || xen_do_pin(MMUEXT_PIN_L1_TABLE, f->table_mfn))
+	if (xen_make_pages_readonly(&table, 1) || xen_pin_table(MMUEXT_PIN_L1_TABLE, f->table_mfn))
 		panic("hcall-fuzz: cannot pin the private L1");
 }
 

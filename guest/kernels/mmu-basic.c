@@ -143,7 +143,7 @@ void kernel_main(void)
 	check_pagetables_readonly();
 	printk("mmu-basic: pagetables remapped read-only\n");
 
-	check(xen_do_pin(MMUEXT_PIN_L4_TABLE, l4_pfn), "MMUEXT_PIN_L4_TABLE");
+	check(xen_pin_table(MMUEXT_PIN_L4_TABLE, l4_pfn), "MMUEXT_PIN_L4_TABLE");
 	printk("mmu-basic: L4 pinned\n");
 
 	check(xen_write_cr3(PFN_PHYS(l4_pfn)), "MMUEXT_NEW_BASEPTR to the new L4");
@@ -204,7 +204,7 @@ void kernel_main(void)
 	      "MMUEXT_NEW_BASEPTR back to the boot L4");
 	printk("mmu-basic: back on the boot L4\n");
 
-	check(xen_do_pin(MMUEXT_UNPIN_TABLE, l4_pfn), "MMUEXT_UNPIN_TABLE");
+	check(xen_pin_table(MMUEXT_UNPIN_TABLE, l4_pfn), "MMUEXT_UNPIN_TABLE");
 	printk("mmu-basic: L4 unpinned\n");
 
 	check(xen_make_pages_readwrite(tables, NR_TABLES),

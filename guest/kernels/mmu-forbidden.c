@@ -90,9 +90,9 @@ static int pin_writable(void)
 	unsigned long pfn = page_to_pfn(page);
 	int rc;
 
-	rc = xen_do_pin(MMUEXT_PIN_L1_TABLE, pfn);
+	rc = xen_pin_table(MMUEXT_PIN_L1_TABLE, pfn);
 	if (!rc)
-		must(xen_do_pin(MMUEXT_UNPIN_TABLE, pfn), "unpinning it");
+		must(xen_pin_table(MMUEXT_UNPIN_TABLE, pfn), "unpinning it");
 	__free_page(page);
 	return rc;
 }
@@ -147,9 +147,9 @@ static int unpin_twice(void)
 	int rc;
 
 	must(xen_make_pages_readonly(&page, 1), "remapping it read-only");
-	must(xen_do_pin(MMUEXT_PIN_L1_TABLE, pfn), "MMUEXT_PIN_L1_TABLE");
-	must(xen_do_pin(MMUEXT_UNPIN_TABLE, pfn), "the first MMUEXT_UNPIN_TABLE");
-	rc = xen_do_pin(MMUEXT_UNPIN_TABLE, pfn);
+	must(xen_pin_table(MMUEXT_PIN_L1_TABLE, pfn), "MMUEXT_PIN_L1_TABLE");
+	must(xen_pin_table(MMUEXT_UNPIN_TABLE, pfn), "the first MMUEXT_UNPIN_TABLE");
+	rc = xen_pin_table(MMUEXT_UNPIN_TABLE, pfn);
 	must(xen_make_pages_readwrite(&page, 1), "remapping it writable");
 	__free_page(page);
 	return rc;
@@ -163,10 +163,10 @@ static int pin_twice(void)
 	int rc;
 
 	must(xen_make_pages_readonly(&page, 1), "remapping it read-only");
-	must(xen_do_pin(MMUEXT_PIN_L1_TABLE, pfn), "the first MMUEXT_PIN_L1_TABLE");
-	rc = xen_do_pin(MMUEXT_PIN_L1_TABLE, pfn);
+	must(xen_pin_table(MMUEXT_PIN_L1_TABLE, pfn), "the first MMUEXT_PIN_L1_TABLE");
+	rc = xen_pin_table(MMUEXT_PIN_L1_TABLE, pfn);
 	/* Still pinned, once. */
-	must(xen_do_pin(MMUEXT_UNPIN_TABLE, pfn), "MMUEXT_UNPIN_TABLE");
+	must(xen_pin_table(MMUEXT_UNPIN_TABLE, pfn), "MMUEXT_UNPIN_TABLE");
 	must(xen_make_pages_readwrite(&page, 1), "remapping it writable");
 	__free_page(page);
 	return rc;
@@ -202,13 +202,13 @@ static int superpage(unsigned int pin_cmd)
 	int rc;
 
 	must(xen_make_pages_readonly(&page, 1), "remapping it read-only");
-	must(xen_do_pin(pin_cmd, pfn), "pinning the empty table");
+	must(xen_pin_table(pin_cmd, pfn), "pinning the empty table");
 	rc = xen_mmu_update(entry, pte_val(val), MMU_NORMAL_PT_UPDATE);
 	if (!rc)
 		must(xen_mmu_update(entry, 0, MMU_NORMAL_PT_UPDATE),
 		     "clearing the entry");
 	expect_eq("entry", READ_ONCE(*entry), 0);
-	must(xen_do_pin(MMUEXT_UNPIN_TABLE, pfn), "MMUEXT_UNPIN_TABLE");
+	must(xen_pin_table(MMUEXT_UNPIN_TABLE, pfn), "MMUEXT_UNPIN_TABLE");
 	must(xen_make_pages_readwrite(&page, 1), "remapping it writable");
 	__free_page(page);
 	return rc;

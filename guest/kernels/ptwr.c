@@ -185,7 +185,7 @@ static void build_tree(void)
 	rc = xen_make_pages_readonly(tables, NR_TABLES);
 	if (rc)
 		panic("ptwr: making the pagetables read-only failed: %d", rc);
-	rc = xen_do_pin(MMUEXT_PIN_L4_TABLE, page_to_pfn(tables[L4]));
+	rc = xen_pin_table(MMUEXT_PIN_L4_TABLE, page_to_pfn(tables[L4]));
 	if (rc)
 		panic("ptwr: MMUEXT_PIN_L4_TABLE failed: %d", rc);
 }
@@ -195,7 +195,7 @@ static void free_tree(void)
 	unsigned int i;
 	int rc;
 
-	rc = xen_do_pin(MMUEXT_UNPIN_TABLE, page_to_pfn(tables[L4]));
+	rc = xen_pin_table(MMUEXT_UNPIN_TABLE, page_to_pfn(tables[L4]));
 	if (rc)
 		panic("ptwr: MMUEXT_UNPIN_TABLE failed: %d", rc);
 	rc = xen_make_pages_readwrite(tables, NR_TABLES);

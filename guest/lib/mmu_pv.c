@@ -39,7 +39,7 @@ static int mmuext_op(struct mmuext_op *op)
 	return HYPERVISOR_mmuext_op(op, 1, &done, DOMID_SELF);
 }
 
-int xen_do_pin(unsigned int cmd, unsigned long pfn)
+int xen_pin_table(unsigned int cmd, unsigned long pfn)
 {
 	struct mmuext_op op = {
 		.cmd = cmd,

@@ -1,17 +1,35 @@
 /*
- * Pinning and unpinning an mm's pagetables, as Linux's Xen code does it
- * at fork and exit, in two phases each:
+ * Pinning and unpinning an mm's pagetables at fork and exit, as Linux's
+ * Xen code did (arch/i386/xen/mmu.c in 2.6.23, arch/x86/xen/mmu.c in
+ * 2.6.24), in one multicall batch each:
  *
- *	pin:	every frame read-only in the linear map; MMUEXT_PIN_L4_TABLE
- *	unpin:	MMUEXT_UNPIN_TABLE; every frame writable again
+ *	pin:	xen_mc_batch(); pgd_walk(pgd, pin_page): each table read-only,
+ *		the pgd last; MMUEXT_PIN_L4_TABLE; xen_mc_issue()
+ *	unpin:	xen_mc_batch(); MMUEXT_UNPIN_TABLE; pgd_walk(pgd, unpin_page):
+ *		each table writable, the pgd last; xen_mc_issue()
  *
- * Between the phases the frames are read-only but no pagetable: the
- * hypervisor emulates no write to them, and a plain write to a pte there
- * faults. Reclaim may be writing to one then (see paravirt.h for the
- * strategies): lock-pte-pages holds every pte page's lock across both
- * phases, and hv-pin-aware announces the frames to the hypervisor, from
- * the first phase of the pin to the last of the unpin, so that it
- * emulates such writes.
+ * Xen runs each entry of a multicall as a hypercall of its own, holding
+ * nothing between them, so between the last read-only remap and the pin
+ * (and between the unpin and the first writable remap) the frames are
+ * read-only but no pagetable: the hypervisor emulates no write to them,
+ * and a plain write to a pte there faults. Reclaim may be writing to one
+ * then (see paravirt.h for the strategies):
+ *
+ * - lock-pte-pages is 2.6.24's "xen: lock pte pages while pinning/
+ *   unpinning": pin_page takes each pte page's split lock, queues its
+ *   read-only remap and an MMUEXT_PIN_L1_TABLE of it, and has the lock
+ *   released by a callback once the multicall carrying them has run;
+ *   unpin_page takes the lock, queues MMUEXT_UNPIN_TABLE of the pte page
+ *   and its writable remap, and releases it the same way. A pte page is
+ *   thus locked whenever it is read-only and not pinned.
+ * - hv-pin-aware (a pvsim extension) announces the frames to the
+ *   hypervisor in the pin's batch, before the first remap, and withdraws
+ *   them in the unpin's, after the last; the hypervisor emulates writes
+ *   to announced frames.
+ *
+ * With xen_pin_window_us set, the batch is issued before the pin (or
+ * after the unpin) and the CPU waits that long before it goes on: a
+ * window the stress runs can widen at will.
  */
 #include <delay.h>
 #include <hypercall.h>
@@ -21,6 +39,7 @@
 #include <paravirt.h>
 #include <race.h>
 #include <xen/mmu.h>
+#include <xen/multicalls.h>
 #include <xen/pvsim.h>
 
 unsigned long xen_pin_window_us;
@@ -28,199 +47,201 @@ unsigned long xen_pin_window_us;
 /* More than the model's mms have: a pgd, a pud, a pmd and their ptes. */
 #define XEN_PIN_MAX_FRAMES	64
 
-/*
- * An mm's pagetable frames: the pgd, then the user half's tables; and
- * the pte pages among them, in address order.
- */
-struct pgd_frames {
-	unsigned int nr, nr_pte;
-	struct page *page[XEN_PIN_MAX_FRAMES];
-	unsigned long mfn[XEN_PIN_MAX_FRAMES];
-	struct page *pte[XEN_PIN_MAX_FRAMES];
+enum pt_level {
+	PT_PGD,
+	PT_PUD,
+	PT_PMD,
+	PT_PTE,
 };
 
-static void add_frame(struct pgd_frames *f, void *table)
-{
-	BUG_ON(f->nr == XEN_PIN_MAX_FRAMES);
-	f->page[f->nr] = virt_to_page(table);
-	f->mfn[f->nr] = virt_to_mfn(table);
-	f->nr++;
-}
-
-/* The kernel's slots share swapper_pg_dir's tables, pinned already. */
-static void xen_pgd_walk(struct mm_struct *mm, struct pgd_frames *f)
+/*
+ * Linux's pgd_walk over the user half of an mm (the kernel's slots share
+ * swapper_pg_dir's tables, pinned already): func on each pud, pmd and pte
+ * page in address order, then on the pgd, so that the last call can
+ * carry the TLB flush.
+ */
+static void pgd_walk(struct mm_struct *mm,
+		     void (*func)(struct mm_struct *, struct page *, enum pt_level))
 {
 	unsigned int i, j, k;
 
-	f->nr = f->nr_pte = 0;
-	add_frame(f, mm->pgd);
 	for (i = 0; i < pgd_index(TASK_SIZE); i++) {
 		pud_t *pud;
 
 		if (!pgd_present(mm->pgd[i]))
 			continue;
 		pud = pgd_page_vaddr(mm->pgd[i]);
-		add_frame(f, pud);
+		func(mm, virt_to_page(pud), PT_PUD);
 		for (j = 0; j < PTRS_PER_PUD; j++) {
 			pmd_t *pmd;
 
 			if (!pud_present(pud[j]))
 				continue;
 			pmd = pud_page_vaddr(pud[j]);
-			add_frame(f, pmd);
+			func(mm, virt_to_page(pmd), PT_PMD);
 			for (k = 0; k < PTRS_PER_PMD; k++) {
-				if (!pmd_present(pmd[k]))
-					continue;
-				add_frame(f, pmd_page_vaddr(pmd[k]));
-				f->pte[f->nr_pte++] = f->page[f->nr - 1];
+				if (pmd_present(pmd[k]))
+					func(mm, virt_to_page(pmd_page_vaddr(pmd[k])), PT_PTE);
 			}
 		}
 	}
+	func(mm, virt_to_page(mm->pgd), PT_PGD);
 }
 
-static void lock_pte_pages(struct pgd_frames *f)
+static bool lock_pte_pages(void)
 {
-	unsigned int i;
-
-	for (i = 0; i < f->nr_pte; i++)
-		spin_lock(&f->pte[i]->ptl);
+	return pv_mmu_strategy == STRATEGY_LOCK_PTE_PAGES;
 }
 
-static void unlock_pte_pages(struct pgd_frames *f)
+/* The split pte lock of a pte page (2.6.24's lock_pte). */
+static spinlock_t *lock_pte(struct page *page)
 {
-	unsigned int i;
-
-	for (i = 0; i < f->nr_pte; i++)
-		spin_unlock(&f->pte[i]->ptl);
+	spin_lock(&page->ptl);
+	return &page->ptl;
 }
 
-static void __noreturn xen_pin_bug(const char *what, long rc)
+static void do_unlock(void *v)
 {
-	printk("kernel BUG: %s failed: %ld\n", what, rc);
-	xen_crash();
+	spin_unlock(v);
 }
 
-/* Issues a batch; the last update_va_mapping in it flushes this vCPU's TLB. */
-static void xen_mc_issue(struct multicall_entry *mc, unsigned int n,
-			 int last_uvm, const char *what)
+/* Queues an mmuext_op on the table at pfn (Linux's xen_do_pin). */
+static void xen_do_pin(unsigned int level, unsigned long pfn)
 {
-	unsigned int i;
-	int rc;
+	struct multicall_space mcs = __xen_mc_entry(sizeof(struct mmuext_op));
+	struct mmuext_op *op = mcs.args;
 
-	if (last_uvm >= 0)
-		mc[last_uvm].args[2] = UVMF_TLB_FLUSH | UVMF_LOCAL;
-	rc = HYPERVISOR_multicall(mc, n);
-	if (rc)
-		xen_pin_bug(what, rc);
-	for (i = 0; i < n; i++) {
-		if (mc[i].result) {
-			printk("%s: call %u of %u (hypercall %lu) failed: %ld\n",
-			       what, i, n, mc[i].op, (long)mc[i].result);
-			xen_crash();
-		}
-	}
+	op->cmd = level;
+	op->arg1.mfn = pfn_to_mfn(pfn);
+	MULTI_mmuext_op(mcs.mc, op, 1, NULL, DOMID_SELF);
+}
+
+/* Queues a remap of a table's linear-map alias with prot. */
+static void xen_remap_table(struct page *page, pgprot_t prot, enum pt_level level)
+{
+	struct multicall_space mcs = __xen_mc_entry(0);
+	unsigned long pfn = page_to_pfn(page);
+
+	MULTI_update_va_mapping(mcs.mc, (unsigned long)pfn_to_virt(pfn),
+				pte_val(pfn_pte(pfn, prot)),
+				level == PT_PGD ? UVMF_TLB_FLUSH | UVMF_LOCAL : 0);
+}
+
+/* A trace mark in the batch, where the entries around it run. */
+static void xen_mc_trace_mark(const char *label, unsigned long arg)
+{
+	struct multicall_space mcs;
+
+	if (!pvsim_trace_marks)
+		return;
+	mcs = __xen_mc_entry(0);
+	MULTI_pvsim_op(mcs.mc, PVSIMOP_trace_mark, (unsigned long)label, arg, 0);
 }
 
 /*
- * Remaps every frame with prot, XEN_MC_BATCH calls to a multicall. With
- * announce, pagetable_pending(1) comes first; with withdraw,
- * pagetable_pending(0) comes last.
+ * hv-pin-aware: pagetable_pending(on) for every frame of the mm, queued
+ * in the batch. The list must live until the batch is issued.
  */
-static void xen_remap_frames(struct pgd_frames *f, pgprot_t prot,
-			     bool announce, bool withdraw, const char *what)
+struct pgd_frames {
+	unsigned int nr;
+	unsigned long mfn[XEN_PIN_MAX_FRAMES];
+};
+
+static struct pgd_frames *collecting;
+
+static void collect_frame(struct mm_struct *mm, struct page *page, enum pt_level level)
 {
-	struct multicall_entry mc[XEN_MC_BATCH];
-	unsigned int i, n = 0;
-	int last_uvm = -1;
+	BUG_ON(collecting->nr == XEN_PIN_MAX_FRAMES);
+	collecting->mfn[collecting->nr++] = pfn_to_mfn(page_to_pfn(page));
+}
 
-	if (announce)
-		MULTI_pvsim_op(&mc[n++], PVSIMOP_pagetable_pending,
-			       (unsigned long)f->mfn, f->nr, 1);
-	for (i = 0; i < f->nr; i++) {
-		unsigned long pfn = page_to_pfn(f->page[i]);
+static void xen_announce(struct mm_struct *mm, struct pgd_frames *f, bool on)
+{
+	struct multicall_space mcs;
 
-		last_uvm = n;
-		MULTI_update_va_mapping(&mc[n++],
-					(unsigned long)pfn_to_virt(pfn),
-					pte_val(pfn_pte(pfn, prot)), 0);
-		if (n == XEN_MC_BATCH) {
-			xen_mc_issue(mc, n, last_uvm, what);
-			n = 0;
-			last_uvm = -1;
-		}
+	f->nr = 0;
+	collecting = f;
+	pgd_walk(mm, collect_frame);
+	collecting = NULL;
+	mcs = __xen_mc_entry(0);
+	MULTI_pvsim_op(mcs.mc, PVSIMOP_pagetable_pending,
+		       (unsigned long)f->mfn, f->nr, on);
+}
+
+static void pin_page(struct mm_struct *mm, struct page *page, enum pt_level level)
+{
+	spinlock_t *ptl = NULL;
+
+	if (TestSetPagePinned(page))
+		return;		/* already pinned */
+	if (level == PT_PTE && lock_pte_pages())
+		ptl = lock_pte(page);
+	xen_remap_table(page, PAGE_KERNEL_RO, level);
+	if (ptl) {
+		xen_do_pin(MMUEXT_PIN_L1_TABLE, page_to_pfn(page));
+		/* Unlocked once the batch carrying the pin has run. */
+		xen_mc_callback(do_unlock, ptl);
 	}
-	if (withdraw)
-		MULTI_pvsim_op(&mc[n++], PVSIMOP_pagetable_pending,
-			       (unsigned long)f->mfn, f->nr, 0);
-	if (n)
-		xen_mc_issue(mc, n, last_uvm, what);
+}
+
+static void unpin_page(struct mm_struct *mm, struct page *page, enum pt_level level)
+{
+	spinlock_t *ptl = NULL;
+
+	if (!TestClearPagePinned(page))
+		return;
+	if (level == PT_PTE && lock_pte_pages()) {
+		ptl = lock_pte(page);
+		xen_do_pin(MMUEXT_UNPIN_TABLE, page_to_pfn(page));
+	}
+	xen_remap_table(page, PAGE_KERNEL, level);
+	if (ptl)
+		xen_mc_callback(do_unlock, ptl);
 }
 
 static void xen_pin_window(void)
 {
-	if (xen_pin_window_us)
+	if (xen_pin_window_us) {
+		xen_mc_flush();
 		udelay(xen_pin_window_us);
+	}
 }
 
 void xen_pgd_pin(struct mm_struct *mm)
 {
-	bool lock = pv_mmu_strategy == STRATEGY_LOCK_PTE_PAGES;
-	bool pending = pv_mmu_strategy == STRATEGY_HV_PIN_AWARE;
 	unsigned long mfn = virt_to_mfn(mm->pgd);
 	struct pgd_frames f;
-	unsigned int i;
-	int rc;
 
 	BUG_ON(mm->context.pinned);
-	xen_pgd_walk(mm, &f);
-	if (lock)
-		lock_pte_pages(&f);
-
-	xen_remap_frames(&f, PAGE_KERNEL_RO, pending, false,
-			 "xen_pgd_pin: making the pagetables read-only");
-	trace_mark("xen_pgd_pin phase 1", mfn);
+	xen_mc_batch();
+	if (pv_mmu_strategy == STRATEGY_HV_PIN_AWARE)
+		xen_announce(mm, &f, true);
+	xen_mc_trace_mark("xen_pgd_pin phase 1", mfn);
+	pgd_walk(mm, pin_page);
 	xen_pin_window();
-	rc = xen_do_pin(MMUEXT_PIN_L4_TABLE, virt_to_pfn(mm->pgd));
-	if (rc)
-		xen_pin_bug("xen_pgd_pin: MMUEXT_PIN_L4_TABLE", rc);
-	trace_mark("xen_pgd_pin phase 2", mfn);
-
+	xen_do_pin(MMUEXT_PIN_L4_TABLE, virt_to_pfn(mm->pgd));
+	xen_mc_trace_mark("xen_pgd_pin phase 2", mfn);
+	xen_mc_issue(0);
 	mm->context.pinned = true;
-	for (i = 0; i < f.nr; i++)
-		SetPagePinned(f.page[i]);
-	if (lock)
-		unlock_pte_pages(&f);
 	race_stat_inc(pin_windows);
 }
 
 void xen_pgd_unpin(struct mm_struct *mm)
 {
-	bool lock = pv_mmu_strategy == STRATEGY_LOCK_PTE_PAGES;
-	bool pending = pv_mmu_strategy == STRATEGY_HV_PIN_AWARE;
 	unsigned long mfn = virt_to_mfn(mm->pgd);
 	struct pgd_frames f;
-	unsigned int i;
-	int rc;
 
 	BUG_ON(!mm->context.pinned);
-	xen_pgd_walk(mm, &f);
-	if (lock)
-		lock_pte_pages(&f);
-
-	rc = xen_do_pin(MMUEXT_UNPIN_TABLE, virt_to_pfn(mm->pgd));
-	if (rc)
-		xen_pin_bug("xen_pgd_unpin: MMUEXT_UNPIN_TABLE", rc);
-	trace_mark("xen_pgd_unpin phase 1", mfn);
+	xen_mc_batch();
+	xen_do_pin(MMUEXT_UNPIN_TABLE, virt_to_pfn(mm->pgd));
+	xen_mc_trace_mark("xen_pgd_unpin phase 1", mfn);
 	xen_pin_window();
-	xen_remap_frames(&f, PAGE_KERNEL, false, pending,
-			 "xen_pgd_unpin: making the pagetables writable");
-	trace_mark("xen_pgd_unpin phase 2", mfn);
-
+	pgd_walk(mm, unpin_page);
+	xen_mc_trace_mark("xen_pgd_unpin phase 2", mfn);
+	if (pv_mmu_strategy == STRATEGY_HV_PIN_AWARE)
+		xen_announce(mm, &f, false);
+	xen_mc_issue(0);
 	mm->context.pinned = false;
-	for (i = 0; i < f.nr; i++)
-		ClearPagePinned(f.page[i]);
-	if (lock)
-		unlock_pte_pages(&f);
 	race_stat_inc(pin_windows);
 }
 

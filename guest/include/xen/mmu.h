@@ -24,7 +24,7 @@ struct page;
 int xen_mmu_update(void *entry, u64 val, unsigned int cmd);
 
 /* mmuext_op cmd (MMUEXT_PIN_L*_TABLE or MMUEXT_UNPIN_TABLE) on frame pfn. */
-int xen_do_pin(unsigned int cmd, unsigned long pfn);
+int xen_pin_table(unsigned int cmd, unsigned long pfn);
 
 /* MMUEXT_NEW_BASEPTR: run this vCPU on the L4 at pseudo-physical cr3. */
 int xen_write_cr3(unsigned long cr3);
@@ -64,9 +64,11 @@ int xen_make_pages_readwrite(struct page **pages, unsigned int nr);
 struct mm_struct;
 
 /*
- * Pinning an mm's pagetables, in Linux's two phases: make every frame
- * read-only, then pin the L4; unpinning undoes it in the reverse order.
- * Both wait xen_pin_window_us between the phases. A failure is a BUG.
+ * Pinning an mm's pagetables as Linux 2.6.23/24 did, in one multicall
+ * batch (lib/xen_pin.c): make every frame read-only, then pin the L4;
+ * unpinning undoes it in the reverse order. With xen_pin_window_us set,
+ * the batch is issued between the phases, which are then that far apart.
+ * A failure is a BUG.
  */
 extern unsigned long xen_pin_window_us;
 void xen_pgd_pin(struct mm_struct *mm);
