@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pvsim/pvsim/guestsym"
 )
 
 const virtBase = 0xffffffff80000000
@@ -321,10 +323,10 @@ func TestImagesReproducible(t *testing.T) {
 }
 
 // TestRaceStats checks what the host needs to read the race kernel's
-// counters after the domain stops: an object race_stats of the size of
-// struct race_stats (include/race.h) in a writable segment.
+// counters after the domain stops: an object race_stats of the size the
+// kernel's DWARF gives struct race_stats (include/race.h), in a writable
+// segment.
 func TestRaceStats(t *testing.T) {
-	const raceStatsSize = 15 * 8
 	k, ok := Lookup("race")
 	require.True(t, ok, "no race image")
 	f, err := elf.NewFile(bytes.NewReader(k.ELF))
@@ -334,6 +336,9 @@ func TestRaceStats(t *testing.T) {
 	i := slices.IndexFunc(syms, func(s elf.Symbol) bool { return s.Name == "race_stats" })
 	require.NotEqual(t, -1, i, "no symbol race_stats")
 	s := syms[i]
+	layout, err := guestsym.New(k.ELF, nil).Struct("race_stats")
+	require.NoError(t, err)
+	raceStatsSize := uint64(layout.Size)
 	assert.True(t, elf.ST_TYPE(s.Info) == elf.STT_OBJECT && s.Size == raceStatsSize,
 		"race_stats: type %v, size %d; want an object of %d bytes", elf.ST_TYPE(s.Info), s.Size, raceStatsSize)
 	found := false

@@ -193,3 +193,52 @@ func (s *Symbolizer) hostName(addr uint64) (string, bool) {
 	}
 	return s.host(addr)
 }
+
+// StructLayout is a C struct of the kernel as its DWARF describes it: its
+// size and each member's offset and size, in bytes.
+type StructLayout struct {
+	Size    int64
+	Members map[string]Member
+}
+
+// Member is one member of a StructLayout.
+type Member struct{ Offset, Size int64 }
+
+// Struct reads the layout of struct name from the kernel's DWARF, so that
+// the VMM can read a guest structure by member name and no offset is
+// written down twice.
+func (s *Symbolizer) Struct(name string) (*StructLayout, error) {
+	if s.elf == nil {
+		return nil, errors.New("not an ELF image")
+	}
+	d, err := s.elf.DWARF()
+	if err != nil {
+		return nil, fmt.Errorf("no DWARF: %w", err)
+	}
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return nil, fmt.Errorf("reading DWARF: %w", err)
+		}
+		if e == nil {
+			return nil, fmt.Errorf("no struct %s in the kernel's DWARF", name)
+		}
+		if e.Tag != dwarf.TagStructType || e.Val(dwarf.AttrName) != name || e.Val(dwarf.AttrDeclaration) == true {
+			continue
+		}
+		t, err := d.Type(e.Offset)
+		if err != nil {
+			return nil, fmt.Errorf("struct %s: %w", name, err)
+		}
+		st, ok := t.(*dwarf.StructType)
+		if !ok || st.Incomplete {
+			continue
+		}
+		l := &StructLayout{Size: st.ByteSize, Members: make(map[string]Member, len(st.Field))}
+		for _, f := range st.Field {
+			l.Members[f.Name] = Member{Offset: f.ByteOffset, Size: f.Type.Size()}
+		}
+		return l, nil
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pvsim/pvsim/guest"
@@ -55,9 +56,10 @@ type Config struct {
 	// least 2.
 	VCPUs int
 	// The run ends after Duration, or after Trials fork+exit pairs when
-	// Trials is set.
+	// Trials is set, or once Oopses oopses were seen when that is set.
 	Duration time.Duration
 	Trials   uint64
+	Oopses   int
 	// Window is a delay between the two phases of every pin and unpin.
 	Window time.Duration
 	// Pages is the number of pages each child maps.
@@ -129,9 +131,14 @@ type Result struct {
 	YoungClearRatio   float64 `json:"young_clear_ratio,omitempty"`
 	// YoungCalls counts every call, young pte or not.
 	YoungCalls uint64 `json:"young_calls"`
-	Writebacks uint64 `json:"writebacks"`
-	Writes     uint64 `json:"writes"`
-	Freed      uint64 `json:"freed"`
+	// What shows a fix's mechanism at work: reclaim finding a pte lock
+	// that a pin or unpin held (lock-pte-pages), and writes the hypervisor
+	// emulated to frames announced as becoming pagetables (hv-pin-aware).
+	PinLockWaits  uint64 `json:"pin_lock_waits"`
+	PendingWrites uint64 `json:"pending_writes"`
+	Writebacks    uint64 `json:"writebacks"`
+	Writes        uint64 `json:"writes"`
+	Freed         uint64 `json:"freed"`
 	// Oops describes the first oops: the faulting function and the fault.
 	Oops *OopsReport `json:"oops,omitempty"`
 	// OopsClasses sorts the oopses by where they faulted and why the
@@ -190,14 +197,14 @@ func countClass(cs []CrashClass, c CrashClass) []CrashClass {
 			return cs
 		}
 	}
-	if len(cs) == maxClasses-1 {
-		c = CrashClass{Why: "other"}
+	if len(cs) >= maxClasses-1 {
 		for i := range cs {
-			if cs[i] == (CrashClass{Why: "other", Count: cs[i].Count}) {
+			if cs[i].Where == "" && cs[i].Why == "other" {
 				cs[i].Count++
 				return cs
 			}
 		}
+		c = CrashClass{Why: "other"}
 	}
 	c.Count = 1
 	return append(cs, c)
@@ -215,8 +222,8 @@ func isRaceOops(o *guestsym.Oops) bool {
 		strings.Contains(o.NotEmulated, "is not an L1 pagetable in use")
 }
 
-// stats is the kernel's struct race_stats, read from guest memory: one
-// uint64 per field, in this order.
+// stats is the kernel's struct race_stats, read from guest memory by
+// member name (statNames), one uint64 per member.
 type stats [nrStats]uint64
 
 const (
@@ -235,17 +242,65 @@ const (
 	statWrites
 	statFreed
 	statYoungCalls
+	statPinLockWaits
 	nrStats
 )
 
-// statsMagic is race_stats[statMagic] once the kernel runs.
+// statNames are the members of struct race_stats (guest/include/race.h)
+// that stats holds.
+var statNames = [nrStats]string{
+	statMagic: "magic", statStrategy: "strategy", statForks: "forks", statPinWindows: "pin_windows",
+	statForkExitNs: "fork_exit_ns", statYoungClears: "young_clears", statYoungClearNs: "young_clear_ns",
+	statYoungClearExits: "young_clear_exits", statLostDirty: "lost_dirty",
+	statIneffectiveYoung: "ineffective_young", statUseAfterFree: "use_after_free",
+	statWritebacks: "writebacks", statWrites: "writes", statFreed: "freed", statYoungCalls: "young_calls",
+	statPinLockWaits: "pin_lock_waits",
+}
+
+// statsMagic is race_stats.magic once the kernel runs.
 const statsMagic = 0x7276736d69737670
 
-const statsSize = nrStats * 8
+// statsLayout is where struct race_stats keeps each member of statNames:
+// its size and their offsets.
+type statsLayout struct {
+	size int
+	off  [nrStats]int
+}
 
-func parseStats(b []byte) (s stats) {
-	for i := range s {
-		s[i] = binary.LittleEndian.Uint64(b[8*i:])
+// layoutOf finds the members of statNames in l, each a u64.
+func layoutOf(l *guestsym.StructLayout) (*statsLayout, error) {
+	sl := &statsLayout{size: int(l.Size)}
+	for i, name := range statNames {
+		m, ok := l.Members[name]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("struct race_stats has no member %s", name)
+		case m.Size != 8 || m.Offset < 0 || m.Offset+8 > l.Size:
+			return nil, fmt.Errorf("race_stats.%s: %d bytes at offset %d, want a u64 inside the struct", name, m.Size, m.Offset)
+		}
+		sl.off[i] = int(m.Offset)
+	}
+	return sl, nil
+}
+
+// kernelStatsLayout is the layout of the embedded race kernel's
+// race_stats, read from its DWARF once.
+var kernelStatsLayout = sync.OnceValues(func() (*statsLayout, error) {
+	k, ok := guest.Lookup(KernelName)
+	if !ok {
+		return nil, fmt.Errorf("no embedded kernel %q", KernelName)
+	}
+	l, err := guestsym.New(k.ELF, nil).Struct("race_stats")
+	if err != nil {
+		return nil, fmt.Errorf("kernel %s: %w", KernelName, err)
+	}
+	return layoutOf(l)
+})
+
+// parse reads the counters out of b, a copy of race_stats.
+func (l *statsLayout) parse(b []byte) (s stats) {
+	for i, off := range l.off {
+		s[i] = binary.LittleEndian.Uint64(b[off:])
 	}
 	return s
 }
@@ -337,10 +392,15 @@ type runner struct {
 	// the vCPUs other than vCPU 0.
 	locks                uint64
 	lockWait, storesWait time.Duration
+	// pendingWrites adds up the vCPUs' ExitStats.PendingWrites.
+	pendingWrites uint64
 }
 
 func (r *runner) done() bool {
 	if r.cfg.Trials > 0 && r.total[statForks] >= r.cfg.Trials {
+		return true
+	}
+	if r.cfg.Oopses > 0 && r.oopses >= r.cfg.Oopses {
 		return true
 	}
 	return !r.deadline.IsZero() && !time.Now().Before(r.deadline)
@@ -399,6 +459,7 @@ func (r *runner) boot(ctx context.Context) error {
 	}
 	for i, e := range res.Exits {
 		r.auditsRun += e.Audits
+		r.pendingWrites += e.PendingWrites
 		if i > 0 {
 			r.locks += e.MMULocks
 			r.lockWait += e.MMULockWait
@@ -449,7 +510,10 @@ func (r *runner) boot(ctx context.Context) error {
 func (r *runner) watch(ctx context.Context, d *hv.Domain, cancel context.CancelCauseFunc) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var last uint64
+	// Progress is a fork and exit, or anything reclaim or a writer did: on
+	// a loaded host, with the audit after every MMU operation, a fork may
+	// wait that long for reclaim, which holds locks the fork needs.
+	var last [3]uint64
 	lastChange := time.Now()
 	for {
 		select {
@@ -458,11 +522,11 @@ func (r *runner) watch(ctx context.Context, d *hv.Domain, cancel context.CancelC
 		case <-tick.C:
 		}
 		s, _ := readStats(d) // zero until the kernel runs
-		if s[statForks] != last {
-			last, lastChange = s[statForks], time.Now()
+		if now := [3]uint64{s[statForks], s[statYoungCalls], s[statWrites]}; now != last {
+			last, lastChange = now, time.Now()
 		}
 		if time.Since(lastChange) > stallTime {
-			cancel(fmt.Errorf("boot %d stalled: no fork and exit completed in %v (%d so far)", r.boots, stallTime, s[statForks]))
+			cancel(fmt.Errorf("boot %d stalled: no fork and exit, reclaim or write in %v (%d fork+exit pairs so far)", r.boots, stallTime, s[statForks]))
 			return
 		}
 		if r.cfg.Progress != nil {
@@ -480,11 +544,19 @@ func (r *runner) progress() Progress {
 }
 
 func readStats(d *hv.Domain) (stats, error) {
-	var b [statsSize]byte
-	if err := d.ReadSymbol("race_stats", b[:]); err != nil {
+	l, err := kernelStatsLayout()
+	if err != nil {
 		return stats{}, err
 	}
-	s := parseStats(b[:])
+	var buf [512]byte
+	if l.size > len(buf) {
+		return stats{}, fmt.Errorf("struct race_stats is %d bytes, more than %d", l.size, len(buf))
+	}
+	b := buf[:l.size]
+	if err := d.ReadSymbol("race_stats", b); err != nil {
+		return stats{}, err
+	}
+	s := l.parse(b)
 	if s[statMagic] != statsMagic {
 		return stats{}, errors.New("the race kernel did not start")
 	}
@@ -520,6 +592,7 @@ func (r *runner) result() *Result {
 		Seconds: time.Since(r.start).Seconds(), Boots: r.boots,
 		Trials: t[statForks], PinWindows: t[statPinWindows], Oopses: r.oopses,
 		Crashes: r.crashes, OopsClasses: r.oopsClasses, CrashReasons: r.crashReasons,
+		PinLockWaits: t[statPinLockWaits], PendingWrites: r.pendingWrites,
 		LostDirty: t[statLostDirty], IneffectiveYoung: t[statIneffectiveYoung], UseAfterFree: t[statUseAfterFree],
 		AuditViolations: r.audits, Audits: r.auditsRun, YoungClears: t[statYoungClears],
 		Writebacks: t[statWritebacks], Writes: t[statWrites], Freed: t[statFreed],

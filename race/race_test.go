@@ -3,30 +3,55 @@ package race
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pvsim/pvsim/guestsym"
+	"github.com/pvsim/pvsim/x86"
 )
 
-func TestParseStats(t *testing.T) {
-	b := make([]byte, statsSize)
-	for i := 0; i < statsSize/8; i++ {
-		binary.LittleEndian.PutUint64(b[8*i:], uint64(100+i))
+// The counters are read by member name from the race kernel's DWARF: a
+// reordered struct race_stats still reads right, and a missing member or
+// one of the wrong size is an error, not a mislabelled oracle.
+func TestStatsLayout(t *testing.T) {
+	l, err := kernelStatsLayout()
+	require.NoError(t, err)
+	b := make([]byte, l.size)
+	for i, off := range l.off {
+		binary.LittleEndian.PutUint64(b[off:], uint64(100+i))
 	}
-	s := parseStats(b)
-	assert.Equal(t, uint64(100), s[statMagic])
-	assert.Equal(t, uint64(102), s[statForks])
-	assert.Equal(t, uint64(108), s[statLostDirty], "offset 64")
-	assert.Equal(t, uint64(110), s[statUseAfterFree], "offset 80")
-	assert.Equal(t, uint64(114), s[statYoungCalls], "offset 112, the last")
+	s := l.parse(b)
+	for i := range s {
+		assert.Equal(t, uint64(100+i), s[i], statNames[i])
+	}
+
+	// A layout with two members swapped and one more member.
+	members := map[string]guestsym.Member{}
+	for i, name := range statNames {
+		members[name] = guestsym.Member{Offset: int64(8 * (nrStats - 1 - i)), Size: 8}
+	}
+	members["extra"] = guestsym.Member{Offset: 8 * nrStats, Size: 8}
+	swapped, err := layoutOf(&guestsym.StructLayout{Size: 8 * (nrStats + 1), Members: members})
+	require.NoError(t, err)
+	assert.Equal(t, 0, swapped.off[nrStats-1])
+	assert.Equal(t, 8*(nrStats-1), swapped.off[statMagic])
+
+	delete(members, "lost_dirty")
+	_, err = layoutOf(&guestsym.StructLayout{Size: 8 * (nrStats + 1), Members: members})
+	assert.ErrorContains(t, err, "no member lost_dirty")
+	members["lost_dirty"] = guestsym.Member{Offset: 0, Size: 4}
+	_, err = layoutOf(&guestsym.StructLayout{Size: 8 * (nrStats + 1), Members: members})
+	assert.ErrorContains(t, err, "race_stats.lost_dirty: 4 bytes")
 
 	var sum stats
 	sum.add(s)
 	sum.add(s)
 	assert.Zero(t, sum[statMagic], "the magic is not added up")
-	assert.Equal(t, uint64(2*102), sum[statForks])
+	assert.Equal(t, 2*s[statForks], sum[statForks])
 }
 
 func TestConfigCheck(t *testing.T) {
@@ -92,4 +117,45 @@ func TestResult(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &m))
 	assert.Nil(t, m["first_oops_s"], "no oops: null")
 	assert.Equal(t, 0.0, m["young_clear_us"], "no division by zero")
+}
+
+// Crashes are counted by class, at most maxClasses of them: the rest
+// under "other".
+func TestCountClass(t *testing.T) {
+	var cs []CrashClass
+	cs = countClass(cs, CrashClass{Where: "f", Why: "a"})
+	cs = countClass(cs, CrashClass{Where: "f", Why: "a"})
+	cs = countClass(cs, CrashClass{Where: "g", Why: "a"})
+	assert.Equal(t, []CrashClass{{"f", "a", 2}, {"g", "a", 1}}, cs)
+	for i := range 3 * maxClasses {
+		cs = countClass(cs, CrashClass{Why: fmt.Sprint(i)})
+	}
+	assert.Len(t, cs, maxClasses)
+	assert.Equal(t, CrashClass{Why: "other", Count: 3*maxClasses - (maxClasses - 3)}, cs[maxClasses-1])
+	total := 0
+	for _, c := range cs {
+		total += c.Count
+	}
+	assert.Equal(t, 3+3*maxClasses, total, "nothing is lost")
+}
+
+// Only a crash on a bounced write fault on a frame that is not an L1 in
+// use is the race's oops.
+func TestIsRaceOops(t *testing.T) {
+	write := &x86.Exception{Vector: x86.VectorPF, ErrorCode: x86.PFPresent | x86.PFWrite}
+	read := &x86.Exception{Vector: x86.VectorPF, ErrorCode: x86.PFPresent}
+	why := "not emulated: frame 0x202 is not an L1 pagetable in use (none, type count 0)"
+	for _, tt := range []struct {
+		name string
+		o    *guestsym.Oops
+		want bool
+	}{
+		{"the race", &guestsym.Oops{Fault: write, NotEmulated: why}, true},
+		{"no report", nil, false},
+		{"a BUG, no fault", &guestsym.Oops{Text: "kernel BUG at lib/xen_pin.c:10!"}, false},
+		{"a read fault", &guestsym.Oops{Fault: read, NotEmulated: why}, false},
+		{"a write the hypervisor refused to validate", &guestsym.Oops{Fault: write, NotEmulated: "not emulated: lock btr would write ..."}, false},
+	} {
+		assert.Equal(t, tt.want, isRaceOops(tt.o), tt.name)
+	}
 }

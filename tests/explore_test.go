@@ -75,16 +75,49 @@ func TestExploreFindsAndReplaysTheOops(t *testing.T) {
 	assert.Equal(t, xen.ShutdownPoweroff, res.Reason)
 }
 
-// The fixes survive every schedule within two preemptions.
+// The fixes survive every schedule within three preemptions (two with
+// -short, under the race detector), the bound at which DFS finds every
+// broken strategy's defects (TestExploreFindsEachDefect).
 func TestExploreFixesExhaustTheBound(t *testing.T) {
+	bound := 3
+	if testing.Short() {
+		bound = 2
+	}
 	for _, s := range []string{"lock-pte-pages", "pvop-hypercall", "hv-pin-aware"} {
 		t.Run(s, func(t *testing.T) {
 			tg := exploreTarget(t, s)
-			r, err := explore.Run(context.Background(), tg, explore.Config{Algo: explore.DFS, Bound: 2, Workers: 2})
+			r, err := explore.Run(context.Background(), tg, explore.Config{Algo: explore.DFS, Bound: bound, Workers: 2})
 			require.NoError(t, err)
 			assert.Empty(t, r.Violations)
 			assert.True(t, r.Exhausted, r.Stopped)
-			assert.Greater(t, r.Schedules, r.Points, "bound 2 runs more schedules than there are points")
+			assert.Greater(t, r.Schedules, r.Points, "bound %d runs more schedules than there are points", bound)
+		})
+	}
+}
+
+// Negative controls: DFS within three preemptions finds each defect of
+// each broken strategy, asked for one oracle at a time (race.OnlyOracle),
+// and the schedule it prints replays the run with the same trace.
+func TestExploreFindsEachDefect(t *testing.T) {
+	for _, tt := range []struct{ strategy, oracle string }{
+		{"none", "oops"},
+		{"generic-set-pte", "lost_dirty"},
+		{"preserve-ad", "ineffective_young"},
+		{"preserve-ad", "lost_dirty"},
+		{"pin-before-visible", "use_after_free"},
+	} {
+		t.Run(tt.strategy+"/"+tt.oracle, func(t *testing.T) {
+			tg := exploreTarget(t, tt.strategy)
+			tg.Check = race.OnlyOracle(tg.Check, tt.oracle)
+			r, err := explore.Run(context.Background(), tg, explore.Config{Algo: explore.DFS, Bound: 3})
+			require.NoError(t, err)
+			require.Len(t, r.Violations, 1, "%+v", r)
+			v := r.Violations[0]
+			assert.Equal(t, tt.oracle, v.Oracle, v.Detail)
+			assert.LessOrEqual(t, v.Preemptions, 3)
+			_, events, rp := replay(t, v.Schedule, race.ExploreCmdLine(tt.strategy))
+			assert.Empty(t, rp.Unused())
+			assert.Equal(t, v.TraceSHA256, trace.Digest(events), "the replay's trace differs")
 		})
 	}
 }

@@ -46,14 +46,19 @@ func runRace(t *testing.T, cfg race.Config) *race.Result {
 		res.IneffectiveYoung, res.UseAfterFree, res.Audits)
 	assert.Zero(t, res.AuditViolations, "audit: %s", res.Audit)
 	assert.NotZero(t, res.Audits, "the audit ran")
-	assert.GreaterOrEqual(t, res.Trials, cfg.Trials)
+	if cfg.Oopses == 0 || res.Oopses < cfg.Oopses {
+		assert.GreaterOrEqual(t, res.Trials, cfg.Trials)
+	}
 	return res
 }
 
 // TestRaceNoneOopses: the 2007 code oopses in ptep_test_and_clear_young
 // on a pagetable frame that is read-only and not pinned.
 func TestRaceNoneOopses(t *testing.T) {
-	res := runRace(t, race.Config{Strategy: "none", Window: raceWindow, Trials: trials(60)})
+	// Up to 60 pairs, until the first oops: under the race detector
+	// (-short) reclaim is many times slower against the guest's window,
+	// and one pin window in thirty or more sees it.
+	res := runRace(t, race.Config{Strategy: "none", Window: raceWindow, Trials: 60, Oopses: 1})
 	require.GreaterOrEqual(t, res.Oopses, 1)
 	require.NotNil(t, res.Oops)
 	assert.Contains(t, []string{"ptep_test_and_clear_young", "ptep_test_and_clear_dirty"}, res.Oops.Function,
@@ -63,16 +68,29 @@ func TestRaceNoneOopses(t *testing.T) {
 }
 
 // TestRaceFixesHold: with the same widened window, the three correct
-// strategies see nothing.
+// strategies see nothing, and each fix's mechanism was at work: reclaim
+// waited on a pte lock a pin held (lock-pte-pages), the young clear was
+// one hypercall (pvop-hypercall), writes to announced frames were
+// emulated (hv-pin-aware).
 func TestRaceFixesHold(t *testing.T) {
-	for _, s := range []string{"lock-pte-pages", "pvop-hypercall", "hv-pin-aware"} {
-		t.Run(s, func(t *testing.T) {
-			res := runRace(t, race.Config{Strategy: s, Window: raceWindow, Trials: trials(200)})
+	for _, tt := range []struct {
+		strategy string
+		engaged  func(*race.Result) bool
+	}{
+		{"lock-pte-pages", func(r *race.Result) bool { return r.PinLockWaits > 0 }},
+		{"pvop-hypercall", func(r *race.Result) bool { return r.YoungClears > 0 && r.ExitsPerYoung < 1.5 }},
+		{"hv-pin-aware", func(r *race.Result) bool { return r.PendingWrites > 0 }},
+	} {
+		t.Run(tt.strategy, func(t *testing.T) {
+			res := runRace(t, race.Config{Strategy: tt.strategy, Window: raceWindow, Trials: trials(200)})
 			assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
+			assert.Zero(t, res.Crashes, "crashes: %+v", res.CrashReasons)
 			assert.Zero(t, res.LostDirty)
 			assert.Zero(t, res.IneffectiveYoung)
 			assert.Zero(t, res.UseAfterFree)
 			assert.NotZero(t, res.YoungClears, "reclaim cleared young ptes")
+			assert.True(t, tt.engaged(res), "the fix's mechanism: %d pte lock waits, %d pending writes, %.2f exits per young clear",
+				res.PinLockWaits, res.PendingWrites, res.ExitsPerYoung)
 		})
 	}
 }
@@ -84,27 +102,29 @@ const lostDirtyPages = 4
 
 func lostDirtyTrials() uint64 {
 	if testing.Short() {
-		return 600
+		return 150
 	}
 	return 400
 }
 
 // TestRaceGenericSetPTELosesDirty: writing back a copy of the pte loses a
-// Dirty bit the MMU set in between, but never oopses. Losses are rare
-// enough that -short runs more pairs, not fewer: the race detector slows
-// the writer more than reclaim, and 600 pairs still see several.
+// Dirty bit the MMU set in between, but never oopses. Since the pin went
+// into the remaps' multicall, most pairs lose one (585 of 600 under the
+// race detector); -short runs 150.
 func TestRaceGenericSetPTELosesDirty(t *testing.T) {
 	res := runRace(t, race.Config{Strategy: "generic-set-pte", Window: raceWindow, Pages: lostDirtyPages, Trials: lostDirtyTrials()})
 	assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
 	assert.NotZero(t, res.LostDirty)
 }
 
-// TestRacePreserveADNeverClearsYoung: PRESERVE_AD keeps every Dirty bit,
-// and every Accessed bit too.
+// TestRacePreserveADNeverClearsYoung: PRESERVE_AD keeps the Accessed bit
+// it was asked to clear. It keeps Dirty too on a pinned table, but not in
+// a pin or unpin window, where Xen's mmu_update stores to a frame that is
+// no pagetable as plainly as the guest would: explore finds that lost
+// Dirty bit (TestExploreFindsEachDefect), stress only rarely.
 func TestRacePreserveADNeverClearsYoung(t *testing.T) {
 	res := runRace(t, race.Config{Strategy: "preserve-ad", Window: raceWindow, Pages: lostDirtyPages, Trials: trials(400)})
 	assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
-	assert.Zero(t, res.LostDirty)
 	assert.NotZero(t, res.IneffectiveYoung)
 }
 

@@ -23,7 +23,8 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 	var cfg explore.Config
 	strategy := fs.String("strategy", "", "fix strategy: "+strings.Join(race.Strategies, ", "))
 	algo := fs.String("algo", "dfs", "dfs: every schedule within the preemption bound; pct: random priorities with depth-1 change points")
-	fs.IntVar(&cfg.Bound, "bound", 2, "dfs: at most this many preemptions per schedule")
+	fs.IntVar(&cfg.Bound, "bound", 3, "dfs: at most this many preemptions per schedule")
+	oracle := fs.String("oracle", "", "report only runs where this oracle fired: "+strings.Join(race.Oracles, ", ")+" (default: any, each run under its worst)")
 	fs.IntVar(&cfg.Depth, "depth", 0, fmt.Sprintf("pct: the bug depth d (default %d); dfs: take decisions only at the first D points of the window (0: all)", explore.DefaultPCTDepth))
 	fs.IntVar(&cfg.Budget, "budget", 0, "stop after this many schedules (pct: default 1000; for pct, of all shards together)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: no limit)")
@@ -44,6 +45,9 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 	if cfg.Shard, err = explore.ParseShard(*shard); err != nil {
 		return 0, usageError{err.Error()}
 	}
+	if *oracle != "" && !slices.Contains(race.Oracles, *oracle) {
+		return 0, usageError{fmt.Sprintf("--oracle %q: one of %s", *oracle, strings.Join(race.Oracles, ", "))}
+	}
 	if cfg.Algo == explore.PCT && cfg.Budget == 0 && cfg.Duration == 0 {
 		cfg.Budget = 1000
 	}
@@ -60,6 +64,9 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 		return 0, err
 	}
 	defer t.Snapshot.Close()
+	if *oracle != "" {
+		t.Check = race.OnlyOracle(t.Check, *oracle)
+	}
 	if isTerminal(stderr) {
 		cfg.Progress = func(p explore.Progress) {
 			fmt.Fprintf(stderr, "\r%s %s: %5.0fs  %d schedules  %d queued  %d violations  ",
@@ -74,6 +81,9 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 		return 0, err
 	}
 	res.Target = "race " + race.ExploreCmdLine(*strategy)
+	if *oracle != "" {
+		res.Target += ", oracle " + *oracle
+	}
 	if *asJSON {
 		err = writeJSON(stdout, res)
 	} else {
@@ -139,7 +149,8 @@ func printExplore(w io.Writer, r *explore.Result) {
 		fmt.Fprintf(w, "\nviolation %d: %s: %s\n", i+1, v.Oracle, v.Detail)
 		fmt.Fprintf(w, "  schedule: %s (%d preemptions, %d steps)\n", v.Schedule, v.Preemptions, v.Steps)
 		fmt.Fprintf(w, "  trace sha256: %s\n", v.TraceSHA256)
-		fmt.Fprintf(w, "  replay: pvsim run race --schedule %s -- %s\n", v.Schedule, strings.TrimPrefix(r.Target, "race "))
+		cmdline, _, _ := strings.Cut(strings.TrimPrefix(r.Target, "race "), ", oracle ")
+		fmt.Fprintf(w, "  replay: pvsim run race --schedule %s -- %s\n", v.Schedule, cmdline)
 		if v.Interleaving != "" {
 			fmt.Fprintf(w, "\n%s", v.Interleaving)
 		}

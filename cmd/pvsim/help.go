@@ -60,7 +60,7 @@ var commands = []command{
 		name: "explore",
 		args: "--strategy S [--algo dfs|pct] [--bound K] [--depth D]\n" +
 			"[--budget N | --duration T] [--seed X] [--workers N]\n" +
-			"[--shard i/N] [--all] [--console] [--json]",
+			"[--shard i/N] [--oracle O] [--all] [--console] [--json]",
 		summary: "search the race kernel's schedules for an oops or a broken oracle",
 		detail: "Runs the race kernel deterministically, in a small configuration, and\n" +
 			"searches its schedules: every schedule within K preemptions (dfs), or\n" +

@@ -12,7 +12,7 @@
 //	           [--ptwr-reps N] [--console] [--json]
 //	pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--depth D]
 //	              [--budget N | --duration T] [--seed X] [--workers N]
-//	              [--shard i/N] [--all] [--console] [--json]
+//	              [--shard i/N] [--oracle O] [--all] [--console] [--json]
 //	pvsim explore merge [--json] RESULT.json...
 //	pvsim list
 //	pvsim bench hypercall [--iters N] [--rounds R] [--baseline-src FILE] [--json]

@@ -111,6 +111,12 @@ func printRace(w io.Writer, r *race.Result) {
 		r.Strategy, r.VCPUs, r.Pages, r.WindowUs, r.Pressure)
 	fmt.Fprintf(w, "%.1fs, %d boots, %d fork+exit pairs, %d pin windows\n", r.Seconds, r.Boots, r.Trials, r.PinWindows)
 	fmt.Fprintf(w, "oopses             %d\n", r.Oopses)
+	if r.Crashes > 0 {
+		fmt.Fprintf(w, "other crashes      %d\n", r.Crashes)
+		for _, c := range r.CrashReasons {
+			fmt.Fprintf(w, "  %d× %s\n", c.Count, c.Why)
+		}
+	}
 	fmt.Fprintf(w, "lost dirty         %d\n", r.LostDirty)
 	fmt.Fprintf(w, "ineffective young  %d\n", r.IneffectiveYoung)
 	fmt.Fprintf(w, "use after free     %d\n", r.UseAfterFree)
@@ -127,6 +133,10 @@ func printRace(w io.Writer, r *race.Result) {
 		fmt.Fprintf(w, "isolated ptwr      %.2f µs (pinned L1): the young clear costs %.2f times it\n", r.PTWritePinnedUs, r.YoungClearRatio)
 	}
 	fmt.Fprintf(w, "fork+exit          %.1f µs\n", r.ForkExitUs)
+	if r.PinLockWaits > 0 || r.PendingWrites > 0 {
+		fmt.Fprintf(w, "fix at work        %d waits on a pte lock a pin held, %d writes emulated to announced frames\n",
+			r.PinLockWaits, r.PendingWrites)
+	}
 	if o := r.Oops; o != nil {
 		where := o.Where
 		if o.Source != "" {

@@ -48,6 +48,12 @@ enum pageflags {
 	PG_dirty,	/* holds data not written back yet */
 	PG_anon,	/* an anonymous page: mapping is its anon_vma */
 	PG_pinned,	/* a pagetable frame of a pinned mm */
+	/*
+	 * Not Linux's: a pte page whose split lock xen_pgd_pin() or
+	 * xen_pgd_unpin() holds (lock-pte-pages), for the race's count of
+	 * reclaim waiting on it.
+	 */
+	PG_pin_locked,
 };
 
 static inline bool PageReserved(const struct page *page)
@@ -105,6 +111,7 @@ PAGEFLAG(LRU, lru)
 PAGEFLAG(Dirty, dirty)
 PAGEFLAG(Anon, anon)
 PAGEFLAG(Pinned, pinned)
+PAGEFLAG(PinLocked, pin_locked)
 
 static inline void set_page_dirty(struct page *page)
 {

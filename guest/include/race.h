@@ -4,8 +4,9 @@
  * the oracles' view of a page.
  *
  * The hypervisor reads race_stats from guest memory by symbol name once
- * the domain has stopped, so its layout is fixed: the assertions pin it.
- * Every field changes with atomic adds only.
+ * the domain has stopped, and each member by name, at the offset the
+ * kernel's DWARF gives it (package race): members may move, but each
+ * counter stays a u64. Every field changes with atomic adds only.
  */
 #ifndef _RACE_H
 #define _RACE_H
@@ -34,24 +35,8 @@ struct race_stats {
 	u64 writes;		/* writes through a child's mapping */
 	u64 freed;		/* pages reclaim freed */
 	u64 young_calls;	/* every ptep_test_and_clear_young() */
+	u64 pin_lock_waits;	/* reclaim found a pte lock a pin or unpin held */
 };
-
-_Static_assert(offsetof(struct race_stats, magic) == 0, "race_stats.magic");
-_Static_assert(offsetof(struct race_stats, strategy) == 8, "race_stats.strategy");
-_Static_assert(offsetof(struct race_stats, forks) == 16, "race_stats.forks");
-_Static_assert(offsetof(struct race_stats, pin_windows) == 24, "race_stats.pin_windows");
-_Static_assert(offsetof(struct race_stats, fork_exit_ns) == 32, "race_stats.fork_exit_ns");
-_Static_assert(offsetof(struct race_stats, young_clears) == 40, "race_stats.young_clears");
-_Static_assert(offsetof(struct race_stats, young_clear_ns) == 48, "race_stats.young_clear_ns");
-_Static_assert(offsetof(struct race_stats, young_clear_exits) == 56, "race_stats.young_clear_exits");
-_Static_assert(offsetof(struct race_stats, lost_dirty) == 64, "race_stats.lost_dirty");
-_Static_assert(offsetof(struct race_stats, ineffective_young) == 72, "race_stats.ineffective_young");
-_Static_assert(offsetof(struct race_stats, use_after_free) == 80, "race_stats.use_after_free");
-_Static_assert(offsetof(struct race_stats, writebacks) == 88, "race_stats.writebacks");
-_Static_assert(offsetof(struct race_stats, writes) == 96, "race_stats.writes");
-_Static_assert(offsetof(struct race_stats, freed) == 104, "race_stats.freed");
-_Static_assert(offsetof(struct race_stats, young_calls) == 112, "race_stats.young_calls");
-_Static_assert(sizeof(struct race_stats) == 120, "race_stats");
 
 extern struct race_stats race_stats;
 

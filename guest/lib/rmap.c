@@ -69,7 +69,12 @@ pte_t *page_check_address(struct page *page, struct mm_struct *mm,
 		return NULL;
 
 	ptl = pte_lockptr(mm, pmd);
-	spin_lock(ptl);
+	if (!spin_trylock(ptl)) {
+		/* lock-pte-pages at work: a pin or unpin holds the pte page. */
+		if (PagePinLocked(container_of(ptl, struct page, ptl)))
+			race_stat_inc(pin_lock_waits);
+		spin_lock(ptl);
+	}
 	if (pte_present(ptep_get(pte)) && pte_page(ptep_get(pte)) == page) {
 		*ptlp = ptl;
 		return pte;

@@ -93,16 +93,23 @@ static bool lock_pte_pages(void)
 	return pv_mmu_strategy == STRATEGY_LOCK_PTE_PAGES;
 }
 
-/* The split pte lock of a pte page (2.6.24's lock_pte). */
+/*
+ * The split pte lock of a pte page (2.6.24's lock_pte), marked as held
+ * by a pin or unpin for the race's count of reclaim waiting on it.
+ */
 static spinlock_t *lock_pte(struct page *page)
 {
 	spin_lock(&page->ptl);
+	SetPagePinLocked(page);
 	return &page->ptl;
 }
 
 static void do_unlock(void *v)
 {
-	spin_unlock(v);
+	spinlock_t *ptl = v;
+
+	ClearPagePinLocked(container_of(ptl, struct page, ptl));
+	spin_unlock(ptl);
 }
 
 /* Queues an mmuext_op on the table at pfn (Linux's xen_do_pin). */
@@ -233,8 +240,8 @@ void xen_pgd_unpin(struct mm_struct *mm)
 
 	BUG_ON(!mm->context.pinned);
 	xen_mc_batch();
-	xen_do_pin(MMUEXT_UNPIN_TABLE, virt_to_pfn(mm->pgd));
 	xen_mc_trace_mark("xen_pgd_unpin phase 1", mfn);
+	xen_do_pin(MMUEXT_UNPIN_TABLE, virt_to_pfn(mm->pgd));
 	xen_pin_window();
 	pgd_walk(mm, unpin_page);
 	xen_mc_trace_mark("xen_pgd_unpin phase 2", mfn);

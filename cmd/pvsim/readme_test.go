@@ -1,0 +1,103 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pvsim/pvsim/race"
+)
+
+// readme is the repository's README.
+func readme(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	return string(b)
+}
+
+// transcript is the output the README shows for the command line cmd: the
+// lines after "$ cmd" up to the next "$ " line or the end of the block.
+func transcript(t *testing.T, doc, cmd string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(doc, "\n$ "+cmd+"\n")
+	require.True(t, ok, "the README shows no %q", cmd)
+	var lines []string
+	for _, l := range strings.Split(after, "\n") {
+		if strings.HasPrefix(l, "$ ") || strings.HasPrefix(l, "```") {
+			break
+		}
+		lines = append(lines, l)
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// timing is the line of a search's output that measures the host: its
+// figures are left out of the comparison.
+var timing = regexp.MustCompile(`(?m)^  \d+ schedules in [0-9.]+s \([0-9.]+/s, (\d+) workers\), reset \d+ µs;`)
+
+func withoutTimes(s string) string {
+	return timing.ReplaceAllString(s, "  N schedules in Ts (R/s, $1 workers), reset U µs;")
+}
+
+// The README's explore transcript is what this build prints, but for the
+// times: the search, the violation, its schedule, trace digest and the
+// drawing of the race.
+func TestREADMEExploreTranscript(t *testing.T) {
+	needKVM(t)
+	want := transcript(t, readme(t), "pvsim explore --strategy none")
+	status, stdout, stderr := pvsim("explore", "--strategy", "none")
+	require.Equal(t, exitViolation, status, stderr)
+	assert.Equal(t, withoutTimes(want), withoutTimes(stdout))
+}
+
+// Every verdict in the README's comparison table is one this build's
+// Judge can give, and names the defects explore finds for the broken
+// strategies that stress sees in the table's time.
+func TestREADMEVerdicts(t *testing.T) {
+	doc := readme(t)
+	_, table, ok := strings.Cut(doc, "\nstrategy            verdict")
+	require.True(t, ok, "no comparison table in the README")
+	table, _, _ = strings.Cut(table, "```")
+	verdicts := map[string]race.Verdict{}
+	for _, l := range strings.Split(table, "\n")[1:] {
+		f := strings.Fields(l)
+		if len(f) < 2 || !strings.Contains(strings.Join(race.Strategies, " "), f[0]) {
+			continue
+		}
+		// The verdict runs up to the first number.
+		var words []string
+		for _, w := range f[1:] {
+			if strings.IndexFunc(w, func(r rune) bool { return r < '0' || r > '9' }) < 0 {
+				break
+			}
+			words = append(words, w)
+		}
+		verdicts[f[0]] = race.Verdict(strings.Join(words, " "))
+	}
+	require.Len(t, verdicts, len(race.Strategies))
+	for s, want := range map[string][]race.Verdict{
+		"none":               {race.VerdictRaces},
+		"generic-set-pte":    {race.VerdictLosesDirty},
+		"preserve-ad":        {race.VerdictNeverYoung},
+		"pin-before-visible": {},
+		"lock-pte-pages":     {race.VerdictCorrect},
+		"pvop-hypercall":     {race.VerdictCorrect},
+		"hv-pin-aware":       {race.VerdictCorrect},
+	} {
+		for _, d := range want {
+			assert.True(t, verdicts[s].Has(d), "%s: README verdict %q lacks %q", s, verdicts[s], d)
+		}
+	}
+	for s, v := range verdicts {
+		for _, d := range strings.Split(string(v), "; ") {
+			assert.Contains(t, []race.Verdict{race.VerdictAudit, race.VerdictRaces, race.VerdictCrashes, race.VerdictUseAfter,
+				race.VerdictLosesDirty, race.VerdictNeverYoung, race.VerdictCorrect, race.VerdictInconclusive}, race.Verdict(d),
+				"%s: %q is no verdict of this build", s, d)
+		}
+	}
+}
