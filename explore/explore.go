@@ -48,6 +48,9 @@ type Violation struct {
 	// exit trace's digest (trace.Digest), which a replay matches.
 	Steps       uint64 `json:"steps"`
 	TraceSHA256 string `json:"trace_sha256"`
+	// FoundAt is how many schedules this search (this shard) had run when
+	// it found the violation, this one included.
+	FoundAt int `json:"found_at,omitempty"`
 }
 
 // Algo is a search algorithm.
@@ -268,6 +271,7 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	if cfg.Shard.Index == 0 {
 		s.schedules++
 		if v != nil {
+			v.FoundAt = s.schedules
 			s.violations = append(s.violations, *v)
 		}
 	}
@@ -367,6 +371,7 @@ func (s *search) finished(v *Violation, err error) {
 		}
 		s.stop("error")
 	case v != nil:
+		v.FoundAt = s.schedules
 		s.violations = append(s.violations, *v)
 		if !s.cfg.All {
 			s.stop("violation found")

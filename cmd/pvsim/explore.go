@@ -34,8 +34,12 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.BoolVar(&cfg.All, "all", false, "keep searching after the first violation")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	console := fs.Bool("console", false, "copy the guest console of the boot to the snapshot point to stderr")
+	all := fs.Bool("all-strategies", false, "search every strategy for each of its defects: the smallest bound, the schedules DFS ran to find it, and how many of 10 PCT seeds find it within --budget (default 1000); for the fixes, the bound exhausted")
 	if help, err := parseFlagsOnly(fs, args); help || err != nil {
 		return exitOK, err
+	}
+	if *all {
+		return exploreAll(cfg, *asJSON, stdout, stderr)
 	}
 	if !slices.Contains(race.Strategies, *strategy) {
 		return 0, usageError{fmt.Sprintf("explore needs --strategy, one of %s (not %q)", strings.Join(race.Strategies, ", "), *strategy)}
@@ -163,4 +167,29 @@ func printExplore(w io.Writer, r *explore.Result) {
 	case len(r.Violations) == 0:
 		fmt.Fprintf(w, "\nno violation so far; not exhausted: %s\n", r.Stopped)
 	}
+}
+
+// exploreAll is explore --all-strategies: one table of every strategy's
+// defects as the explorer finds them.
+func exploreAll(cfg explore.Config, asJSON bool, stdout, stderr io.Writer) (int, error) {
+	if cfg.Bound < 0 || cfg.Workers < 1 {
+		return 0, usageError{"--bound must be at least 0 and --workers at least 1"}
+	}
+	budget := cfg.Budget
+	if budget == 0 {
+		budget = 1000
+	}
+	ac := race.ExploreAllConfig{Bound: cfg.Bound, Workers: cfg.Workers, PCTSeeds: 10, PCTBudget: budget}
+	if isTerminal(stderr) {
+		ac.Start = func(s string) { fmt.Fprintf(stderr, "exploring %s...\n", s) }
+	}
+	fs, err := race.ExploreAll(context.Background(), ac)
+	if err != nil {
+		return 0, err
+	}
+	if asJSON {
+		return exitOK, writeJSON(stdout, fs)
+	}
+	fmt.Fprintf(stdout, "explore, every strategy: dfs to preemption bound %d (every schedule), then pct, 10 seeds of at most %d schedules, for each defect alone\n\n", cfg.Bound, budget)
+	return exitOK, race.WriteDefectTable(stdout, fs)
 }

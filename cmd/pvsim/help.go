@@ -58,7 +58,7 @@ var commands = []command{
 	},
 	{
 		name: "explore",
-		args: "--strategy S [--algo dfs|pct] [--bound K] [--depth D]\n" +
+		args: "[--strategy S | --all-strategies] [--algo dfs|pct] [--bound K] [--depth D]\n" +
 			"[--budget N | --duration T] [--seed X] [--workers N]\n" +
 			"[--shard i/N] [--oracle O] [--all] [--console] [--json]",
 		summary: "search the race kernel's schedules for an oops or a broken oracle",

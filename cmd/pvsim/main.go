@@ -10,7 +10,7 @@
 //	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W]
 //	           [--pages P] [--pressure] [--audit] [--audit-every D] [--marks]
 //	           [--ptwr-reps N] [--console] [--json]
-//	pvsim explore --strategy S [--algo dfs|pct] [--bound K] [--depth D]
+//	pvsim explore [--strategy S | --all-strategies] [--algo dfs|pct] [--bound K] [--depth D]
 //	              [--budget N | --duration T] [--seed X] [--workers N]
 //	              [--shard i/N] [--oracle O] [--all] [--console] [--json]
 //	pvsim explore merge [--json] RESULT.json...
