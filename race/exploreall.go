@@ -148,7 +148,11 @@ func WriteDefectTable(w io.Writer, fs []DefectFinding) error {
 		if f.PCTSeeds > 0 {
 			pct = fmt.Sprintf("%d/%d", f.PCTHits, f.PCTSeeds)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d schedules\t%s\t%s\n", f.Strategy, f.Oracle, f.MinBound, f.FoundAt, pct, f.Schedule)
+		after := fmt.Sprintf("%d schedules", f.FoundAt)
+		if f.FoundAt == 1 {
+			after = "1 schedule"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", f.Strategy, f.Oracle, f.MinBound, after, pct, f.Schedule)
 	}
 	return tw.Flush()
 }
