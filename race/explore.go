@@ -124,7 +124,7 @@ func CheckRun(d *hv.Domain, res hv.Result, runErr error) (*explore.Violation, er
 		case v == nil:
 			v = &explore.Violation{Oracle: o.oracle, Detail: fmt.Sprintf("%d %s", o.n, o.what)}
 		default:
-			v.Detail += fmt.Sprintf("; also %s: %d %s", o.oracle, o.n, o.what)
+			v.Detail += fmt.Sprintf("%s%d %s", alsoFired(o.oracle), o.n, o.what)
 		}
 	}
 	return v, nil
@@ -148,11 +148,27 @@ func OnlyOracle(check func(*hv.Domain, hv.Result, error) (*explore.Violation, er
 		case v.Oracle == oracle, !slices.Contains(Oracles, v.Oracle):
 			return v, nil
 		}
-		_, also, ok := strings.Cut(v.Detail, "also "+oracle+": ")
+		also, ok := firedIn(v, oracle)
 		if !ok {
 			return nil, nil
 		}
-		also, _, _ = strings.Cut(also, ";")
-		return &explore.Violation{Oracle: oracle, Detail: also + " (and " + v.Oracle + ": " + strings.SplitN(v.Detail, ";", 2)[0] + ")"}, nil
+		worst, _ := firedIn(v, v.Oracle)
+		return &explore.Violation{Oracle: oracle, Detail: also + " (and " + v.Oracle + ": " + worst + ")"}, nil
 	}
+}
+
+// alsoFired is how CheckRun's detail names another oracle that fired in
+// the run than the worst, its Oracle.
+func alsoFired(oracle string) string { return "; also " + oracle + ": " }
+
+// firedIn reports whether oracle fired in v's run, as its worst oracle or
+// one its detail names (alsoFired), and what it saw.
+func firedIn(v *explore.Violation, oracle string) (detail string, ok bool) {
+	if v.Oracle == oracle {
+		detail, _, _ = strings.Cut(v.Detail, "; also ")
+		return detail, true
+	}
+	_, detail, ok = strings.Cut(v.Detail, alsoFired(oracle))
+	detail, _, _ = strings.Cut(detail, ";")
+	return detail, ok
 }

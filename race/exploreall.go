@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/pvsim/pvsim/explore"
@@ -106,7 +105,7 @@ func findings(strategy string, r *explore.Result) []DefectFinding {
 	for _, o := range Oracles {
 		var f *DefectFinding
 		for _, v := range r.Violations {
-			if v.Oracle != o && !strings.Contains(v.Detail, "also "+o+": ") {
+			if _, ok := firedIn(&v, o); !ok {
 				continue
 			}
 			if f == nil {

@@ -32,3 +32,22 @@ func TestFindings(t *testing.T) {
 	assert.Contains(t, b.String(), "bound 3 exhausted: 2964 schedules")
 	assert.Contains(t, b.String(), "lost_dirty")
 }
+
+// firedIn reads back what CheckRun writes: the worst oracle, and the
+// others its detail names.
+func TestFiredIn(t *testing.T) {
+	v := &explore.Violation{Oracle: "lost_dirty",
+		Detail: "1 Dirty bits lost" + alsoFired("ineffective_young") + "2 young clears that left the pte young"}
+	for _, tt := range []struct {
+		oracle, detail string
+		ok             bool
+	}{
+		{"lost_dirty", "1 Dirty bits lost", true},
+		{"ineffective_young", "2 young clears that left the pte young", true},
+		{"use_after_free", "", false},
+	} {
+		d, ok := firedIn(v, tt.oracle)
+		assert.Equal(t, tt.ok, ok, tt.oracle)
+		assert.Equal(t, tt.detail, d, tt.oracle)
+	}
+}
