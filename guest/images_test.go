@@ -53,7 +53,7 @@ var kernelTests = []struct {
 	{"privop", []string{"native_write_cr3"}},
 	{"ptwr", []string{"ptep_test_and_clear_young"}},
 	{"ptwr-oops", []string{"ptep_test_and_clear_young", "kernel_main", "page_fault_oops"}},
-	{"race", []string{"ptep_test_and_clear_young", "ptep_test_and_clear_dirty",
+	{"race", []string{"ptep_test_and_clear_young", "try_to_unmap_one", "try_to_free_pages",
 		"ptep_get_and_clear", "xen_pgd_pin", "xen_pgd_unpin", "kswapd", "secondary_main"}},
 	{"shutdown", nil},
 	{"tlb-shootdown", []string{"secondary_main"}},

@@ -13,8 +13,13 @@ import (
 
 // verdictRank places the verdicts on the chart's vertical axis, correct
 // at the bottom; a verdict of several defects goes on its worst one's row.
-var verdictRank = []Verdict{VerdictCorrect, VerdictInconclusive, VerdictNeverYoung, VerdictLosesDirty,
-	VerdictUseAfter, VerdictCrashes, VerdictRaces, VerdictAudit}
+var verdictRank = func() []Verdict {
+	r := []Verdict{VerdictCorrect, VerdictInconclusive}
+	for i := len(Defects) - 1; i >= 0; i-- {
+		r = append(r, Defects[i].Verdict)
+	}
+	return r
+}()
 
 func rank(v Verdict) int {
 	worst, _, _ := strings.Cut(string(v), "; ")

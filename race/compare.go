@@ -15,14 +15,16 @@ import (
 // VerdictInconclusive.
 type Verdict string
 
-// The defects, worst first.
+// The defects' verdicts.
 const (
 	VerdictAudit      Verdict = "audit violation" // the hypervisor broke its own invariants
 	VerdictRaces      Verdict = "races"           // oopses in a pin or unpin window
 	VerdictCrashes    Verdict = "crashes"         // BUG, panic or a refused hypercall
 	VerdictUseAfter   Verdict = "use-after-free"
 	VerdictLosesDirty Verdict = "loses dirty bits"
+	VerdictForkNoMem  Verdict = "forks fail for memory"
 	VerdictNeverYoung Verdict = "never clears young"
+	VerdictHidden     Verdict = "reclaim blocked by hidden mappings"
 )
 
 const (
@@ -30,36 +32,53 @@ const (
 	VerdictInconclusive Verdict = "inconclusive" // too few pin windows to say
 )
 
+// Defect is one thing a strategy can get wrong: the oracle that sees it,
+// the verdict that names it, and how often a run saw it.
+type Defect struct {
+	// Oracle is its name in `pvsim explore`, and Verdict in a verdict.
+	Oracle  string
+	Verdict Verdict
+	// Count is how often r saw it.
+	Count func(r *Result) uint64
+	// stat is the kernel's counter of it in race_stats, and what it
+	// counts in CheckRun's words; 0 for the defects the hypervisor sees.
+	stat int
+	what string
+}
+
+// Defects are every defect, worst first: the order of a verdict's words.
+var Defects = []Defect{
+	{Oracle: "audit", Verdict: VerdictAudit, Count: func(r *Result) uint64 { return uint64(r.AuditViolations) }},
+	{Oracle: "oops", Verdict: VerdictRaces, Count: func(r *Result) uint64 { return uint64(r.Oopses) }},
+	{Oracle: "crash", Verdict: VerdictCrashes, Count: func(r *Result) uint64 { return uint64(r.Crashes) }},
+	{Oracle: "use_after_free", Verdict: VerdictUseAfter, Count: func(r *Result) uint64 { return r.UseAfterFree },
+		stat: statUseAfterFree, what: "freed pages still mapped"},
+	{Oracle: "lost_dirty", Verdict: VerdictLosesDirty, Count: func(r *Result) uint64 { return r.LostDirty },
+		stat: statLostDirty, what: "Dirty bits lost"},
+	{Oracle: "fork_nomem", Verdict: VerdictForkNoMem, Count: func(r *Result) uint64 { return r.ForkNoMem },
+		stat: statForkNoMem, what: "forks that failed for memory"},
+	{Oracle: "ineffective_young", Verdict: VerdictNeverYoung, Count: func(r *Result) uint64 { return r.IneffectiveYoung },
+		stat: statIneffectiveYoung, what: "young clears that left the pte young"},
+	{Oracle: "reclaim_hidden", Verdict: VerdictHidden, Count: func(r *Result) uint64 { return r.ReclaimHidden },
+		stat: statReclaimHidden, what: "pages reclaim could not free for a mapping hidden from the reverse map"},
+}
+
 // minWindows is how many pin windows a run needs before "correct" means
 // anything.
 const minWindows = 100
 
-// Judge gives the verdict of r: every oracle that fired, worst first, from
+// Judge gives the verdict of r: every defect a run saw, worst first, from
 // what was measured.
 func Judge(r *Result) Verdict {
-	var v Verdict
-	for _, d := range []struct {
-		fired bool
-		v     Verdict
-	}{
-		{r.AuditViolations > 0, VerdictAudit},
-		{r.Oopses > 0, VerdictRaces},
-		{r.Crashes > 0, VerdictCrashes},
-		{r.UseAfterFree > 0, VerdictUseAfter},
-		{r.LostDirty > 0, VerdictLosesDirty},
-		{r.IneffectiveYoung > 0, VerdictNeverYoung},
-	} {
-		if !d.fired {
-			continue
+	var words []string
+	for _, d := range Defects {
+		if d.Count(r) > 0 {
+			words = append(words, string(d.Verdict))
 		}
-		if v != "" {
-			v += "; "
-		}
-		v += d.v
 	}
 	switch {
-	case v != "":
-		return v
+	case len(words) > 0:
+		return Verdict(strings.Join(words, "; "))
 	case r.PinWindows < minWindows:
 		return VerdictInconclusive
 	}
@@ -112,13 +131,14 @@ type CompareConfig struct {
 }
 
 // StrategyConfig is how a comparison runs strategy s: each where its
-// verdict shows, so pin-before-visible under memory pressure; none with
-// trace marks, for the interleaving of its first oops.
+// verdict shows, so pin-before-visible short of memory as it forks (Hugh
+// Dickins' objection to it); none with trace marks, for the interleaving
+// of its first oops.
 func (c *CompareConfig) StrategyConfig(s string) Config {
 	return Config{
 		Strategy: s, VCPUs: c.VCPUs, Duration: c.Duration, Trials: c.Trials,
-		Pressure: s == "pin-before-visible",
-		Marks:    s == "none", KeepOops: s == "none",
+		LowMem: s == "pin-before-visible",
+		Marks:  s == "none", KeepOops: s == "none",
 		Audit: c.Audit, AuditInterval: c.AuditInterval, Progress: c.Progress,
 	}
 }
@@ -167,20 +187,20 @@ func (c *Comparison) rank() {
 // WriteTable prints the comparison as a table.
 func (c *Comparison) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "strategy\tverdict\toopses\tlost dirty\tineffective young\tuse after free\taudit\tpin windows\tyoung clear µs\t× cheapest\tfork+exit µs\texits/young clear")
+	fmt.Fprintln(tw, "strategy\tverdict\toopses\tlost dirty\tineffective young\tuse after free\treclaim hidden\tforks failed\taudit\tpin windows\tyoung clear µs\t× cheapest\tfork+exit µs\texits/young clear")
 	for _, e := range c.Entries {
 		ratio := "-"
 		if e.YoungClearRatio > 0 {
 			ratio = fmt.Sprintf("%.2f", e.YoungClearRatio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%s\t%.0f\t%.2f\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%s\t%.0f\t%.2f\n",
 			e.Strategy, e.Verdict, e.Oopses, e.LostDirty, e.IneffectiveYoung, e.UseAfterFree,
-			e.AuditViolations, e.PinWindows, e.YoungClearUs, ratio, e.ForkExitUs, e.ExitsPerYoung)
+			e.ReclaimHidden, e.ForkNoMem, e.AuditViolations, e.PinWindows, e.YoungClearUs, ratio, e.ForkExitUs, e.ExitsPerYoung)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	note := fmt.Sprintf("%s per strategy, %d vCPUs; pin-before-visible under memory pressure; none with trace marks", c.PerStrategy(), c.VCPUs)
+	note := fmt.Sprintf("%s per strategy, %d vCPUs; pin-before-visible short of memory at fork (lowmem); none with trace marks", c.PerStrategy(), c.VCPUs)
 	if c.Cheapest != "" {
 		note += "; × cheapest: young clear cost over " + c.Cheapest + "'s"
 	}

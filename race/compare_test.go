@@ -20,6 +20,23 @@ func TestVerdictHas(t *testing.T) {
 	assert.False(t, VerdictCorrect.Has(VerdictRaces))
 }
 
+// Every defect has an oracle and a verdict of its own, and every verdict
+// word Judge can give is one of them.
+func TestDefects(t *testing.T) {
+	oracles, verdicts := map[string]bool{}, map[Verdict]bool{}
+	for _, d := range Defects {
+		assert.False(t, oracles[d.Oracle], "oracle %s twice", d.Oracle)
+		assert.False(t, verdicts[d.Verdict], "verdict %q twice", d.Verdict)
+		assert.NotContains(t, string(d.Verdict), ";")
+		oracles[d.Oracle], verdicts[d.Verdict] = true, true
+		if d.stat != 0 {
+			assert.NotEmpty(t, d.what, d.Oracle)
+			assert.Equal(t, d.Oracle, statNames[d.stat], "a kernel oracle is named after its counter")
+		}
+	}
+	assert.Len(t, verdictRank, len(Defects)+2)
+}
+
 func TestJudge(t *testing.T) {
 	tests := []struct {
 		r    Result
@@ -34,6 +51,10 @@ func TestJudge(t *testing.T) {
 		{Result{PinWindows: 5000, UseAfterFree: 2, Oopses: 1}, "races; use-after-free"},
 		{Result{PinWindows: 10, Crashes: 1}, VerdictCrashes},
 		{Result{PinWindows: 5000, Oopses: 1, Crashes: 2, AuditViolations: 1}, "audit violation; races; crashes"},
+		{Result{PinWindows: 5000, ReclaimHidden: 7}, VerdictHidden},
+		{Result{PinWindows: 5000, ReclaimHidden: 7, ForkNoMem: 2}, "forks fail for memory; reclaim blocked by hidden mappings"},
+		{Result{PinWindows: 0, ForkNoMem: 2}, VerdictForkNoMem},
+		{Result{PinWindows: 5000, ForkNoMem: 1, IneffectiveYoung: 3, LostDirty: 1}, "loses dirty bits; forks fail for memory; never clears young"},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, Judge(&tt.r), "%+v", tt.r)
@@ -69,9 +90,9 @@ func TestCompareTable(t *testing.T) {
 	lines := strings.Split(b.String(), "\n")
 	require.Len(t, lines, 7)
 	assert.Equal(t, []string{"strategy", "verdict", "oopses", "lost", "dirty"}, strings.Fields(lines[0])[:5])
-	assert.Equal(t, []string{"none", "races", "40", "0", "0", "0", "0", "4000", "200.0", "1.25", "3300", "1.96"}, strings.Fields(lines[1]))
+	assert.Equal(t, []string{"none", "races", "40", "0", "0", "0", "0", "0", "0", "4000", "200.0", "1.25", "3300", "1.96"}, strings.Fields(lines[1]))
 	assert.Equal(t, []string{"generic-set-pte", "loses", "dirty", "bits", "0", "3"}, strings.Fields(lines[2])[:6])
-	assert.Equal(t, []string{"lock-pte-pages", "correct", "0", "0", "0", "0", "0", "5000", "160.0", "1.00", "3230", "1.91"}, strings.Fields(lines[4]))
+	assert.Equal(t, []string{"lock-pte-pages", "correct", "0", "0", "0", "0", "0", "0", "0", "5000", "160.0", "1.00", "3230", "1.91"}, strings.Fields(lines[4]))
 	assert.Contains(t, lines[5], "young clear cost over lock-pte-pages's")
 }
 

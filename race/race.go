@@ -55,8 +55,9 @@ type Config struct {
 	// VCPUs: vCPU 0 forks and exits; the others reclaim and write. At
 	// least 2.
 	VCPUs int
-	// The run ends after Duration, or after Trials fork+exit pairs when
-	// Trials is set, or once Oopses oopses were seen when that is set.
+	// The run ends after Duration, or after Trials forks (each a fork
+	// and exit, or a fork that failed for memory) when Trials is set, or
+	// once Oopses oopses were seen when that is set.
 	Duration time.Duration
 	Trials   uint64
 	Oopses   int
@@ -64,8 +65,12 @@ type Config struct {
 	Window time.Duration
 	// Pages is the number of pages each child maps.
 	Pages int
-	// Pressure makes reclaim free every page it scans.
+	// Pressure makes reclaim unmap and free the pages it finds old.
 	Pressure bool
+	// LowMem makes memory short as each fork starts, so that the child's
+	// last tables come only from reclaiming the pages fork is copying
+	// (the kernel's lowmem=1).
+	LowMem bool
 	// Audit re-checks the hypervisor's invariants after MMU operations,
 	// at most once per AuditInterval (0: after every one); a violation is
 	// counted and the domain booted again.
@@ -99,6 +104,7 @@ type Result struct {
 	Pages      int     `json:"pages"`
 	WindowUs   float64 `json:"window_us"`
 	Pressure   bool    `json:"pressure"`
+	LowMem     bool    `json:"lowmem"`
 	Seconds    float64 `json:"seconds"`
 	Boots      int     `json:"boots"`
 	Trials     uint64  `json:"trials"`
@@ -106,17 +112,23 @@ type Result struct {
 	Oopses     int     `json:"oopses"`
 	// Crashes counts the crashes that were no such oops: a BUG, a panic,
 	// a hypercall the hypervisor refused.
-	Crashes          int      `json:"crashes"`
-	LostDirty        uint64   `json:"lost_dirty"`
-	IneffectiveYoung uint64   `json:"ineffective_young"`
-	UseAfterFree     uint64   `json:"use_after_free"`
-	AuditViolations  int      `json:"audit_violations"`
-	Audits           uint64   `json:"audits"`
-	FirstOopsS       *float64 `json:"first_oops_s"`
-	YoungClearUs     float64  `json:"young_clear_us"`
-	ForkExitUs       float64  `json:"fork_exit_us"`
-	ExitsPerYoung    float64  `json:"exits_per_young_clear"`
-	YoungClears      uint64   `json:"young_clears"`
+	Crashes          int    `json:"crashes"`
+	LostDirty        uint64 `json:"lost_dirty"`
+	IneffectiveYoung uint64 `json:"ineffective_young"`
+	UseAfterFree     uint64 `json:"use_after_free"`
+	// ReclaimHidden counts the pages reclaim unmapped from every pte the
+	// reverse map reaches and could not free, because a pte out of the
+	// reverse map (a child's, during fork or exit) still mapped them;
+	// ForkNoMem the forks that failed for memory.
+	ReclaimHidden   uint64   `json:"reclaim_hidden"`
+	ForkNoMem       uint64   `json:"fork_nomem"`
+	AuditViolations int      `json:"audit_violations"`
+	Audits          uint64   `json:"audits"`
+	FirstOopsS      *float64 `json:"first_oops_s"`
+	YoungClearUs    float64  `json:"young_clear_us"`
+	ForkExitUs      float64  `json:"fork_exit_us"`
+	ExitsPerYoung   float64  `json:"exits_per_young_clear"`
+	YoungClears     uint64   `json:"young_clears"`
 	// PTWritePinnedUs is `pvsim bench ptwr`'s pinned figure measured in
 	// the same process after the race (Config aside: the caller sets it),
 	// and YoungClearRatio is YoungClearUs over it: what the race's
@@ -139,6 +151,9 @@ type Result struct {
 	Writebacks    uint64 `json:"writebacks"`
 	Writes        uint64 `json:"writes"`
 	Freed         uint64 `json:"freed"`
+	// DirectReclaimed counts the pages allocations reclaimed themselves,
+	// short of free frames.
+	DirectReclaimed uint64 `json:"direct_reclaimed"`
 	// Oops describes the first oops: the faulting function and the fault.
 	Oops *OopsReport `json:"oops,omitempty"`
 	// OopsClasses sorts the oopses by where they faulted and why the
@@ -243,6 +258,9 @@ const (
 	statFreed
 	statYoungCalls
 	statPinLockWaits
+	statReclaimHidden
+	statForkNoMem
+	statDirectReclaimed
 	nrStats
 )
 
@@ -254,8 +272,13 @@ var statNames = [nrStats]string{
 	statYoungClearExits: "young_clear_exits", statLostDirty: "lost_dirty",
 	statIneffectiveYoung: "ineffective_young", statUseAfterFree: "use_after_free",
 	statWritebacks: "writebacks", statWrites: "writes", statFreed: "freed", statYoungCalls: "young_calls",
-	statPinLockWaits: "pin_lock_waits",
+	statPinLockWaits: "pin_lock_waits", statReclaimHidden: "reclaim_hidden", statForkNoMem: "fork_nomem",
+	statDirectReclaimed: "direct_reclaimed",
 }
+
+// forks counts the forks the kernel made: those completed with their
+// exit, and those that failed for memory.
+func (s *stats) forks() uint64 { return s[statForks] + s[statForkNoMem] }
 
 // statsMagic is race_stats.magic once the kernel runs.
 const statsMagic = 0x7276736d69737670
@@ -322,8 +345,12 @@ func (c *Config) CmdLine(iters uint64) string {
 	if c.Marks {
 		marks = 1
 	}
-	return fmt.Sprintf("strategy=%s pages=%d window=%d pressure=%d marks=%d iters=%d",
-		c.Strategy, c.Pages, c.Window.Microseconds(), pressure, marks, iters)
+	lowmem := 0
+	if c.LowMem {
+		lowmem = 1
+	}
+	return fmt.Sprintf("strategy=%s pages=%d window=%d pressure=%d lowmem=%d marks=%d iters=%d",
+		c.Strategy, c.Pages, c.Window.Microseconds(), pressure, lowmem, marks, iters)
 }
 
 // Check fills in defaults and checks the configuration.
@@ -345,6 +372,12 @@ func (c *Config) Check() error {
 	}
 	if c.Window < 0 {
 		return errors.New("a negative window")
+	}
+	switch {
+	case c.LowMem && c.Pressure:
+		return errors.New("lowmem and pressure together: reclaim could free the parent's pages before a fork, leaving it nothing to reclaim; the fork reclaims for itself under lowmem")
+	case c.LowMem && c.Pages < 2:
+		return fmt.Errorf("lowmem with %d pages: it needs 2 or more, one each side of the 1 GiB line", c.Pages)
 	}
 	if c.Duration <= 0 && c.Trials == 0 {
 		return errors.New("give a duration or a number of trials")
@@ -397,7 +430,7 @@ type runner struct {
 }
 
 func (r *runner) done() bool {
-	if r.cfg.Trials > 0 && r.total[statForks] >= r.cfg.Trials {
+	if r.cfg.Trials > 0 && r.total.forks() >= r.cfg.Trials {
 		return true
 	}
 	if r.cfg.Oopses > 0 && r.oopses >= r.cfg.Oopses {
@@ -423,7 +456,7 @@ func (r *runner) loop(ctx context.Context) error {
 func (r *runner) boot(ctx context.Context) error {
 	iters := uint64(0)
 	if r.cfg.Trials > 0 {
-		iters = r.cfg.Trials - r.total[statForks]
+		iters = r.cfg.Trials - r.total.forks()
 	}
 	d, err := hv.New(hv.Config{
 		Name: KernelName, Kernel: r.kernel.ELF, VCPUs: r.cfg.VCPUs,
@@ -522,16 +555,16 @@ func (r *runner) watch(ctx context.Context, d *hv.Domain, cancel context.CancelC
 		case <-tick.C:
 		}
 		s, _ := readStats(d) // zero until the kernel runs
-		if now := [3]uint64{s[statForks], s[statYoungCalls], s[statWrites]}; now != last {
+		if now := [3]uint64{s.forks(), s[statYoungCalls], s[statWrites]}; now != last {
 			last, lastChange = now, time.Now()
 		}
 		if time.Since(lastChange) > stallTime {
-			cancel(fmt.Errorf("boot %d stalled: no fork and exit, reclaim or write in %v (%d fork+exit pairs so far)", r.boots, stallTime, s[statForks]))
+			cancel(fmt.Errorf("boot %d stalled: no fork, reclaim or write in %v (%d forks so far)", r.boots, stallTime, s.forks()))
 			return
 		}
 		if r.cfg.Progress != nil {
 			p := r.progress()
-			p.Trials += s[statForks]
+			p.Trials += s.forks()
 			p.PinWindows += s[statPinWindows]
 			r.cfg.Progress(p)
 		}
@@ -539,7 +572,7 @@ func (r *runner) watch(ctx context.Context, d *hv.Domain, cancel context.CancelC
 }
 
 func (r *runner) progress() Progress {
-	return Progress{Elapsed: time.Since(r.start), Trials: r.total[statForks], PinWindows: r.total[statPinWindows],
+	return Progress{Elapsed: time.Since(r.start), Trials: r.total.forks(), PinWindows: r.total[statPinWindows],
 		Oopses: r.oopses, Boots: r.boots}
 }
 
@@ -588,12 +621,13 @@ func (r *runner) result() *Result {
 	t := r.total
 	res := &Result{
 		Strategy: r.cfg.Strategy, VCPUs: r.cfg.VCPUs, Pages: r.cfg.Pages,
-		WindowUs: float64(r.cfg.Window) / float64(time.Microsecond), Pressure: r.cfg.Pressure,
+		WindowUs: float64(r.cfg.Window) / float64(time.Microsecond), Pressure: r.cfg.Pressure, LowMem: r.cfg.LowMem,
 		Seconds: time.Since(r.start).Seconds(), Boots: r.boots,
-		Trials: t[statForks], PinWindows: t[statPinWindows], Oopses: r.oopses,
+		Trials: t.forks(), PinWindows: t[statPinWindows], Oopses: r.oopses,
 		Crashes: r.crashes, OopsClasses: r.oopsClasses, CrashReasons: r.crashReasons,
 		PinLockWaits: t[statPinLockWaits], PendingWrites: r.pendingWrites,
 		LostDirty: t[statLostDirty], IneffectiveYoung: t[statIneffectiveYoung], UseAfterFree: t[statUseAfterFree],
+		ReclaimHidden: t[statReclaimHidden], ForkNoMem: t[statForkNoMem], DirectReclaimed: t[statDirectReclaimed],
 		AuditViolations: r.audits, Audits: r.auditsRun, YoungClears: t[statYoungClears],
 		Writebacks: t[statWritebacks], Writes: t[statWrites], Freed: t[statFreed],
 		YoungCalls: t[statYoungCalls], Oops: r.oops, Audit: r.audit, FirstOops: r.rec,

@@ -66,6 +66,8 @@ func TestConfigCheck(t *testing.T) {
 		{"too many pages", Config{Strategy: "none", Pages: 65, Duration: time.Second}, "65 pages"},
 		{"no end", Config{Strategy: "none"}, "duration or a number of trials"},
 		{"negative window", Config{Strategy: "none", Window: -1, Trials: 1}, "negative window"},
+		{"lowmem under pressure", Config{Strategy: "none", LowMem: true, Pressure: true, Trials: 1}, "lowmem and pressure together"},
+		{"lowmem on one page", Config{Strategy: "none", LowMem: true, Pages: 1, Trials: 1}, "lowmem with 1 pages"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +86,9 @@ func TestConfigCheck(t *testing.T) {
 
 func TestCmdLine(t *testing.T) {
 	c := Config{Strategy: "hv-pin-aware", Pages: 8, Window: 50 * time.Microsecond, Pressure: true}
-	assert.Equal(t, "strategy=hv-pin-aware pages=8 window=50 pressure=1 marks=0 iters=7", c.CmdLine(7))
+	assert.Equal(t, "strategy=hv-pin-aware pages=8 window=50 pressure=1 lowmem=0 marks=0 iters=7", c.CmdLine(7))
+	c = Config{Strategy: "pin-before-visible", Pages: 16, LowMem: true, Marks: true}
+	assert.Equal(t, "strategy=pin-before-visible pages=16 window=0 pressure=0 lowmem=1 marks=1 iters=0", c.CmdLine(0))
 }
 
 // TestResult checks the derived figures and the JSON field names that
@@ -106,7 +110,8 @@ func TestResult(t *testing.T) {
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(b, &m))
 	for _, k := range []string{"strategy", "trials", "pin_windows", "oopses", "lost_dirty", "ineffective_young",
-		"use_after_free", "audit_violations", "first_oops_s", "young_clear_us", "fork_exit_us", "exits_per_young_clear"} {
+		"use_after_free", "reclaim_hidden", "fork_nomem", "direct_reclaimed", "lowmem", "audit_violations", "first_oops_s",
+		"young_clear_us", "fork_exit_us", "exits_per_young_clear"} {
 		assert.Contains(t, m, k)
 	}
 	assert.Equal(t, 4.0, m["trials"])

@@ -104,7 +104,8 @@ func TestExploreFindsEachDefect(t *testing.T) {
 		{"generic-set-pte", "lost_dirty"},
 		{"preserve-ad", "ineffective_young"},
 		{"preserve-ad", "lost_dirty"},
-		{"pin-before-visible", "use_after_free"},
+		{"pin-before-visible", "fork_nomem"},
+		{"pin-before-visible", "reclaim_hidden"},
 	} {
 		t.Run(tt.strategy+"/"+tt.oracle, func(t *testing.T) {
 			tg := exploreTarget(t, tt.strategy)

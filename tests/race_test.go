@@ -46,6 +46,8 @@ func runRace(t *testing.T, cfg race.Config) *race.Result {
 		res.IneffectiveYoung, res.UseAfterFree, res.Audits)
 	assert.Zero(t, res.AuditViolations, "audit: %s", res.Audit)
 	assert.NotZero(t, res.Audits, "the audit ran")
+	// Reclaim frees no page a pte maps, whatever the strategy.
+	assert.Zero(t, res.UseAfterFree, "use after free")
 	if cfg.Oopses == 0 || res.Oopses < cfg.Oopses {
 		assert.GreaterOrEqual(t, res.Trials, cfg.Trials)
 	}
@@ -61,8 +63,7 @@ func TestRaceNoneOopses(t *testing.T) {
 	res := runRace(t, race.Config{Strategy: "none", Window: raceWindow, Trials: 60, Oopses: 1})
 	require.GreaterOrEqual(t, res.Oopses, 1)
 	require.NotNil(t, res.Oops)
-	assert.Contains(t, []string{"ptep_test_and_clear_young", "ptep_test_and_clear_dirty"}, res.Oops.Function,
-		"a reclaim bit operation on a pte: %+v", res.Oops)
+	assert.Equal(t, "ptep_test_and_clear_young", res.Oops.Function, "reclaim's young clear: %+v", res.Oops)
 	assert.Contains(t, res.Oops.NotEmulated, "is not an L1 pagetable in use")
 	assert.Contains(t, res.Oops.Fault, "lock btr")
 }
@@ -87,7 +88,8 @@ func TestRaceFixesHold(t *testing.T) {
 			assert.Zero(t, res.Crashes, "crashes: %+v", res.CrashReasons)
 			assert.Zero(t, res.LostDirty)
 			assert.Zero(t, res.IneffectiveYoung)
-			assert.Zero(t, res.UseAfterFree)
+			assert.Zero(t, res.ReclaimHidden)
+			assert.Zero(t, res.ForkNoMem)
 			assert.NotZero(t, res.YoungClears, "reclaim cleared young ptes")
 			assert.True(t, tt.engaged(res), "the fix's mechanism: %d pte lock waits, %d pending writes, %.2f exits per young clear",
 				res.PinLockWaits, res.PendingWrites, res.ExitsPerYoung)
@@ -128,12 +130,46 @@ func TestRacePreserveADNeverClearsYoung(t *testing.T) {
 	assert.NotZero(t, res.IneffectiveYoung)
 }
 
-// TestRacePinBeforeVisibleUseAfterFree: linking the child into the
-// reverse map only after the pin hides its mappings from reclaim, which
-// frees pages the child still maps.
-func TestRacePinBeforeVisibleUseAfterFree(t *testing.T) {
-	res := runRace(t, race.Config{Strategy: "pin-before-visible", Window: raceWindow, Pressure: true, Trials: trials(40)})
-	assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
-	assert.NotZero(t, res.UseAfterFree)
-	assert.NotZero(t, res.Freed)
+// TestRacePinBeforeVisibleHidesMappings: linking the child into the
+// reverse map only after the pin (and out of it before the unpin) hides
+// the child's mappings from reclaim, Hugh Dickins' objection: reclaim
+// unmaps pages from the parent that it cannot free, since the child's
+// hidden pte still maps them, and, short of memory at fork (lowmem), the
+// child's last tables cannot be had by reclaiming the pages being copied,
+// so the fork fails. Nothing is freed while mapped: no use after free,
+// under kswapd's pressure either (where how often kswapd meets a fork's
+// hidden window is left to chance, and only logged). A fix in the lowmem
+// configuration forks every time, its tables coming from reclaim.
+func TestRacePinBeforeVisibleHidesMappings(t *testing.T) {
+	const any = -1 // not asserted
+	for _, tt := range []struct {
+		name          string
+		cfg           race.Config
+		hidden, nomem int // 1: > 0, 0: none, any
+	}{
+		{"pressure", race.Config{Strategy: "pin-before-visible", Pressure: true, Trials: trials(200)}, any, 0},
+		{"lowmem", race.Config{Strategy: "pin-before-visible", LowMem: true, Trials: trials(100)}, 1, 1},
+		{"lowmem-fix", race.Config{Strategy: "lock-pte-pages", LowMem: true, Trials: trials(100)}, 0, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runRace(t, tt.cfg)
+			t.Logf("%d pages reclaim could not free for hidden mappings, %d forks failed, %d pages reclaimed by allocations, %d freed",
+				res.ReclaimHidden, res.ForkNoMem, res.DirectReclaimed, res.Freed)
+			assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
+			assert.Zero(t, res.Crashes, "crashes: %+v", res.CrashReasons)
+			for _, c := range []struct {
+				what string
+				want int
+				n    uint64
+			}{{"reclaim_hidden", tt.hidden, res.ReclaimHidden}, {"fork_nomem", tt.nomem, res.ForkNoMem}} {
+				if c.want != any {
+					assert.Equal(t, c.want == 1, c.n > 0, "%s %d", c.what, c.n)
+				}
+			}
+			if tt.cfg.LowMem {
+				assert.NotZero(t, res.DirectReclaimed, "the child's tables came from reclaim")
+				assert.NotZero(t, res.Freed, "reclaim freed pages")
+			}
+		})
+	}
 }

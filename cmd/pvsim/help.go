@@ -50,11 +50,13 @@ var commands = []command{
 	{
 		name: "race",
 		args: "--strategy S [--vcpus N] [--duration D | --trials N] [--window W]\n" +
-			"[--pages P] [--pressure] [--audit] [--audit-every D] [--marks]\n" +
+			"[--pages P] [--pressure] [--lowmem] [--audit] [--audit-every D] [--marks]\n" +
 			"[--ptwr-reps N] [--console] [--json]",
 		summary: "run the fork/exit pinning against page reclaim race under fix strategy S",
 		detail: "Runs the race, rebooting after each oops, and counts what each oracle\n" +
-			"saw: oopses, lost Dirty bits, ineffective young-clears, use-after-free.",
+			"saw: oopses, lost Dirty bits, ineffective young-clears, use-after-free,\n" +
+			"pages reclaim could not free for a mapping hidden from the reverse map,\n" +
+			"forks that failed for memory.",
 	},
 	{
 		name: "explore",

@@ -8,7 +8,7 @@
 //	pvsim compare [--duration D | --trials N] [--vcpus N] [--audit] [--audit-every D]
 //	              [--json] [--out DIR]
 //	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W]
-//	           [--pages P] [--pressure] [--audit] [--audit-every D] [--marks]
+//	           [--pages P] [--pressure] [--lowmem] [--audit] [--audit-every D] [--marks]
 //	           [--ptwr-reps N] [--console] [--json]
 //	pvsim explore [--strategy S | --all-strategies] [--algo dfs|pct] [--bound K] [--depth D]
 //	              [--budget N | --duration T] [--seed X] [--workers N]

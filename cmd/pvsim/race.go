@@ -20,10 +20,11 @@ func cmdRace(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Strategy, "strategy", "", "fix strategy: "+strings.Join(race.Strategies, ", "))
 	fs.IntVar(&cfg.VCPUs, "vcpus", race.DefaultVCPUs, "vCPUs: vCPU 0 forks and exits, the others reclaim and write")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "how long to run, rebooting after each oops")
-	fs.Uint64Var(&cfg.Trials, "trials", 0, "run this many fork+exit pairs instead of for --duration")
+	fs.Uint64Var(&cfg.Trials, "trials", 0, "run this many forks (each with its exit, or failed for memory) instead of for --duration")
 	fs.DurationVar(&cfg.Window, "window", 0, "delay between the two phases of each pin and unpin (e.g. 50us)")
 	fs.IntVar(&cfg.Pages, "pages", race.DefaultPages, "pages each child maps (1-64)")
-	fs.BoolVar(&cfg.Pressure, "pressure", false, "memory pressure: reclaim unmaps and frees every page it scans")
+	fs.BoolVar(&cfg.Pressure, "pressure", false, "memory pressure: reclaim unmaps and frees the pages it finds old")
+	fs.BoolVar(&cfg.LowMem, "lowmem", false, "short of memory at each fork: the child's last tables come only from reclaiming the pages being copied")
 	registerAudit(fs.FlagSet, &cfg.Audit, &cfg.AuditInterval)
 	fs.BoolVar(&cfg.Marks, "marks", false, "have the kernel record trace marks (one exit each)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -46,7 +47,7 @@ func cmdRace(args []string, stdout, stderr io.Writer) error {
 	}
 	if isTerminal(stderr) {
 		cfg.Progress = func(p race.Progress) {
-			fmt.Fprintf(stderr, "\r%s: %5.0fs  %d fork+exit  %d pin windows  %d oopses  ",
+			fmt.Fprintf(stderr, "\r%s: %5.0fs  %d forks  %d pin windows  %d oopses  ",
 				cfg.Strategy, p.Elapsed.Seconds(), p.Trials, p.PinWindows, p.Oopses)
 		}
 	}
@@ -107,9 +108,9 @@ func isTerminal(w io.Writer) bool {
 }
 
 func printRace(w io.Writer, r *race.Result) {
-	fmt.Fprintf(w, "strategy %s: %d vCPUs, %d pages per child, window %gµs, pressure %v\n",
-		r.Strategy, r.VCPUs, r.Pages, r.WindowUs, r.Pressure)
-	fmt.Fprintf(w, "%.1fs, %d boots, %d fork+exit pairs, %d pin windows\n", r.Seconds, r.Boots, r.Trials, r.PinWindows)
+	fmt.Fprintf(w, "strategy %s: %d vCPUs, %d pages per child, window %gµs, pressure %v, lowmem %v\n",
+		r.Strategy, r.VCPUs, r.Pages, r.WindowUs, r.Pressure, r.LowMem)
+	fmt.Fprintf(w, "%.1fs, %d boots, %d forks, %d pin windows\n", r.Seconds, r.Boots, r.Trials, r.PinWindows)
 	fmt.Fprintf(w, "oopses             %d\n", r.Oopses)
 	if r.Crashes > 0 {
 		fmt.Fprintf(w, "other crashes      %d\n", r.Crashes)
@@ -120,6 +121,8 @@ func printRace(w io.Writer, r *race.Result) {
 	fmt.Fprintf(w, "lost dirty         %d\n", r.LostDirty)
 	fmt.Fprintf(w, "ineffective young  %d\n", r.IneffectiveYoung)
 	fmt.Fprintf(w, "use after free     %d\n", r.UseAfterFree)
+	fmt.Fprintf(w, "reclaim hidden     %d pages reclaim could not free: a pte out of the reverse map mapped them\n", r.ReclaimHidden)
+	fmt.Fprintf(w, "forks failed       %d for memory (%d pages reclaimed by allocations)\n", r.ForkNoMem, r.DirectReclaimed)
 	fmt.Fprintf(w, "audit violations   %d (%d audits)\n", r.AuditViolations, r.Audits)
 	if r.FirstOopsS != nil {
 		fmt.Fprintf(w, "first oops after   %.2fs\n", *r.FirstOopsS)

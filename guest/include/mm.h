@@ -35,7 +35,7 @@ struct page {
 	struct anon_vma *mapping;
 	unsigned long index;
 	spinlock_t ptl;			/* a pte page's split page-table lock */
-	/* On the free list while free; on the LRU or the anon pool. */
+	/* On the free list while free; on the LRU while anonymous. */
 	struct list_head lru;
 	/* How often reclaim has freed the page: the use-after-free oracle. */
 	u64 free_seq;
@@ -167,11 +167,13 @@ pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long address);
 /* Maps a fresh anonymous page at every pte of vma that is none. */
 void make_pages_present(struct vm_area_struct *vma);
 
-/* fork: the child's ptes for vma, copied from the parent's. */
-void copy_page_range(struct mm_struct *dst_mm, struct mm_struct *src_mm,
-		     struct vm_area_struct *vma);
-/* Counts a mapping of every page vma maps, after the fact. */
-void vma_dup_rmap(struct vm_area_struct *vma);
+/*
+ * fork: the child's ptes for vma, copied from the parent's; -ENOMEM when
+ * a table cannot be allocated, with the ptes copied so far left for
+ * exit to clear.
+ */
+int copy_page_range(struct mm_struct *dst_mm, struct mm_struct *src_mm,
+		    struct vm_area_struct *vma);
 
 /* exit: clears every pte of the mm's vmas, then frees its tables. */
 void unmap_vmas(struct mm_struct *mm);
@@ -180,9 +182,20 @@ void free_pgtables(struct mm_struct *mm);
 /* Sets up mem_map and the free list; called from start_kernel(). */
 void mem_init(void);
 
-/* A zeroed frame, or NULL when none is left. */
+/*
+ * A zeroed frame. When none is free, reclaims pages itself
+ * (try_to_free_pages()) and tries again; NULL when that freed none.
+ */
 struct page *alloc_page(void);
 void __free_page(struct page *page);
+
+/*
+ * Not Linux's: keeps all but nr_left free frames off the free list, as if
+ * the rest of memory were in use, until release_held_pages(). The race
+ * kernel's lowmem= makes fork run short of memory with it.
+ */
+void hold_free_pages(unsigned long nr_left);
+void release_held_pages(void);
 
 /* The same, by linear-map address; 0 means none. free_page(0) is a no-op. */
 unsigned long get_zeroed_page(void);

@@ -29,6 +29,12 @@ struct vm_area_struct {
 	/* Every vma that may map pages of this one's, for the reverse map. */
 	struct anon_vma *anon_vma;
 	struct list_head anon_vma_node;	/* under anon_vma->lock */
+	/*
+	 * The oracles' (race.h): whether the vma has ptes the reverse map
+	 * cannot reach, and its place on their list of such vmas.
+	 */
+	bool hidden;
+	struct list_head hidden_node;
 };
 
 typedef struct {
@@ -49,11 +55,11 @@ struct mm_struct {
 
 	/*
 	 * The oracles, per page of the vma (race.h): the page's free_seq
-	 * when the mm came to map it, and the mm's word of the page as the
-	 * last writeback saw it.
+	 * when the mm came to map it, and the mm's word of the page then,
+	 * when the pte was clean.
 	 */
 	u64 map_seq[MAX_RACE_PAGES];
-	u64 written_back[MAX_RACE_PAGES];
+	u64 clean_word[MAX_RACE_PAGES];
 };
 
 /* The kernel's own mm: swapper_pg_dir. */

@@ -29,12 +29,10 @@ extern const char *const pv_mmu_strategy_names[NR_STRATEGIES];
 
 struct pv_mmu_ops {
 	/*
-	 * Clear Accessed, Dirty or the whole entry, returning whether the
-	 * bit was set or what the entry held.
+	 * Clear Accessed or the whole entry, returning whether the bit was
+	 * set or what the entry held.
 	 */
 	int (*ptep_test_and_clear_young)(struct vm_area_struct *vma,
-					 unsigned long addr, pte_t *ptep);
-	int (*ptep_test_and_clear_dirty)(struct vm_area_struct *vma,
 					 unsigned long addr, pte_t *ptep);
 	pte_t (*ptep_get_and_clear)(struct mm_struct *mm, unsigned long addr,
 				    pte_t *ptep);
@@ -70,19 +68,7 @@ static inline void flush_tlb_page(struct vm_area_struct *vma,
 	pv_mmu_ops.flush_tlb_page(vma, addr);
 }
 
-int ptep_test_and_clear_dirty(struct vm_area_struct *vma, unsigned long addr,
-			      pte_t *ptep);
 pte_t ptep_get_and_clear(struct mm_struct *mm, unsigned long addr,
 			 pte_t *ptep);
-
-static inline int ptep_clear_flush_young(struct vm_area_struct *vma,
-					 unsigned long addr, pte_t *ptep)
-{
-	int young = ptep_test_and_clear_young(vma, addr, ptep);
-
-	if (young)
-		flush_tlb_page(vma, addr);
-	return young;
-}
 
 #endif /* _PARAVIRT_H */

@@ -36,6 +36,9 @@ struct race_stats {
 	u64 freed;		/* pages reclaim freed */
 	u64 young_calls;	/* every ptep_test_and_clear_young() */
 	u64 pin_lock_waits;	/* reclaim found a pte lock a pin or unpin held */
+	u64 reclaim_hidden;	/* oracle: lib/race.c */
+	u64 fork_nomem;		/* forks that failed for memory */
+	u64 direct_reclaimed;	/* pages an allocation reclaimed itself */
 };
 
 extern struct race_stats race_stats;
@@ -61,14 +64,19 @@ static inline u64 *page_slot(struct page *page, struct mm_struct *mm)
 /*
  * The oracles (lib/race.c). index is the page's offset in its vma.
  *
- * mm came to map page at index, whose free_seq was then free_seq; mm's
- * word of the page counts as written back as it is now.
+ * mm came to map page at index, through a clean pte, whose free_seq was
+ * then free_seq.
  */
 void race_note_mapped(struct mm_struct *mm, unsigned long index,
 		      struct page *page, u64 free_seq);
 
-/* Writeback has just cleared Dirty in mm's pte of page and flushed. */
-void race_note_written_back(struct mm_struct *mm, struct page *page);
+/*
+ * vma's ptes are out of the reverse map from now on (it was never linked,
+ * or is unlinked), or back in it: pin-before-visible, around the pin
+ * and the unpin. The ptes stay until race_note_visible().
+ */
+void race_note_hidden(struct vm_area_struct *vma);
+void race_note_visible(struct vm_area_struct *vma);
 
 /*
  * A young clear of *ptep found it young; seq and mask are mm's
@@ -77,8 +85,14 @@ void race_note_written_back(struct mm_struct *mm, struct page *page);
 void race_check_young(struct mm_struct *mm, unsigned long seq,
 		      unsigned long mask, pte_t *ptep);
 
-/* exit cleared pte, present, of page at index in mm. */
-void race_check_zap(struct mm_struct *mm, unsigned long index, pte_t pte,
-		    struct page *page);
+/*
+ * pte, present, of page at index in mm was cleared: by exit, or by
+ * reclaim unmapping the page.
+ */
+void race_check_unmapped(struct mm_struct *mm, unsigned long index, pte_t pte,
+			 struct page *page);
+
+/* try_to_unmap() left page mapped. */
+void race_check_unmap_failed(struct page *page);
 
 #endif /* _RACE_H */

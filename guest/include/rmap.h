@@ -58,10 +58,17 @@ pte_t *page_check_address(struct page *page, struct mm_struct *mm,
 /* How many ptes mapping page were young; clears them. */
 int page_referenced(struct page *page);
 
-/* Writes back the page's dirty ptes, clearing them; returns how many. */
-int page_mkclean(struct page *page);
+/* What try_to_unmap() did, with Linux 2.6.23's values. */
+enum {
+	SWAP_SUCCESS = 0,	/* nothing maps the page any more */
+	SWAP_AGAIN = 1,		/* a pte the walk did not clear maps it */
+	SWAP_FAIL = 2,		/* a pte was young again: keep the page */
+};
 
-/* Clears every pte the reverse map knows for page. */
-void try_to_unmap(struct page *page);
+/*
+ * Clears every pte the reverse map knows for page, moving Dirty to the
+ * page, unless one is young.
+ */
+int try_to_unmap(struct page *page);
 
 #endif /* _RMAP_H */

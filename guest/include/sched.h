@@ -11,10 +11,16 @@ extern spinlock_t mmlist_lock;
 /* Sets up init_mm; before any other mm. */
 void fork_init(void);
 
-/* A new mm with a user-less pgd and no vmas, one user, on the mmlist. */
+/*
+ * A new mm with a user-less pgd and no vmas, one user, on the mmlist;
+ * NULL when out of memory.
+ */
 struct mm_struct *mm_alloc(void);
 
-/* fork's copy of oldmm: its vmas, ptes and reverse map, pinned. */
+/*
+ * fork's copy of oldmm: its vmas, ptes and reverse map, pinned; NULL
+ * when out of memory, with what was copied torn down.
+ */
 struct mm_struct *dup_mm(struct mm_struct *oldmm);
 
 /* Drops a user; the last one tears the mm down and frees it. */

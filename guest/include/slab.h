@@ -7,7 +7,7 @@
 
 #include <types.h>
 
-/* A zeroed object of at most PAGE_SIZE bytes; panics when out of memory. */
+/* A zeroed object of at most PAGE_SIZE bytes, or NULL when out of memory. */
 void *kzalloc(size_t size);
 void kfree(const void *objp);
 

@@ -1,11 +1,7 @@
 /*
  * Reclaim of anonymous pages (lib/vmscan.c): one LRU list, scanned by
- * kswapd(), and the pool reclaimed pages go to.
- *
- * A reclaimed page is not handed back to the page allocator: a pte that
- * the reverse map did not know of may still map it, and as a pagetable
- * frame it would make the hypervisor refuse the pin that validates it.
- * Anonymous pages come from the pool first.
+ * kswapd() and by allocations that find no free frame. A reclaimed page
+ * goes back to the page allocator: it is freed only once nothing maps it.
  */
 #ifndef _SWAP_H
 #define _SWAP_H
@@ -16,17 +12,23 @@
 
 /* Pages isolated from the LRU per pass. */
 #define SWAP_CLUSTER_MAX	32UL
+/* The first of direct reclaim's priorities; it ends at 0. */
+#define DEF_PRIORITY		12
 
 void lru_cache_add(struct page *page);
 
-/* A zeroed, clean page for anonymous memory: from the pool, or a fresh one. */
-struct page *alloc_anon_page(void);
+/*
+ * Direct reclaim, for an allocation that found no free frame: scans the
+ * LRU until it frees pages, at most DEF_PRIORITY + 1 times; returns how
+ * many it freed.
+ */
+unsigned long try_to_free_pages(void);
 
 /*
  * Scans the LRU: passes times over the pages on it, or for ever when
  * passes is 0. Every page scanned has its young ptes cleared
- * (page_referenced) and is written back; under pressure every page is
- * also unmapped and, once nothing maps it, freed.
+ * (page_referenced); under pressure a page that was not young is also
+ * unmapped and, once nothing maps it, written out and freed.
  */
 void kswapd(bool pressure, unsigned long passes);
 

@@ -15,9 +15,19 @@
  * wrong in race_stats, which the hypervisor reads once the domain stops;
  * a bounced write fault on a pte oopses and ends the domain.
  *
+ * With lowmem=1 memory is short as each fork starts: the vma straddles a
+ * 1 GiB line by one page, and all but the frames fork needs up to the
+ * first pte page of the child are held back (hold_free_pages()), so that
+ * the child's pmd and pte page beyond the line come only from reclaiming
+ * pages, the parent's, which the fork has by then copied but one. Hugh
+ * Dickins' objection to pin-before-visible is what happens then. The
+ * fork reclaims for itself (try_to_free_pages()); kswapd only ages pages
+ * then, since with pressure=1 it could free the parent's pages first.
+ *
  * Options: strategy= (none), pages= (16, at most MAX_RACE_PAGES),
  * window= (us between the phases of a pin or unpin, 0), pressure= (0),
- * iters= (fork+exit pairs, 0: until stopped), marks= (0: trace marks),
+ * lowmem= (0), iters= (forks, completed with their exit or failed,
+ * 0: until stopped), marks= (0: trace marks),
  * passes= (reclaim passes per reclaiming vCPU, each over every page on
  * the LRU once, 0: until stopped), live= (children kept alive, 2, at
  * most MAX_LIVE). With iters and passes both set, vCPU0 powers off only
@@ -46,10 +56,17 @@
 #include <xen/mmu.h>
 #include <xen/pvsim.h>
 
-PVSIM_DESCRIPTION("fork/exit pinning and unpinning pagetables against reclaim and writers, per strategy=; counts lost Dirty bits, ineffective young clears and use-after-free in race_stats");
+PVSIM_DESCRIPTION("fork/exit pinning and unpinning pagetables against reclaim and writers, per strategy=; counts lost Dirty bits, ineffective young clears, use-after-free, pages reclaim could not free for hidden mappings and forks that failed for memory in race_stats");
 
 #define USER_BASE	0x400000UL
 #define MAX_LIVE	8
+
+/*
+ * With lowmem=1, the frames a fork takes before the child's tables beyond
+ * the 1 GiB line: its task_struct, mm_struct, pgd and vma, and the pud,
+ * pmd and pte page of the first range.
+ */
+#define LOWMEM_FORK_FRAMES	7
 
 /* What fork makes of a process here: an mm on the list of live children. */
 struct task_struct {
@@ -63,6 +80,7 @@ static DEFINE_SPINLOCK(live_lock);
 static unsigned int nr_live;
 
 static struct mm_struct *parent;
+static unsigned long user_base = USER_BASE;
 static unsigned long nr_pages;
 static bool pressure;
 static unsigned long passes;
@@ -121,9 +139,11 @@ static struct mm_struct *create_init_mm(void)
 	struct mm_struct *mm = mm_alloc();
 	struct vm_area_struct *vma = kzalloc(sizeof(*vma));
 
+	if (!mm || !vma)
+		panic("race: out of memory for the init process");
 	vma->vm_mm = mm;
-	vma->vm_start = USER_BASE;
-	vma->vm_end = USER_BASE + nr_pages * PAGE_SIZE;
+	vma->vm_start = user_base;
+	vma->vm_end = user_base + nr_pages * PAGE_SIZE;
 	vma->vm_page_prot = PAGE_SHARED;
 	INIT_LIST_HEAD(&vma->anon_vma_node);
 	mm->mmap = vma;
@@ -144,22 +164,30 @@ static void touch_pages(void)
 
 	switch_mm(&init_mm, parent);
 	for (i = 0; i < nr_pages; i++)
-		get_user_word((const u64 *)(USER_BASE + i * PAGE_SIZE));
+		get_user_word((const u64 *)(user_base + i * PAGE_SIZE));
 	switch_mm(parent, &init_mm);
 }
 
-static void do_fork(void)
+/* Returns whether the fork succeeded; it fails for memory alone. */
+static bool do_fork(void)
 {
 	struct task_struct *p = kzalloc(sizeof(*p));
 	u64 start = rdtsc();
 
-	p->mm = dup_mm(parent);
+	if (p)
+		p->mm = dup_mm(parent);
+	if (!p || !p->mm) {
+		kfree(p);
+		race_stat_inc(fork_nomem);
+		return false;
+	}
 	p->fork_ns = elapsed_ns(start);
 
 	spin_lock(&live_lock);
 	list_add_tail(&p->sibling, &live_children);
 	spin_unlock(&live_lock);
 	nr_live++;
+	return true;
 }
 
 /* Once off the list no writer picks the child; those that did finish. */
@@ -195,9 +223,9 @@ static void write_child(struct mm_struct *home, struct mm_struct *mm)
 
 	switch_mm(home, mm);
 	for (i = 0; i < nr_pages; i++)
-		get_user_word((const u64 *)(USER_BASE + i * PAGE_SIZE + mm_slot_offset(mm)));
+		get_user_word((const u64 *)(user_base + i * PAGE_SIZE + mm_slot_offset(mm)));
 	for (i = 0; i < nr_pages; i++) {
-		addr = USER_BASE + i * PAGE_SIZE + mm_slot_offset(mm);
+		addr = user_base + i * PAGE_SIZE + mm_slot_offset(mm);
 		if (!inc_user_word((u64 *)addr))
 			race_stat_inc(writes);
 	}
@@ -244,11 +272,13 @@ void secondary_main(void)
 
 static void print_stats(void)
 {
-	printk("race: strategy=%s forks=%lu pin_windows=%lu lost_dirty=%lu ineffective_young=%lu use_after_free=%lu writebacks=%lu writes=%lu freed=%lu young_clears=%lu/%lu young_clear_ns=%lu young_clear_exits=%lu fork_exit_ns=%lu\n",
+	printk("race: strategy=%s forks=%lu fork_nomem=%lu pin_windows=%lu lost_dirty=%lu ineffective_young=%lu use_after_free=%lu reclaim_hidden=%lu writebacks=%lu writes=%lu freed=%lu direct_reclaimed=%lu young_clears=%lu/%lu young_clear_ns=%lu young_clear_exits=%lu fork_exit_ns=%lu\n",
 	       pv_mmu_strategy_names[race_stats.strategy], race_stats.forks,
-	       race_stats.pin_windows, race_stats.lost_dirty,
-	       race_stats.ineffective_young, race_stats.use_after_free,
+	       race_stats.fork_nomem, race_stats.pin_windows,
+	       race_stats.lost_dirty, race_stats.ineffective_young,
+	       race_stats.use_after_free, race_stats.reclaim_hidden,
 	       race_stats.writebacks, race_stats.writes, race_stats.freed,
+	       race_stats.direct_reclaimed,
 	       race_stats.young_clears, race_stats.young_calls,
 	       race_stats.young_clear_ns, race_stats.young_clear_exits,
 	       race_stats.fork_exit_ns);
@@ -262,6 +292,7 @@ void kernel_main(void)
 	unsigned long live = get_option_ulong("live", def->live);
 	unsigned long window = get_option_ulong("window", 0);
 	bool marks = get_option_ulong("marks", def->marks);
+	bool lowmem = get_option_ulong("lowmem", 0);
 	unsigned int nr_cpus = num_possible_cpus();
 	bool writers = nr_cpus > 2;
 	const char *strategy;
@@ -275,6 +306,12 @@ void kernel_main(void)
 		panic("race: pages=%lu: want 1 to %d", nr_pages, MAX_RACE_PAGES);
 	if (live > MAX_LIVE)
 		panic("race: live=%lu: want at most %d", live, MAX_LIVE);
+	if (lowmem && nr_pages < 2)
+		panic("race: lowmem=1 needs pages=2 or more, one each side of the 1 GiB line");
+	if (lowmem && pressure)
+		panic("race: lowmem=1 with pressure=1: kswapd could free the parent's pages before a fork, leaving it nothing to reclaim");
+	if (lowmem)
+		user_base = PUD_SIZE - (nr_pages - 1) * PAGE_SIZE;
 
 	paravirt_set_strategy(strategy);
 	race_stats.strategy = pv_mmu_strategy;
@@ -287,9 +324,9 @@ void kernel_main(void)
 	if (!pvclock_present())
 		printk("race: no pvclock: times are not measured\n");
 
-	printk("race: strategy=%s pages=%lu window=%lu pressure=%d passes=%lu live=%lu vcpus=%u%s\n",
+	printk("race: strategy=%s pages=%lu window=%lu pressure=%d lowmem=%d passes=%lu live=%lu vcpus=%u%s\n",
 	       pv_mmu_strategy_names[pv_mmu_strategy], nr_pages, window,
-	       pressure, passes, live, nr_cpus,
+	       pressure, lowmem, passes, live, nr_cpus,
 	       pvsim_deterministic ? " deterministic" : "");
 
 	fork_init();
@@ -299,15 +336,20 @@ void kernel_main(void)
 	smp_init();
 	pvsim_sched_point("race begin", smp_processor_id());
 
-	while (!iters || READ_ONCE(race_stats.forks) < iters) {
+	while (!iters || READ_ONCE(race_stats.forks) +
+			 READ_ONCE(race_stats.fork_nomem) < iters) {
 		make_pages_present(parent->mmap);
 		touch_pages();
+		if (lowmem)
+			hold_free_pages(LOWMEM_FORK_FRAMES);
 		do_fork();
+		if (lowmem)
+			release_held_pages();
 		if (live && nr_live > live)
 			exit_oldest();
 		if (!writers)
 			writer_pass(&init_mm);
-		if (!live)
+		if (!live && nr_live)
 			exit_oldest();
 	}
 	/* The reclaimers are the odd vCPUs. */

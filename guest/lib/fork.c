@@ -1,17 +1,21 @@
 /*
- * fork's side of an mm: mm_alloc(), dup_mm() and the last mmput(), in
- * Linux's order. dup_mmap() links each copied vma into the reverse map
- * before it copies the ptes, and pins the child (arch_dup_mmap()) last:
- * reclaim reaches the child's ptes all through the pin.
+ * fork's side of an mm: mm_alloc(), dup_mm() and the last mmput(), as
+ * Linux 2.6.23's kernel/fork.c. dup_mmap() links each copied vma into the
+ * reverse map before it copies the ptes, and pins the child
+ * (arch_dup_mmap()) last: reclaim reaches the child's ptes all through
+ * the pin. A fork that runs out of memory tears the child down with
+ * mmput(), as dup_mm() does.
  */
 #include <atomic.h>
 #include <kernel.h>
 #include <mm.h>
 #include <mmu_context.h>
 #include <paravirt.h>
+#include <race.h>
 #include <rmap.h>
 #include <sched.h>
 #include <slab.h>
+#include <xen/errno.h>
 #include <xen/pvsim.h>
 
 struct mm_struct init_mm;
@@ -30,9 +34,15 @@ struct mm_struct *mm_alloc(void)
 {
 	struct mm_struct *mm = kzalloc(sizeof(*mm));
 
+	if (!mm)
+		return NULL;
+	mm->pgd = pgd_alloc(mm);
+	if (!mm->pgd) {
+		kfree(mm);
+		return NULL;
+	}
 	atomic_set(&mm->mm_users, 1);
 	mm->id = atomic_add_return(1, &last_mm_id);
-	mm->pgd = pgd_alloc(mm);
 
 	spin_lock(&mmlist_lock);
 	list_add_tail(&mm->mmlist, &init_mm.mmlist);
@@ -40,50 +50,65 @@ struct mm_struct *mm_alloc(void)
 	return mm;
 }
 
-static void dup_mmap(struct mm_struct *mm, struct mm_struct *oldmm)
+/*
+ * pin-before-visible links the copies into the reverse map only once the
+ * child is pinned, as the October 2007 proposal asked: until then, reclaim
+ * cannot reach the child's ptes, and a page they map stays mapped however
+ * often reclaim unmaps it from the parent.
+ */
+static int dup_mmap(struct mm_struct *mm, struct mm_struct *oldmm)
 {
 	bool pin_first = pv_mmu_strategy == STRATEGY_PIN_BEFORE_VISIBLE;
 	struct vm_area_struct *mpnt, *tmp, **pprev = &mm->mmap;
+	int retval;
 
 	trace_mark("dup_mmap", mm->id);
 	for (mpnt = oldmm->mmap; mpnt; mpnt = mpnt->vm_next) {
 		tmp = kzalloc(sizeof(*tmp));
+		if (!tmp)
+			return -ENOMEM;
 		*tmp = *mpnt;
 		tmp->vm_mm = mm;
 		tmp->vm_next = NULL;
+		tmp->hidden = false;
 		INIT_LIST_HEAD(&tmp->anon_vma_node);
-		/* From here on, reclaim finds the child's ptes. */
 		if (!pin_first) {
+			/* From here on, reclaim finds the child's ptes. */
 			trace_mark("anon_vma_link", mm->id);
 			anon_vma_link(tmp);
+		} else {
+			race_note_hidden(tmp);
 		}
 		*pprev = tmp;
 		pprev = &tmp->vm_next;
-		copy_page_range(mm, oldmm, mpnt);
+		retval = copy_page_range(mm, oldmm, mpnt);
+		if (retval)
+			return retval;
 	}
 
 	trace_mark("arch_dup_mmap", mm->id);
 	arch_dup_mmap(oldmm, mm);
 
-	/*
-	 * pin-before-visible: only the pinned child goes into the reverse
-	 * map, its mappings counted then. Until now reclaim could free a
-	 * page the child maps: nothing told it of the child's pte.
-	 */
 	if (pin_first) {
 		for (tmp = mm->mmap; tmp; tmp = tmp->vm_next) {
 			trace_mark("anon_vma_link", mm->id);
 			anon_vma_link(tmp);
-			vma_dup_rmap(tmp);
+			race_note_visible(tmp);
 		}
 	}
+	return 0;
 }
 
 struct mm_struct *dup_mm(struct mm_struct *oldmm)
 {
 	struct mm_struct *mm = mm_alloc();
 
-	dup_mmap(mm, oldmm);
+	if (!mm)
+		return NULL;
+	if (dup_mmap(mm, oldmm)) {
+		mmput(mm);
+		return NULL;
+	}
 	return mm;
 }
 

@@ -13,6 +13,7 @@
 #include <rmap.h>
 #include <swap.h>
 #include <xen/arch-x86_64.h>
+#include <xen/errno.h>
 
 #define PMD_MASK	(~(PMD_SIZE - 1))
 
@@ -24,13 +25,12 @@ static unsigned long pmd_addr_end(unsigned long addr, unsigned long end)
 	return boundary - 1 < end - 1 ? boundary : end;
 }
 
+/* A zeroed table, or NULL when out of memory. */
 static void *alloc_table(void)
 {
 	struct page *page = alloc_page();
 
-	if (!page)
-		panic("out of memory for a pagetable");
-	return page_address(page);
+	return page ? page_address(page) : NULL;
 }
 
 /* Back to the allocator: the mm is unpinned, so the frame is writable. */
@@ -44,6 +44,8 @@ pgd_t *pgd_alloc(struct mm_struct *mm)
 	pgd_t *pgd = alloc_table();
 	unsigned int i;
 
+	if (!pgd)
+		return NULL;
 	/*
 	 * The kernel's slots, as swapper_pg_dir has them; those of the
 	 * hypervisor's hole it fills in itself.
@@ -75,42 +77,42 @@ pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long address)
 	return pmd;
 }
 
-/* The pmd that maps address in mm, allocating the tables on the way. */
+/*
+ * The pmd that maps address in mm, allocating the tables on the way;
+ * NULL when out of memory. A pte page comes with its split lock set up.
+ */
 static pmd_t *pmd_alloc(struct mm_struct *mm, unsigned long address)
 {
 	pgd_t *pgd = pgd_offset(mm, address);
+	void *table;
 	pud_t *pud;
 	pmd_t *pmd;
 
 	if (pgd_none(*pgd)) {
 		BUG_ON(mm->context.pinned);
-		pgd_populate(pgd, alloc_table());
+		table = alloc_table();
+		if (!table)
+			return NULL;
+		pgd_populate(pgd, table);
 	}
 	pud = pud_offset(pgd, address);
 	if (pud_none(*pud)) {
 		BUG_ON(mm->context.pinned);
-		pud_populate(pud, alloc_table());
+		table = alloc_table();
+		if (!table)
+			return NULL;
+		pud_populate(pud, table);
 	}
 	pmd = pmd_offset(pud, address);
 	if (pmd_none(*pmd)) {
-		pte_t *pte = alloc_table();
-
 		BUG_ON(mm->context.pinned);
-		spin_lock_init(&virt_to_page(pte)->ptl);
-		pmd_populate_kernel(pmd, pte);
+		table = alloc_table();
+		if (!table)
+			return NULL;
+		spin_lock_init(&virt_to_page(table)->ptl);
+		pmd_populate_kernel(pmd, table);
 	}
 	return pmd;
-}
-
-/* The pte of address in mm, allocating tables, with its lock taken. */
-static pte_t *pte_alloc_map_lock(struct mm_struct *mm, unsigned long address,
-				 spinlock_t **ptlp)
-{
-	pmd_t *pmd = pmd_alloc(mm, address);
-
-	*ptlp = pte_lockptr(mm, pmd);
-	spin_lock(*ptlp);
-	return pte_offset_kernel(pmd, address);
 }
 
 static unsigned long vma_page_index(struct vm_area_struct *vma,
@@ -122,25 +124,42 @@ static unsigned long vma_page_index(struct vm_area_struct *vma,
 	return index;
 }
 
-/* A write fault on a pte that is none, as Linux's do_anonymous_page(). */
+/*
+ * A write fault on a pte that is none, as Linux 2.6.23's
+ * do_anonymous_page(): the page is allocated before the pte lock is taken,
+ * since the allocation may reclaim, and the pte checked again under it.
+ */
 static void do_anonymous_page(struct mm_struct *mm,
 			      struct vm_area_struct *vma,
 			      unsigned long address)
 {
+	pmd_t *pmd = pmd_alloc(mm, address);
 	struct page *page;
 	spinlock_t *ptl;
 	pte_t *pte;
 
-	pte = pte_alloc_map_lock(mm, address, &ptl);
-	if (pte_none(ptep_get(pte))) {
-		page = alloc_anon_page();
-		page_add_new_anon_rmap(page, vma, address);
-		lru_cache_add(page);
-		race_note_mapped(mm, vma_page_index(vma, address), page,
-				 READ_ONCE(page->free_seq));
-		set_pte_at(mm, address, pte,
-			   mfn_pte(page_to_pfn(page), vma->vm_page_prot));
+	if (!pmd)
+		panic("out of memory for the pagetables of %lx", address);
+	if (!pte_none(ptep_get(pte_offset_kernel(pmd, address))))
+		return;
+	page = alloc_page();
+	if (!page)
+		panic("out of memory for an anonymous page at %lx", address);
+
+	ptl = pte_lockptr(mm, pmd);
+	spin_lock(ptl);
+	pte = pte_offset_kernel(pmd, address);
+	if (!pte_none(ptep_get(pte))) {
+		spin_unlock(ptl);
+		__free_page(page);
+		return;
 	}
+	page_add_new_anon_rmap(page, vma, address);
+	lru_cache_add(page);
+	race_note_mapped(mm, vma_page_index(vma, address), page,
+			 READ_ONCE(page->free_seq));
+	set_pte_at(mm, address, pte,
+		   mfn_pte(page_to_pfn(page), vma->vm_page_prot));
 	spin_unlock(ptl);
 }
 
@@ -182,25 +201,30 @@ static void copy_one_pte(struct mm_struct *dst_mm, struct mm_struct *src_mm,
 	 * and reclaim clears Accessed in the child's ptes while fork pins
 	 * them: the window that exit, unpinning, has anyway.
 	 *
-	 * pin-before-visible counts the mapping only once the child is
-	 * pinned (vma_dup_rmap()).
+	 * The mapping counts at once, whether or not the vma is in the
+	 * reverse map yet (2.6.23 takes get_page() and page_dup_rmap()
+	 * here): reclaim frees no page a pte maps.
 	 */
 	pte = pte_mkclean(pte);
-	if (pv_mmu_strategy != STRATEGY_PIN_BEFORE_VISIBLE)
-		page_dup_rmap(page);
+	page_dup_rmap(page);
 	race_note_mapped(dst_mm, vma_page_index(vma, addr), page, seq);
 	set_pte_at(dst_mm, addr, dst_pte, pte);
 }
 
-static void copy_pte_range(struct mm_struct *dst_mm,
-			   struct mm_struct *src_mm, pmd_t *src_pmd,
-			   struct vm_area_struct *vma, unsigned long addr,
-			   unsigned long end)
+static int copy_pte_range(struct mm_struct *dst_mm, struct mm_struct *src_mm,
+			  pmd_t *src_pmd, struct vm_area_struct *vma,
+			  unsigned long addr, unsigned long end)
 {
 	spinlock_t *src_ptl, *dst_ptl;
 	pte_t *src_pte, *dst_pte;
+	pmd_t *dst_pmd;
 
-	dst_pte = pte_alloc_map_lock(dst_mm, addr, &dst_ptl);
+	dst_pmd = pmd_alloc(dst_mm, addr);
+	if (!dst_pmd)
+		return -ENOMEM;
+	dst_ptl = pte_lockptr(dst_mm, dst_pmd);
+	spin_lock(dst_ptl);
+	dst_pte = pte_offset_kernel(dst_pmd, addr);
 	src_pte = pte_offset_kernel(src_pmd, addr);
 	src_ptl = pte_lockptr(src_mm, src_pmd);
 	spin_lock(src_ptl);
@@ -208,44 +232,26 @@ static void copy_pte_range(struct mm_struct *dst_mm,
 		copy_one_pte(dst_mm, src_mm, dst_pte, src_pte, vma, addr);
 	spin_unlock(src_ptl);
 	spin_unlock(dst_ptl);
+	return 0;
 }
 
-void copy_page_range(struct mm_struct *dst_mm, struct mm_struct *src_mm,
-		     struct vm_area_struct *vma)
+int copy_page_range(struct mm_struct *dst_mm, struct mm_struct *src_mm,
+		    struct vm_area_struct *vma)
 {
 	unsigned long addr, next;
 	pmd_t *src_pmd;
+	int err;
 
 	for (addr = vma->vm_start; addr < vma->vm_end; addr = next) {
 		next = pmd_addr_end(addr, vma->vm_end);
 		src_pmd = mm_find_pmd(src_mm, addr);
-		if (src_pmd)
-			copy_pte_range(dst_mm, src_mm, src_pmd, vma, addr,
-				       next);
-	}
-}
-
-void vma_dup_rmap(struct vm_area_struct *vma)
-{
-	struct mm_struct *mm = vma->vm_mm;
-	unsigned long addr, next;
-	spinlock_t *ptl;
-	pmd_t *pmd;
-	pte_t *pte;
-
-	for (addr = vma->vm_start; addr < vma->vm_end; addr = next) {
-		next = pmd_addr_end(addr, vma->vm_end);
-		pmd = mm_find_pmd(mm, addr);
-		if (!pmd)
+		if (!src_pmd)
 			continue;
-		pte = pte_offset_kernel(pmd, addr);
-		ptl = pte_lockptr(mm, pmd);
-		spin_lock(ptl);
-		for (; addr < next; addr += PAGE_SIZE, pte++)
-			if (pte_present(ptep_get(pte)))
-				page_dup_rmap(pte_page(ptep_get(pte)));
-		spin_unlock(ptl);
+		err = copy_pte_range(dst_mm, src_mm, src_pmd, vma, addr, next);
+		if (err)
+			return err;
 	}
+	return 0;
 }
 
 /*
@@ -268,7 +274,7 @@ static void zap_pte_range(struct mm_struct *mm, struct vm_area_struct *vma,
 		ptent = native_ptep_get_and_clear(pte);
 		BUG_ON(!pte_present(ptent));
 		page = pte_page(ptent);
-		race_check_zap(mm, vma_page_index(vma, addr), ptent, page);
+		race_check_unmapped(mm, vma_page_index(vma, addr), ptent, page);
 		if (pte_dirty(ptent))
 			set_page_dirty(page);
 		page_remove_rmap(page);

@@ -13,6 +13,7 @@
 #include <mm.h>
 #include <spinlock.h>
 #include <string.h>
+#include <swap.h>
 
 #define XEN_BOOT_STACK_PAGES	4
 
@@ -22,6 +23,9 @@ unsigned long max_pfn;
 static LIST_HEAD(free_list);
 static unsigned long nr_free;
 static DEFINE_SPINLOCK(free_list_lock);
+
+/* Free frames hold_free_pages() keeps off the free list. */
+static LIST_HEAD(held_list);
 
 void mem_init(void)
 {
@@ -59,7 +63,7 @@ void mem_init(void)
 	}
 }
 
-struct page *alloc_page(void)
+static struct page *rmqueue(void)
 {
 	struct page *page = NULL;
 
@@ -71,7 +75,15 @@ struct page *alloc_page(void)
 		nr_free--;
 	}
 	spin_unlock(&free_list_lock);
+	return page;
+}
 
+struct page *alloc_page(void)
+{
+	struct page *page = rmqueue();
+
+	if (!page && try_to_free_pages())
+		page = rmqueue();
 	if (page)
 		memset(page_address(page), 0, PAGE_SIZE);
 	return page;
@@ -113,4 +125,32 @@ void free_page(unsigned long addr)
 unsigned long nr_free_pages(void)
 {
 	return __atomic_load_n(&nr_free, __ATOMIC_RELAXED);
+}
+
+void hold_free_pages(unsigned long nr_left)
+{
+	struct page *page;
+
+	spin_lock(&free_list_lock);
+	while (nr_free > nr_left) {
+		page = list_first_entry(&free_list, struct page, lru);
+		list_del(&page->lru);
+		list_add(&page->lru, &held_list);
+		nr_free--;
+	}
+	spin_unlock(&free_list_lock);
+}
+
+void release_held_pages(void)
+{
+	struct page *page;
+
+	spin_lock(&free_list_lock);
+	while (!list_empty(&held_list)) {
+		page = list_first_entry(&held_list, struct page, lru);
+		list_del(&page->lru);
+		list_add(&page->lru, &free_list);
+		nr_free++;
+	}
+	spin_unlock(&free_list_lock);
 }

@@ -1,12 +1,13 @@
 /*
  * pv_mmu_ops and the strategies that fill it. The ops that differ are
- * the three reclaim uses on ptes of other mms, which may be pinned,
- * unpinned, or in between: clearing Accessed (page_referenced), clearing
- * Dirty (writeback) and clearing the pte (try_to_unmap).
+ * the two reclaim uses on ptes of other mms, which may be pinned,
+ * unpinned, or in between: clearing Accessed (page_referenced and
+ * try_to_unmap) and clearing the pte (try_to_unmap).
  */
 #include <hypercall.h>
 #include <kernel.h>
 #include <mm.h>
+#include <mm_types.h>
 #include <paravirt.h>
 #include <smp.h>
 #include <string.h>
@@ -42,13 +43,20 @@ static void xen_update_pte(pte_t *ptep, pte_t pte, unsigned int cmd)
 	}
 }
 
+/*
+ * As Linux 2.6.23's: for the mm this vCPU runs on (current->mm there) or
+ * init_mm, an update_va_mapping of addr; for any other mm, or when that
+ * fails, a plain store, which the hypervisor traps and emulates when the
+ * table is pinned (ptwr).
+ */
 void xen_set_pte_at(struct mm_struct *mm, unsigned long addr, pte_t *ptep,
 		    pte_t pte)
 {
-	if (PagePinned(virt_to_page(ptep)))
-		xen_update_pte(ptep, pte, MMU_NORMAL_PT_UPDATE);
-	else
-		native_set_pte(ptep, pte);
+	if (mm == &init_mm || test_bit(smp_processor_id(), &mm->cpu_vm_mask)) {
+		if (HYPERVISOR_update_va_mapping(addr, pte_val(pte), 0) == 0)
+			return;
+	}
+	native_set_pte(ptep, pte);
 }
 
 void xen_flush_tlb_page(struct vm_area_struct *vma, unsigned long addr)
@@ -92,25 +100,12 @@ static int generic_ptep_test_and_clear_young(struct vm_area_struct *vma,
 	return update_clear_flag(ptep, _PAGE_ACCESSED, MMU_NORMAL_PT_UPDATE);
 }
 
-static int generic_ptep_test_and_clear_dirty(struct vm_area_struct *vma,
-					     unsigned long addr, pte_t *ptep)
-{
-	return update_clear_flag(ptep, _PAGE_DIRTY, MMU_NORMAL_PT_UPDATE);
-}
-
 static int preserve_ad_ptep_test_and_clear_young(struct vm_area_struct *vma,
 						 unsigned long addr,
 						 pte_t *ptep)
 {
 	return update_clear_flag(ptep, _PAGE_ACCESSED,
 				 MMU_PT_UPDATE_PRESERVE_AD);
-}
-
-static int preserve_ad_ptep_test_and_clear_dirty(struct vm_area_struct *vma,
-						 unsigned long addr,
-						 pte_t *ptep)
-{
-	return update_clear_flag(ptep, _PAGE_DIRTY, MMU_PT_UPDATE_PRESERVE_AD);
 }
 
 static pte_t generic_ptep_get_and_clear(struct mm_struct *mm,
@@ -140,12 +135,6 @@ static int pvsim_ptep_test_and_clear_young(struct vm_area_struct *vma,
 					   unsigned long addr, pte_t *ptep)
 {
 	return pvsim_clear_pte_flags(ptep, _PAGE_ACCESSED) != 0;
-}
-
-static int pvsim_ptep_test_and_clear_dirty(struct vm_area_struct *vma,
-					   unsigned long addr, pte_t *ptep)
-{
-	return pvsim_clear_pte_flags(ptep, _PAGE_DIRTY) != 0;
 }
 
 static pte_t pvsim_ptep_get_and_clear(struct mm_struct *mm,
@@ -188,15 +177,11 @@ void paravirt_set_strategy(const char *name)
 	case STRATEGY_GENERIC_SET_PTE:
 		pv_mmu_ops.ptep_test_and_clear_young =
 			generic_ptep_test_and_clear_young;
-		pv_mmu_ops.ptep_test_and_clear_dirty =
-			generic_ptep_test_and_clear_dirty;
 		pv_mmu_ops.ptep_get_and_clear = generic_ptep_get_and_clear;
 		break;
 	case STRATEGY_PRESERVE_AD:
 		pv_mmu_ops.ptep_test_and_clear_young =
 			preserve_ad_ptep_test_and_clear_young;
-		pv_mmu_ops.ptep_test_and_clear_dirty =
-			preserve_ad_ptep_test_and_clear_dirty;
 		pv_mmu_ops.ptep_get_and_clear = generic_ptep_get_and_clear;
 		break;
 	case STRATEGY_PVOP_HYPERCALL:
@@ -204,8 +189,6 @@ void paravirt_set_strategy(const char *name)
 				"test_and_clear_pte_flags");
 		pv_mmu_ops.ptep_test_and_clear_young =
 			pvsim_ptep_test_and_clear_young;
-		pv_mmu_ops.ptep_test_and_clear_dirty =
-			pvsim_ptep_test_and_clear_dirty;
 		pv_mmu_ops.ptep_get_and_clear = pvsim_ptep_get_and_clear;
 		break;
 	case STRATEGY_HV_PIN_AWARE:

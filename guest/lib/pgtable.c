@@ -50,18 +50,6 @@ noinline int ptep_test_and_clear_young(struct vm_area_struct *vma,
 				  (unsigned long *)&ptep->pte);
 }
 
-noinline int ptep_test_and_clear_dirty(struct vm_area_struct *vma,
-				       unsigned long addr, pte_t *ptep)
-{
-	if (pv_mmu_ops.ptep_test_and_clear_dirty)
-		return pv_mmu_ops.ptep_test_and_clear_dirty(vma, addr, ptep);
-
-	if (!pte_dirty(*ptep))
-		return 0;
-	return test_and_clear_bit(_PAGE_BIT_DIRTY,
-				  (unsigned long *)&ptep->pte);
-}
-
 noinline pte_t ptep_get_and_clear(struct mm_struct *mm, unsigned long addr,
 				  pte_t *ptep)
 {

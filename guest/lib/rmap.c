@@ -1,8 +1,8 @@
 /*
- * The reverse map of anonymous pages, and the three walks reclaim makes
- * over it: page_referenced(), page_mkclean() and try_to_unmap(). Each
- * holds the anon_vma's lock across the walk and a pte's page-table lock
- * while it changes the pte.
+ * The reverse map of anonymous pages, and the two walks reclaim makes
+ * over it, as Linux 2.6.23's mm/rmap.c: page_referenced() and
+ * try_to_unmap(). Each holds the anon_vma's lock across the walk and a
+ * pte's page-table lock while it changes the pte.
  */
 #include <barrier.h>
 #include <kernel.h>
@@ -20,6 +20,8 @@ void anon_vma_prepare(struct vm_area_struct *vma)
 {
 	struct anon_vma *anon_vma = kzalloc(sizeof(*anon_vma));
 
+	if (!anon_vma)
+		panic("anon_vma_prepare: out of memory");
 	spin_lock_init(&anon_vma->lock);
 	INIT_LIST_HEAD(&anon_vma->head);
 	vma->anon_vma = anon_vma;
@@ -94,15 +96,19 @@ static unsigned long page_address_in_vma(struct page *page,
 
 /*
  * ptep_clear_flush_young(), with the clear alone timed, in ns and in VM
- * exits, for race_stats.
+ * exits, for race_stats, and checked: a clear that left the pte young,
+ * when no vCPU could have set Accessed again, was ineffective.
  */
-static int ptep_clear_flush_young_timed(struct vm_area_struct *vma,
-					unsigned long address, pte_t *pte)
+static int ptep_clear_flush_young_checked(struct vm_area_struct *vma,
+					  unsigned long address, pte_t *pte)
 {
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long seq, mask;
 	u64 start, cycles, exits;
 	int young;
 
-	trace_mark("page_referenced_one", virt_to_machine(pte).maddr);
+	seq = READ_ONCE(mm->switch_seq);
+	mask = smp_load_acquire(&mm->cpu_vm_mask);
 	exits = pvsim_exits();
 	start = rdtsc();
 	young = ptep_test_and_clear_young(vma, address, pte);
@@ -115,6 +121,7 @@ static int ptep_clear_flush_young_timed(struct vm_area_struct *vma,
 		race_stat_add(young_clear_ns, pvclock_cycles_to_ns(cycles));
 		race_stat_add(young_clear_exits, exits);
 		flush_tlb_page(vma, address);
+		race_check_young(mm, seq, mask, pte);
 	}
 	return young;
 }
@@ -122,23 +129,24 @@ static int ptep_clear_flush_young_timed(struct vm_area_struct *vma,
 /*
  * rmap_walk(): calls rmap_one for each pte that maps page through a vma
  * of its anon_vma, with the anon_vma's lock and that pte's page-table
- * lock held, and adds up what the calls return. Linux grew this walker
- * later (rmap_walk); the three walks below share it.
+ * lock held, until it returns false. Linux grew this walker later
+ * (rmap_walk, whose rmap_one also says whether to go on); the two walks
+ * below share it.
  */
-typedef int (*rmap_one_t)(struct page *page, struct vm_area_struct *vma,
-			  unsigned long address, pte_t *pte);
+typedef bool (*rmap_one_t)(struct page *page, struct vm_area_struct *vma,
+			   unsigned long address, pte_t *pte, void *arg);
 
-static int rmap_walk(struct page *page, rmap_one_t rmap_one)
+static void rmap_walk(struct page *page, rmap_one_t rmap_one, void *arg)
 {
 	struct anon_vma *anon_vma = page->mapping;
 	struct vm_area_struct *vma;
 	unsigned long address;
 	spinlock_t *ptl;
 	pte_t *pte;
-	int ret = 0;
+	bool more = true;
 
 	if (!PageAnon(page) || !anon_vma)
-		return 0;
+		return;
 	spin_lock(&anon_vma->lock);
 	list_for_each_entry(vma, &anon_vma->head, anon_vma_node) {
 		address = page_address_in_vma(page, vma);
@@ -147,87 +155,66 @@ static int rmap_walk(struct page *page, rmap_one_t rmap_one)
 		pte = page_check_address(page, vma->vm_mm, address, &ptl);
 		if (!pte)
 			continue;
-		ret += rmap_one(page, vma, address, pte);
+		more = rmap_one(page, vma, address, pte, arg);
 		spin_unlock(ptl);
+		if (!more)
+			break;
 	}
 	spin_unlock(&anon_vma->lock);
-	return ret;
 }
 
-static int page_referenced_one(struct page *page, struct vm_area_struct *vma,
-			       unsigned long address, pte_t *pte)
+static bool page_referenced_one(struct page *page, struct vm_area_struct *vma,
+				unsigned long address, pte_t *pte, void *arg)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	unsigned long seq, mask;
-	int young;
+	int *referenced = arg;
 
-	seq = READ_ONCE(mm->switch_seq);
-	mask = smp_load_acquire(&mm->cpu_vm_mask);
-	young = ptep_clear_flush_young_timed(vma, address, pte);
-	if (young)
-		race_check_young(mm, seq, mask, pte);
-	return young;
+	trace_mark("page_referenced_one", virt_to_machine(pte).maddr);
+	*referenced += ptep_clear_flush_young_checked(vma, address, pte);
+	return true;
 }
 
 int page_referenced(struct page *page)
 {
-	return rmap_walk(page, page_referenced_one);
+	int referenced = 0;
+
+	rmap_walk(page, page_referenced_one, &referenced);
+	return referenced;
 }
 
 /*
- * Clears Dirty in the page's pte of vma. A vCPU that has the mm loaded
- * may hold the pte in its TLB as dirty already and write on without
- * setting Dirty again: the flush returns once every such vCPU flushed,
- * so the writes the cleared Dirty stood for are in the page by then.
+ * As Linux 2.6.23's: a pte young again since page_referenced() keeps the
+ * page (SWAP_FAIL). The mm may be in any state, pinned, unpinned or in
+ * between: the strategy's ptep_get_and_clear() clears the pte. The pte
+ * is left none, where Linux leaves a swap entry: the page is not written
+ * to swap, only freed.
  */
-static int page_mkclean_one(struct page *page, struct vm_area_struct *vma,
-			    unsigned long address, pte_t *pte)
+static bool try_to_unmap_one(struct page *page, struct vm_area_struct *vma,
+			     unsigned long address, pte_t *pte, void *arg)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	unsigned long mask;
-	int dirty, rc;
-
-	trace_mark("page_mkclean_one", virt_to_machine(pte).maddr);
-	dirty = ptep_test_and_clear_dirty(vma, address, pte);
-	if (dirty) {
-		mask = READ_ONCE(mm->cpu_vm_mask);
-		if (mask) {
-			rc = xen_flush_tlb_mask(&mask);
-			if (rc) {
-				printk("page_mkclean: MMUEXT_TLB_FLUSH_MULTI of vCPUs %lx failed: %d\n",
-				       mask, rc);
-				xen_crash();
-			}
-		}
-		race_note_written_back(mm, page);
-	}
-	return dirty;
-}
-
-int page_mkclean(struct page *page)
-{
-	return rmap_walk(page, page_mkclean_one);
-}
-
-/*
- * The mm may be in any state, pinned, unpinned or in between: the
- * strategy's ptep_get_and_clear() clears the pte.
- */
-static int try_to_unmap_one(struct page *page, struct vm_area_struct *vma,
-			    unsigned long address, pte_t *pte)
-{
+	int *ret = arg;
 	pte_t pteval;
 
 	trace_mark("try_to_unmap_one", virt_to_machine(pte).maddr);
+	if (ptep_clear_flush_young_checked(vma, address, pte)) {
+		*ret = SWAP_FAIL;
+		return false;
+	}
 	pteval = ptep_get_and_clear(vma->vm_mm, address, pte);
 	flush_tlb_page(vma, address);
+	race_check_unmapped(vma->vm_mm, page->index, pteval, page);
+	/* Move the dirty bit to the physical page now the pte is gone. */
 	if (pte_dirty(pteval))
 		set_page_dirty(page);
 	page_remove_rmap(page);
-	return 0;
+	return page_mapped(page);
 }
 
-void try_to_unmap(struct page *page)
+int try_to_unmap(struct page *page)
 {
-	rmap_walk(page, try_to_unmap_one);
+	int ret = SWAP_AGAIN;
+
+	rmap_walk(page, try_to_unmap_one, &ret);
+	if (ret != SWAP_FAIL && !page_mapped(page))
+		ret = SWAP_SUCCESS;
+	return ret;
 }

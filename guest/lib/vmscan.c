@@ -1,10 +1,12 @@
 /*
- * Reclaim: kswapd scans the LRU of anonymous pages. Every page scanned
- * has its young ptes cleared; one that was not referenced since the last
- * scan is written back, as shrink_page_list() pages out an inactive
- * page. Under pressure every page is written back, unmapped and freed,
- * referenced or not, as at the lowest scan priority. Freed pages go to
- * the anon pool (swap.h says why).
+ * Reclaim of anonymous pages, as Linux 2.6.23's mm/vmscan.c: kswapd, and
+ * an allocation that finds no free frame (try_to_free_pages()), scan one
+ * LRU list. Every page scanned has its young ptes cleared
+ * (page_referenced()); one that was young is kept. Under pressure, and
+ * always for an allocation, a page that was not is unmapped from every
+ * pte the reverse map reaches (try_to_unmap()), written out if Dirty
+ * reached it, and freed to the page allocator. Without pressure kswapd
+ * only ages the pages.
  */
 #include <kernel.h>
 #include <processor.h>
@@ -16,10 +18,8 @@
 
 static LIST_HEAD(inactive_list);
 static unsigned long nr_inactive;	/* pages on inactive_list */
+static unsigned long nr_isolated;	/* pages a reclaimer took off it */
 static DEFINE_SPINLOCK(lru_lock);
-
-static LIST_HEAD(anon_page_pool);
-static DEFINE_SPINLOCK(pool_lock);
 
 void lru_cache_add(struct page *page)
 {
@@ -30,33 +30,13 @@ void lru_cache_add(struct page *page)
 	spin_unlock(&lru_lock);
 }
 
-struct page *alloc_anon_page(void)
-{
-	struct page *page = NULL;
-
-	spin_lock(&pool_lock);
-	if (!list_empty(&anon_page_pool)) {
-		page = list_first_entry(&anon_page_pool, struct page, lru);
-		list_del(&page->lru);
-	}
-	spin_unlock(&pool_lock);
-
-	if (page) {
-		memset(page_address(page), 0, PAGE_SIZE);
-		ClearPageDirty(page);
-		return page;
-	}
-	page = alloc_page();
-	if (!page)
-		panic("out of memory for an anonymous page");
-	return page;
-}
-
+/* Back to the page allocator: nothing maps the page any more. */
 static void free_anon_page(struct page *page)
 {
-	spin_lock(&pool_lock);
-	list_add(&page->lru, &anon_page_pool);
-	spin_unlock(&pool_lock);
+	__atomic_fetch_add(&page->free_seq, 1, __ATOMIC_SEQ_CST);
+	ClearPageAnon(page);
+	page->mapping = NULL;
+	__free_page(page);
 }
 
 static unsigned long isolate_lru_pages(unsigned long nr_to_scan,
@@ -74,22 +54,19 @@ static unsigned long isolate_lru_pages(unsigned long nr_to_scan,
 		nr_taken++;
 	}
 	nr_inactive -= nr_taken;
+	nr_isolated += nr_taken;
 	spin_unlock(&lru_lock);
 	return nr_taken;
 }
 
-/*
- * clear_page_dirty_for_io() and the write: the ptes' Dirty bits move to
- * the page, and the page is written back clean.
- */
+/* The write to swap, which pvsim does not model: the page is clean after it. */
 static void pageout(struct page *page)
 {
-	if (page_mkclean(page))
-		set_page_dirty(page);
-	if (PageDirty(page))
-		ClearPageDirty(page);
+	if (TestClearPageDirty(page))
+		race_stat_inc(writebacks);
 }
 
+/* Returns how many of the pages on page_list it freed. */
 static unsigned long shrink_page_list(struct list_head *page_list,
 				      bool pressure)
 {
@@ -100,16 +77,18 @@ static unsigned long shrink_page_list(struct list_head *page_list,
 		page = list_first_entry(page_list, struct page, lru);
 		list_del(&page->lru);
 
-		if (page_referenced(page) && !pressure)
-			goto keep;	/* in use: activate_locked */
+		if (page_referenced(page) || !pressure)
+			goto keep;	/* activate_locked */
+		switch (try_to_unmap(page)) {
+		case SWAP_FAIL:
+			goto keep;	/* activate_locked */
+		case SWAP_AGAIN:
+			race_check_unmap_failed(page);
+			goto keep;	/* keep_locked */
+		case SWAP_SUCCESS:
+			break;
+		}
 		pageout(page);
-		if (!pressure)
-			goto keep;
-
-		try_to_unmap(page);
-		if (page_mapped(page))
-			goto keep;
-		__atomic_fetch_add(&page->free_seq, 1, __ATOMIC_SEQ_CST);
 		free_anon_page(page);
 		race_stat_inc(freed);
 		nr_reclaimed++;
@@ -123,10 +102,11 @@ keep:
 /*
  * Scans up to nr_to_scan pages from the head of the LRU, a cluster at a
  * time; kept pages go back to the tail. Returns the pages scanned, fewer
- * when the LRU runs empty.
+ * when the LRU runs empty, and adds those it freed to *nr_reclaimed.
  */
 static unsigned long shrink_inactive_list(unsigned long nr_to_scan,
-					  bool pressure)
+					  bool pressure,
+					  unsigned long *nr_reclaimed)
 {
 	unsigned long nr_scanned = 0, nr_taken;
 
@@ -137,19 +117,51 @@ static unsigned long shrink_inactive_list(unsigned long nr_to_scan,
 						 SWAP_CLUSTER_MAX), &page_list);
 		if (!nr_taken)
 			break;
-		shrink_page_list(&page_list, pressure);
+		*nr_reclaimed += shrink_page_list(&page_list, pressure);
 		nr_scanned += nr_taken;
+		spin_lock(&lru_lock);
+		nr_isolated -= nr_taken;
+		spin_unlock(&lru_lock);
 	}
 	return nr_scanned;
 }
 
+/*
+ * Direct reclaim: from DEF_PRIORITY down, each priority a scan of the
+ * whole LRU, until a scan frees something or another reclaimer did. The
+ * first scan finds the pages young and clears them; a later one frees
+ * those not used since. Linux scans the LRU's size >> priority at each
+ * priority; all of it is a handful of pages here. A priority that finds
+ * the LRU empty while kswapd has its pages isolated waits for them rather
+ * than count as a scan that found nothing (Linux throttles so from
+ * 2.6.32, too_many_isolated; 2.6.23 would scan on, and only then call the
+ * OOM killer).
+ */
+unsigned long try_to_free_pages(void)
+{
+	unsigned long nr_reclaimed = 0;
+	int priority;
+
+	for (priority = DEF_PRIORITY; priority >= 0; priority--) {
+		while (!shrink_inactive_list(READ_ONCE(nr_inactive), true,
+					     &nr_reclaimed) &&
+		       READ_ONCE(nr_isolated) && !nr_free_pages())
+			cpu_relax();
+		if (nr_reclaimed || nr_free_pages())
+			break;
+	}
+	race_stat_add(direct_reclaimed, nr_reclaimed);
+	return nr_reclaimed;
+}
+
 void kswapd(bool pressure, unsigned long passes)
 {
-	unsigned long pass;
+	unsigned long pass, nr_reclaimed = 0;
 
 	if (!passes) {
 		for (;;) {
-			if (!shrink_inactive_list(SWAP_CLUSTER_MAX, pressure))
+			if (!shrink_inactive_list(SWAP_CLUSTER_MAX, pressure,
+						  &nr_reclaimed))
 				cpu_relax();
 		}
 	}
@@ -161,5 +173,6 @@ void kswapd(bool pressure, unsigned long passes)
 	 * and exit are done.
 	 */
 	for (pass = 0; pass < passes; pass++)
-		shrink_inactive_list(READ_ONCE(nr_inactive), pressure);
+		shrink_inactive_list(READ_ONCE(nr_inactive), pressure,
+				     &nr_reclaimed);
 }
