@@ -51,6 +51,14 @@ func (m *mmuMemory) Read64(pa uint64) (uint64, bool) {
 	return m.d.mem.Read64(pa)
 }
 
+// Publish implements mmu.Publisher: the lock holder runs the stores it
+// queued, before the frame table validates a frame.
+func (m *mmuMemory) Publish() {
+	if o := m.d.mmuOwner; o != nil && o.exec.Queued() > 0 {
+		o.exec.Round()
+	}
+}
+
 // lockMMU takes the domain's MMU lock for v, for the operation op (named in
 // audit reports), and returns v's context for pagetable operations. The
 // lock's holder finds in memory every store the frame table counts.

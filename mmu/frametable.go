@@ -156,12 +156,25 @@ type FrameTable struct {
 	flushes uint64
 }
 
+// Publisher is a Memory that shows stores the lock holder's Executor has
+// queued but not yet made (NewFrameTable). Publish makes them now.
+//
+// The table counts a queued store at once, but the guest does not see it
+// until it is made: until then another vCPU can still write through a
+// writable mapping the store removes. The table publishes before it
+// validates a frame, since validation rests on there being no writable
+// mapping of the frame in memory (GetPageType).
+type Publisher interface {
+	Publish()
+}
+
 // NewFrameTable makes the table for frames [0, nrFrames) of mem.
 //
 // Precondition: mem backs every frame in [0, nrFrames), and shows every
 // store the table counts, including those the lock holder's Executor has
 // queued but not yet made (hv's mmuMemory lays them over guest memory):
-// validation and release read the entries through it.
+// validation and release read the entries through it. If it shows queued
+// stores, it is a Publisher.
 func NewFrameTable(mem Memory, nrFrames uint64) *FrameTable {
 	return &FrameTable{mem: mem, frames: make([]Frame, nrFrames)}
 }
@@ -224,7 +237,13 @@ func (t *FrameTable) PutPage(pfn uint64) {
 // GetPageType takes a reference on pfn as typ (Xen's get_page_type). The
 // first reference to a pagetable type validates the frame's entries,
 // taking the references they imply; an L4 also gets the hypervisor's slots,
-// written through x. On failure nothing has changed.
+// written through x. Before it validates, it makes the stores the table's
+// Memory shows but memory lacks (Publisher): one of them may remove the
+// last writable mapping of the frame, through which another vCPU could
+// otherwise still change the entries after validation read them, unseen
+// by the counts. Xen, whose stores are in memory at once, flushes the TLBs
+// that may still hold such a mapping here, for the same reason. On
+// failure nothing has changed.
 //
 // Precondition: the caller holds the domain's MMU lock; typ is not
 // TypeNone; x is the caller's Executor, not nil when typ is TypeL4; and
@@ -241,6 +260,9 @@ func (t *FrameTable) GetPageType(pfn uint64, typ FrameType, x Executor) error {
 		}
 		f.TypeCount++
 		return nil
+	}
+	if p, ok := t.mem.(Publisher); ok && typ.IsPagetable() {
+		p.Publish()
 	}
 	// Claim the type before validating, so that an entry pointing back at
 	// this frame sees it and is refused.

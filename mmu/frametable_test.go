@@ -137,3 +137,42 @@ func TestAuditChecksTheSnapshot(t *testing.T) {
 	assert.Empty(t, c.Check(0))
 	assert.Equal(t, 512, len(c.entries), "one validated table copied")
 }
+
+// publishingMemory counts the reads of the table's entries and the calls
+// of Publish (mmu.Publisher), and the reads made before the first call.
+type publishingMemory struct {
+	SliceMemory
+	reads, publishes, readsBefore int
+}
+
+func (m *publishingMemory) Read64(pa uint64) (uint64, bool) {
+	m.reads++
+	return m.SliceMemory.Read64(pa)
+}
+
+func (m *publishingMemory) Publish() {
+	if m.publishes == 0 {
+		m.readsBefore = m.reads
+	}
+	m.publishes++
+}
+
+// Before a frame is validated, the stores the table's Memory shows but
+// memory lacks are made: one of them may remove the frame's last writable
+// mapping, through which another vCPU could otherwise write the table
+// after validation read it. A frame that is not validated, or is already,
+// does not need it.
+func TestGetPageTypePublishesBeforeValidating(t *testing.T) {
+	mem := &publishingMemory{SliceMemory: make(SliceMemory, 16*PageSize)}
+	ft := NewFrameTable(mem, 16)
+	require.NoError(t, ft.GetPageType(3, TypeWritable, nil))
+	assert.Zero(t, mem.publishes, "a writable page is not validated")
+
+	require.NoError(t, ft.GetPageType(4, TypeL1, nil))
+	assert.Equal(t, 1, mem.publishes)
+	assert.Zero(t, mem.readsBefore, "published before the first entry is read")
+	assert.Equal(t, 512, mem.reads)
+
+	require.NoError(t, ft.GetPageType(4, TypeL1, nil))
+	assert.Equal(t, 1, mem.publishes, "validated already")
+}
