@@ -49,11 +49,18 @@ extern struct race_stats race_stats;
 
 /*
  * Each mm writes to its own word of a page, picked by its id, so that
- * what reached the page through one mm's ptes can be told apart.
+ * what reached the page through one mm's ptes can be told apart. Word 0
+ * is the first mm's, the init process's, which maps every page and never
+ * writes; the others take words 1 to 511 in turn, so two mms that map a
+ * page at once never share one (children live a few forks, not 511).
  */
 static inline unsigned long mm_slot_offset(struct mm_struct *mm)
 {
-	return mm->id % (PAGE_SIZE / sizeof(u64)) * sizeof(u64);
+	const unsigned long words = PAGE_SIZE / sizeof(u64);
+
+	if (mm->id == 1)
+		return 0;
+	return (1 + (mm->id - 2) % (words - 1)) * sizeof(u64);
 }
 
 static inline u64 *page_slot(struct page *page, struct mm_struct *mm)
