@@ -195,12 +195,11 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 		if p.Type != elf.PT_LOAD || p.Memsz == 0 {
 			continue
 		}
+		// By p_paddr, as Xen's libelf (elf_load_binary) places segments;
+		// p_vaddr is not read: Linux's per-CPU segment has p_vaddr 0.
 		va := p.Paddr + virtBase - paddrOffset
-		if va != p.Vaddr {
-			return nil, bad("segment at %#x: load address %#x (p_paddr + virt_base - paddr_offset) differs from p_vaddr", p.Vaddr, va)
-		}
 		if p.Filesz > p.Memsz || va < virtBase || va-virtBase+p.Memsz > span || va+p.Memsz < va {
-			return nil, bad("segment at %#x (%#x bytes) does not fit in %d MiB of guest memory", va, p.Memsz, span>>20)
+			return nil, bad("segment with p_paddr %#x (%#x bytes) does not fit in %d MiB of guest memory at %#x", p.Paddr, p.Memsz, span>>20, va)
 		}
 		dst := mem.Bytes(va-virtBase, p.Memsz)
 		if _, err := io.ReadFull(p.Open(), dst[:p.Filesz]); err != nil {
