@@ -115,6 +115,24 @@ static pmd_t *pmd_alloc(struct mm_struct *mm, unsigned long address)
 	return pmd;
 }
 
+/* The pte of address under pmd, with its page-table lock taken. */
+static pte_t *pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmd,
+				  unsigned long address, spinlock_t **ptlp)
+{
+	*ptlp = pte_lockptr(mm, pmd);
+	spin_lock(*ptlp);
+	return pte_offset_kernel(pmd, address);
+}
+
+/* The same, allocating the tables on the way; NULL when out of memory. */
+static pte_t *pte_alloc_map_lock(struct mm_struct *mm, unsigned long address,
+				 spinlock_t **ptlp)
+{
+	pmd_t *pmd = pmd_alloc(mm, address);
+
+	return pmd ? pte_offset_map_lock(mm, pmd, address, ptlp) : NULL;
+}
+
 static unsigned long vma_page_index(struct vm_area_struct *vma,
 				    unsigned long address)
 {
@@ -146,9 +164,7 @@ static void do_anonymous_page(struct mm_struct *mm,
 	if (!page)
 		panic("out of memory for an anonymous page at %lx", address);
 
-	ptl = pte_lockptr(mm, pmd);
-	spin_lock(ptl);
-	pte = pte_offset_kernel(pmd, address);
+	pte = pte_offset_map_lock(mm, pmd, address, &ptl);
 	if (!pte_none(ptep_get(pte))) {
 		spin_unlock(ptl);
 		__free_page(page);
@@ -217,17 +233,11 @@ static int copy_pte_range(struct mm_struct *dst_mm, struct mm_struct *src_mm,
 {
 	spinlock_t *src_ptl, *dst_ptl;
 	pte_t *src_pte, *dst_pte;
-	pmd_t *dst_pmd;
 
-	dst_pmd = pmd_alloc(dst_mm, addr);
-	if (!dst_pmd)
+	dst_pte = pte_alloc_map_lock(dst_mm, addr, &dst_ptl);
+	if (!dst_pte)
 		return -ENOMEM;
-	dst_ptl = pte_lockptr(dst_mm, dst_pmd);
-	spin_lock(dst_ptl);
-	dst_pte = pte_offset_kernel(dst_pmd, addr);
-	src_pte = pte_offset_kernel(src_pmd, addr);
-	src_ptl = pte_lockptr(src_mm, src_pmd);
-	spin_lock(src_ptl);
+	src_pte = pte_offset_map_lock(src_mm, src_pmd, addr, &src_ptl);
 	for (; addr < end; addr += PAGE_SIZE, src_pte++, dst_pte++)
 		copy_one_pte(dst_mm, src_mm, dst_pte, src_pte, vma, addr);
 	spin_unlock(src_ptl);
