@@ -139,12 +139,25 @@ type Boot struct {
 	PTFrames []uint64
 	// SharedInfo is the pfn of the shared info page.
 	SharedInfo uint64
+	// Store and Console are the pfns of the xenstore and PV console rings
+	// (start_info's store_mfn and console.domU.mfn), whose event channels
+	// are StorePort and ConsolePort.
+	Store, Console uint64
 }
+
+// StorePort and ConsolePort are the event channels start_info names for
+// the xenstore and console rings: those a toolstack allocates first for a
+// new domain (xl: the store's, then the console's).
+const (
+	StorePort   = 1
+	ConsolePort = 2
+)
 
 // Build loads kernel into mem and builds the initial address space the
 // way Xen's PV domain builder does (xen/include/public/xen.h, "start of day
 // memory layout"): the kernel image, the frame list, start_info, the
-// bootstrap pagetables and the bootstrap stack, packed page after page from
+// xenstore and console rings, the shared info page (Xen's own lives in its
+// heap), the bootstrap pagetables and the bootstrap stack, packed page after page from
 // the image's base. Every guest frame is mapped at virt_base + pfn*4096,
 // writable except the pagetable frames.
 //
@@ -238,6 +251,16 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 	if err != nil {
 		return nil, err
 	}
+	// The xenstore and console rings, as the toolstack's builder places
+	// them after start_info (libxc's alloc_magic_pages).
+	store, err := take(1)
+	if err != nil {
+		return nil, err
+	}
+	console, err := take(1)
+	if err != nil {
+		return nil, err
+	}
 	// Xen's shared info page lives in the hypervisor's heap; pvsim takes a
 	// guest frame and holds it writable for good (see validateBoot).
 	sharedInfo, err := take(1)
@@ -280,6 +303,10 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 	put := func(off int, v uint64) { binary.LittleEndian.PutUint64(si[off:], v) }
 	put(xen.StartInfoNrPages, nrPages)
 	put(xen.StartInfoSharedInfo, sharedInfo<<mmu.PageShift)
+	put(xen.StartInfoStoreMFN, store)
+	put(xen.StartInfoStoreEvtchn, StorePort)
+	put(xen.StartInfoConsoleMFN, console)
+	put(xen.StartInfoConsoleEvtchn, ConsolePort)
 	put(xen.StartInfoPtBase, virtBase+pt.Root<<mmu.PageShift)
 	put(xen.StartInfoNrPtFrames, uint64(len(pt.Frames)))
 	put(xen.StartInfoMFNList, virtBase+mfnList<<mmu.PageShift)
@@ -300,13 +327,15 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 		L4:          pt.Root,
 		PTFrames:    pt.Frames,
 		SharedInfo:  sharedInfo,
+		Store:       store,
+		Console:     console,
 	}, nil
 }
 
 // Validate puts the bootstrap pagetables under the frame table's type
 // system, as Xen's builder does: the L4 is validated and pinned, vCPU0's
-// CR3 holds a type reference on it, and the shared info page is held
-// writable for good. The host makes any store validation needs
+// CR3 holds a type reference on it, and the shared info page and the
+// xenstore and console rings are held writable for good. The host makes any store validation needs
 // (physmem.BootExecutor); the builder installed the hypervisor's slots
 // already, so it makes none.
 //
@@ -320,8 +349,12 @@ func (b *Boot) Validate(ft *mmu.FrameTable, mem *physmem.Memory) error {
 	if err := ft.GetPageAndType(b.L4, mmu.TypeL4, x); err != nil {
 		return err
 	}
-	if err := ft.HoldWritable(b.SharedInfo); err != nil {
-		return fmt.Errorf("holding the shared info page: %w", err)
+	for _, pfn := range []uint64{b.SharedInfo, b.Store, b.Console} {
+		// The hypervisor writes these pages itself (the rings as their
+		// backends would): they must never become pagetables.
+		if err := ft.HoldWritable(pfn); err != nil {
+			return fmt.Errorf("holding frame %#x (shared info or a ring): %w", pfn, err)
+		}
 	}
 	if v := ft.Audit([]uint64{b.L4 << mmu.PageShift}, 1); len(v) > 0 {
 		return fmt.Errorf("boot pagetables fail the audit: %v", v[0])

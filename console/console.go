@@ -1,7 +1,8 @@
-// Package console is a domain's hypervisor console, the one console_io
-// writes to: the guest's output goes on to a writer, and the last of it is
-// kept for crash reports (an oops is read back from it). Any vCPU writes
-// it.
+// Package console is a domain's console: what the guest writes with
+// console_io (Xen's hypervisor console) and into its PV console ring
+// (Ring, as xenconsoled serves it) goes on to one writer, and the last of
+// it is kept for crash reports (an oops is read back from it). Any vCPU
+// writes it.
 package console
 
 import (

@@ -22,7 +22,9 @@ import (
 
 	"github.com/pvsim/pvsim/biglock"
 	"github.com/pvsim/pvsim/builder"
+	"github.com/pvsim/pvsim/bzimage"
 	"github.com/pvsim/pvsim/console"
+	"github.com/pvsim/pvsim/evtchn"
 	"github.com/pvsim/pvsim/guestsym"
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
@@ -39,7 +41,9 @@ import (
 type Config struct {
 	// Name names the kernel in messages.
 	Name string
-	// Kernel is the guest kernel, an ELF64 image with Xen notes.
+	// Kernel is the guest kernel: an ELF64 image with Xen notes, or a
+	// Linux bzImage whose compressed payload is one (Check unpacks it, as
+	// Xen's domain builder does).
 	Kernel []byte
 	// VCPUs is the number of vCPUs, 1..MaxVCPUs.
 	VCPUs int
@@ -67,6 +71,9 @@ type Config struct {
 	// vCPU runs at a time, and Scheduler decides at each scheduling point
 	// which one.
 	Scheduler sched.Scheduler
+	// Compression is what Check found the bzImage's payload compressed
+	// with; zero for a kernel given as an ELF.
+	Compression bzimage.Compression
 	// Snapshot stops a deterministic domain at the guest's snapshot point
 	// (pvsim_op snapshot_point) and hands back a Snapshot in the Result.
 	Snapshot bool
@@ -119,6 +126,11 @@ type Domain struct {
 	rings      []*trace.Ring
 
 	console *console.Console
+	// consoleRing is the PV console ring, drained under consoleMu.
+	consoleRing *console.Ring
+	consoleMu   sync.Mutex
+	// evtchn are the domain's event channels.
+	evtchn *evtchn.Table
 
 	// mmu guards the frame table; mmuOwner is the vCPU holding it.
 	mmu      *biglock.Lock
@@ -130,6 +142,9 @@ type Domain struct {
 	lastAudit time.Time
 
 	exitCounters trace.CounterPage
+
+	// vmAssist are the VM assists the guest turned on (vm_assist).
+	vmAssist atomic.Uint64
 
 	// det is the CPU of a deterministic domain (Config.Scheduler).
 	det *sched.CPU
@@ -206,8 +221,19 @@ func (cfg *Config) Check() error {
 	if cfg.Snapshot && cfg.Scheduler == nil {
 		return errors.New("a snapshot needs a deterministic domain (a Scheduler)")
 	}
+	if bzimage.Is(cfg.Kernel) {
+		elf, c, err := bzimage.Extract(cfg.Kernel, maxKernelImage)
+		if err != nil {
+			return &builder.KernelError{Name: cfg.Name, Reason: err.Error()}
+		}
+		cfg.Kernel, cfg.Compression = elf, c
+	}
 	return nil
 }
+
+// maxKernelImage bounds a bzImage's decompressed payload: a distribution
+// kernel's vmlinux is some tens of MiB.
+const maxKernelImage = 256 << 20
 
 // newDomain starts a Domain for cfg, with the defaults filled in.
 func newDomain(cfg Config) *Domain {
@@ -248,6 +274,25 @@ func (d *Domain) createVM() error {
 		d.flushers, d.rings = append(d.flushers, v.flush), append(d.rings, &v.trace)
 	}
 	d.sharedInfo = d.mem.Frame(d.boot.SharedInfo)
+	return d.initEventChannels()
+}
+
+// initEventChannels makes the domain's event channels, with the xenstore
+// and console ports start_info names allocated as a toolstack allocates
+// them (unbound, their remote end the backend's domain, 0), and the
+// console ring served.
+func (d *Domain) initEventChannels() error {
+	si, err := evtchn.NewSharedInfo(d.sharedInfo)
+	if err != nil {
+		return err
+	}
+	d.evtchn = evtchn.NewTable(len(d.vcpus), si)
+	for _, want := range []evtchn.Port{builder.StorePort, builder.ConsolePort} {
+		if p, err := d.evtchn.AllocUnbound(xen.DomIDSelf, 0); err != nil || p != want {
+			return fmt.Errorf("event channel %d for start_info: got %d, %v", want, p, err)
+		}
+	}
+	d.consoleRing = console.NewRing(d.mem.Frame(d.boot.Console))
 	return nil
 }
 

@@ -5,8 +5,10 @@ import (
 
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
+	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/trace"
+	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -29,6 +31,9 @@ type hypercallState struct {
 	args hypercallArgs
 	// active is set while a hypercall runs.
 	active bool
+	// bySyscall says the hypercall came by `syscall` (the syscall
+	// transport), not through the hypercall page.
+	bySyscall bool
 	// preempted is set by a handler that stopped after a slice of work;
 	// cont are the arguments it is to be called again with (Xen's
 	// hypercall_create_continuation).
@@ -67,6 +72,13 @@ func init() {
 	hypercalls[xen.HypercallStackSwitch] = (*vcpu).stackSwitch
 	hypercalls[xen.HypercallIret] = (*vcpu).iret
 	hypercalls[xen.HypercallPVSimOp] = (*vcpu).pvsimOp
+	hypercalls[xen.HypercallCallbackOp] = (*vcpu).callbackOp
+	hypercalls[xen.HypercallSetCallbacks] = (*vcpu).setCallbacks
+	hypercalls[xen.HypercallSetGDT] = (*vcpu).setGDT
+	hypercalls[xen.HypercallUpdateDescriptor] = (*vcpu).updateDescriptor
+	hypercalls[xen.HypercallPhysdevOp] = (*vcpu).physdevOp
+	hypercalls[xen.HypercallVMAssist] = (*vcpu).vmAssist
+	hypercalls[xen.HypercallEventChannelOp] = (*vcpu).eventChannelOp
 }
 
 // hypercall dispatches hypercall nr with the arguments in the vCPU's
@@ -75,7 +87,11 @@ func (v *vcpu) hypercall(nr uint32) outcome {
 	r := &v.run.Regs
 	v.hc.args = hypercallArgs{r.RDI, r.RSI, r.RDX, r.R10, r.R8, r.R9}
 	caller := r.RIP
-	if nr != xen.HypercallIret {
+	switch {
+	case v.hc.bySyscall:
+		caller = r.RCX - 2 // the syscall instruction
+		v.stats.SyscallHypercalls++
+	case nr != xen.HypercallIret:
 		// The stub was called: name the caller, not the hypercall page.
 		if ret, err := v.readGuest64(r.RSP); err == nil {
 			caller = ret
@@ -87,11 +103,18 @@ func (v *vcpu) hypercall(nr uint32) outcome {
 	v.hc.active = false
 	if v.hc.preempted {
 		v.hc.preempted = false
-		if !v.restart(&v.hc.cont) {
+		switch {
+		case v.hc.bySyscall:
+			v.restartSyscall(&v.hc.cont)
+			ret = uint64(nr) // the syscall takes it in RAX
+		case !v.restart(&v.hc.cont):
 			return v.fatal(DomainCrash, r.RIP, fmt.Sprintf("%s preempted, but the guest did not call it through the hypercall page", xen.HypercallName(int(nr))))
+		default:
+			ret = 0 // the stub loads the number again
 		}
-		ret = 0 // the stub loads the number again
-	} else if nr != xen.HypercallIret && v.singleStep() == stop {
+	} else if nr != xen.HypercallIret && !v.hc.bySyscall && v.singleStep() == stop {
+		return stop
+	} else if nr != xen.HypercallIret && v.hc.bySyscall && v.syscallReturn() == stop {
 		return stop
 	}
 	v.trace.End()
@@ -141,6 +164,37 @@ func (v *vcpu) restart(a *hypercallArgs) bool {
 	r.R10, r.R8 = a[3], a[4] // the executor leaves these alone
 	v.run.DirtyRegs |= kvm.SyncRegs
 	return true
+}
+
+// syscallReturn raises #GP(0) at the return address of a hypercall made
+// by syscall when that address is not canonical, as Xen returns from such
+// a hypercall through iret, which faults in the guest's context (XSA-7):
+// a sysret there would fault at CPL0 instead.
+func (v *vcpu) syscallReturn() outcome {
+	_, rsp, rflags, rcx := v.exec.Guest()
+	if mmu.Canonical(rcx) {
+		return resume
+	}
+	x := &v.traps.exc
+	*x = x86.Exception{Vector: x86.VectorGP, RIP: rcx, CS: xen.FlatRing3CS64, RFLAGS: rflags, RSP: rsp, SS: xen.FlatRing3SS64}
+	b := v.deliver(x, rcx)
+	if b == nil {
+		return stop
+	}
+	v.exec.ResumeAt(b.RIP, b.SP, b.RFLAGS)
+	return resume
+}
+
+// restartSyscall sends the guest back to the syscall instruction that
+// made the hypercall, with the arguments a and, through the executor's
+// result, the number in RAX: Xen's continuation for this transport, which
+// backs RIP up over the syscall.
+func (v *vcpu) restartSyscall(a *hypercallArgs) {
+	r := &v.run.Regs
+	_, _, _, rcx := v.exec.Guest() // the executor may hold the vCPU's registers
+	v.exec.Redirect(rcx-2, a[0], a[1], a[2])
+	r.R10, r.R8 = a[3], a[4] // the executor leaves these alone
+	v.run.DirtyRegs |= kvm.SyncRegs
 }
 
 // call runs hypercall nr.

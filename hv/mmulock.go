@@ -76,7 +76,7 @@ func (v *vcpu) lockMMUAs(op string, lazy bool) *ptops.Context {
 	}
 	c := &v.mm.ctx
 	*c = ptops.Context{
-		FT: v.d.ft, X: v.exec, VCPU: v.id, CR3: &v.start.cr3, All: v.d.upMask(),
+		FT: v.d.ft, X: v.exec, VCPU: v.id, CR3: &v.start.cr3, UserBase: &v.start.userBase, All: v.d.upMask(),
 		ReadGuest: v.mm.readGuestFn, Flush: v.mm.flushFn, Settle: v.mm.settleFn,
 	}
 	return c
@@ -133,6 +133,9 @@ func (v *vcpu) snapshotForAudit() {
 	for _, t := range v.d.vcpus {
 		if t.state.Load() != Down {
 			cr3s = append(cr3s, t.start.cr3)
+		}
+		if t.start.userBase != 0 {
+			cr3s = append(cr3s, t.start.userBase<<mmu.PageShift)
 		}
 	}
 	v.mm.cr3s = cr3s

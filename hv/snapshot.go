@@ -10,6 +10,7 @@ import (
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/physmem"
+	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/traps"
 	"github.com/pvsim/pvsim/xen"
@@ -48,6 +49,8 @@ type vcpuSnapshot struct {
 	kvm                *kvmState
 	start              startContext
 	table              traps.Table
+	callbacks          traps.Callbacks
+	gdt                ptops.GDT
 	kernelSS, kernelSP uint64
 	stats              trace.ExitStats
 	exits              uint64
@@ -125,7 +128,7 @@ func (v *vcpu) takeSnapshot() {
 	s.exitCountersPFN, s.exitCounters = d.exitCounters.PFN()
 	for _, u := range d.vcpus {
 		vs := vcpuSnapshot{
-			state: u.state.Load(), start: u.start, table: u.traps.table, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
+			state: u.state.Load(), start: u.start, table: u.traps.table, callbacks: u.traps.callbacks, gdt: u.gdt, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
 			stats: u.stats, exits: u.exits, labels: u.hc.labels.Clone(),
 			trace: u.trace.Events(), traceN: u.trace.Len(),
 		}
@@ -193,6 +196,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		v.state.Store(vs.state)
 		v.start = vs.start
 		v.traps.table, v.traps.kernelSS, v.traps.kernelSP = vs.table, vs.kernelSS, vs.kernelSP
+		v.traps.callbacks, v.gdt = vs.callbacks, vs.gdt
 		v.stats, v.exits = vs.stats, vs.exits
 		v.hc.labels = vs.labels.Clone()
 		v.trace.Restore(vs.trace, vs.traceN)
@@ -205,6 +209,9 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 // restoreState loads the registers a snapshot kept for v.
 func (v *vcpu) restoreState() error {
 	if err := v.kvm.SetSregs(&v.restored.sregs); err != nil {
+		return err
+	}
+	if err := v.setSyscallMSRs(); err != nil {
 		return err
 	}
 	return v.kvm.SetRegs(&v.restored.regs)

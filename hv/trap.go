@@ -29,6 +29,8 @@ type trapState struct {
 	// table is the guest's virtual IDT (set_trap_table), and next scratch
 	// space for building a new one.
 	table, next traps.Table
+	// callbacks are the other entry points (callback_op).
+	callbacks traps.Callbacks
 	// kernelSS and kernelSP are the guest kernel's stack (stack_switch).
 	kernelSS, kernelSP uint64
 	// active is set while a trap is handled. exc is the trap, and frame
@@ -107,6 +109,24 @@ func (v *vcpu) trap() outcome {
 		return v.fatal(HypervisorFault, x.RIP, x.Describe())
 	}
 	rax := r.Regs.RAX
+	if x.Vector == x86.VectorPF && x.CR2 >= xen.MachToPhysVirtStart && x.CR2 < xen.MachToPhysVirtEnd && v.m2pRead(x) {
+		return v.leaveTrap(v.run.Regs.RAX)
+	}
+	if x.Vector == x86.VectorGP || x.Vector == x86.VectorUD {
+		handled, bounce := v.emulatePriv(x)
+		if v.d.stopping.Load() {
+			return stop
+		}
+		if handled && !bounce {
+			return v.leaveTrap(v.run.Regs.RAX)
+		}
+		if bounce && v.bounce(x) == stop {
+			return stop
+		}
+		if handled {
+			return v.leaveTrap(v.run.Regs.RAX)
+		}
+	}
 	if x.IsWriteFault() {
 		var done bool
 		done, rax = v.ptwr(x)
@@ -139,13 +159,7 @@ func (v *vcpu) leaveTrap(rax uint64) outcome {
 // instruction to be retried), and the guest's RAX afterwards.
 func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
 	r := &v.run.Regs
-	regs := &v.traps.ptwRegs
-	gprs := kvm.GPRs(r)
-	for i, p := range gprs {
-		regs.GPR[i] = *p
-	}
-	regs.GPR[4], regs.RIP, regs.RFLAGS = x.RSP, x.RIP, x.RFLAGS
-	regs.FSBase, regs.GSBase = v.run.Sregs.FS.Base, v.run.Sregs.GS.Base
+	regs := v.emulRegs(x)
 	before := regs.GPR
 
 	c := v.lockMMUAs("ptwr", true)
@@ -178,18 +192,59 @@ func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
 	} else {
 		v.trace.Note(trace.OutcomePTWrite, uint64(w.New))
 	}
+	// ptwr's compare-and-exchange ran through the trap path, which leaves
+	// the executor free: the vCPU's registers are the guest's.
+	v.emulDone(&before)
+	return true, regs.GPR[0]
+}
+
+// emulRegs loads the registers of the guest at exception x for an
+// instruction emulator (v.traps.ptwRegs).
+func (v *vcpu) emulRegs(x *x86.Exception) *ptops.Regs {
+	regs := &v.traps.ptwRegs
+	for i, p := range kvm.GPRs(&v.run.Regs) {
+		regs.GPR[i] = *p
+	}
+	regs.GPR[4], regs.RIP, regs.RFLAGS = x.RSP, x.RIP, x.RFLAGS
+	regs.FSBase, regs.GSBase = v.run.Sregs.FS.Base, v.run.Sregs.GS.Base
+	return regs
+}
+
+// emulDone hands the guest the registers an emulator changed in
+// v.traps.ptwRegs since they were before: RIP and RFLAGS through the
+// stub's frame, the others but RAX (leaveTrap's) and RSP (unchanged) in
+// the vCPU.
+func (v *vcpu) emulDone(before *[16]uint64) {
+	regs := &v.traps.ptwRegs
 	v.stackPut(v.traps.frame+hvimage.FrameRIP, regs.RIP)
 	v.stackPut(v.traps.frame+hvimage.FrameRFLAGS, regs.RFLAGS)
+	gprs := kvm.GPRs(&v.run.Regs)
 	for i, val := range regs.GPR {
 		if i == 0 || i == 4 || val == before[i] {
-			continue // RAX goes back through leaveTrap; RSP is unchanged
+			continue
 		}
-		// ptwr's compare-and-exchange ran through the trap path, which
-		// leaves the executor free: the vCPU's registers are the guest's.
 		*gprs[i] = val
 		v.run.DirtyRegs |= kvm.SyncRegs
 	}
-	return true, regs.GPR[0]
+}
+
+// m2pRead serves a load from Xen's default M2P address that faulted (x),
+// as ptops.EmulateM2PRead; it reports whether it did, the guest's RAX then
+// in v.run.Regs.
+func (v *vcpu) m2pRead(x *x86.Exception) bool {
+	regs := v.emulRegs(x)
+	before := regs.GPR
+	if err := ptops.EmulateM2PRead(&v.traps.insns, regs, x.CR2, x.Code[:x.CodeLen], v.d.mem.NrPages()); err != nil {
+		v.traps.lastNotEmulated = err.Error()
+		return false
+	}
+	v.emulDone(&before)
+	if regs.GPR[0] != before[0] {
+		v.run.Regs.RAX = regs.GPR[0]
+		v.run.DirtyRegs |= kvm.SyncRegs
+	}
+	v.stats.Emulations++
+	return true
 }
 
 // spuriousFault reports whether page fault x would not happen now: the

@@ -13,6 +13,7 @@ import (
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/tlb"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/x86"
@@ -80,6 +81,8 @@ type vcpu struct {
 	hc    hypercallState
 	traps trapState
 	mm    mmuState
+	gdt   ptops.GDT // the guest part of its GDT (set_gdt)
+	priv  privState // emulated instructions' state (emulate.go)
 	exec  *executor.Executor
 	flush *tlb.Flusher
 	// Method values made once, for flush waits.
@@ -96,6 +99,7 @@ type vcpu struct {
 type startContext struct {
 	regs           kvm.Regs
 	cr3            uint64
+	userBase       uint64 // MMUEXT_NEW_USER_BASEPTR's frame, 0 if none
 	fsBase, gsBase uint64
 	gsBaseUser     uint64
 }
@@ -113,6 +117,8 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 		v.traps.stack[i] = d.mem.Bytes(w.PA, mmu.PageSize)
 	}
 	v.exec = newExecutor(v)
+	v.priv.env.v = v
+	v.priv.dr[6], v.priv.dr[7] = dr6Default, dr7Default
 	v.trace.Init(id, d.cfg.TraceEvents, d.now)
 	v.flush = tlb.NewFlusher()
 	v.kickFn = func(i int) { d.vcpus[i].kick() }
@@ -174,7 +180,23 @@ func (v *vcpu) enterGuestState() error {
 	if err := v.kvm.SetSregs(s); err != nil {
 		return err
 	}
+	if err := v.setSyscallMSRs(); err != nil {
+		return err
+	}
 	return v.kvm.SetRegs(&v.start.regs)
+}
+
+// setSyscallMSRs points the vCPU's syscall at the syscall hypercall
+// transport (hvimage.SyscallEntryCode): LSTAR its entry, STAR the
+// selectors its sysretq returns on where syscall enters CPL0
+// (FLAT_RING3_CS64 and FLAT_RING3_SS64, 16 and 8 above FLAT_RING3_CS32),
+// no RFLAGS bit masked.
+func (v *vcpu) setSyscallMSRs() error {
+	return v.kvm.SetMSRs(
+		[2]uint64{x86.MSRLSTAR, hvimage.SyscallEntryVA},
+		[2]uint64{x86.MSRSTAR, uint64(xen.FlatRing3CS32)<<48 | uint64(xen.HypervisorCS)<<32},
+		[2]uint64{x86.MSRSyscallMask, 0},
+	)
 }
 
 // loop is the vCPU thread: wait to be brought up, then run exits until the
@@ -243,6 +265,7 @@ func (v *vcpu) exit() outcome {
 	case kvm.ExitMMIO:
 		m := r.MMIO()
 		if m.PhysAddr&^(mmu.PageSize-1) == v.d.mem.Doorbell && m.IsWrite != 0 {
+			v.hc.bySyscall = m.PhysAddr&(mmu.PageSize-1) == hvimage.SyscallDoorbellOff
 			return v.hypercall(binary.LittleEndian.Uint32(m.Data[:4]))
 		}
 		return v.fatal(HardwareFault, r.Regs.RIP, fmt.Sprintf("access to unbacked guest-physical address %#x", m.PhysAddr))

@@ -95,6 +95,8 @@ func TestHypercallPageGolden(t *testing.T) {
 		}
 		b.WriteString(disasm(t, s, 0, uint64(nr*xen.HypercallStubSize), n))
 	}
+	b.WriteString("hv_syscall_entry:\n")
+	b.WriteString(disasm(t, SyscallEntryCode, 0, SyscallEntryVA, -1))
 	golden(t, "hypercall_page.txt", b.String())
 	assert.True(t, IsDoorbellStore(page[StubMovLen:]))
 	assert.False(t, IsDoorbellStore(page[StubMovLen-1:]))

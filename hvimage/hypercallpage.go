@@ -66,3 +66,53 @@ func IsDoorbellStore(code []byte) bool { return bytes.HasPrefix(code, doorbellSt
 
 // IsStubMov reports whether code starts with a stub's `mov $nr, %eax`.
 func IsStubMov(code []byte) bool { return len(code) >= StubMovLen && code[0] == 0xb8 }
+
+// SyscallDoorbellOff is where in the doorbell page the syscall transport
+// stores the hypercall number, so that the VMM tells the transports apart.
+const SyscallDoorbellOff = 8
+
+// SyscallStoreLen is the length of the syscall entry's doorbell store,
+// its first instruction.
+const SyscallStoreLen = DoorbellInsnLen
+
+// SyscallEntryCode is the code at SyscallEntryVA, the second hypercall
+// transport: a 64-bit PV kernel without a hypercall page makes a
+// hypercall with `syscall`, number in RAX, arguments as for the page
+// (Xen's ABI, which Linux's xen_hypercall_pv and xen_iret use). The
+// syscall leaves the return address in RCX and RFLAGS in R11, and lands
+// here:
+//
+//	movabs %eax, DoorbellVA+SyscallDoorbellOff  # the hypercall; RAX = result
+//	push   %rax
+//	mov    %cs, %eax
+//	test   $3, %al
+//	pop    %rax
+//	jz     1f
+//	push   %r11                                 # landed at CPL3 (kvm_pvm):
+//	popfq                                       #   RFLAGS back,
+//	jmp    *%rcx                                #   back to the caller
+//	1: sysretq                                  # landed at CPL0, as the
+//	                                            #   architecture has it
+//
+// On kvm_pvm a syscall at CPL3 jumps to MSR_LSTAR and stays at CPL3, even
+// with EFER.SCE clear (measured); on a CPU that enters CPL0 as the
+// architecture says, sysretq returns to the caller on STAR's selectors.
+// HYPERVISOR_iret made this way never returns here: the VMM resumes the
+// guest where the iret frame says.
+var SyscallEntryCode = func() []byte {
+	b := make([]byte, 0, 32)
+	b = append(b, 0xa3)
+	b = binary.LittleEndian.AppendUint64(b, DoorbellVA+SyscallDoorbellOff)
+	b = append(b,
+		0x50,       // push %rax
+		0x8c, 0xc8, // mov %cs, %eax
+		0xa8, 0x03, // test $3, %al
+		0x58,       // pop %rax
+		0x74, 0x05, // jz 1f
+		0x41, 0x53, // push %r11
+		0x9d,       // popfq
+		0xff, 0xe1, // jmp *%rcx
+		0x48, 0x0f, 0x07, // 1: sysretq
+	)
+	return b
+}()

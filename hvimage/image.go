@@ -26,6 +26,10 @@ type Region struct {
 	// template is the hypervisor's L4: its slots 256..271 are copied into
 	// every guest L4.
 	template *physmem.Tables
+	// gdtEntries is, by vCPU, the physical address of the L1 entry that
+	// maps the first page of its GDT; the others follow it.
+	gdtEntries []uint64
+	zeroPFN    uint64
 }
 
 // Build lays out the hypervisor region for nvcpus vCPUs (at most MaxVCPUs)
@@ -92,6 +96,13 @@ func Build(mem *physmem.Memory, nvcpus int) (*Region, error) {
 		}
 	}
 
+	// The syscall transport's entry, the one code page the guest runs.
+	sys, err := page(SyscallEntryVA, ro|mmu.PTEUser)
+	if err != nil {
+		return nil, err
+	}
+	copy(sys, SyscallEntryCode)
+
 	// The doorbell maps an unbacked frame: every store to it is an MMIO exit.
 	if err := pt.Map(DoorbellVA, mem.Doorbell>>mmu.PageShift,
 		mmu.PTEPresent|mmu.PTEWritable|mmu.PTEUser|mmu.PTENX); err != nil {
@@ -102,12 +113,41 @@ func Build(mem *physmem.Memory, nvcpus int) (*Region, error) {
 	if err != nil {
 		return nil, err
 	}
+	r := &Region{template: pt, zeroPFN: zero}
 	for cpu := 0; cpu < nvcpus; cpu++ {
 		if err := buildCPU(cpu, pt, page, zero); err != nil {
 			return nil, err
 		}
+		// set_gdt maps the guest's frames into the GDT at run time, through
+		// the executor: it reaches the L1 that maps them in the alias.
+		pa, err := pt.EntryPA(CPUGDTVA(cpu))
+		if err != nil {
+			return nil, err
+		}
+		if err := pt.Map(AliasVA+pa&^(mmu.PageSize-1), pa>>mmu.PageShift, rw); err != nil {
+			return nil, err
+		}
+		r.gdtEntries = append(r.gdtEntries, pa)
 	}
-	return &Region{template: pt}, nil
+	return r, nil
+}
+
+// GDTEntryPA is the physical address of the L1 entry that maps page i
+// (0..xen.FirstReservedGDTPage-1) of vCPU cpu's GDT: what set_gdt writes
+// through the executor.
+func (r *Region) GDTEntryPA(cpu, i int) uint64 { return r.gdtEntries[cpu] + uint64(i)*8 }
+
+// GDTPageEntry is the L1 entry that maps guest frame pfn as a GDT page:
+// read-write for the CPU, which sets descriptors' Accessed bits, and
+// supervisor-only, as Xen maps a PV guest's GDT frames in its own range.
+func GDTPageEntry(pfn uint64) mmu.PTE {
+	return mmu.MakePTE(pfn, mmu.PTEPresent|mmu.PTEAccessed|mmu.PTEWritable|mmu.PTEDirty|mmu.PTENX)
+}
+
+// UnusedGDTPageEntry is the L1 entry of a GDT page the guest gave no
+// frame for: the zero page, read-only, so its selectors are not present.
+func (r *Region) UnusedGDTPageEntry() mmu.PTE {
+	return mmu.MakePTE(r.zeroPFN, mmu.PTEPresent|mmu.PTEAccessed|mmu.PTENX)
 }
 
 // buildCPU lays out vCPU cpu's area: GDT, TSS, CPL0 and IST stacks, and
@@ -117,8 +157,8 @@ func buildCPU(cpu int, pt *physmem.Tables, page func(uint64, mmu.PTE) ([]byte, e
 		ro = mmu.PTEPresent | mmu.PTEAccessed
 		rw = ro | mmu.PTEWritable | mmu.PTEDirty | mmu.PTENX
 	)
-	// The guest part of the GDT is not supported yet (no set_gdt): it
-	// reads as null descriptors.
+	// The guest part of the GDT reads as null descriptors until set_gdt
+	// maps the guest's frames there.
 	for i := 0; i < xen.FirstReservedGDTPage; i++ {
 		if err := pt.Map(CPUGDTVA(cpu)+uint64(i)*mmu.PageSize, zero, ro|mmu.PTENX); err != nil {
 			return err

@@ -23,8 +23,11 @@ const (
 	TextVA     = xen.HypervisorVirtStart + 1<<39 // slot 257: entry stubs, executor
 	IDTVA      = TextVA + 0x10000
 	DoorbellVA = TextVA + 0x20000
-	perCPUVA   = TextVA + 0x100000 // one perCPUSpan per vCPU
-	perCPUSpan = 0x40000
+	// SyscallEntryVA is where a guest kernel's syscall lands (MSR_LSTAR):
+	// the syscall hypercall transport (SyscallEntryCode), user-executable.
+	SyscallEntryVA = TextVA + 0x30000
+	perCPUVA       = TextVA + 0x100000 // one perCPUSpan per vCPU
+	perCPUSpan     = 0x40000
 
 	// Offsets inside one vCPU's area.
 	cpuGDTOff     = 0x00000 // 16 pages: 14 guest GDT pages, then Xen's reserved page

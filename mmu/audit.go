@@ -41,7 +41,10 @@ func (r refSource) String() string {
 // invariants of the type system (DESIGN.md §3.3):
 //   - a frame with a pagetable type has no writable mapping anywhere;
 //   - type and reference counts equal a recount from the validated tables,
-//     the pins, the CR3s and the frames the hypervisor holds;
+//     the pins, the CR3s, the frames the hypervisor holds and the
+//     descriptor pages the vCPUs hold;
+//   - every descriptor of a descriptor page is one CheckDescriptor
+//     accepts unchanged;
 //   - no entry of a validated table maps a frame outside the domain, and
 //     every L4 holds the hypervisor's slots;
 //   - every CR3 is a validated L4.
@@ -65,6 +68,7 @@ type AuditCopy struct {
 	entries    []PTE   // the validated tables' entries, 512 each
 	at         []int32 // at[pfn]: the first of pfn's entries, or -1
 	held, cr3s []uint64
+	descs      []uint64
 	reservedL4 [xen.LastReservedL4Slot - xen.FirstReservedL4Slot + 1]PTE
 	// The recount's scratch space.
 	typeRefs, refs []uint32
@@ -86,7 +90,7 @@ func (t *FrameTable) Snapshot(c *AuditCopy, cr3s []uint64) {
 	c.entries = c.entries[:0]
 	for pfn := range t.frames {
 		c.at[pfn] = -1
-		if !t.frames[pfn].Validated() {
+		if f := &t.frames[pfn]; !f.Validated() && !(f.Type == TypeSegDesc && f.TypeCount > 0) {
 			continue
 		}
 		c.at[pfn] = int32(len(c.entries))
@@ -95,6 +99,7 @@ func (t *FrameTable) Snapshot(c *AuditCopy, cr3s []uint64) {
 		}
 	}
 	c.held = append(c.held[:0], t.held...)
+	c.descs = append(c.descs[:0], t.descs...)
 	c.cr3s = append(c.cr3s[:0], cr3s...)
 	c.reservedL4 = t.ReservedL4
 }
@@ -131,6 +136,13 @@ func (c *AuditCopy) Check(max int) []Violation {
 			}
 			refs[pfn]++
 		}
+		if f.Type == TypeSegDesc && c.at[pfn] >= 0 {
+			for i, e := range c.entries[c.at[pfn]:][:512] {
+				if d, ok := CheckDescriptor(uint64(e)); !ok || d != uint64(e) {
+					add(pfn, "descriptor page entry %d (%#016x) is not one Xen would install", i, uint64(e))
+				}
+			}
+		}
 		if !f.Validated() {
 			continue
 		}
@@ -164,6 +176,10 @@ func (c *AuditCopy) Check(max int) []Violation {
 	}
 	for _, pfn := range c.held {
 		claim(pfn, TypeWritable, refSource{what: "held by the hypervisor"})
+		refs[pfn]++
+	}
+	for _, pfn := range c.descs {
+		claim(pfn, TypeSegDesc, refSource{what: "a vCPU's GDT"})
 		refs[pfn]++
 	}
 	for i, cr3 := range c.cr3s {

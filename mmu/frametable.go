@@ -2,6 +2,7 @@ package mmu
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pvsim/pvsim/xen"
 )
@@ -15,7 +16,7 @@ const (
 	TypeL2                        // PGT_l2_page_table
 	TypeL3                        // PGT_l3_page_table
 	TypeL4                        // PGT_l4_page_table
-	TypeSegDesc                   // PGT_seg_desc_page (no users yet)
+	TypeSegDesc                   // PGT_seg_desc_page: a GDT or LDT frame
 	TypeWritable                  // PGT_writable_page
 )
 
@@ -32,6 +33,11 @@ func (t FrameType) String() string {
 	}
 	return fmt.Sprintf("type %d", int(t))
 }
+
+// IsValidated reports whether frames of type t have their contents
+// checked when they take it, and kept valid while they hold it: the
+// pagetable types and segment-descriptor pages.
+func (t FrameType) IsValidated() bool { return t.IsPagetable() || t == TypeSegDesc }
 
 // IsPagetable reports whether t is one of the L1..L4 types.
 func (t FrameType) IsPagetable() bool { return t >= TypeL1 && t <= TypeL4 }
@@ -148,8 +154,10 @@ type FrameTable struct {
 	// ReservedL4 are the hypervisor's entries for L4 slots
 	// xen.FirstReservedL4Slot.. in every validated L4.
 	ReservedL4 [xen.LastReservedL4Slot - xen.FirstReservedL4Slot + 1]PTE
-	// held are the frames the hypervisor holds as writable pages.
-	held []uint64
+	// held are the frames the hypervisor holds as writable pages, and
+	// descs those vCPUs hold as descriptor pages (set_gdt), once per
+	// holding.
+	held, descs []uint64
 	// flush: a frame became a pagetable with a stale writable mapping
 	// (TakeFlush); flushes counts the flushes TakeFlush asked for.
 	flush   bool
@@ -246,8 +254,10 @@ func (t *FrameTable) PutPage(pfn uint64) {
 // failure nothing has changed.
 //
 // Precondition: the caller holds the domain's MMU lock; typ is not
-// TypeNone; x is the caller's Executor, not nil when typ is TypeL4; and
-// the table's Memory shows the frame as the guest will see it
+// TypeNone; x is the caller's Executor, not nil when typ is TypeL4 or
+// TypeSegDesc (with x nil, a table's entries are validated as they are,
+// without AdjustGuestEntry: for tests of the type rules alone); and the
+// table's Memory shows the frame as the guest will see it
 // (NewFrameTable).
 func (t *FrameTable) GetPageType(pfn uint64, typ FrameType, x Executor) error {
 	f := t.Frame(pfn)
@@ -261,20 +271,24 @@ func (t *FrameTable) GetPageType(pfn uint64, typ FrameType, x Executor) error {
 		f.TypeCount++
 		return nil
 	}
-	if p, ok := t.mem.(Publisher); ok && typ.IsPagetable() {
+	if p, ok := t.mem.(Publisher); ok && typ.IsValidated() {
 		p.Publish()
 	}
 	// Claim the type before validating, so that an entry pointing back at
 	// this frame sees it and is refused.
 	f.Type, f.TypeCount = typ, 1
-	if typ.IsPagetable() {
+	if typ.IsValidated() {
 		if f.WritableUntil > t.flushes {
 			// A writable mapping of the frame may linger in a TLB, through
 			// which the guest could write the validated table: every TLB
 			// is to be flushed (TakeFlush) before the guest runs again.
 			t.flush = true
 		}
-		if err := t.validate(pfn, typ, x); err != nil {
+		validate := t.validate
+		if typ == TypeSegDesc {
+			validate = func(pfn uint64, _ FrameType, x Executor) error { return t.validateSegDesc(pfn, x) }
+		}
+		if err := validate(pfn, typ, x); err != nil {
 			f.Type, f.TypeCount = TypeNone, 0
 			return err
 		}
@@ -309,6 +323,33 @@ func (t *FrameTable) HoldWritable(pfn uint64) error {
 	}
 	t.held = append(t.held, pfn)
 	return nil
+}
+
+// HoldDescriptorPage takes a general and a segment-descriptor type
+// reference on pfn, validating its descriptors if it was not one yet, for
+// a vCPU that installs it in its GDT (Xen's pv_set_gdt).
+//
+// Precondition: the caller holds the domain's MMU lock; x is its Executor.
+// At most 14 frames per vCPU are held so (the guest part of a GDT).
+func (t *FrameTable) HoldDescriptorPage(pfn uint64, x Executor) error {
+	if err := t.GetPageAndType(pfn, TypeSegDesc, x); err != nil {
+		return err
+	}
+	t.descs = append(t.descs, pfn)
+	return nil
+}
+
+// ReleaseDescriptorPage drops one holding HoldDescriptorPage took.
+//
+// Precondition: the caller holds the domain's MMU lock and such a holding
+// of pfn, which it gives up; ReleaseDescriptorPage panics without one.
+func (t *FrameTable) ReleaseDescriptorPage(pfn uint64) {
+	i := slices.Index(t.descs, pfn)
+	if i < 0 {
+		panic(fmt.Sprintf("mmu: frame %#x is not held as a descriptor page", pfn))
+	}
+	t.descs = slices.Delete(t.descs, i, i+1)
+	t.PutPageAndType(pfn)
 }
 
 // PutPageAndType drops what GetPageAndType took.
@@ -385,9 +426,19 @@ func (t *FrameTable) validate(pfn uint64, typ FrameType, x Executor) error {
 		if !e.Present() {
 			continue
 		}
-		if err := t.GetEntryRefs(level, e); err != nil {
+		if err := t.GetEntryRefs(level, e, x); err != nil {
 			t.releaseEntries(pfn, typ, i)
 			return fmt.Errorf("%v entry %d (%v): %w", typ, i, e, err)
+		}
+	}
+	if x != nil {
+		// As Xen's alloc_lN_table, which rewrites each entry with
+		// adjust_guest_lNe as it validates it.
+		for i := 0; i < 512; i++ {
+			e := t.Entry(pfn, i)
+			if a := AdjustGuestEntry(level, e); a != e && !IsReservedSlot(typ, i) {
+				x.Store(pfn<<PageShift+uint64(i)*8, a)
+			}
 		}
 	}
 	if typ == TypeL4 {
@@ -412,11 +463,12 @@ func CheckEntry(level Level, e PTE) error {
 
 // GetEntryRefs takes the references a present entry at level holds on the
 // frame it maps (Xen's get_page_from_lNe): a general reference, and a type
-// reference as a writable page (L1, RW) or as the next table down.
+// reference as a writable page (L1, RW) or as the next table down, which
+// x's caller may have to validate (GetPageType).
 //
 // Precondition: the caller holds the domain's MMU lock; e is present and
-// level is 1 to 4.
-func (t *FrameTable) GetEntryRefs(level Level, e PTE) error {
+// level is 1 to 4; x as for GetPageType.
+func (t *FrameTable) GetEntryRefs(level Level, e PTE, x Executor) error {
 	if err := CheckEntry(level, e); err != nil {
 		return err
 	}
@@ -429,7 +481,7 @@ func (t *FrameTable) GetEntryRefs(level Level, e PTE) error {
 	case level == 1 && e&PTEWritable != 0:
 		err = t.GetPageType(target, TypeWritable, nil)
 	case level > 1:
-		err = t.GetPageType(target, PagetableType(level-1), nil)
+		err = t.GetPageType(target, PagetableType(level-1), x)
 	}
 	if err != nil {
 		t.PutPage(target)
@@ -462,5 +514,6 @@ func (t *FrameTable) Clone(mem Memory) *FrameTable {
 	c.mem = mem
 	c.frames = append([]Frame(nil), t.frames...)
 	c.held = append([]uint64(nil), t.held...)
+	c.descs = append([]uint64(nil), t.descs...)
 	return &c
 }

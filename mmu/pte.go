@@ -40,9 +40,46 @@ const (
 	PTEGlobal   PTE = 1 << 8
 	PTENX       PTE = 1 << 63
 
+	// PTEGuestKernel (Xen's _PAGE_GUEST_KERNEL, bit 12 of Xen's flags
+	// word, bit 52 of the entry, which the CPU ignores) marks an L1 entry
+	// the guest made without _PAGE_USER: AdjustGuestEntry.
+	PTEGuestKernel PTE = 1 << 52
+
 	// PTEFrameMask selects the frame address bits (bits 12..51).
 	PTEFrameMask PTE = 0x000ffffffffff000
 )
+
+// AdjustGuestEntry is Xen's adjust_guest_lNe for a 64-bit PV guest, which
+// runs its kernel at CPL3: every present entry becomes user-accessible.
+// An L1 entry made without _PAGE_USER (a kernel mapping) is marked
+// PTEGuestKernel; one made with it (a user mapping) is made global, as Xen
+// does so that user mappings survive the CR3 switch between the guest's
+// kernel and user tables. An L4 entry is marked Accessed, as Xen marks it
+// since it shadows L4s behind the guest's back. Xen applies it to every
+// entry it validates or writes for the guest; so does pvsim (mmu's
+// validation, ptops' updates and ptwr).
+//
+// Xen 3.1, whose pinning the race model follows, had the L1..L3 rules
+// already; the L4 Accessed bit came with Xen 4.10's XPTI.
+func AdjustGuestEntry(level Level, e PTE) PTE {
+	if !e.Present() {
+		return e
+	}
+	switch level {
+	case 1:
+		if e&PTEUser == 0 {
+			e |= PTEGuestKernel | PTEUser
+		}
+		if e&PTEGuestKernel == 0 {
+			e |= PTEGlobal | PTEUser
+		}
+	case 4:
+		e |= PTEAccessed | PTEUser
+	default:
+		e |= PTEUser
+	}
+	return e
+}
 
 // MakePTE builds an entry that maps frame pfn with the given flags.
 //

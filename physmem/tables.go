@@ -68,6 +68,10 @@ func (t *Tables) entryAddr(va uint64, level mmu.Level) (uint64, error) {
 	}
 }
 
+// EntryPA returns the physical address of the L1 entry for va, creating
+// the tables above it as needed.
+func (t *Tables) EntryPA(va uint64) (uint64, error) { return t.entryAddr(va, 1) }
+
 // Map maps the 4 KiB page at va to frame pfn with flags.
 func (t *Tables) Map(va, pfn uint64, flags mmu.PTE) error {
 	if va&(mmu.PageSize-1) != 0 || !mmu.Canonical(va) {

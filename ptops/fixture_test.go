@@ -50,7 +50,7 @@ func newFixture(t testing.TB) *fixture {
 	f.put(2, mmu.Level(3).Index(base), mmu.MakePTE(3, rw))
 	f.put(3, mmu.Level(2).Index(base), mmu.MakePTE(4, rw))
 	for pfn := uint64(0); pfn < nrFrames; pfn++ {
-		flags := rw
+		flags := rw | mmu.PTEGlobal // as the builder's validation leaves a user mapping
 		if pfn >= 1 && pfn <= 4 {
 			flags &^= mmu.PTEWritable
 		}
@@ -81,6 +81,10 @@ func (f *fixture) audit(t testing.TB) {
 	v := f.ft.Audit([]uint64{f.cr3}, 5)
 	require.Empty(t, v, "audit")
 }
+
+// adjusted is what Xen makes of L1 entry e when it writes it for a 64-bit
+// PV guest (mmu.AdjustGuestEntry).
+func adjusted(e mmu.PTE) mmu.PTE { return mmu.AdjustGuestEntry(1, e) }
 
 // va is where the boot address space maps pfn.
 func va(pfn uint64) uint64 { return base + pfn<<mmu.PageShift }

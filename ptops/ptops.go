@@ -39,9 +39,11 @@ type Context struct {
 	// X is the calling vCPU's executor.
 	X mmu.Executor
 	// VCPU is the caller's id and CR3 its current pagetable base; NEW_BASEPTR
-	// updates it.
-	VCPU int
-	CR3  *uint64
+	// updates it. UserBase is the frame of the L4 its user mode runs on,
+	// or 0 (Xen's guest_table_user); NEW_USER_BASEPTR updates it.
+	VCPU     int
+	CR3      *uint64
+	UserBase *uint64
 	// All is the set of vCPUs that are up.
 	All VCPUMask
 	// ReadGuest copies guest memory from the caller's address space, for
@@ -117,8 +119,9 @@ func UpdateEntry(c *Context, ptr uint64, val mmu.PTE, preserveAD bool) error {
 	}
 	level := f.Type.Level()
 	old := c.FT.Entry(pfn, index)
+	val = mmu.AdjustGuestEntry(level, val)
 	if val.Present() {
-		if err := c.FT.GetEntryRefs(level, val); err != nil {
+		if err := c.FT.GetEntryRefs(level, val, c.X); err != nil {
 			return fmt.Errorf("mmu_update of %v %#x[%d] to %v: %w", f.Type, pfn, index, val, err)
 		}
 	}
@@ -243,6 +246,8 @@ func MMUExtOp(c *Context, op ExtOp) error {
 		return c.FT.Unpin(op.Arg1)
 	case xen.MMUExtNewBasePtr:
 		return NewBasePtr(c, op.Arg1)
+	case xen.MMUExtNewUserBasePtr:
+		return NewUserBasePtr(c, op.Arg1)
 	case xen.MMUExtTLBFlushLocal:
 		c.Flush(Flush{Kind: FlushAll, CPUs: 1 << c.VCPU})
 	case xen.MMUExtInvlpgLocal:
@@ -284,6 +289,31 @@ func NewBasePtr(c *Context, pfn uint64) error {
 	old := *c.CR3 >> mmu.PageShift
 	*c.CR3 = pfn << mmu.PageShift
 	c.FT.PutPageAndType(old)
+	return nil
+}
+
+// NewUserBasePtr is MMUEXT_NEW_USER_BASEPTR, as Xen's: the caller's user
+// mode is to run on the L4 in frame pfn (0: none), which takes the general
+// and L4 type references a base pointer holds; the old user base's are
+// dropped. Setting the base it already has changes nothing.
+//
+// Precondition: the caller holds the domain's MMU lock; *c.UserBase is 0
+// or a frame on which the caller holds those references (taken by its
+// last NEW_USER_BASEPTR).
+func NewUserBasePtr(c *Context, pfn uint64) error {
+	old := *c.UserBase
+	if pfn == old {
+		return nil
+	}
+	if pfn != 0 {
+		if err := c.FT.GetPageAndType(pfn, mmu.TypeL4, c.X); err != nil {
+			return fmt.Errorf("new_user_baseptr: %w", err)
+		}
+	}
+	*c.UserBase = pfn
+	if old != 0 {
+		c.FT.PutPageAndType(old)
+	}
 	return nil
 }
 

@@ -126,7 +126,9 @@ func TestSecondAddressSpace(t *testing.T) {
 	f.x.Log = nil
 	require.NoError(t, f.ft.Pin(l4, mmu.TypeL4, f.x))
 	f.audit(t)
-	assert.Len(t, f.x.Writes(), len(f.ft.ReservedL4), "pinning an L4 writes only the hypervisor slots")
+	assert.Len(t, f.x.Writes(), len(f.ft.ReservedL4)+4, "pinning an L4 writes the hypervisor slots and its L1's entries made global")
+	assert.Equal(t, adjusted(mmu.MakePTE(300, rw)), f.entry(l1, 0))
+	assert.Equal(t, mmu.MakePTE(300, rw)|mmu.PTEGlobal, f.entry(l1, 0), "a user mapping is made global")
 	assert.Equal(t, uint32(2), f.ft.Frame(2).TypeCount, "the boot L3 is shared")
 	assert.Equal(t, uint32(2), f.ft.Frame(300).TypeCount, "two writable mappings")
 
@@ -187,9 +189,9 @@ func TestPreserveAD(t *testing.T) {
 	// The MMU set Dirty after the guest read the entry.
 	f.put(bootL1, 100, f.entry(bootL1, 100)|mmu.PTEDirty)
 	require.NoError(t, UpdateEntry(f.c, ptr, mmu.MakePTE(100, rw&^mmu.PTEAccessed), true))
-	assert.Equal(t, mmu.MakePTE(100, rw|mmu.PTEDirty), f.entry(bootL1, 100), "A and D survive")
+	assert.Equal(t, adjusted(mmu.MakePTE(100, rw|mmu.PTEDirty)), f.entry(bootL1, 100), "A and D survive")
 	require.NoError(t, UpdateEntry(f.c, ptr, mmu.MakePTE(100, rw&^mmu.PTEAccessed), false))
-	assert.Equal(t, mmu.MakePTE(100, rw&^mmu.PTEAccessed), f.entry(bootL1, 100), "a normal update replaces them")
+	assert.Equal(t, adjusted(mmu.MakePTE(100, rw&^mmu.PTEAccessed)), f.entry(bootL1, 100), "a normal update replaces them")
 	f.audit(t)
 }
 

@@ -153,6 +153,9 @@ func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) 
 		if write {
 			nw = mmu.PTE(uint64(old)&^(mask<<shift) | res<<shift)
 		}
+		if validate {
+			nw = mmu.AdjustGuestEntry(1, nw) // as Xen's ptwr_emulated_update
+		}
 		w.Old, w.New = old, nw
 		if nw == old {
 			op.commit(regs, cur, res, insn)
@@ -162,7 +165,7 @@ func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) 
 			c.settle(biglock.Everything)
 		}
 		if validate && nw.Present() {
-			if err := c.FT.GetEntryRefs(1, nw); err != nil {
+			if err := c.FT.GetEntryRefs(1, nw, c.X); err != nil {
 				return PTWrite{}, &NotEmulated{Reason: fmt.Sprintf("%v would write %v into L1 %#x[%d]: %v", insn.Op, nw, target, index, err)}
 			}
 		}

@@ -63,9 +63,9 @@ func TestAndClearPTEFlags(c *Context, ptr, mask uint64) (uint64, error) {
 	pfn, index := ptr>>mmu.PageShift, int(ptr&(mmu.PageSize-1))/8
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		old := c.FT.Entry(pfn, index)
-		nw := old &^ mmu.PTE(mask)
+		nw := mmu.AdjustGuestEntry(1, old&^mmu.PTE(mask))
 		if nw.Present() {
-			if err := c.FT.GetEntryRefs(1, nw); err != nil {
+			if err := c.FT.GetEntryRefs(1, nw, c.X); err != nil {
 				return 0, fmt.Errorf("test_and_clear_pte_flags of L1 %#x[%d] to %v: %w", pfn, index, nw, err)
 			}
 		}

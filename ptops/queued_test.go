@@ -83,7 +83,7 @@ func (m queuedMemory) Publish() { m.x.Run() }
 func TestPinWithQueuedReadOnlyRemap(t *testing.T) {
 	f := newFixture(t)
 	const l1 = 200
-	data := mmu.MakePTE(dataPFN, rw)
+	data := adjusted(mmu.MakePTE(dataPFN, rw)) // as Xen wrote it
 	x0 := &queuingExecutor{mem: f.mem}
 	f.ft = f.ft.Clone(queuedMemory{x0})
 	f.c.FT, f.c.X = f.ft, x0

@@ -18,6 +18,9 @@ import (
 // rdtsc reads the host's time-stamp counter.
 func rdtsc() uint64
 
+// TSC reads the host's time-stamp counter, as a guest's rdtsc would.
+func TSC() uint64 { return rdtsc() }
+
 var (
 	tscOnce sync.Once
 	tscHz   uint64

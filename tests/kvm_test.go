@@ -98,9 +98,9 @@ func TestTripleFault(t *testing.T) {
 func TestPrivilegedInstruction(t *testing.T) {
 	_, ge := guestFault(t, "privop", 10*time.Second)
 	assert.Equal(t, hv.TripleFault, ge.Kind)
-	assert.True(t, strings.HasPrefix(ge.Where, "native_write_cr3+"), ge.Where)
+	assert.True(t, strings.HasPrefix(ge.Where, "native_load_idt+"), ge.Where)
 	assert.Contains(t, ge.Error(), "#GP (general protection fault)")
-	assert.Contains(t, ge.Error(), "mov cr3, rdi")
+	assert.Contains(t, ge.Error(), "lidt")
 	assert.Contains(t, ge.Error(), "CPL0-only instruction")
 }
 

@@ -34,6 +34,13 @@ type ExitStats struct {
 	PendingWrites uint64
 	// Bounces counts exceptions delivered to the guest's handlers.
 	Bounces uint64
+	// SyscallHypercalls counts the hypercalls made with `syscall` (the
+	// syscall transport) rather than through the hypercall page.
+	SyscallHypercalls uint64
+	// Emulations counts instructions the hypervisor completed for the
+	// guest after they faulted, other than pagetable writes: privileged
+	// and forced-emulation instructions, loads from the M2P.
+	Emulations uint64
 	// MMULocks counts the times this vCPU took the domain's MMU lock;
 	// MMULockWait is the time it waited for the lock itself, and
 	// MMUStoresWait the time it then waited for other vCPUs' queued

@@ -12,19 +12,20 @@ import "strconv"
 
 // Hypercall numbers (__HYPERVISOR_*).
 const (
-	HypercallSetTrapTable    = 0
-	HypercallMMUUpdate       = 1
-	HypercallSetGDT          = 2
-	HypercallStackSwitch     = 3
-	HypercallMulticall       = 13
-	HypercallUpdateVAMapping = 14
-	HypercallXenVersion      = 17
-	HypercallConsoleIO       = 18
-	HypercallIret            = 23
-	HypercallVCPUOp          = 24
-	HypercallSetSegmentBase  = 25
-	HypercallMMUExtOp        = 26
-	HypercallSchedOp         = 29
+	HypercallSetTrapTable     = 0
+	HypercallMMUUpdate        = 1
+	HypercallSetGDT           = 2
+	HypercallStackSwitch      = 3
+	HypercallUpdateDescriptor = 10
+	HypercallMulticall        = 13
+	HypercallUpdateVAMapping  = 14
+	HypercallXenVersion       = 17
+	HypercallConsoleIO        = 18
+	HypercallIret             = 23
+	HypercallVCPUOp           = 24
+	HypercallSetSegmentBase   = 25
+	HypercallMMUExtOp         = 26
+	HypercallSchedOp          = 29
 
 	// HypercallPVSimOp is pvsim's extension hypercall (pvsim_op), numbered
 	// past Xen's own, which end below 64. See PVSimOp*.
@@ -54,14 +55,18 @@ const (
 	EBUSY  Errno = 16
 	EEXIST Errno = 17
 	EINVAL Errno = 22
+	ENOSPC Errno = 28
 	ENOSYS Errno = 38
+	// EOPNOTSUPP: what event_channel_op answers for the FIFO ABI when it
+	// is not built in.
+	EOPNOTSUPP Errno = 95
 )
 
 var errnoNames = map[Errno]string{
 	EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO",
 	E2BIG: "E2BIG", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM", EACCES: "EACCES",
 	EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST", EINVAL: "EINVAL",
-	ENOSYS: "ENOSYS",
+	ENOSPC: "ENOSPC", ENOSYS: "ENOSYS", EOPNOTSUPP: "EOPNOTSUPP",
 }
 
 func (e Errno) Error() string {
@@ -88,6 +93,22 @@ const (
 	XenVerPlatformParameters = 5 // XENVER_platform_parameters: {unsigned long virt_start}
 	XenVerGetFeatures        = 6 // XENVER_get_features: struct xen_feature_info
 	XenVerPageSize           = 7 // XENVER_pagesize
+	XenVerCompileInfo        = 2 // XENVER_compile_info: struct xen_compile_info
+	XenVerChangeset          = 4 // XENVER_changeset: char[64]
+	XenVerGuestHandle        = 8 // XENVER_guest_handle: uint8_t[16]
+	XenVerCommandline        = 9 // XENVER_commandline: char[1024]
+
+	// Sizes of the strings and structures they write.
+	XenCompileInfoSize = 144 // compiler[64], compile_by[16], compile_domain[32], compile_date[32]
+	XenChangesetSize   = 64
+	XenCommandlineSize = 1024
+	XenGuestHandleSize = 16
+)
+
+// XENVER_get_features submap 0 bits (public/features.h) pvsim can offer.
+const (
+	XenFeatMMUPTUpdatePreserveAD = 5  // XENFEAT_mmu_pt_update_preserve_ad
+	XenFeatDirectMapped          = 17 // XENFEAT_direct_mapped
 )
 
 // sched_op commands and shutdown reasons.
@@ -290,6 +311,9 @@ const (
 	MMUExtInvlpgMulti   = 9
 	MMUExtTLBFlushAll   = 10
 	MMUExtInvlpgAll     = 11
+	// MMUExtNewUserBasePtr (MMUEXT_NEW_USER_BASEPTR) sets the L4 a 64-bit
+	// PV guest's user mode runs on.
+	MMUExtNewUserBasePtr = 15
 
 	MMUExtOpSize = 24 // cmd at 0, arg1 at 8, arg2 at 16
 )
@@ -408,6 +432,8 @@ var hypercallNames = [NrHypercalls]string{
 	HypercallXenVersion: "xen_version", HypercallConsoleIO: "console_io", HypercallIret: "iret",
 	HypercallVCPUOp: "vcpu_op", HypercallSetSegmentBase: "set_segment_base", HypercallMMUExtOp: "mmuext_op",
 	HypercallSchedOp: "sched_op", HypercallPVSimOp: "pvsim_op",
+	HypercallSetCallbacks: "set_callbacks", HypercallUpdateDescriptor: "update_descriptor", HypercallVMAssist: "vm_assist",
+	HypercallCallbackOp: "callback_op", HypercallEventChannelOp: "event_channel_op", HypercallPhysdevOp: "physdev_op",
 }
 
 // HypercallName is the name of hypercall nr without its __HYPERVISOR_

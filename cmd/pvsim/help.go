@@ -37,6 +37,42 @@ var commands = []command{
 			"error, status 1.",
 	},
 	{
+		name: "test",
+		args: "KERNEL... [-j N] [--timeout D] [--vcpus N] [--mem SIZE] [--audit]\n" +
+			"[--junit FILE] [--json]",
+		summary: "run test kernels, several domains at once: a table of verdicts, JUnit XML",
+		detail: "Each KERNEL is an embedded kernel's name (see 'pvsim list'), the path of an\n" +
+			"ELF file, or the path of an xl configuration file, NAME.cfg, whose kernel=\n" +
+			"names the image: an embedded kernel, or a path relative to the file (of\n" +
+			"an absolute path, the file of that name beside the .cfg comes first, as\n" +
+			"XTF builds its images beside their .cfg files).\n" +
+			"An ELF file's configuration is FILE.cfg beside it, when there is one, as\n" +
+			"the Xen Test Framework (XTF) ships test-pv64-NAME.cfg beside\n" +
+			"test-pv64-NAME. Of it pvsim reads name= (the test's name), vcpus=,\n" +
+			"memory= (MiB), cmdline= or extra= (the guest command line) and type=\n" +
+			"(\"pv\" only), and ignores the rest; --vcpus and --mem apply to what no\n" +
+			"configuration sets.\n" +
+			"Verdicts: an XTF test (its Xen guest-OS note says XTF, or it prints XTF's\n" +
+			"banner or result line) gets the result of its last \"Test result:\" line,\n" +
+			"SUCCESS, SKIP, ERROR or FAILURE, when it then powers off. Another kernel\n" +
+			"PASSes when it powers off and FAILs when it shuts down to reboot, for its\n" +
+			"watchdog or another reason. CRASH is a kernel that crashed\n" +
+			"(SHUTDOWN_crash), faulted, timed out or hit a pvsim error, or an XTF test\n" +
+			"that powered off without a result.\n" +
+			"stdout gets a table in the order given: name, verdict, seconds and a\n" +
+			"detail, the test's last reason (\"Fail: ...\") or pvsim's error; then\n" +
+			"the count of each verdict. stderr gets a line as each test finishes.\n" +
+			"--json prints instead a JSON array of one object a kernel: name, kernel,\n" +
+			"config, kind (xtf or pvsim), verdict, seconds, detail, reason and\n" +
+			"exit_status (as 'pvsim run --json' would give them) and error.\n" +
+			"--junit also writes JUnit XML: FAILURE and FAIL fail, ERROR and CRASH\n" +
+			"are errors, SKIP is skipped; each test case holds the last 64 KiB of its\n" +
+			"console output.\n" +
+			"Exit status: 0 when every verdict is SUCCESS, SKIP or PASS, 1 when one\n" +
+			"is not or a kernel or configuration file cannot be read, 2 for a bad\n" +
+			"command line.",
+	},
+	{
 		name:    "compare",
 		args:    "[--duration D | --trials N] [--vcpus N] [--audit] [--audit-every D]\n[--json] [--out DIR]",
 		summary: "run the race under every strategy: verdicts, oracles and costs in one table",

@@ -5,6 +5,8 @@
 //
 //	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]
 //	          [--trace FILE] [--schedule S] [--json] [-- guest command line]
+//	pvsim test KERNEL... [-j N] [--timeout D] [--vcpus N] [--mem SIZE] [--audit]
+//	           [--junit FILE] [--json]
 //	pvsim compare [--duration D | --trials N] [--vcpus N] [--audit] [--audit-every D]
 //	              [--json] [--out DIR]
 //	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W]
@@ -48,6 +50,7 @@ Exit status of run:
   2  bad command line                 7  the guest's watchdog fired
   3  the guest crashed (SHUTDOWN_crash), 8 other shutdown reasons
   4  the guest faulted (triple fault, hypervisor or hardware fault)
+Exit status of test: 0 every verdict SUCCESS, SKIP or PASS, 1 another, 2 as run.
 Exit status of explore: 0 no violation, 9 a violation found, 1 and 2 as run.
 Exit status of every command: 10 internal error: a bug in pvsim (a Go panic;
 its stack goes to stderr).
@@ -114,6 +117,8 @@ func runMain(args []string, stdout, stderr io.Writer) (status int) {
 	switch args[0] {
 	case "run":
 		status, err = cmdRun(args[1:], stdout, stderr)
+	case "test":
+		status, err = cmdTest(args[1:], stdout, stderr)
 	case "list":
 		err = cmdList(args[1:], stdout)
 	case "race":

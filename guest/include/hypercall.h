@@ -179,6 +179,28 @@ static inline int HYPERVISOR_sched_op(int cmd, void *arg)
 	return _hypercall2(int, sched_op, cmd, arg);
 }
 
+static inline int HYPERVISOR_set_gdt(unsigned long *frames, unsigned int entries)
+{
+	return _hypercall2(int, set_gdt, frames, entries);
+}
+
+static inline int HYPERVISOR_update_descriptor(u64 ma, u64 desc)
+{
+	return _hypercall2(int, update_descriptor, ma, desc);
+}
+
+static inline int HYPERVISOR_callback_op(int cmd, const void *arg)
+{
+	return _hypercall2(int, callback_op, cmd, arg);
+}
+
+static inline int HYPERVISOR_set_callbacks(unsigned long event,
+					   unsigned long failsafe,
+					   unsigned long syscall)
+{
+	return _hypercall3(int, set_callbacks, event, failsafe, syscall);
+}
+
 /*
  * MULTI_name(mcl, args...) fills one entry of a multicall batch with the
  * call HYPERVISOR_name(args...) would make; HYPERVISOR_multicall() then

@@ -82,6 +82,26 @@ typedef struct { pteval_t pgprot; } pgprot_t;
 #define PAGE_SHARED	__pgprot(_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | \
 				 _PAGE_ACCESSED)
 
+/*
+ * What Xen stores for an L1 entry a 64-bit PV guest writes or pins
+ * (adjust_guest_l1e): a kernel mapping, without _PAGE_USER, becomes a
+ * user one marked _PAGE_GUEST_KERNEL (bit 52, ignored by the CPU); a user
+ * mapping is made global. Tests that read back an entry they wrote
+ * compare it with this.
+ */
+#define _PAGE_GUEST_KERNEL	(1UL << 52)
+
+static inline pteval_t xen_l1e(pteval_t e)
+{
+	if (!(e & _PAGE_PRESENT))
+		return e;
+	if (!(e & _PAGE_USER))
+		e |= _PAGE_GUEST_KERNEL | _PAGE_USER;
+	if (!(e & _PAGE_GUEST_KERNEL))
+		e |= _PAGE_GLOBAL | _PAGE_USER;
+	return e;
+}
+
 static inline unsigned long pgd_index(unsigned long addr)
 {
 	return (addr >> PGDIR_SHIFT) & (PTRS_PER_PGD - 1);

@@ -161,7 +161,7 @@ void kernel_main(void)
 	val = pte_val(pfn_pte(page_to_pfn(data[EXTRA_PAGE]), PAGE_PRIV));
 	check(xen_mmu_update(priv_pte(EXTRA_PAGE), val, MMU_NORMAL_PT_UPDATE),
 	      "mmu_update mapping a fifth frame");
-	check_eq("the new L1 entry", pte_val(ptep_get(priv_pte(EXTRA_PAGE))), val);
+	check_eq("the new L1 entry", pte_val(ptep_get(priv_pte(EXTRA_PAGE))), xen_l1e(val));
 	check_page((void *)priv_va(EXTRA_PAGE), EXTRA_PAGE,
 		   "the fifth frame, read through its private address");
 	check(xen_mmu_update(priv_pte(EXTRA_PAGE), 0, MMU_NORMAL_PT_UPDATE),
@@ -197,7 +197,7 @@ void kernel_main(void)
 	      "mmu_update with MMU_PT_UPDATE_PRESERVE_AD");
 	check_eq("the L1 entry after MMU_PT_UPDATE_PRESERVE_AD",
 		 pte_val(ptep_get(priv_pte(AD_PAGE))),
-		 val | (old & (_PAGE_ACCESSED | _PAGE_DIRTY)));
+		 xen_l1e(val) | (old & (_PAGE_ACCESSED | _PAGE_DIRTY)));
 	printk("mmu-basic: MMU_PT_UPDATE_PRESERVE_AD kept the accessed bit\n");
 
 	check(xen_write_cr3(__pa(swapper_pg_dir)),

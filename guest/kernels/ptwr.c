@@ -79,7 +79,7 @@ static pteval_t entry(pte_t *ptep)
 
 static void expect_entry(pte_t *ptep, pteval_t want)
 {
-	expect("the entry", entry(ptep), want);
+	expect("the entry", entry(ptep), xen_l1e(want));
 }
 
 /* Sets a pinned entry the checked way, with mmu_update. */
@@ -106,7 +106,7 @@ static pte_t *slot(pteval_t val)
 /* The read-only mapping of data frame i, as the pinned L1 has it. */
 static pteval_t data_pte(unsigned int i)
 {
-	return pte_val(pfn_pte(page_to_pfn(data[i]), PAGE_KERNEL_RO));
+	return xen_l1e(pte_val(pfn_pte(page_to_pfn(data[i]), PAGE_KERNEL_RO)));
 }
 
 static u32 *low_dword(pte_t *ptep)
@@ -301,7 +301,7 @@ static void test_bit_ops(void)
 	fl = rmw("lock btrq", p->pte, "r", bit);
 	expect_flags(fl, X86_EFLAGS_CF, X86_EFLAGS_CF);
 	expect_entry(p, e);
-	expect("the next entry", entry(p + 1), e & ~_PAGE_ACCESSED);
+	expect("the next entry", entry(p + 1), xen_l1e(e & ~_PAGE_ACCESSED));
 	pass();
 
 	start("pinned: lock btsl/btrl $imm on the high dword");
@@ -436,7 +436,7 @@ static void test_moves(void)
 	val = data_pte(1);
 	asm volatile("xchgq %[val], %[mem]"
 		     : [val] "+r" (val), [mem] "+m" (p->pte) : : "memory");
-	expect("the old entry", val, e | _PAGE_ACCESSED | _PAGE_DIRTY);
+	expect("the old entry", val, xen_l1e(e | _PAGE_ACCESSED | _PAGE_DIRTY));
 	expect_entry(p, data_pte(1));
 	pass();
 }

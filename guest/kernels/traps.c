@@ -118,7 +118,7 @@ DEFINE_FAULT(do_ud2, "ud2")
 DEFINE_FAULT(do_divide_by_zero, "divq %%rdx")
 DEFINE_FAULT(do_read, "cmpq $0, (%%rdx)")
 DEFINE_FAULT(do_write, "movl $0x5a5a5a5a, (%%rdx)")
-DEFINE_FAULT(do_read_cr3, "movq %%cr3, %%rax")
+DEFINE_FAULT(do_read_cr8, "movq %%cr8, %%rax")
 DEFINE_FAULT(do_hlt, "hlt")
 
 /* Reads *addr into *val, or returns -EFAULT, as get_kernel_nofault(). */
@@ -316,7 +316,7 @@ void kernel_main(void)
 		{ "#UD ud2", do_ud2, PLAIN, 0, X86_TRAP_UD, 0 },
 		{ "#DE divide by zero", do_divide_by_zero, PLAIN, 0, X86_TRAP_DE, 0 },
 		{ "#GP non-canonical read", do_read, PLAIN, NONCANONICAL, X86_TRAP_GP, 0 },
-		{ "#GP mov from %cr3", do_read_cr3, PLAIN, 0, X86_TRAP_GP, 0 },
+		{ "#GP mov from %cr8", do_read_cr8, PLAIN, 0, X86_TRAP_GP, 0 },
 		{ "#GP hlt", do_hlt, PLAIN, 0, X86_TRAP_GP, 0 },
 		{ "#PF read of an unmapped address", do_read, PLAIN, UNMAPPED,
 		  X86_TRAP_PF, 0 },

@@ -132,3 +132,25 @@ func (vm *VM) SetMemory(slot int, gpa uint64, mem []byte) error {
 
 // Close releases the VM. Its vCPUs must be closed first.
 func (vm *VM) Close() { vm.f.Close() }
+
+// CPUIDEntry is one leaf KVM_GET_SUPPORTED_CPUID reports; Indexed says its
+// Index (the subleaf) is significant.
+type CPUIDEntry struct {
+	Function, Index    uint32
+	Indexed            bool
+	EAX, EBX, ECX, EDX uint32
+}
+
+// SupportedCPUID is what KVM_GET_SUPPORTED_CPUID reported, or nil where
+// this KVM does not implement it.
+func (s *System) SupportedCPUID() []CPUIDEntry {
+	if s.cpuid == nil {
+		return nil
+	}
+	out := make([]CPUIDEntry, 0, s.cpuid.Nent)
+	for _, e := range s.cpuid.Entries[:s.cpuid.Nent] {
+		out = append(out, CPUIDEntry{Function: e.Function, Index: e.Index, Indexed: e.Flags&1 != 0,
+			EAX: e.Eax, EBX: e.Ebx, ECX: e.Ecx, EDX: e.Edx})
+	}
+	return out
+}

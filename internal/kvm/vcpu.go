@@ -203,3 +203,39 @@ func GPRs(r *Regs) [16]*uint64 {
 	return [16]*uint64{&r.RAX, &r.RCX, &r.RDX, &r.RBX, &r.RSP, &r.RBP, &r.RSI, &r.RDI,
 		&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15}
 }
+
+// kvmMSREntry and kvmMSRs are struct kvm_msr_entry and struct kvm_msrs
+// with room for a few entries.
+type kvmMSREntry struct {
+	Index, _ uint32
+	Data     uint64
+}
+
+type kvmMSRs struct {
+	N, _    uint32
+	Entries [8]kvmMSREntry
+}
+
+// setMSRsIoctl is KVM_SET_MSRS (_IOW(KVMIO, 0x89, struct kvm_msrs)).
+var setMSRsIoctl = gokvm.IIOW(0x89, 8)
+
+// SetMSRs writes MSRs, index and value pairs, with KVM_SET_MSRS; it fails
+// unless KVM took every one.
+func (c *VCPU) SetMSRs(msrs ...[2]uint64) error {
+	var m kvmMSRs
+	if len(msrs) > len(m.Entries) {
+		return fmt.Errorf("KVM_SET_MSRS: %d MSRs, at most %d at a time", len(msrs), len(m.Entries))
+	}
+	m.N = uint32(len(msrs))
+	for i, e := range msrs {
+		m.Entries[i] = kvmMSREntry{Index: uint32(e[0]), Data: e[1]}
+	}
+	n, err := gokvm.Ioctl(c.fd, setMSRsIoctl, uintptr(unsafe.Pointer(&m)))
+	if err != nil {
+		return fmt.Errorf("KVM_SET_MSRS: %w", err)
+	}
+	if int(n) != len(msrs) {
+		return fmt.Errorf("KVM_SET_MSRS: KVM took %d of %d MSRs (the first refused: %#x)", n, len(msrs), msrs[n][0])
+	}
+	return nil
+}

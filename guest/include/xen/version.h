@@ -32,8 +32,16 @@ struct xen_feature_info {
 	uint32_t submap;		/* out */
 };
 
-/* Returns the page size; the argument is ignored. */
+/* Returns the page size; the argument must be NULL. */
 #define XENVER_pagesize		7
+
+/* Fills a char[1024]; an unprivileged domain gets "<denied>". */
+#define XENVER_commandline	9
+
+/* Bits of submap 0. */
+#define XENFEAT_mmu_pt_update_preserve_ad	5
+#define XENFEAT_gnttab_map_avail_bits		7
+#define XENFEAT_direct_mapped			17
 
 _Static_assert(sizeof(struct xen_platform_parameters) == 8, "xen_platform_parameters");
 _Static_assert(sizeof(struct xen_feature_info) == 8, "xen_feature_info");

@@ -1,0 +1,214 @@
+/*
+ * The parts of Xen's x86-64 PV ABI that kernels pvsim did not write use
+ * to boot (the Xen Test Framework, Linux), each case against what Xen
+ * returns: callback_op and set_callbacks; set_gdt with a descriptor page
+ * (validated and fixed up as Xen's check_descriptor does, then loaded),
+ * update_descriptor; MMUEXT_NEW_USER_BASEPTR; _PAGE_USER added to a
+ * kernel mapping (adjust_guest_l1e); loads from the M2P at Xen's default
+ * address; xen_version as an unprivileged domain sees it. A mismatch
+ * panics with the case's name; "pv-abi: ok" at the end.
+ */
+#include <hypercall.h>
+#include <kernel.h>
+#include <mm.h>
+#include <page.h>
+#include <pgtable.h>
+#include <string.h>
+#include <xen/callback.h>
+#include <xen/errno.h>
+#include <xen/mmu.h>
+#include <xen/version.h>
+
+PVSIM_DESCRIPTION("callback_op, set_gdt, update_descriptor, NEW_USER_BASEPTR, _PAGE_USER, the M2P, xen_version");
+
+static void expect(const char *what, long got, long want)
+{
+	if (got != want)
+		panic("pv-abi: FAIL: %s: got %ld (0x%lx), want %ld (0x%lx)", what, got, got, want, want);
+	printk("pv-abi: %s: %ld\n", what, got);
+}
+
+static void callbacks(void)
+{
+	struct callback_register cb = { .type = CALLBACKTYPE_event, .address = (unsigned long)callbacks };
+	struct callback_unregister un = { .type = CALLBACKTYPE_event };
+
+	expect("callback_op(register event)", HYPERVISOR_callback_op(CALLBACKOP_register, &cb), 0);
+	cb.type = CALLBACKTYPE_syscall;
+	cb.flags = CALLBACKF_mask_events;
+	expect("callback_op(register syscall)", HYPERVISOR_callback_op(CALLBACKOP_register, &cb), 0);
+	cb.address = 0x8000000000000000UL;
+	expect("callback_op(register non-canonical)", HYPERVISOR_callback_op(CALLBACKOP_register, &cb), -EINVAL);
+	cb.type = 3;
+	cb.address = (unsigned long)callbacks;
+	expect("callback_op(register type 3)", HYPERVISOR_callback_op(CALLBACKOP_register, &cb), -ENOSYS);
+	expect("callback_op(unregister event)", HYPERVISOR_callback_op(CALLBACKOP_unregister, &un), -EINVAL);
+	cb.type = CALLBACKTYPE_nmi;
+	expect("callback_op(register nmi)", HYPERVISOR_callback_op(CALLBACKOP_register, &cb), 0);
+	un.type = CALLBACKTYPE_nmi;
+	expect("callback_op(unregister nmi)", HYPERVISOR_callback_op(CALLBACKOP_unregister, &un), 0);
+	expect("callback_op(NULL)", HYPERVISOR_callback_op(CALLBACKOP_register, NULL), -EFAULT);
+	expect("callback_op(cmd 7)", HYPERVISOR_callback_op(7, &cb), -ENOSYS);
+	expect("set_callbacks", HYPERVISOR_set_callbacks((unsigned long)callbacks, 0, 0), 0);
+}
+
+#define DATA_DPL0	0x00cf92000000ffffUL	/* flat 32-bit data, DPL 0 */
+#define DATA_DPL3	0x00cff2000000ffffUL	/* the same at DPL 3 */
+#define CODE64_DPL0	0x00af9a000000ffffUL
+#define CODE64_DPL3	0x00affa000000ffffUL
+#define TSS64		0x0000890000000000UL	/* a system descriptor Xen refuses */
+
+static void gdt(void)
+{
+	struct page *page = alloc_page();
+	u64 *desc = page_address(page);
+	unsigned long frame = page_to_pfn(page);
+	u64 ma = (u64)frame << PAGE_SHIFT;
+	pte_t *pte;
+	unsigned int level;
+
+	desc[1] = DATA_DPL0;
+	desc[2] = TSS64;
+	if (xen_make_pages_readonly(&page, 1))
+		panic("pv-abi: remapping the GDT page read-only");
+	expect("set_gdt with a TSS in the page", HYPERVISOR_set_gdt(&frame, 8), -EINVAL);
+	expect("update_descriptor(TSS)", HYPERVISOR_update_descriptor(ma + 16, TSS64), -EINVAL);
+	expect("update_descriptor(unaligned)", HYPERVISOR_update_descriptor(ma + 4, DATA_DPL3), -EINVAL);
+	/* The page is read-only to the guest: update_descriptor writes it. */
+	expect("update_descriptor(null over the TSS)", HYPERVISOR_update_descriptor(ma + 16, 0), 0);
+	expect("set_gdt", HYPERVISOR_set_gdt(&frame, 8), 0);
+	expect("the DPL 0 descriptor, raised to 3", desc[1] == DATA_DPL3, 1);
+	expect("update_descriptor(code, DPL 0)", HYPERVISOR_update_descriptor(ma + 16, CODE64_DPL0), 0);
+	expect("the code descriptor, raised to 3", desc[2] == CODE64_DPL3, 1);
+	pte = lookup_address((unsigned long)desc, &level);
+	expect("mmu_update making a GDT page writable",
+	       xen_mmu_update(pte, pte_val(*pte) | _PAGE_RW, MMU_NORMAL_PT_UPDATE), -EINVAL);
+	/*
+	 * No selector load checks the installed GDT here: on kvm_pvm a
+	 * data-segment load at CPL3 reads back 0 whatever the selector, so
+	 * the test could not tell a GDT that works from one that does not.
+	 */
+	expect("set_gdt(7169 entries)", HYPERVISOR_set_gdt(&frame, 7169), -EINVAL);
+	expect("set_gdt(NULL)", HYPERVISOR_set_gdt(NULL, 1), -EFAULT);
+	expect("set_gdt(0 entries)", HYPERVISOR_set_gdt(&frame, 0), 0);
+	expect("the released page remapped writable", xen_make_pages_readwrite(&page, 1), 0);
+	desc[1] = 0;
+	__free_page(page);
+}
+
+static void user_baseptr(void)
+{
+	struct mmuext_op op = { .cmd = MMUEXT_NEW_USER_BASEPTR };
+	struct page *page = alloc_page();
+
+	op.arg1.mfn = virt_to_pfn(xen_start_info->pt_base);
+	expect("NEW_USER_BASEPTR(the boot L4)", HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF), 0);
+	op.arg1.mfn = page_to_pfn(page);
+	expect("NEW_USER_BASEPTR(a data page)", HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF), -EINVAL);
+	op.arg1.mfn = 0;
+	expect("NEW_USER_BASEPTR(0)", HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF), 0);
+	__free_page(page);
+}
+
+static void page_user(void)
+{
+	struct page *page = alloc_page();
+	unsigned long va = (unsigned long)page_address(page);
+	pte_t *pte;
+	unsigned int level;
+
+	*(u64 *)va = 0x5a5a5a5a;
+	/* A kernel mapping, as Linux makes one: no _PAGE_USER. */
+	expect("update_va_mapping without _PAGE_USER",
+	       HYPERVISOR_update_va_mapping(va, pte_val(pfn_pte(page_to_pfn(page), PAGE_KERNEL)) & ~_PAGE_USER, UVMF_INVLPG), 0);
+	pte = lookup_address(va, &level);
+	expect("the entry has _PAGE_USER", !!(pte_val(*pte) & _PAGE_USER), 1);
+	expect("and _PAGE_GUEST_KERNEL", !!(pte_val(*pte) & _PAGE_GUEST_KERNEL), 1);
+	expect("the page reads at CPL3", *(u64 *)va, 0x5a5a5a5a);
+	expect("update_va_mapping back", HYPERVISOR_update_va_mapping(va, pte_val(pfn_pte(page_to_pfn(page), PAGE_KERNEL)), UVMF_INVLPG), 0);
+	expect("a user mapping is made global", !!(pte_val(*pte) & _PAGE_GLOBAL), 1);
+	__free_page(page);
+}
+
+#define MACH2PHYS_VIRT_START	0xffff800000000000UL
+
+static void m2p(void)
+{
+	const unsigned long *machine_to_phys = (const unsigned long *)MACH2PHYS_VIRT_START;
+	unsigned long mfn = virt_to_pfn(xen_start_info);
+
+	expect("m2p[start_info's frame]", READ_ONCE(machine_to_phys[mfn]), mfn);
+	expect("m2p[beyond the domain]", READ_ONCE(machine_to_phys[xen_start_info->nr_pages]), -1);
+}
+
+static void version(void)
+{
+	struct xen_feature_info fi = { .submap_idx = 0 };
+	static char cmdline[1024];
+
+	expect("get_features(0)", HYPERVISOR_xen_version(XENVER_get_features, &fi), 0);
+	expect("XENFEAT_mmu_pt_update_preserve_ad", !!(fi.submap & (1U << XENFEAT_mmu_pt_update_preserve_ad)), 1);
+	expect("XENFEAT_direct_mapped", !!(fi.submap & (1U << XENFEAT_direct_mapped)), 1);
+	expect("no XENFEAT_gnttab_map_avail_bits (no grant tables)", !!(fi.submap & (1U << XENFEAT_gnttab_map_avail_bits)), 0);
+	fi.submap_idx = 1;
+	expect("get_features(1)", HYPERVISOR_xen_version(XENVER_get_features, &fi), -EINVAL);
+	expect("pagesize(NULL)", HYPERVISOR_xen_version(XENVER_pagesize, NULL), PAGE_SIZE);
+	expect("pagesize(non-NULL)", HYPERVISOR_xen_version(XENVER_pagesize, cmdline), -EINVAL);
+	expect("commandline", HYPERVISOR_xen_version(XENVER_commandline, cmdline), 0);
+	expect("commandline is denied", strcmp(cmdline, "<denied>"), 0);
+	expect("build_id (newer than the version reported)", HYPERVISOR_xen_version(10, cmdline), -ENOSYS);
+}
+
+/*
+ * A hypercall made with `syscall`, as a 64-bit PV kernel without a
+ * hypercall page makes it (Linux's xen_hypercall_pv): number in RAX,
+ * arguments in RDI, RSI, RDX, R10.
+ */
+static long syscall_hypercall4(unsigned long nr, unsigned long a1, unsigned long a2,
+			       unsigned long a3, unsigned long a4)
+{
+	register unsigned long r10 asm("r10") = a4;
+	long ret;
+
+	asm volatile("syscall"
+		     : "=a" (ret), "+D" (a1), "+S" (a2), "+d" (a3), "+r" (r10)
+		     : "0" (nr)
+		     : "rcx", "r11", "r8", "r9", "memory");
+	return ret;
+}
+
+#define NR_FLUSHES	600	/* more than one slice: a continuation */
+
+static void syscall_transport(void)
+{
+	static struct mmuext_op ops[NR_FLUSHES];
+	static const char msg[] = "pv-abi: console_io by syscall\n";
+	unsigned int done = 0, i;
+	unsigned long flags;
+
+	expect("xen_version by syscall",
+	       syscall_hypercall4(__HYPERVISOR_xen_version, XENVER_version, 0, 0, 0),
+	       HYPERVISOR_xen_version(XENVER_version, NULL));
+	expect("console_io by syscall",
+	       syscall_hypercall4(__HYPERVISOR_console_io, CONSOLEIO_write, sizeof(msg) - 1, (unsigned long)msg, 0), 0);
+	for (i = 0; i < NR_FLUSHES; i++)
+		ops[i].cmd = MMUEXT_TLB_FLUSH_LOCAL;
+	expect("mmuext_op of 600 flushes by syscall",
+	       syscall_hypercall4(__HYPERVISOR_mmuext_op, (unsigned long)ops, NR_FLUSHES, (unsigned long)&done, DOMID_SELF), 0);
+	expect("flushes done, across the continuation", done, NR_FLUSHES);
+	asm volatile("pushf; pop %0" : "=r" (flags));
+	expect("IF after the syscall transport", !!(flags & 0x200), 1);
+}
+
+void kernel_main(void)
+{
+	callbacks();
+	gdt();
+	user_baseptr();
+	page_user();
+	m2p();
+	version();
+	syscall_transport();
+	printk("pv-abi: ok\n");
+	xen_poweroff();
+}

@@ -1,0 +1,28 @@
+package tests
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pvsim/pvsim/xen"
+)
+
+// TestPVABI runs the ABI pieces foreign kernels boot with, each against
+// Xen's answer (guest/kernels/pv-abi.c), audited.
+func TestPVABI(t *testing.T) {
+	out, res, err := boot(t, "pv-abi", 1, 20*time.Second, "")
+	require.NoError(t, err, "console:\n%s", out)
+	assert.Equal(t, xen.ShutdownPoweroff, res.Reason, "console:\n%s", out)
+	assert.Contains(t, out, "pv-abi: ok\n")
+	s := res.Exits[0]
+	for _, h := range []int{xen.HypercallCallbackOp, xen.HypercallSetCallbacks, xen.HypercallSetGDT, xen.HypercallUpdateDescriptor} {
+		assert.NotZero(t, s.Hypercalls[h], "hypercall %d was not used", h)
+	}
+	assert.Equal(t, uint64(2), s.Emulations, "the two loads from the M2P were emulated")
+	// xen_version, console_io, and mmuext_op three times: 600 records in
+	// slices of 256, each continuation a syscall again.
+	assert.Equal(t, uint64(5), s.SyscallHypercalls, "hypercalls by syscall, a continuation among them")
+}
