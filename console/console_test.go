@@ -12,7 +12,7 @@ import (
 // snapshot's tail is kept without being written again.
 func TestTail(t *testing.T) {
 	var out bytes.Buffer
-	c := New(&out)
+	c := New(&out, Auto)
 	c.Keep([]byte("from the snapshot\n"))
 	c.Write([]byte("hello\n"))
 	assert.Equal(t, "hello\n", out.String())
@@ -29,5 +29,5 @@ func TestTail(t *testing.T) {
 	assert.True(t, bytes.HasSuffix(tail, []byte(line+"last\n")))
 	assert.Equal(t, 2*TailSize/len(line)*len(line)+len("hello\nlast\n"), out.Len(), "everything was passed on")
 
-	New(nil).Write([]byte("discarded"))
+	New(nil, Auto).Write([]byte("discarded"))
 }

@@ -53,7 +53,7 @@ func (r *Ring) Drain(c *Console) int {
 	for i := uint32(0); i < n; i++ {
 		r.buf[i] = r.page[ringOut+int((cons+i)%ringOutSize)]
 	}
-	c.Write(r.buf[:n])
+	c.writeRing(r.buf[:n])
 	atomic.StoreUint32(r.word(ringOutCons), prod)
 	return int(n)
 }

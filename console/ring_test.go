@@ -12,7 +12,7 @@ import (
 func TestRingDrain(t *testing.T) {
 	page := make([]byte, 4096)
 	var out bytes.Buffer
-	c := New(&out)
+	c := New(&out, Both)
 	r := NewRing(page)
 
 	assert.Zero(t, r.Drain(c), "an empty ring")
@@ -35,4 +35,39 @@ func TestRingDrain(t *testing.T) {
 	assert.Zero(t, r.Drain(c))
 	assert.Empty(t, out.String())
 	assert.Equal(t, binary.LittleEndian.Uint32(page[ringOutProd:]), binary.LittleEndian.Uint32(page[ringOutCons:]))
+}
+
+// Auto shows console_io until the ring is first written, then the ring.
+func TestShow(t *testing.T) {
+	for _, tt := range []struct {
+		show Show
+		want string
+	}{
+		{Auto, "xen 1\nring 1\nring 2\n"},
+		{Xen, "xen 1\nxen 2\n"},
+		{PV, "ring 1\nring 2\n"},
+		{Both, "xen 1\nxen 2\nring 1\nring 2\n"},
+	} {
+		t.Run(tt.show.String(), func(t *testing.T) {
+			var out bytes.Buffer
+			c := New(&out, tt.show)
+			r := NewRing(make([]byte, 4096))
+			c.Write([]byte("xen 1\n"))
+			r.putOut([]byte("ring 1\n"))
+			if tt.show == Both {
+				c.Write([]byte("xen 2\n"))
+				r.Drain(c)
+			} else {
+				r.Drain(c)
+				c.Write([]byte("xen 2\n"))
+			}
+			r.putOut([]byte("ring 2\n"))
+			r.Drain(c)
+			assert.Equal(t, tt.want, out.String())
+			assert.Equal(t, tt.want, string(c.Tail()), "the tail keeps what was shown")
+			s, ok := ParseShow(tt.show.String())
+			assert.True(t, ok)
+			assert.Equal(t, tt.show, s)
+		})
+	}
 }

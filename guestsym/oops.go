@@ -21,7 +21,8 @@ type Oops struct {
 	// when the kernel has line tables.
 	Where, Source string
 	// NotEmulated says, for a write fault, why the hypervisor did not
-	// emulate it as a pagetable write.
+	// emulate it as a pagetable write; for a #GP or #UD, why it did not
+	// emulate the instruction.
 	NotEmulated string
 }
 

@@ -52,8 +52,12 @@ type Config struct {
 	Memory uint64
 	// CmdLine is the guest command line (start_info.cmd_line).
 	CmdLine string
-	// Console receives the guest's console output; nil discards it.
+	// Console receives the guest's console output; nil discards it. Show
+	// says which of the guest's consoles (console_io, the PV console
+	// ring) it gets: by default, console_io until the guest first writes
+	// its ring, the ring from then on.
 	Console io.Writer
+	Show    console.Show
 	// Timeout ends the domain with a Timeout error when it has not shut
 	// down by then; zero means no limit.
 	Timeout time.Duration
@@ -240,7 +244,7 @@ func newDomain(cfg Config) *Domain {
 	if cfg.Name == "" {
 		cfg.Name = "kernel"
 	}
-	d := &Domain{cfg: cfg, stopCh: make(chan struct{}), console: console.New(cfg.Console)}
+	d := &Domain{cfg: cfg, stopCh: make(chan struct{}), console: console.New(cfg.Console, cfg.Show)}
 	d.tables = &mmuMemory{d}
 	if cfg.Scheduler != nil {
 		d.det = sched.NewCPU(cfg.Scheduler, cfg.VCPUs)

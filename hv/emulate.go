@@ -89,6 +89,9 @@ func (v *vcpu) emulatePriv(x *x86.Exception) (handled, bounce bool) {
 	switch o.Kind {
 	case privop.Bounce:
 		if o.Vector == x.Vector && o.ErrorCode == x.ErrorCode {
+			if o.Reason != "" && o.Op != 0 {
+				v.traps.lastNotEmulated = "not emulated: " + o.Reason
+			}
 			return false, false
 		}
 		x.Vector, x.ErrorCode = o.Vector, o.ErrorCode

@@ -25,11 +25,14 @@ const (
 	// DomainCrash: the guest handed the hypervisor a state it cannot run
 	// (Xen's domain_crash), e.g. an iret frame it cannot read.
 	DomainCrash
+	// AllVCPUsDown: the guest took every vCPU down (VCPUOP_down) without
+	// shutting down.
+	AllVCPUsDown
 )
 
 var faultKindNames = [...]string{
 	TripleFault: "triple fault", HypervisorFault: "exception in the hypervisor", HardwareFault: "hardware fault",
-	Timeout: "timeout", AuditFailure: "audit failure", DomainCrash: "domain crash",
+	Timeout: "timeout", AuditFailure: "audit failure", DomainCrash: "domain crash", AllVCPUsDown: "every vCPU down",
 }
 
 func (k FaultKind) String() string {

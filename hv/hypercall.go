@@ -34,6 +34,8 @@ type hypercallState struct {
 	// bySyscall says the hypercall came by `syscall` (the syscall
 	// transport), not through the hypercall page.
 	bySyscall bool
+	// caller is where the hypercall was made from, for reports.
+	caller uint64
 	// preempted is set by a handler that stopped after a slice of work;
 	// cont are the arguments it is to be called again with (Xen's
 	// hypercall_create_continuation).
@@ -97,6 +99,7 @@ func (v *vcpu) hypercall(nr uint32) outcome {
 			caller = ret
 		}
 	}
+	v.hc.caller = caller
 	v.trace.Begin(trace.Hypercall, uint16(nr), caller, r.RDI)
 	v.hc.active = true
 	ret := v.call(uint64(nr), &v.hc.args)

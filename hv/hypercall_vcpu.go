@@ -41,8 +41,28 @@ func (v *vcpu) vcpuOp(a *hypercallArgs) uint64 {
 		t.state.Store(Up)
 		close(t.upCh)
 		return 0
+	case xen.VCPUOpDown:
+		return v.down(t)
 	}
 	return xen.ENOSYS.Ret()
+}
+
+// down is VCPUOP_down of t by v. pvsim takes down only the last vCPU
+// that is up, itself: in Xen the domain then has nothing left to run and
+// stays so, with no shutdown; pvsim ends it, saying so, rather than wait
+// for the timeout. Taking down one vCPU of several (CPU hot-unplug) is
+// ENOSYS.
+func (v *vcpu) down(t *vcpu) uint64 {
+	if t != v {
+		return xen.ENOSYS.Ret()
+	}
+	for _, u := range v.d.vcpus {
+		if u != v && u.state.Load() == Up {
+			return xen.ENOSYS.Ret()
+		}
+	}
+	v.fatal(AllVCPUsDown, v.hc.caller, "the guest took its last vCPU down (VCPUOP_down) without a shutdown: it stopped itself, as after a panic")
+	return 0
 }
 
 // initialise reads a struct vcpu_guest_context at ctx in caller's address

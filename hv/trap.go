@@ -326,7 +326,7 @@ func (v *vcpu) deliver(x *x86.Exception, rcx uint64) *traps.Bounce {
 	v.stats.Bounces++
 	ts.lastBounce, ts.bounced = *x, true
 	ts.lastBounceWhy = ""
-	if x.Vector == x86.VectorPF {
+	if x.Vector == x86.VectorPF || x.Vector == x86.VectorGP || x.Vector == x86.VectorUD {
 		ts.lastBounceWhy, ts.lastNotEmulated = ts.lastNotEmulated, ""
 	}
 	v.trace.Note(trace.OutcomeBounce, b.RIP)
@@ -335,7 +335,7 @@ func (v *vcpu) deliver(x *x86.Exception, rcx uint64) *traps.Bounce {
 
 // whyNotEmulated explains, for a write fault, why ptwr left it alone.
 func (v *vcpu) whyNotEmulated(x *x86.Exception) string {
-	if x.Vector != x86.VectorPF || v.traps.lastNotEmulated == "" {
+	if v.traps.lastNotEmulated == "" || (x.Vector != x86.VectorPF && x.Vector != x86.VectorGP && x.Vector != x86.VectorUD) {
 		return ""
 	}
 	s := " (" + v.traps.lastNotEmulated + ")"

@@ -80,3 +80,28 @@ func TestCheckDescriptor(t *testing.T) {
 		})
 	}
 }
+
+// FuzzCheckDescriptor: whatever CheckDescriptor installs it accepts again
+// unchanged, and it never grants a DPL below 3 or a usable call gate.
+func FuzzCheckDescriptor(f *testing.F) {
+	for _, d := range []uint64{0, 0x00af9a000000ffff, 0x00cf92000000ffff, 0x0000890000000000, 0x00008c0000101234, 0x0000ec00e0331234} {
+		f.Add(d)
+	}
+	f.Fuzz(func(t *testing.T, d uint64) {
+		got, ok := CheckDescriptor(d)
+		if !ok {
+			return
+		}
+		again, ok := CheckDescriptor(got)
+		if !ok || again != got {
+			t.Fatalf("%#x installed as %#x, which is then %#x (%v)", d, got, again, ok)
+		}
+		b := uint32(got >> 32)
+		if b&segPresent != 0 && b&segS != 0 && b>>13&3 != 3 {
+			t.Fatalf("%#x installed as %#x: a segment below DPL 3", d, got)
+		}
+		if b&segPresent != 0 && b&segS == 0 && b&segType == segCallGate64 && b&segDPL != 0 {
+			t.Fatalf("%#x installed as %#x: a call gate usable without emulation", d, got)
+		}
+	})
+}

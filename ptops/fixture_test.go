@@ -78,7 +78,11 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) audit(t testing.TB) {
 	t.Helper()
-	v := f.ft.Audit([]uint64{f.cr3}, 5)
+	bases := []uint64{f.cr3}
+	if f.c.UserBase != nil && *f.c.UserBase != 0 {
+		bases = append(bases, *f.c.UserBase<<mmu.PageShift) // holds what a CR3 holds
+	}
+	v := f.ft.Audit(bases, 5)
 	require.Empty(t, v, "audit")
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/x86"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // The fuzzed guest works on a small pool of frames so that random requests
@@ -32,6 +33,9 @@ func FuzzRequests(f *testing.F) {
 			data = data[:4*maxFuzzOps]
 		}
 		fx := newFixture(t)
+		var gdt GDT
+		var user uint64
+		fx.c.UserBase = &user
 		for len(data) >= 4 {
 			op, a, b, c := data[0], data[1], data[2], data[3]
 			data = data[4:]
@@ -41,7 +45,7 @@ func FuzzRequests(f *testing.F) {
 			val := mmu.MakePTE(target, mmu.PTE(c)&0x87) // P, W, U, PSE
 			before := fx.snapshot()
 			var err error
-			switch op % 7 {
+			switch op % 10 {
 			case 0:
 				err = UpdateEntry(fx.c, pfn<<mmu.PageShift+uint64(index)*8, val, c&0x40 != 0)
 			case 1:
@@ -62,6 +66,18 @@ func FuzzRequests(f *testing.F) {
 			case 6:
 				// Map pfn read-only, as before using it as a table.
 				err = UpdateVAMapping(fx.c, va(pfn), mmu.MakePTE(pfn, rw&^mmu.PTEWritable), 0)
+			case 7:
+				var frames [xen.FirstReservedGDTPage]uint64
+				for i := range frames {
+					frames[i] = fuzzPool[(int(a)+i*int(b|1))%len(fuzzPool)]
+				}
+				err = SetGDT(fx.c, &gdt, testGDTMap{}, frames[:], uint32(c)*9%1100)
+			case 8:
+				// A descriptor from val's bits and c: present or not, any
+				// type and DPL.
+				err = UpdateDescriptor(fx.c, pfn<<mmu.PageShift+uint64(index)*8+uint64(c&8), uint64(val)|uint64(c)<<40)
+			case 9:
+				err = NewUserBasePtr(fx.c, pfn)
 			}
 			if err != nil {
 				require.Equal(t, before, fx.snapshot(), "refused request (%v) changed state", err)

@@ -8,8 +8,8 @@ usage() {
 	cat <<'USAGE'
 Usage: scripts/xtf.sh XTF_DIR [TEST...] [--] [PVSIM_TEST_FLAGS...]
 
-Builds XTF in XTF_DIR with its own Makefile (make -k: a test without pv64
-support fails to build, the others are built), then runs 'pvsim test' on
+Builds XTF in XTF_DIR with its own Makefile (make -k: a test that fails
+to build does not stop the others), then runs 'pvsim test' on
 the pv64 tests: every tests/*/test-pv64-* image, or each TEST named
 (example, test-pv64-example, or a variation such as pv-iopl~vmassist).
 A test is run through its configuration file, test-pv64-NAME.cfg, or

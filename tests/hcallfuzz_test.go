@@ -50,7 +50,8 @@ func TestRandomHypercalls(t *testing.T) {
 					n += c
 				}
 				assert.GreaterOrEqual(t, n, uint64(calls), "vCPU %d made every call", id)
-				for _, nr := range []int{xen.HypercallMMUUpdate, xen.HypercallMMUExtOp, xen.HypercallMulticall, xen.HypercallUpdateVAMapping, xen.HypercallPVSimOp} {
+				for _, nr := range []int{xen.HypercallMMUUpdate, xen.HypercallMMUExtOp, xen.HypercallMulticall, xen.HypercallUpdateVAMapping, xen.HypercallPVSimOp,
+					xen.HypercallSetGDT, xen.HypercallUpdateDescriptor, xen.HypercallCallbackOp, xen.HypercallEventChannelOp, xen.HypercallPhysdevOp, xen.HypercallVMAssist} {
 					assert.NotZero(t, s.Hypercalls[nr], "vCPU %d: no %s", id, xen.HypercallName(nr))
 				}
 			}

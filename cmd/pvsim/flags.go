@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/pvsim/pvsim/console"
 )
 
 // parseInterleaved parses fs's flags wherever they stand among the
@@ -36,6 +38,20 @@ func parseInterleaved(fs *flagSet, args []string) (pos, rest []string, err error
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// showFlag is a console.Show by name.
+type showFlag console.Show
+
+func (s *showFlag) String() string { return console.Show(*s).String() }
+
+func (s *showFlag) Set(text string) error {
+	v, ok := console.ParseShow(text)
+	if !ok {
+		return fmt.Errorf("%q: want auto, xen, pv or both", text)
+	}
+	*s = showFlag(v)
+	return nil
 }
 
 // sizeFlag is a byte size such as 64M, 64MiB, 1G or 4194304.

@@ -11,12 +11,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pvsim/pvsim/console"
 	"github.com/pvsim/pvsim/explore"
 	"github.com/pvsim/pvsim/guest"
 	"github.com/pvsim/pvsim/hv"
 	"github.com/pvsim/pvsim/sched"
 	"github.com/pvsim/pvsim/timeline"
 	"github.com/pvsim/pvsim/trace"
+	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -43,6 +45,7 @@ type runFlags struct {
 	trace    string
 	schedule string
 	asJSON   bool
+	show     showFlag
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -54,6 +57,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.trace, "trace", "", "write the last exits of every vCPU to `FILE` as Chrome/Perfetto trace JSON")
 	fs.StringVar(&f.schedule, "schedule", "", "run deterministically on the schedule `S` that 'pvsim explore' printed (cpus=N,step:vcpu,...; cpus=N alone: the default schedule); the vCPU count comes from it")
 	fs.BoolVar(&f.asJSON, "json", false, "after the run, print its outcome as one JSON object on stdout; the guest console then goes to stderr")
+	fs.Var(&f.show, "console", "which of the guest's consoles to show: `auto` (console_io until the guest first writes its PV console ring, then the ring), xen (console_io), pv (the ring) or both")
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
@@ -76,7 +80,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	cfg := hv.Config{
 		Name: name, Kernel: image, VCPUs: f.vcpus, Memory: uint64(f.mem),
-		CmdLine: strings.Join(rest, " "), Console: stdout, Timeout: f.timeout, Audit: f.audit,
+		CmdLine: strings.Join(rest, " "), Console: stdout, Show: console.Show(f.show), Timeout: f.timeout, Audit: f.audit,
 	}
 	if err := cfg.Check(); err != nil {
 		return 0, usageError{err.Error()}
@@ -207,8 +211,10 @@ func crashError(res hv.Result) error {
 			where += " (" + o.Source + ")"
 		}
 		msg += fmt.Sprintf(": oops at %s: %s", where, o.Fault.Describe())
-		if o.NotEmulated != "" {
+		if o.NotEmulated != "" && o.Fault.Vector == x86.VectorPF {
 			msg += " (ptwr " + o.NotEmulated + ")"
+		} else if o.NotEmulated != "" {
+			msg += " (" + o.NotEmulated + ")"
 		}
 	}
 	if first, _, _ := strings.Cut(o.Text, "\n"); first != "" {

@@ -290,9 +290,47 @@ static void pvsim_op(struct fuzz *f)
 	}
 }
 
+/*
+ * The ABI foreign kernels boot with: descriptor tables (on frames the
+ * guest can spare), callbacks, event channels (argument structures of
+ * random bytes), the virtual I/O privilege level and VM assists.
+ */
+static void foreign_abi(struct fuzz *f)
+{
+	u64 *rec = f->records;
+	unsigned int i;
+
+	for (i = 0; i < 8; i++)
+		rec[i] = below(f, 2) ? rnd(f) : spare_mfn(f);
+	switch (below(f, 7)) {
+	case 0:
+		call(f, __HYPERVISOR_set_gdt, below(f, 4) ? (u64)rec : bad(f),
+		     below(f, 4) ? below(f, 1100) : arg(f), 0, 0, 0);
+		break;
+	case 1:
+		/* A machine address: only a spare frame's, or none the guest has. */
+		call(f, __HYPERVISOR_update_descriptor, below(f, 4) ? spare_entry(f) : rnd(f) | 1UL << 40, rnd(f), 0, 0, 0);
+		break;
+	case 2:
+		call(f, __HYPERVISOR_callback_op, below(f, 3), below(f, 4) ? (u64)rec : bad(f), 0, 0, 0);
+		break;
+	case 3:
+		call(f, __HYPERVISOR_set_callbacks, arg(f), arg(f), arg(f), 0, 0);
+		break;
+	case 4:
+		call(f, __HYPERVISOR_event_channel_op, below(f, 16), below(f, 4) ? (u64)rec : bad(f), 0, 0, 0);
+		break;
+	case 5:
+		call(f, __HYPERVISOR_physdev_op, below(f, 2) ? 6 : below(f, 40), below(f, 4) ? (u64)rec : bad(f), 0, 0, 0);
+		break;
+	default:
+		call(f, __HYPERVISOR_vm_assist, below(f, 3), below(f, 2) ? below(f, 8) : arg(f), 0, 0, 0);
+	}
+}
+
 static void one(struct fuzz *f)
 {
-	switch (below(f, 10)) {
+	switch (below(f, 11)) {
 	case 0:
 		mmu_updates(f);
 		call(f, __HYPERVISOR_mmu_update, batch(f, sizeof(struct mmu_update)), count(f), below(f, 2) ? 0 : arg(f),
@@ -332,6 +370,9 @@ static void one(struct fuzz *f)
 	case 8:
 		call(f, __HYPERVISOR_sched_op, SCHEDOP_yield, arg(f), 0, 0, 0);
 		break;
+	case 9:
+		foreign_abi(f);
+		break;
 	default: {
 		/* Any other number the guest can live through. */
 		unsigned int nr = below(f, 64);
@@ -349,6 +390,7 @@ static void one(struct fuzz *f)
 		case __HYPERVISOR_update_va_mapping:
 		case __HYPERVISOR_multicall:
 		case __HYPERVISOR_pvsim_op:
+		case __HYPERVISOR_update_descriptor:	/* writes where it is told */
 			nr = __HYPERVISOR_xen_version;
 		}
 		call(f, nr, arg(f), arg(f), arg(f), arg(f), arg(f));
