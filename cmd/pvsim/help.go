@@ -24,10 +24,15 @@ var commands = []command{
 	{
 		name: "run",
 		args: "KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]\n" +
-			"[--trace FILE] [--schedule S] [--json] [-- guest command line]",
+			"[--trace FILE] [--schedule S] [--json] [--console auto|xen|pv|both]\n" +
+			"[-- guest command line]",
 		summary: "boot KERNEL, wait for it to shut down; console on stdout (with --json on stderr)",
-		detail: "KERNEL is the name of an embedded kernel (see 'pvsim list') or the path\n" +
-			"of an ELF file; what follows \"--\" is the guest's command line.\n" +
+		detail: "KERNEL is the name of an embedded kernel (see 'pvsim list'), the path\n" +
+			"of an ELF file, or a Linux bzImage; what follows \"--\" is the guest's\n" +
+			"command line.\n" +
+			"--console picks which of the guest's consoles to show: auto (the default)\n" +
+			"shows console_io until the guest first writes its PV console ring, and the\n" +
+			"ring from then on; xen, pv and both as they say.\n" +
 			"With --json, stdout gets one JSON object once the run is over: kernel,\n" +
 			"reason, exit_status, vcpu, error, oops, steps, trace_sha256 and each\n" +
 			"vCPU's exits; the guest console goes to stderr instead.\n" +

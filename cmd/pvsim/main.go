@@ -4,7 +4,8 @@
 // Usage:
 //
 //	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]
-//	          [--trace FILE] [--schedule S] [--json] [-- guest command line]
+//	          [--trace FILE] [--schedule S] [--json] [--console auto|xen|pv|both]
+//	          [-- guest command line]
 //	pvsim test KERNEL... [-j N] [--timeout D] [--vcpus N] [--mem SIZE] [--audit]
 //	           [--junit FILE] [--json]
 //	pvsim compare [--duration D | --trials N] [--vcpus N] [--audit] [--audit-every D]
