@@ -35,6 +35,8 @@ type XenNotes struct {
 	Entry, HypercallPage, VirtBase, PaddrOffset             uint64
 	HasEntry, HasHypercallPage, HasVirtBase, HasPaddrOffset bool
 	GuestOS, Loader                                         string
+	// Features is the FEATURES note, as written ("a|!b|...").
+	Features string
 }
 
 // ParseXenNotes reads the "Xen" notes from the PT_NOTE segments, or from
@@ -94,6 +96,8 @@ func ParseXenNotes(f *elf.File) (XenNotes, error) {
 				n.GuestOS = string(bytes.TrimRight(desc, "\x00"))
 			case xen.ElfNoteLoader:
 				n.Loader = string(bytes.TrimRight(desc, "\x00"))
+			case xen.ElfNoteFeatures:
+				n.Features = string(bytes.TrimRight(desc, "\x00"))
 			}
 			return err
 		})
@@ -184,6 +188,9 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 	}
 	notes, err := ParseXenNotes(f)
 	if err != nil {
+		return nil, bad("%v", err)
+	}
+	if err := checkFeatures(notes.Features); err != nil {
 		return nil, bad("%v", err)
 	}
 	if len(cmdline) >= xen.MaxGuestCmdline {

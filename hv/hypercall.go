@@ -81,6 +81,7 @@ func init() {
 	hypercalls[xen.HypercallPhysdevOp] = (*vcpu).physdevOp
 	hypercalls[xen.HypercallVMAssist] = (*vcpu).vmAssist
 	hypercalls[xen.HypercallEventChannelOp] = (*vcpu).eventChannelOp
+	hypercalls[xen.HypercallMemoryOp] = (*vcpu).memoryOp
 }
 
 // hypercall dispatches hypercall nr with the arguments in the vCPU's

@@ -51,7 +51,7 @@ func TestRandomHypercalls(t *testing.T) {
 				}
 				assert.GreaterOrEqual(t, n, uint64(calls), "vCPU %d made every call", id)
 				for _, nr := range []int{xen.HypercallMMUUpdate, xen.HypercallMMUExtOp, xen.HypercallMulticall, xen.HypercallUpdateVAMapping, xen.HypercallPVSimOp,
-					xen.HypercallSetGDT, xen.HypercallUpdateDescriptor, xen.HypercallCallbackOp, xen.HypercallEventChannelOp, xen.HypercallPhysdevOp, xen.HypercallVMAssist} {
+					xen.HypercallSetGDT, xen.HypercallUpdateDescriptor, xen.HypercallCallbackOp, xen.HypercallEventChannelOp, xen.HypercallPhysdevOp, xen.HypercallVMAssist, xen.HypercallMemoryOp} {
 					assert.NotZero(t, s.Hypercalls[nr], "vCPU %d: no %s", id, xen.HypercallName(nr))
 				}
 			}

@@ -179,6 +179,11 @@ static inline int HYPERVISOR_sched_op(int cmd, void *arg)
 	return _hypercall2(int, sched_op, cmd, arg);
 }
 
+static inline long HYPERVISOR_memory_op(unsigned long cmd, void *arg)
+{
+	return _hypercall2(long, memory_op, cmd, arg);
+}
+
 static inline int HYPERVISOR_set_gdt(unsigned long *frames, unsigned int entries)
 {
 	return _hypercall2(int, set_gdt, frames, entries);

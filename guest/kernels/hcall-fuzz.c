@@ -302,7 +302,12 @@ static void foreign_abi(struct fuzz *f)
 
 	for (i = 0; i < 8; i++)
 		rec[i] = below(f, 2) ? rnd(f) : spare_mfn(f);
-	switch (below(f, 7)) {
+	switch (below(f, 8)) {
+	case 7:
+		/* A memory_map buffer in the victim: the only memory it writes. */
+		rec[1] = below(f, 4) ? (u64)f->victim + below(f, 64) : bad(f);
+		call(f, __HYPERVISOR_memory_op, below(f, 2) ? 9 : below(f, 40), below(f, 4) ? (u64)rec : bad(f), 0, 0, 0);
+		break;
 	case 0:
 		call(f, __HYPERVISOR_set_gdt, below(f, 4) ? (u64)rec : bad(f),
 		     below(f, 4) ? below(f, 1100) : arg(f), 0, 0, 0);
@@ -391,6 +396,7 @@ static void one(struct fuzz *f)
 		case __HYPERVISOR_multicall:
 		case __HYPERVISOR_pvsim_op:
 		case __HYPERVISOR_update_descriptor:	/* writes where it is told */
+		case __HYPERVISOR_memory_op:		/* so does memory_map */
 			nr = __HYPERVISOR_xen_version;
 		}
 		call(f, nr, arg(f), arg(f), arg(f), arg(f), arg(f));

@@ -5,7 +5,8 @@
  * (validated and fixed up as Xen's check_descriptor does, then loaded),
  * update_descriptor; MMUEXT_NEW_USER_BASEPTR; _PAGE_USER added to a
  * kernel mapping (adjust_guest_l1e); loads from the M2P at Xen's default
- * address; xen_version as an unprivileged domain sees it. A mismatch
+ * address; xen_version as an unprivileged domain sees it; memory_op's
+ * questions about the domain's memory; hypercalls made by syscall. A mismatch
  * panics with the case's name; "pv-abi: ok" at the end.
  */
 #include <hypercall.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <xen/callback.h>
 #include <xen/errno.h>
+#include <xen/memory.h>
 #include <xen/mmu.h>
 #include <xen/version.h>
 
@@ -141,6 +143,34 @@ static void m2p(void)
 	expect("m2p[beyond the domain]", READ_ONCE(machine_to_phys[xen_start_info->nr_pages]), -1);
 }
 
+static void memory(void)
+{
+	static struct e820entry map[8];
+	struct xen_memory_map mm = { .nr_entries = 8, .buffer = map };
+	struct xen_machphys_mapping mp;
+	unsigned long nr = xen_start_info->nr_pages;
+	unsigned long si = xen_start_info->shared_info;
+	domid_t self = DOMID_SELF, other = 5;
+
+	expect("maximum_reservation(DOMID_SELF)", HYPERVISOR_memory_op(XENMEM_maximum_reservation, &self), nr);
+	expect("current_reservation(DOMID_SELF)", HYPERVISOR_memory_op(XENMEM_current_reservation, &self), nr);
+	expect("maximum_reservation(domain 5)", HYPERVISOR_memory_op(XENMEM_maximum_reservation, &other), -ESRCH);
+	expect("maximum_gpfn", HYPERVISOR_memory_op(XENMEM_maximum_gpfn, &self), nr - 1);
+	expect("maximum_ram_page", HYPERVISOR_memory_op(XENMEM_maximum_ram_page, NULL), nr - 1);
+	expect("increase_reservation", HYPERVISOR_memory_op(XENMEM_increase_reservation, NULL), -ENOSYS);
+	expect("memory_map", HYPERVISOR_memory_op(XENMEM_memory_map, &mm), 0);
+	expect("memory_map: entries", mm.nr_entries, 3);
+	expect("memory_map: RAM up to shared info", map[0].type == E820_RAM && map[0].addr == 0 && map[0].size == si, 1);
+	expect("memory_map: shared info reserved", map[1].type == E820_RESERVED && map[1].addr == si && map[1].size == PAGE_SIZE, 1);
+	expect("memory_map: RAM to the end", map[2].type == E820_RAM && map[2].addr + map[2].size == nr * PAGE_SIZE, 1);
+	mm.nr_entries = 1;
+	expect("memory_map, room for 1", HYPERVISOR_memory_op(XENMEM_memory_map, &mm), 0);
+	expect("memory_map, room for 1: entries", mm.nr_entries, 1);
+	expect("machphys_mapping", HYPERVISOR_memory_op(XENMEM_machphys_mapping, &mp), 0);
+	expect("machphys_mapping: v_start", mp.v_start == MACH2PHYS_VIRT_START, 1);
+	expect("the M2P where machphys_mapping says", ((unsigned long *)mp.v_start)[3], 3);
+}
+
 static void version(void)
 {
 	struct xen_feature_info fi = { .submap_idx = 0 };
@@ -208,6 +238,7 @@ void kernel_main(void)
 	page_user();
 	m2p();
 	version();
+	memory();
 	syscall_transport();
 	printk("pv-abi: ok\n");
 	xen_poweroff();
