@@ -272,6 +272,14 @@ func (e *privEnv) Out(port uint16, size int, val uint32) {}
 
 func (e *privEnv) TrapGateDPL(vector uint8) int { return int(e.v.traps.table[vector].Flags & 3) }
 
+// fpuTaskswitch: HYPERVISOR_fpu_taskswitch(set), as Xen's
+// do_fpu_taskswitch: CR0.TS as the guest sees it (pvsim applies none: see
+// privState.ts).
+func (v *vcpu) fpuTaskswitch(a *hypercallArgs) uint64 {
+	v.priv.ts = int32(a[0]) != 0
+	return 0
+}
+
 // physdevOp: HYPERVISOR_physdev_op(cmd, arg), of which pvsim has
 // PHYSDEVOP_set_iopl; a domain without devices has no use for the rest.
 func (v *vcpu) physdevOp(a *hypercallArgs) uint64 {

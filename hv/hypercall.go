@@ -82,6 +82,7 @@ func init() {
 	hypercalls[xen.HypercallVMAssist] = (*vcpu).vmAssist
 	hypercalls[xen.HypercallEventChannelOp] = (*vcpu).eventChannelOp
 	hypercalls[xen.HypercallMemoryOp] = (*vcpu).memoryOp
+	hypercalls[xen.HypercallFPUTaskswitch] = (*vcpu).fpuTaskswitch
 }
 
 // hypercall dispatches hypercall nr with the arguments in the vCPU's

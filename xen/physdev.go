@@ -2,8 +2,9 @@ package xen
 
 // physdev_op and vm_assist (public/physdev.h, xen.h).
 const (
-	HypercallVMAssist  = 21 // __HYPERVISOR_vm_assist
-	HypercallPhysdevOp = 33 // __HYPERVISOR_physdev_op
+	HypercallFPUTaskswitch = 5  // __HYPERVISOR_fpu_taskswitch
+	HypercallVMAssist      = 21 // __HYPERVISOR_vm_assist
+	HypercallPhysdevOp     = 33 // __HYPERVISOR_physdev_op
 
 	// PhysdevOpSetIOPL (PHYSDEVOP_set_iopl) sets the vCPU's virtual I/O
 	// privilege level: struct physdev_set_iopl { uint32_t iopl; }.

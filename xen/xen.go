@@ -434,7 +434,7 @@ var hypercallNames = [NrHypercalls]string{
 	HypercallSchedOp: "sched_op", HypercallPVSimOp: "pvsim_op",
 	HypercallSetCallbacks: "set_callbacks", HypercallUpdateDescriptor: "update_descriptor", HypercallVMAssist: "vm_assist",
 	HypercallCallbackOp: "callback_op", HypercallEventChannelOp: "event_channel_op", HypercallPhysdevOp: "physdev_op",
-	HypercallMemoryOp: "memory_op",
+	HypercallMemoryOp: "memory_op", HypercallFPUTaskswitch: "fpu_taskswitch",
 }
 
 // HypercallName is the name of hypercall nr without its __HYPERVISOR_

@@ -184,6 +184,11 @@ static inline long HYPERVISOR_memory_op(unsigned long cmd, void *arg)
 	return _hypercall2(long, memory_op, cmd, arg);
 }
 
+static inline int HYPERVISOR_fpu_taskswitch(int set)
+{
+	return _hypercall1(int, fpu_taskswitch, set);
+}
+
 static inline int HYPERVISOR_set_gdt(unsigned long *frames, unsigned int entries)
 {
 	return _hypercall2(int, set_gdt, frames, entries);

@@ -6,7 +6,8 @@
  * update_descriptor; MMUEXT_NEW_USER_BASEPTR; _PAGE_USER added to a
  * kernel mapping (adjust_guest_l1e); loads from the M2P at Xen's default
  * address; xen_version as an unprivileged domain sees it; memory_op's
- * questions about the domain's memory; hypercalls made by syscall. A mismatch
+ * questions about the domain's memory; CR0 and CR3 as Xen emulates them,
+ * with fpu_taskswitch and clts; hypercalls made by syscall. A mismatch
  * panics with the case's name; "pv-abi: ok" at the end.
  */
 #include <hypercall.h>
@@ -171,6 +172,31 @@ static void memory(void)
 	expect("the M2P where machphys_mapping says", ((unsigned long *)mp.v_start)[3], 3);
 }
 
+static unsigned long read_cr0(void)
+{
+	unsigned long cr0;
+
+	asm volatile("mov %%cr0, %0" : "=r" (cr0));
+	return cr0;
+}
+
+#define X86_CR0_TS	0x8UL
+
+/* CR0 as Xen emulates it for a PV kernel: only TS is the guest's. */
+static void control_registers(void)
+{
+	unsigned long cr0 = read_cr0(), cr3;
+
+	expect("CR0.TS at boot", !!(cr0 & X86_CR0_TS), 0);
+	expect("fpu_taskswitch(1)", HYPERVISOR_fpu_taskswitch(1), 0);
+	expect("CR0.TS after fpu_taskswitch(1)", !!(read_cr0() & X86_CR0_TS), 1);
+	asm volatile("clts");
+	expect("CR0.TS after clts", !!(read_cr0() & X86_CR0_TS), 0);
+	asm volatile("mov %%cr3, %0" : "=r" (cr3));
+	expect("CR3 is the boot L4's frame", cr3 >> PAGE_SHIFT, virt_to_pfn(xen_start_info->pt_base));
+	expect("CR0 otherwise as it was", read_cr0(), cr0);
+}
+
 static void version(void)
 {
 	struct xen_feature_info fi = { .submap_idx = 0 };
@@ -239,6 +265,7 @@ void kernel_main(void)
 	m2p();
 	version();
 	memory();
+	control_registers();
 	syscall_transport();
 	printk("pv-abi: ok\n");
 	xen_poweroff();
