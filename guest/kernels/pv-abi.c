@@ -194,6 +194,9 @@ static void control_registers(void)
 	expect("CR0.TS after clts", !!(read_cr0() & X86_CR0_TS), 0);
 	asm volatile("mov %%cr3, %0" : "=r" (cr3));
 	expect("CR3 is the boot L4's frame", cr3 >> PAGE_SHIFT, virt_to_pfn(xen_start_info->pt_base));
+	/* A write of CR3 is new_guest_cr3: here, the same base again. */
+	asm volatile("mov %0, %%cr3" : : "r" (cr3) : "memory");
+	expect("CR3 written back, and still mapped", *(volatile unsigned long *)xen_start_info == *(unsigned long *)"xen-3.0-", 1);
 	expect("CR0 otherwise as it was", read_cr0(), cr0);
 }
 
