@@ -25,6 +25,13 @@ import (
 // hypercalls read and write (Xen's arch.pv.ctrlreg, dr, iopl).
 type privState struct {
 	env privEnv
+	privRegs
+	// regs is scratch space for the emulator.
+	regs privop.Regs
+}
+
+// privRegs are the registers of privState a snapshot keeps.
+type privRegs struct {
 	// ts is CR0.TS as the guest set it (fpu_taskswitch, clts, mov to
 	// CR0); cr4 the CR4 bits it may set itself (TSD, DE).
 	ts  bool
@@ -33,8 +40,6 @@ type privState struct {
 	dr [8]uint64
 	// iopl is the virtual I/O privilege level (PHYSDEVOP_set_iopl).
 	iopl int
-	// regs is scratch space for the emulator.
-	regs privop.Regs
 }
 
 // The CR0 and CR4 a PV guest runs with (enterGuestState) and the CR4 bits

@@ -35,6 +35,7 @@ type Snapshot struct {
 
 	exitCountersPFN uint64 // the exit-counter page, if exitCounters
 	exitCounters    bool
+	vmAssist        uint64
 	consoleTail     []byte
 	step, ticks     uint64
 	cur             int
@@ -51,6 +52,7 @@ type vcpuSnapshot struct {
 	table              traps.Table
 	callbacks          traps.Callbacks
 	gdt                ptops.GDT
+	priv               privRegs
 	kernelSS, kernelSP uint64
 	stats              trace.ExitStats
 	exits              uint64
@@ -126,9 +128,10 @@ func (v *vcpu) takeSnapshot() {
 		step:        step, ticks: ticks, cur: v.id,
 	}
 	s.exitCountersPFN, s.exitCounters = d.exitCounters.PFN()
+	s.vmAssist = d.vmAssist.Load()
 	for _, u := range d.vcpus {
 		vs := vcpuSnapshot{
-			state: u.state.Load(), start: u.start, table: u.traps.table, callbacks: u.traps.callbacks, gdt: u.gdt, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
+			state: u.state.Load(), start: u.start, table: u.traps.table, callbacks: u.traps.callbacks, gdt: u.gdt, priv: u.priv.privRegs, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
 			stats: u.stats, exits: u.exits, labels: u.hc.labels.Clone(),
 			trace: u.trace.Events(), traceN: u.trace.Len(),
 		}
@@ -186,6 +189,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		return nil, err
 	}
 	d.ft = s.ft.Clone(d.tables)
+	d.vmAssist.Store(s.vmAssist)
 	if s.exitCounters {
 		d.exitCounters.Set(d.mem.Frame(s.exitCountersPFN), s.exitCountersPFN)
 	}
@@ -196,7 +200,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		v.state.Store(vs.state)
 		v.start = vs.start
 		v.traps.table, v.traps.kernelSS, v.traps.kernelSP = vs.table, vs.kernelSS, vs.kernelSP
-		v.traps.callbacks, v.gdt = vs.callbacks, vs.gdt
+		v.traps.callbacks, v.gdt, v.priv.privRegs = vs.callbacks, vs.gdt, vs.priv
 		v.stats, v.exits = vs.stats, vs.exits
 		v.hc.labels = vs.labels.Clone()
 		v.trace.Restore(vs.trace, vs.traceN)
