@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/pvsim/pvsim/gnttab"
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/physmem"
@@ -141,13 +142,29 @@ type Boot struct {
 	// bootstrap pagetables, L4 first.
 	L4       uint64
 	PTFrames []uint64
-	// SharedInfo is the pfn of the shared info page.
+	// SharedInfo is the pfn of the shared info page: the first frame
+	// after the domain's RAM. Xen keeps it in its heap, outside the
+	// domain's RAM and its M2P, and so does pvsim; unlike Xen's builder,
+	// pvsim's maps it, after RAM, at virt_base + pfn*4096.
 	SharedInfo uint64
 	// Store and Console are the pfns of the xenstore and PV console rings
 	// (start_info's store_mfn and console.domU.mfn), whose event channels
 	// are StorePort and ConsolePort.
 	Store, Console uint64
+	// NrPages is the domain's RAM in frames (start_info's nr_pages).
+	NrPages uint64
+	// GrantFrames are the pfns of the grant table's frames, the
+	// gnttab.MaxFrames frames after the shared info page. Xen keeps them
+	// in its heap, outside the domain's RAM, as they are here; they are
+	// not in the M2P (INVALID_M2P_ENTRY), and the hypervisor holds them
+	// writable for good.
+	GrantFrames []uint64
 }
+
+// ExtraFrames is the frames a domain's memory has beyond its RAM: the
+// shared info page and the grant table's (Xen's heap pages shared with
+// the guest).
+const ExtraFrames = 1 + gnttab.MaxFrames
 
 // StorePort and ConsolePort are the event channels start_info names for
 // the xenstore and console rings: those a toolstack allocates first for a
@@ -160,10 +177,12 @@ const (
 // Build loads kernel into mem and builds the initial address space the
 // way Xen's PV domain builder does (xen/include/public/xen.h, "start of day
 // memory layout"): the kernel image, the frame list, start_info, the
-// xenstore and console rings, the shared info page (Xen's own lives in its
-// heap), the bootstrap pagetables and the bootstrap stack, packed page after page from
-// the image's base. Every guest frame is mapped at virt_base + pfn*4096,
-// writable except the pagetable frames.
+// xenstore and console rings, the bootstrap pagetables and the bootstrap
+// stack, packed page after page from the image's base. RAM is mem but for
+// its last ExtraFrames frames, the shared info page and the grant table's,
+// which Xen keeps in its heap. Every frame of RAM and the shared info page
+// are mapped at virt_base + pfn*4096, writable except the pagetable
+// frames.
 //
 // Precondition: no vCPU runs on mem; hv is built in it.
 func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, cmdline string) (*Boot, error) {
@@ -196,7 +215,13 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 	if len(cmdline) >= xen.MaxGuestCmdline {
 		return nil, bad("command line is %d bytes, the limit is %d", len(cmdline), xen.MaxGuestCmdline-1)
 	}
-	nrPages := mem.NrPages()
+	if mem.NrPages() <= ExtraFrames {
+		return nil, bad("%d frames of memory cannot hold the shared info page and the grant table", mem.NrPages())
+	}
+	// The domain's RAM; the shared info page and the grant table's
+	// frames follow it.
+	nrPages := mem.NrPages() - ExtraFrames
+	sharedInfo := nrPages
 	virtBase := notes.VirtBase
 	paddrOffset := virtBase
 	if notes.HasPaddrOffset {
@@ -268,18 +293,13 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 	if err != nil {
 		return nil, err
 	}
-	// Xen's shared info page lives in the hypervisor's heap; pvsim takes a
-	// guest frame and holds it writable for good (see validateBoot).
-	sharedInfo, err := take(1)
-	if err != nil {
-		return nil, err
-	}
 	pt, err := physmem.NewTables(mem, mmu.PTEPresent|mmu.PTEWritable|mmu.PTEUser|mmu.PTEAccessed, func() (uint64, error) { return take(1) })
 	if err != nil {
 		return nil, err
 	}
 	const rw = mmu.PTEPresent | mmu.PTEWritable | mmu.PTEUser | mmu.PTEAccessed | mmu.PTEDirty
-	for pfn := uint64(0); pfn < nrPages; pfn++ {
+	// RAM, and the shared info page after it (see Boot.SharedInfo).
+	for pfn := uint64(0); pfn <= sharedInfo; pfn++ {
 		if err := pt.Map(virtBase+pfn<<mmu.PageShift, pfn, rw); err != nil {
 			return nil, err
 		}
@@ -327,6 +347,11 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 		hvimage.FillHypercallPage(mem.Bytes(hp-virtBase, mmu.PageSize))
 	}
 
+	grantFrames := make([]uint64, gnttab.MaxFrames)
+	for i := range grantFrames {
+		grantFrames[i] = sharedInfo + 1 + uint64(i)
+	}
+
 	return &Boot{
 		Entry:       entry,
 		StackTop:    virtBase + (stack+stackPages)<<mmu.PageShift,
@@ -336,6 +361,8 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 		SharedInfo:  sharedInfo,
 		Store:       store,
 		Console:     console,
+		NrPages:     nrPages,
+		GrantFrames: grantFrames,
 	}, nil
 }
 
@@ -356,11 +383,11 @@ func (b *Boot) Validate(ft *mmu.FrameTable, mem *physmem.Memory) error {
 	if err := ft.GetPageAndType(b.L4, mmu.TypeL4, x); err != nil {
 		return err
 	}
-	for _, pfn := range []uint64{b.SharedInfo, b.Store, b.Console} {
+	for _, pfn := range append([]uint64{b.SharedInfo, b.Store, b.Console}, b.GrantFrames...) {
 		// The hypervisor writes these pages itself (the rings as their
 		// backends would): they must never become pagetables.
 		if err := ft.HoldWritable(pfn); err != nil {
-			return fmt.Errorf("holding frame %#x (shared info or a ring): %w", pfn, err)
+			return fmt.Errorf("holding frame %#x (shared info, a ring or the grant table): %w", pfn, err)
 		}
 	}
 	if v := ft.Audit([]uint64{b.L4 << mmu.PageShift}, 1); len(v) > 0 {

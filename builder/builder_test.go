@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pvsim/pvsim/gnttab"
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/physmem"
@@ -162,26 +163,39 @@ func TestBuildDomainLayout(t *testing.T) {
 	page := mem.Bytes(si.PA, mmu.PageSize)
 	assert.Equal(t, xen.StartInfoMagic, string(bytes.TrimRight(page[:32], "\x00")))
 	u64 := func(off int) uint64 { return binary.LittleEndian.Uint64(page[off:]) }
-	assert.Equal(t, mem.NrPages(), u64(xen.StartInfoNrPages))
+	// RAM is memory but for the shared info page and the grant frames
+	// at its end, Xen's pages: the shared info page mapped after RAM,
+	// the grant frames not.
+	assert.Equal(t, mem.NrPages()-ExtraFrames, u64(xen.StartInfoNrPages))
+	assert.Equal(t, b.NrPages, u64(xen.StartInfoNrPages))
+	assert.Equal(t, b.NrPages, b.SharedInfo)
+	assert.Equal(t, b.SharedInfo<<mmu.PageShift, u64(xen.StartInfoSharedInfo))
+	assert.True(t, read(testBase+b.SharedInfo<<mmu.PageShift, mmu.AccessUser|mmu.AccessWrite).OK, "shared info mapped writable")
+	require.Len(t, b.GrantFrames, gnttab.MaxFrames)
+	for i, pfn := range b.GrantFrames {
+		assert.Equal(t, b.SharedInfo+1+uint64(i), pfn, "grant frame %d", i)
+		assert.False(t, read(testBase+pfn<<mmu.PageShift, mmu.AccessUser).OK, "grant frame %#x is not RAM: not mapped", pfn)
+	}
 	assert.Equal(t, testBase+cr3, u64(xen.StartInfoPtBase))
 	assert.Equal(t, uint64(len(b.PTFrames)), u64(xen.StartInfoNrPtFrames))
 	assert.Equal(t, "strategy=none", string(bytes.TrimRight(page[xen.StartInfoCmdLine:xen.StartInfoCmdLine+64], "\x00")))
 
 	// The frame list is the identity.
 	list := u64(xen.StartInfoMFNList)
-	for _, pfn := range []uint64{0, 1, 100, mem.NrPages() - 1} {
+	for _, pfn := range []uint64{0, 1, 100, b.NrPages - 1} {
 		w := read(list+pfn*8, mmu.AccessUser)
 		require.True(t, w.OK)
 		v, _ := mem.Read64(w.PA)
 		assert.Equal(t, pfn, v)
 	}
 
-	// Every frame is mapped at virt_base + pfn*4096; pagetable frames read-only.
+	// Every frame of RAM is mapped at virt_base + pfn*4096; pagetable
+	// frames read-only.
 	pt := map[uint64]bool{}
 	for _, f := range b.PTFrames {
 		pt[f] = true
 	}
-	for pfn := uint64(0); pfn < mem.NrPages(); pfn++ {
+	for pfn := uint64(0); pfn < b.NrPages; pfn++ {
 		w := read(testBase+pfn<<mmu.PageShift, mmu.AccessUser|mmu.AccessWrite)
 		if pt[pfn] {
 			assert.False(t, w.OK, "pagetable frame %#x is writable", pfn)

@@ -225,7 +225,7 @@ func TestOp(t *testing.T) {
 	require.ErrorIs(t, err, xen.EINVAL)
 	_, _, err = op(t, tab, xen.EvtchnOpResetCont, le16(xen.DomIDSelf))
 	require.ErrorIs(t, err, xen.EBUSY, "no reset to continue")
-	_, _, err = op(t, tab, xen.EvtchnOpResetCont, le16(1))
+	_, _, err = op(t, tab, xen.EvtchnOpResetCont, le16(2))
 	require.ErrorIs(t, err, xen.ESRCH)
 
 	// Unknown commands, short arguments.

@@ -21,9 +21,17 @@ import (
 // coherent). A byte field (evtchn_upcall_pending) is set by an atomic OR
 // of bit 0 of its quadword, as Xen's vcpu_mark_events_pending sets it
 // with test_and_set_bit on an unsigned long.
+//
+// A vCPU's vcpu_info starts in shared_info and may move to a page of the
+// guest's (VCPUOP_register_vcpu_info, MoveVCPUInfo); vi holds where each
+// is now.
 type SharedInfo struct {
-	w []uint64 // the page as little-endian quadwords
+	w  []uint64 // the page as little-endian quadwords
+	vi [xen.LegacyMaxVCPUs]atomic.Pointer[vcpuInfo]
 }
+
+// vcpuInfo is a struct vcpu_info as quadwords.
+type vcpuInfo [xen.VCPUInfoSize / 8]uint64
 
 // pageWords is how many quadwords a SharedInfo spans: the vcpu_info
 // array and both bitmaps.
@@ -41,7 +49,37 @@ func NewSharedInfo(page []byte) (*SharedInfo, error) {
 	if uintptr(p)%8 != 0 {
 		return nil, errors.New("evtchn: shared_info page not 8-byte aligned")
 	}
-	return &SharedInfo{w: unsafe.Slice((*uint64)(p), pageWords)}, nil
+	s := &SharedInfo{w: unsafe.Slice((*uint64)(p), pageWords)}
+	for i := range s.vi {
+		s.vi[i].Store((*vcpuInfo)(s.w[i*xen.VCPUInfoSize/8:]))
+	}
+	return s, nil
+}
+
+// VCPUInfo is where vcpu's vcpu_info is now, as the hypervisor maps it.
+//
+// Precondition: 0 <= vcpu < xen.LegacyMaxVCPUs.
+func (s *SharedInfo) VCPUInfo(vcpu int) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(s.vi[vcpu].Load())), xen.VCPUInfoSize)
+}
+
+// moveVCPUInfo makes area vcpu's vcpu_info, as Xen's map_guest_area with
+// vcpu_info_populate: the current contents are copied there first, and
+// then every selector bit and evtchn_upcall_pending are set, so that no
+// event is lost in the move (the guest takes a spurious upcall). It
+// reports whether evtchn_upcall_pending went from clear to set.
+//
+// Precondition: area is 64 bytes, 8-byte aligned, mapped as long as the
+// view is; the caller orders the move against other event operations.
+func (s *SharedInfo) moveVCPUInfo(vcpu int, area []byte) bool {
+	to := (*vcpuInfo)(unsafe.Pointer(unsafe.SliceData(area)))
+	from := s.vi[vcpu].Load()
+	for i := range from {
+		atomic.StoreUint64(&to[i], atomic.LoadUint64(&from[i]))
+	}
+	s.vi[vcpu].Store(to)
+	atomic.StoreUint64(s.selWord(vcpu), ^uint64(0))
+	return atomic.OrUint64(s.upcallWord(vcpu), 1)&1 == 0
 }
 
 func (s *SharedInfo) pendingWord(port Port) *uint64 {
@@ -55,11 +93,11 @@ func (s *SharedInfo) maskWord(port Port) *uint64 {
 // upcallWord is the quadword holding vcpu's evtchn_upcall_pending (bit
 // 0) and evtchn_upcall_mask (bits 8..15).
 func (s *SharedInfo) upcallWord(vcpu int) *uint64 {
-	return &s.w[(vcpu*xen.VCPUInfoSize+xen.VCPUInfoUpcallPending)/8]
+	return &s.vi[vcpu].Load()[xen.VCPUInfoUpcallPending/8]
 }
 
 func (s *SharedInfo) selWord(vcpu int) *uint64 {
-	return &s.w[(vcpu*xen.VCPUInfoSize+xen.VCPUInfoPendingSel)/8]
+	return &s.vi[vcpu].Load()[xen.VCPUInfoPendingSel/8]
 }
 
 func portBit(port Port) uint64 { return 1 << (port % 64) }

@@ -29,10 +29,11 @@ type Port uint32
 // (EVTCHN_2L_NR_CHANNELS): ports are below it.
 const NrPorts = xen.Evtchn2LNrChannels
 
-// DomID is the domain id of pvsim's one domain. A guest names it this way
-// or as DOMID_SELF. Being the only domain, it is also the one that
-// handles global virtual IRQs (as Xen's hardware domain is by default).
-const DomID = 0
+// DomID is the domain id of pvsim's one domain (xen.PVSimDomID). A guest
+// names it this way or as DOMID_SELF. Being the only domain, it is also
+// the one that handles global virtual IRQs (as Xen's hardware domain is
+// by default).
+const DomID = xen.PVSimDomID
 
 // bucketPorts is how many ports Xen makes valid at a time (its
 // EVTCHNS_PER_BUCKET: a page of 64-byte struct evtchn). A port is valid,
@@ -136,6 +137,19 @@ func NewTable(nrVCPUs int, shared *SharedInfo) *Table {
 	t.chans[0].state = stateReserved
 	t.lowFree = 1
 	return t
+}
+
+// MoveVCPUInfo makes area vcpu's vcpu_info (VCPUOP_register_vcpu_info
+// once the hypervisor has checked and taken the page): its contents are
+// copied there, and every event marked pending so that none is lost
+// (SharedInfo.VCPUInfo says where it is now).
+//
+// Precondition: 0 <= vcpu < NrVCPUs(); area is 64 bytes, 8-byte aligned,
+// and stays mapped.
+func (t *Table) MoveVCPUInfo(vcpu int, area []byte) Delivery {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Delivery{VCPU: vcpu, Upcall: t.shared.moveVCPUInfo(vcpu, area)}
 }
 
 // NrVCPUs is the domain's vCPU count.

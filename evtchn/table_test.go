@@ -42,7 +42,8 @@ func TestAllocUnbound(t *testing.T) {
 		{"self for self", xen.DomIDSelf, xen.DomIDSelf, nil, 1, DomID},
 		{"own id for own id", DomID, DomID, nil, 2, DomID},
 		{"for another domain", xen.DomIDSelf, 7, nil, 3, 7},
-		{"in another domain", 1, xen.DomIDSelf, xen.ESRCH, 0, 0},
+		{"in another domain", 2, xen.DomIDSelf, xen.ESRCH, 0, 0},
+		{"in the backend's domain", xen.BackendDomID, xen.DomIDSelf, xen.ESRCH, 0, 0},
 		{"in DOMID_IO", 0x7ff1, xen.DomIDSelf, xen.ESRCH, 0, 0},
 	}
 	fx := newFixture(t, 2)

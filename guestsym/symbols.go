@@ -109,6 +109,19 @@ func (s *Symbolizer) Lookup(addr uint64) (name string, off uint64, ok bool) {
 	return sym.Name, addr - sym.Value, true
 }
 
+// Func is Lookup for code: the function (an STT_FUNC symbol) containing
+// addr, as a return address on a stack would be.
+func (s *Symbolizer) Func(addr uint64) (name string, off uint64, ok bool) {
+	i := sort.Search(len(s.syms), func(i int) bool { return s.syms[i].Value > addr }) - 1
+	for j := i; j >= 0 && s.syms[j].Value == s.syms[i].Value; j-- {
+		sym := s.syms[j]
+		if elf.ST_TYPE(sym.Info) == elf.STT_FUNC && (sym.Size == 0 || addr < sym.Value+sym.Size) {
+			return sym.Name, addr - sym.Value, true
+		}
+	}
+	return "", 0, false
+}
+
 // Format renders addr as "name+0xoff", or as a bare hex address.
 func (s *Symbolizer) Format(addr uint64) string {
 	if n, ok := s.hostName(addr); ok {

@@ -25,6 +25,7 @@ import (
 	"github.com/pvsim/pvsim/bzimage"
 	"github.com/pvsim/pvsim/console"
 	"github.com/pvsim/pvsim/evtchn"
+	"github.com/pvsim/pvsim/gnttab"
 	"github.com/pvsim/pvsim/guestsym"
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
@@ -113,6 +114,9 @@ type Result struct {
 	Snapshot *Snapshot
 	// Steps counts the scheduling points of a deterministic domain.
 	Steps uint64
+	// NotOffered is, for a crash, the last hypercalls the crashing vCPU
+	// made that pvsim does not offer, if it made any.
+	NotOffered NotOfferedList
 }
 
 // Domain is one built guest, ready to run once.
@@ -135,6 +139,8 @@ type Domain struct {
 	consoleMu   sync.Mutex
 	// evtchn are the domain's event channels.
 	evtchn *evtchn.Table
+	// gnttab is the domain's grant table; the MMU lock guards it.
+	gnttab *gnttab.Table
 
 	// mmu guards the frame table; mmuOwner is the vCPU holding it.
 	mmu      *biglock.Lock
@@ -179,7 +185,9 @@ func New(cfg Config) (*Domain, error) {
 	}()
 
 	var err error
-	if d.mem, err = physmem.New(cfg.Memory); err != nil {
+	// The domain's RAM, then its shared info page and grant table's
+	// frames, which Xen keeps outside it (builder.ExtraFrames).
+	if d.mem, err = physmem.New(cfg.Memory + builder.ExtraFrames*mmu.PageSize); err != nil {
 		return nil, err
 	}
 	if d.hv, err = hvimage.Build(d.mem, cfg.VCPUs); err != nil {
@@ -278,6 +286,9 @@ func (d *Domain) createVM() error {
 		d.flushers, d.rings = append(d.flushers, v.flush), append(d.rings, &v.trace)
 	}
 	d.sharedInfo = d.mem.Frame(d.boot.SharedInfo)
+	if err := d.initGrantTable(); err != nil {
+		return err
+	}
 	return d.initEventChannels()
 }
 
@@ -292,7 +303,7 @@ func (d *Domain) initEventChannels() error {
 	}
 	d.evtchn = evtchn.NewTable(len(d.vcpus), si)
 	for _, want := range []evtchn.Port{builder.StorePort, builder.ConsolePort} {
-		if p, err := d.evtchn.AllocUnbound(xen.DomIDSelf, 0); err != nil || p != want {
+		if p, err := d.evtchn.AllocUnbound(xen.DomIDSelf, xen.BackendDomID); err != nil || p != want {
 			return fmt.Errorf("event channel %d for start_info: got %d, %v", want, p, err)
 		}
 	}
@@ -300,9 +311,26 @@ func (d *Domain) initEventChannels() error {
 	return nil
 }
 
+// initGrantTable makes the domain's grant table over the frames the
+// builder set aside for it.
+func (d *Domain) initGrantTable() error {
+	shared := make([][]byte, len(d.boot.GrantFrames))
+	for i, pfn := range d.boot.GrantFrames {
+		shared[i] = d.mem.Frame(pfn)
+	}
+	t, err := gnttab.New(xen.PVSimDomID, d.boot.GrantFrames, shared, d.boot.NrPages)
+	d.gnttab = t
+	return err
+}
+
 // setPVClock publishes every vCPU's vcpu_time_info: the TSC's scale, or in
 // a deterministic domain zero, its time being the logical clock alone.
-func (d *Domain) setPVClock() { pvclock.PublishAll(d.sharedInfo, len(d.vcpus), d.det == nil) }
+func (d *Domain) setPVClock() {
+	mul, shift := pvclock.HostScale(d.det == nil)
+	for _, v := range d.vcpus {
+		pvclock.Publish(v.vcpuInfo(), mul, shift)
+	}
+}
 
 // validateBoot puts the builder's pagetables under the type system
 // (builder.Boot.Validate), with the hypervisor's reserved L4 slots.
@@ -381,6 +409,14 @@ func (d *Domain) Run(ctx context.Context) (Result, error) {
 	d.result.Exits = make([]trace.ExitStats, len(d.vcpus))
 	for i, v := range d.vcpus {
 		d.result.Exits[i] = v.stats
+	}
+	// The vCPU threads are done: their hypercall state can be read.
+	if d.err == nil && d.result.Reason == xen.ShutdownCrash && d.result.Snapshot == nil {
+		d.result.NotOffered = describe(&d.vcpus[d.result.VCPU].hc.notOffered, d.syms)
+	}
+	var ge *GuestError
+	if errors.As(d.err, &ge) && ge.VCPU >= 0 && ge.VCPU < len(d.vcpus) {
+		ge.NotOffered = describe(&d.vcpus[ge.VCPU].hc.notOffered, d.syms)
 	}
 	return d.result, d.err
 }

@@ -49,7 +49,7 @@ const (
 	guestCR4     = x86.CR4OSXMMEXCPT | x86.CR4OSFXSR | x86.CR4PAE
 	guestEFER    = x86.EFERNXE | x86.EFERLMA | x86.EFERLME
 	cr0TS        = 1 << 3
-	cr4GuestMask = 1<<2 | 1<<3 // TSD, DE
+	cr4GuestMask = x86.CR4TSD | x86.CR4DE
 
 	// DR6 and DR7 at reset, and the bits of them that always read as one
 	// (X86_DR6_DEFAULT, X86_DR7_DEFAULT) or zero.
@@ -137,7 +137,7 @@ func (e *privEnv) ReadCR(n int) (uint64, bool) {
 		}
 		return guestCR0, true
 	case 2:
-		return binary.LittleEndian.Uint64(v.d.sharedInfo[v.id*xen.VCPUInfoSize+xen.VCPUInfoCR2:]), true
+		return binary.LittleEndian.Uint64(v.vcpuInfo()[xen.VCPUInfoCR2:]), true
 	case 3:
 		return v.start.cr3, true
 	case 4:
@@ -158,7 +158,7 @@ func (e *privEnv) WriteCR(n int, val uint64) bool {
 		v.priv.ts = val&cr0TS != 0
 		return true
 	case 2:
-		binary.LittleEndian.PutUint64(v.d.sharedInfo[v.id*xen.VCPUInfoSize+xen.VCPUInfoCR2:], val)
+		binary.LittleEndian.PutUint64(v.vcpuInfo()[xen.VCPUInfoCR2:], val)
 		return true
 	case 3:
 		// As Xen's new_guest_cr3: a validated L4, or #GP.
@@ -283,6 +283,48 @@ func (e *privEnv) TrapGateDPL(vector uint8) int { return int(e.v.traps.table[vec
 func (v *vcpu) fpuTaskswitch(a *hypercallArgs) uint64 {
 	v.priv.ts = int32(a[0]) != 0
 	return 0
+}
+
+// setDebugreg: HYPERVISOR_set_debugreg(reg, value), as Xen's
+// set_debugreg: the checks of a `mov` to the debug register (WriteDR),
+// with DR4 and DR5 the aliases of DR6 and DR7 while CR4.DE is clear.
+// Refused: a breakpoint address outside the guest's part of the address
+// space (EPERM), reserved bits of DR6 or DR7 (EINVAL), DR7.GD (EPERM),
+// DR4/DR5 with CR4.DE set (ENODEV), any other register (EINVAL).
+func (v *vcpu) setDebugreg(a *hypercallArgs) uint64 {
+	reg, val := int(int32(a[0])), a[1]
+	e := &privEnv{v: v}
+	if reg == 4 || reg == 5 {
+		if v.priv.cr4&x86.CR4DE != 0 {
+			return xen.ENODEV.Ret()
+		}
+		reg += 2
+	}
+	if reg < 0 || reg > 7 || reg == 4 || reg == 5 {
+		return xen.EINVAL.Ret()
+	}
+	if e.WriteDR(reg, val) {
+		return 0
+	}
+	switch {
+	case reg <= 3, reg == 7 && val>>32 == 0:
+		return xen.EPERM.Ret() // a bad address, or DR7.GD
+	}
+	return xen.EINVAL.Ret()
+}
+
+// getDebugreg: HYPERVISOR_get_debugreg(reg), as Xen's do_get_debugreg:
+// the register's value (which may look like an error), or ENODEV for no
+// such register.
+func (v *vcpu) getDebugreg(a *hypercallArgs) uint64 {
+	reg := int(int32(a[0]))
+	if (reg == 4 || reg == 5) && v.priv.cr4&x86.CR4DE == 0 {
+		reg += 2
+	}
+	if reg < 0 || reg > 7 || reg == 4 || reg == 5 {
+		return xen.ENODEV.Ret()
+	}
+	return v.priv.dr[reg]
 }
 
 // physdevOp: HYPERVISOR_physdev_op(cmd, arg), of which pvsim has

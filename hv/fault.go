@@ -53,13 +53,22 @@ type GuestError struct {
 	Detail string
 	// After is set for timeouts.
 	After time.Duration
+	// NotOffered is the last hypercalls the vCPU made that pvsim does not
+	// offer, if it made any: the guest may have stopped for want of one.
+	NotOffered NotOfferedList
 }
 
 func (e *GuestError) Error() string {
+	var s string
 	if e.Kind == Timeout {
-		return fmt.Sprintf("timeout after %v: the guest did not shut down; %s", e.After, e.Detail)
+		s = fmt.Sprintf("timeout after %v: the guest did not shut down; %s", e.After, e.Detail)
+	} else {
+		s = fmt.Sprintf("vCPU %d: %s at %s (rip %#x): %s", e.VCPU, e.Kind, e.Where, e.RIP, e.Detail)
 	}
-	return fmt.Sprintf("vCPU %d: %s at %s (rip %#x): %s", e.VCPU, e.Kind, e.Where, e.RIP, e.Detail)
+	if len(e.NotOffered) > 0 {
+		s += "; " + e.NotOffered.String()
+	}
+	return s
 }
 
 // PanicError is a Go panic in pvsim itself, caught on a vCPU thread: a

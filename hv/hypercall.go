@@ -1,8 +1,11 @@
 package hv
 
 import (
+	"encoding/binary"
 	"fmt"
+	"strings"
 
+	"github.com/pvsim/pvsim/guestsym"
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
@@ -48,6 +51,111 @@ type hypercallState struct {
 	pendingPFNs [xen.PVSimMaxPending]uint64
 	// labels are the trace and scheduling-point labels read so far.
 	labels trace.Labels
+	// notOffered are the last hypercalls answered ENOSYS, one per
+	// hypercall and command, the latest first: for the report of a guest
+	// that stops after them.
+	notOffered [maxNotOffered]notOffered
+}
+
+// maxNotOffered bounds the not-offered hypercalls a vCPU remembers.
+const maxNotOffered = 4
+
+// notOffered is a hypercall pvsim answered ENOSYS: its number, its
+// first argument (the command of a multiplexed one), where it was made,
+// and the quadwords on the guest's stack then, among which the caller's
+// return address may be.
+type notOffered struct {
+	valid bool
+	nr    uint32
+	cmd   uint64
+	site  uint64
+	stack [4]uint64
+}
+
+// noteNotOffered records hypercall nr, answered ENOSYS, as the vCPU's
+// latest. Only that answer costs the stack read.
+func (v *vcpu) noteNotOffered(nr uint32) {
+	l := &v.hc.notOffered
+	n := notOffered{valid: true, nr: nr, cmd: v.hc.args[0], site: v.hc.caller}
+	if noCommand(nr) {
+		n.cmd = 0
+	}
+	var b [8 * len(n.stack)]byte
+	if v.readGuest(b[:], v.run.Regs.RSP) == nil {
+		for i := range n.stack {
+			n.stack[i] = binary.LittleEndian.Uint64(b[8*i:])
+		}
+	}
+	k := len(l) - 1 // the oldest goes, or the same call made before
+	for i := range l {
+		if l[i].valid && l[i].nr == n.nr && l[i].cmd == n.cmd {
+			k = i
+			break
+		}
+	}
+	copy(l[1:k+1], l[:k])
+	l[0] = n
+}
+
+// noCommand reports whether hypercall nr's first argument is no command.
+func noCommand(nr uint32) bool {
+	return nr == xen.HypercallSetTimerOp || nr == xen.HypercallStackSwitch || nr == xen.HypercallSetDebugreg ||
+		nr == xen.HypercallGetDebugreg || nr == xen.HypercallFPUTaskswitch
+}
+
+// NotOffered describes a hypercall pvsim does not offer (answered
+// ENOSYS) that a vCPU made: the guest may have stopped for want of it.
+type NotOffered struct {
+	// Hypercall is its name and first argument, as "vcpu_op(10)".
+	Hypercall string
+	// Where is the hypercall site, symbolized; Caller, when one of the
+	// first quadwords of the stack is a return address into another
+	// function of the kernel, that function.
+	Where, Caller string
+}
+
+func (n NotOffered) String() string {
+	s := n.Hypercall + " at " + n.Where
+	if n.Caller != "" {
+		s += " from " + n.Caller
+	}
+	return s
+}
+
+// NotOfferedList is the hypercalls pvsim does not offer that a vCPU made
+// last, one per hypercall and command, the latest first.
+type NotOfferedList []NotOffered
+
+func (l NotOfferedList) String() string {
+	s := make([]string, len(l))
+	for i, n := range l {
+		s[i] = n.String()
+	}
+	return "hypercalls pvsim does not offer (ENOSYS), the last first: " + strings.Join(s, "; ")
+}
+
+// describe symbolizes l, or is nil if it is empty.
+func describe(l *[maxNotOffered]notOffered, syms *guestsym.Symbolizer) NotOfferedList {
+	var r NotOfferedList
+	for _, n := range l {
+		if !n.valid {
+			break
+		}
+		name := xen.HypercallName(int(n.nr))
+		d := NotOffered{Hypercall: fmt.Sprintf("%s(%d)", name, int64(n.cmd)), Where: syms.Format(n.site)}
+		if noCommand(n.nr) {
+			d.Hypercall = name
+		}
+		site, _, siteOK := syms.Func(n.site)
+		for _, w := range n.stack {
+			if fn, _, ok := syms.Func(w); ok && (!siteOK || fn != site) {
+				d.Caller = syms.Format(w)
+				break
+			}
+		}
+		r = append(r, d)
+	}
+	return r
 }
 
 // hypercallArgs are a hypercall's arguments: rdi, rsi, rdx, r10, r8, r9,
@@ -83,6 +191,11 @@ func init() {
 	hypercalls[xen.HypercallEventChannelOp] = (*vcpu).eventChannelOp
 	hypercalls[xen.HypercallMemoryOp] = (*vcpu).memoryOp
 	hypercalls[xen.HypercallFPUTaskswitch] = (*vcpu).fpuTaskswitch
+	hypercalls[xen.HypercallGrantTableOp] = (*vcpu).grantTableOp
+	hypercalls[xen.HypercallSysctl] = (*vcpu).sysctl
+	hypercalls[xen.HypercallSetDebugreg] = (*vcpu).setDebugreg
+	hypercalls[xen.HypercallGetDebugreg] = (*vcpu).getDebugreg
+	hypercalls[xen.HypercallDomctl] = (*vcpu).domctl
 }
 
 // hypercall dispatches hypercall nr with the arguments in the vCPU's
@@ -106,6 +219,9 @@ func (v *vcpu) hypercall(nr uint32) outcome {
 	v.hc.active = true
 	ret := v.call(uint64(nr), &v.hc.args)
 	v.hc.active = false
+	if ret == xen.ENOSYS.Ret() {
+		v.noteNotOffered(nr)
+	}
 	if v.hc.preempted {
 		v.hc.preempted = false
 		switch {

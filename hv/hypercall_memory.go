@@ -19,19 +19,19 @@ func (v *vcpu) memoryOp(a *hypercallArgs) uint64 {
 		if a[0]>>xen.MemOpExtentShift != 0 {
 			return xen.EINVAL.Ret()
 		}
-		return v.d.mem.NrPages() - 1
+		return v.d.boot.NrPages - 1
 	case xen.XenMemCurrentReservation, xen.XenMemMaximumReservation, xen.XenMemMaximumGPFN:
 		var b [2]byte
 		if err := v.readGuest(b[:], arg); err != nil {
 			return errRet(err)
 		}
-		if id := binary.LittleEndian.Uint16(b[:]); id != xen.DomIDSelf && id != 0 {
+		if id := binary.LittleEndian.Uint16(b[:]); id != xen.DomIDSelf && id != xen.PVSimDomID {
 			return xen.ESRCH.Ret()
 		}
 		if cmd == xen.XenMemMaximumGPFN {
-			return v.d.mem.NrPages() - 1
+			return v.d.boot.NrPages - 1
 		}
-		return v.d.mem.NrPages()
+		return v.d.boot.NrPages
 	case xen.XenMemMemoryMap:
 		return v.memoryMap(arg)
 	case xen.XenMemMachphysMapping:
@@ -45,29 +45,22 @@ func (v *vcpu) memoryOp(a *hypercallArgs) uint64 {
 }
 
 // memoryMap answers XENMEM_memory_map with the map a toolstack sets for
-// the domain: its memory as RAM but for the shared info page, which Xen
-// keeps in its own heap and pvsim in a guest frame, reserved so that the
-// guest does not allocate it. (Xen answers ENOSYS to a domain whose
-// toolstack set no map; xl sets one only with e820_host.) Up to
-// nr_entries entries are written, and nr_entries says how many.
+// the domain: its RAM, one region from 0 (the shared info page and the
+// grant table's frames are after it, outside RAM, as Xen keeps them in
+// its heap). Xen answers ENOSYS to a domain whose toolstack set no map,
+// and Linux then makes this very map itself. Up to nr_entries entries are
+// written, and nr_entries says how many.
 func (v *vcpu) memoryMap(arg uint64) uint64 {
 	var m [xen.MemoryMapSize]byte
 	if err := v.readGuest(m[:], arg); err != nil {
 		return errRet(err)
 	}
-	si, end := v.d.boot.SharedInfo<<mmu.PageShift, v.d.mem.NrPages()<<mmu.PageShift
-	entries := [...]struct{ addr, size uint64 }{{0, si}, {si, mmu.PageSize}, {si + mmu.PageSize, end - si - mmu.PageSize}}
-	n := min(uint64(binary.LittleEndian.Uint32(m[:])), uint64(len(entries)))
+	n := min(uint64(binary.LittleEndian.Uint32(m[:])), 1)
 	b := v.hc.buf[:n*xen.E820EntrySize]
-	for i := range n {
-		e := b[i*xen.E820EntrySize:]
-		typ := uint32(xen.E820RAM)
-		if i == 1 {
-			typ = xen.E820Reserved
-		}
-		binary.LittleEndian.PutUint64(e, entries[i].addr)
-		binary.LittleEndian.PutUint64(e[8:], entries[i].size)
-		binary.LittleEndian.PutUint32(e[16:], typ)
+	if n == 1 {
+		binary.LittleEndian.PutUint64(b, 0)
+		binary.LittleEndian.PutUint64(b[8:], v.d.boot.NrPages<<mmu.PageShift)
+		binary.LittleEndian.PutUint32(b[16:], xen.E820RAM)
 	}
 	if err := v.writeGuest(binary.LittleEndian.Uint64(m[xen.MemoryMapBuffer:]), b); err != nil {
 		return errRet(err)

@@ -93,5 +93,10 @@ func (v *vcpu) mmuextOp(a *hypercallArgs) uint64 {
 }
 
 func (v *vcpu) mmuextOpRec(c *ptops.Context, rec []byte) error {
-	return ptops.MMUExtOp(c, xen.DecodeMMUExtOp(rec))
+	op := xen.DecodeMMUExtOp(rec)
+	err := ptops.MMUExtOp(c, op)
+	if err == nil && op.Cmd <= xen.MMUExtPinL4Table {
+		v.stats.Pins[op.Cmd]++
+	}
+	return err
 }

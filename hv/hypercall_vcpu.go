@@ -1,6 +1,8 @@
 package hv
 
 import (
+	"encoding/binary"
+
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/traps"
@@ -43,8 +45,92 @@ func (v *vcpu) vcpuOp(a *hypercallArgs) uint64 {
 		return 0
 	case xen.VCPUOpDown:
 		return v.down(t)
+	case xen.VCPUOpRegisterRunstateMemoryArea:
+		return v.registerRunstate(t, arg)
+	case xen.VCPUOpRegisterVCPUInfo:
+		return v.registerVCPUInfo(t, arg)
 	}
 	return xen.ENOSYS.Ret()
+}
+
+// vcpuInfo is where v's vcpu_info is now, as the hypervisor maps it: in
+// shared_info, or where the guest moved it.
+func (v *vcpu) vcpuInfo() []byte { return v.d.evtchn.Shared().VCPUInfo(v.id) }
+
+// registerVCPUInfo is VCPUOP_register_vcpu_info for t by v, as Xen's
+// common_vcpu_op and map_guest_area: t's vcpu_info moves to offset of
+// frame mfn, where its contents are copied, and every event is marked
+// pending on it. Refused: an offset past the frame (EINVAL), a second
+// move (EBUSY), an area across two frames or not 8-byte aligned (ENXIO),
+// a frame not the domain's RAM (EINVAL), one that cannot be writable, a
+// pagetable (EACCES). The frame keeps a writable type reference for good,
+// as Xen holds it until the vCPU is reset.
+//
+// Xen pauses t while the contents are copied; pvsim copies them while t
+// may run, so a CR2 or time update t makes in the same instant may be
+// lost.
+func (v *vcpu) registerVCPUInfo(t *vcpu, arg uint64) uint64 {
+	var b [xen.RegisterVCPUInfoSize]byte
+	if err := v.readGuest(b[:], arg); err != nil {
+		return errRet(err)
+	}
+	mfn := binary.LittleEndian.Uint64(b[:])
+	off := uint64(binary.LittleEndian.Uint32(b[xen.RegisterVCPUInfoOffset:]))
+	gaddr := mfn<<mmu.PageShift + off
+	if off >= mmu.PageSize || mfn >= 1<<(64-mmu.PageShift) {
+		return xen.EINVAL.Ret()
+	}
+	c := v.lockMMU("vcpu_op")
+	defer v.unlockMMU()
+	switch {
+	case t.infoAddr != 0:
+		return xen.EBUSY.Ret()
+	case off+xen.VCPUInfoSize > mmu.PageSize || off%8 != 0:
+		return xen.ENXIO.Ret()
+	case mfn >= v.d.boot.NrPages:
+		return xen.EINVAL.Ret()
+	}
+	if err := c.FT.HoldWritable(mfn); err != nil {
+		return xen.EACCES.Ret()
+	}
+	t.infoAddr = gaddr
+	d := v.d.evtchn.MoveVCPUInfo(t.id, v.d.mem.Frame(mfn)[off:off+xen.VCPUInfoSize])
+	if d.Upcall && t != v {
+		t.kick()
+	}
+	return 0
+}
+
+// registerRunstate is VCPUOP_register_runstate_memory_area for t by v:
+// the address (0 for none) where t's vcpu_runstate_info is kept, written
+// at once, as Xen's update_runstate_area writes it (a copy that faults is
+// not an error). A vCPU of pvsim is running whenever it is up (no vCPU
+// blocks or waits for a physical CPU), so the record is the one Xen keeps
+// for a vCPU that has run since it came up: running since its entry time,
+// nothing else, and it needs no update until the vCPU stops.
+func (v *vcpu) registerRunstate(t *vcpu, arg uint64) uint64 {
+	va, err := v.readGuest64(arg)
+	if err != nil {
+		return errRet(err)
+	}
+	if !guestRange(va, xen.RunstateInfoSize) {
+		return xen.EFAULT.Ret()
+	}
+	t.runstate = va
+	if va == 0 {
+		return 0
+	}
+	now := uint64(v.d.now())
+	var b [xen.RunstateInfoSize]byte
+	state := uint32(xen.RunstateRunning)
+	if t.state.Load() != Up {
+		state = xen.RunstateOffline
+	}
+	binary.LittleEndian.PutUint32(b[:], state)
+	binary.LittleEndian.PutUint64(b[xen.RunstateEntryTime:], now)
+	binary.LittleEndian.PutUint64(b[xen.RunstateTime+8*int(state):], now)
+	_ = v.writeGuest(va, b[:])
+	return 0
 }
 
 // down is VCPUOP_down of t by v. pvsim takes down only the last vCPU

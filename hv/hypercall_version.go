@@ -20,10 +20,11 @@ const (
 	xenCapabilities = "xen-3.0-x86_64"
 
 	// xenFeatures is XENVER_get_features' submap 0: only what pvsim
-	// implements. Xen also offers a PV domain highmem_assist and
-	// gnttab_map_avail_bits (grant tables: not yet), memory_op's vNUMA,
-	// and the vCPU time and runstate areas by physical address.
-	xenFeatures = 1<<xen.XenFeatMMUPTUpdatePreserveAD | 1<<xen.XenFeatDirectMapped
+	// implements: gnttab_map_avail_bits is map_grant_ref's available
+	// bits in the PTE (ptops.GrantPTE). Xen also offers a PV domain
+	// highmem_assist, memory_op's vNUMA, and the vCPU time and runstate
+	// areas by physical address.
+	xenFeatures = 1<<xen.XenFeatMMUPTUpdatePreserveAD | 1<<xen.XenFeatGnttabMapAvailBits | 1<<xen.XenFeatDirectMapped
 )
 
 // xenVersion: HYPERVISOR_xen_version(cmd, arg).
@@ -80,4 +81,37 @@ func (v *vcpu) xenVersion(a *hypercallArgs) uint64 {
 		return v.writeGuestString(arg, "<denied>", len("<denied>")+1)
 	}
 	return xen.ENOSYS.Ret()
+}
+
+// sysctl and domctl (sysctl.h, domctl.h) are the toolstack's, and pvsim's
+// domain is no control domain: as Xen's do_sysctl and do_domctl answer an
+// unprivileged domain, an interface version that is not the hypervisor's
+// is EACCES (which is how a guest probes for the version), and anything
+// else EPERM.
+
+// sysctl: HYPERVISOR_sysctl(struct xen_sysctl *).
+func (v *vcpu) sysctl(a *hypercallArgs) uint64 {
+	return v.ctlRefuse(a[0], xen.SysctlSize, func(cmd uint32) uint32 { return xen.SysctlInterfaceVersion })
+}
+
+// domctl: HYPERVISOR_domctl(struct xen_domctl *).
+func (v *vcpu) domctl(a *hypercallArgs) uint64 {
+	return v.ctlRefuse(a[0], xen.DomctlSize, func(cmd uint32) uint32 {
+		if cmd == xen.DomctlGetDomainState {
+			return 0
+		}
+		return xen.DomctlInterfaceVersion
+	})
+}
+
+func (v *vcpu) ctlRefuse(arg uint64, size int, version func(cmd uint32) uint32) uint64 {
+	b := v.hc.buf[:size]
+	if err := v.readGuest(b, arg); err != nil {
+		return xen.EFAULT.Ret()
+	}
+	cmd := binary.LittleEndian.Uint32(b)
+	if binary.LittleEndian.Uint32(b[xen.CtlInterfaceVersion:]) != version(cmd) {
+		return xen.EACCES.Ret()
+	}
+	return xen.EPERM.Ret()
 }

@@ -57,6 +57,8 @@ func (v *vcpu) schedPoint() bool {
 		d.end(Result{}, err)
 		return false
 	}
-	pvclock.SetSystemTimeAll(d.sharedInfo, len(d.vcpus), uint64(d.det.Now())) // the logical clock
+	for _, u := range d.vcpus {
+		pvclock.SetSystemTime(u.vcpuInfo(), uint64(d.det.Now())) // the logical clock
+	}
 	return d.det.Switch(v.id, next, d.stopCh)
 }

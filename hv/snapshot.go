@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pvsim/pvsim/builder"
+	"github.com/pvsim/pvsim/gnttab"
 	"github.com/pvsim/pvsim/guestsym"
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
@@ -36,6 +37,7 @@ type Snapshot struct {
 	exitCountersPFN uint64 // the exit-counter page, if exitCounters
 	exitCounters    bool
 	vmAssist        uint64
+	gnttab          *gnttab.Table
 	consoleTail     []byte
 	step, ticks     uint64
 	cur             int
@@ -52,6 +54,7 @@ type vcpuSnapshot struct {
 	table              traps.Table
 	callbacks          traps.Callbacks
 	gdt                ptops.GDT
+	runstate           uint64
 	priv               privRegs
 	kernelSS, kernelSP uint64
 	stats              trace.ExitStats
@@ -129,9 +132,10 @@ func (v *vcpu) takeSnapshot() {
 	}
 	s.exitCountersPFN, s.exitCounters = d.exitCounters.PFN()
 	s.vmAssist = d.vmAssist.Load()
+	s.gnttab = d.gnttab.Clone(nil)
 	for _, u := range d.vcpus {
 		vs := vcpuSnapshot{
-			state: u.state.Load(), start: u.start, table: u.traps.table, callbacks: u.traps.callbacks, gdt: u.gdt, priv: u.priv.privRegs, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
+			state: u.state.Load(), start: u.start, table: u.traps.table, callbacks: u.traps.callbacks, gdt: u.gdt, runstate: u.runstate, priv: u.priv.privRegs, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
 			stats: u.stats, exits: u.exits, labels: u.hc.labels.Clone(),
 			trace: u.trace.Events(), traceN: u.trace.Len(),
 		}
@@ -190,6 +194,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	}
 	d.ft = s.ft.Clone(d.tables)
 	d.vmAssist.Store(s.vmAssist)
+	d.gnttab = s.gnttab.Clone(d.gnttab.Shared())
 	if s.exitCounters {
 		d.exitCounters.Set(d.mem.Frame(s.exitCountersPFN), s.exitCountersPFN)
 	}
@@ -201,6 +206,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		v.start = vs.start
 		v.traps.table, v.traps.kernelSS, v.traps.kernelSP = vs.table, vs.kernelSS, vs.kernelSP
 		v.traps.callbacks, v.gdt, v.priv.privRegs = vs.callbacks, vs.gdt, vs.priv
+		v.runstate = vs.runstate
 		v.stats, v.exits = vs.stats, vs.exits
 		v.hc.labels = vs.labels.Clone()
 		v.trace.Restore(vs.trace, vs.traceN)

@@ -234,7 +234,7 @@ func (v *vcpu) emulDone(before *[16]uint64) {
 func (v *vcpu) m2pRead(x *x86.Exception) bool {
 	regs := v.emulRegs(x)
 	before := regs.GPR
-	if err := ptops.EmulateM2PRead(&v.traps.insns, regs, x.CR2, x.Code[:x.CodeLen], v.d.mem.NrPages()); err != nil {
+	if err := ptops.EmulateM2PRead(&v.traps.insns, regs, x.CR2, x.Code[:x.CodeLen], v.d.boot.NrPages); err != nil {
 		v.traps.lastNotEmulated = err.Error()
 		return false
 	}
@@ -313,7 +313,7 @@ func (v *vcpu) deliver(x *x86.Exception, rcx uint64) *traps.Bounce {
 		return nil
 	}
 	if x.Vector == x86.VectorPF {
-		binary.LittleEndian.PutUint64(v.d.sharedInfo[v.id*xen.VCPUInfoSize+xen.VCPUInfoCR2:], x.CR2)
+		binary.LittleEndian.PutUint64(v.vcpuInfo()[xen.VCPUInfoCR2:], x.CR2)
 	}
 	buf := v.hc.buf[:b.N*8]
 	for i, q := range b.Frame() {

@@ -82,9 +82,16 @@ type vcpu struct {
 	traps trapState
 	mm    mmuState
 	gdt   ptops.GDT // the guest part of its GDT (set_gdt)
-	priv  privState // emulated instructions' state (emulate.go)
-	exec  *executor.Executor
-	flush *tlb.Flusher
+	// runstate is the guest address of its vcpu_runstate_info, or 0
+	// (VCPUOP_register_runstate_memory_area).
+	runstate uint64
+	// infoAddr is the guest-physical address of its vcpu_info once the
+	// guest has moved it out of shared_info (VCPUOP_register_vcpu_info),
+	// or 0; written under the domain's MMU lock.
+	infoAddr uint64
+	priv     privState // emulated instructions' state (emulate.go)
+	exec     *executor.Executor
+	flush    *tlb.Flusher
 	// Method values made once, for flush waits.
 	kickFn  func(int)
 	serveFn func() bool

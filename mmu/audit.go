@@ -69,6 +69,7 @@ type AuditCopy struct {
 	at         []int32 // at[pfn]: the first of pfn's entries, or -1
 	held, cr3s []uint64
 	descs      []uint64
+	grants     []GrantHold
 	reservedL4 [xen.LastReservedL4Slot - xen.FirstReservedL4Slot + 1]PTE
 	// The recount's scratch space.
 	typeRefs, refs []uint32
@@ -100,6 +101,7 @@ func (t *FrameTable) Snapshot(c *AuditCopy, cr3s []uint64) {
 	}
 	c.held = append(c.held[:0], t.held...)
 	c.descs = append(c.descs[:0], t.descs...)
+	c.grants = append(c.grants[:0], t.grants...)
 	c.cr3s = append(c.cr3s[:0], cr3s...)
 	c.reservedL4 = t.ReservedL4
 }
@@ -181,6 +183,12 @@ func (c *AuditCopy) Check(max int) []Violation {
 	for _, pfn := range c.descs {
 		claim(pfn, TypeSegDesc, refSource{what: "a vCPU's GDT"})
 		refs[pfn]++
+	}
+	for _, g := range c.grants {
+		if g.Writable {
+			claim(g.PFN, TypeWritable, refSource{what: "a grant's device mapping"})
+		}
+		refs[g.PFN]++
 	}
 	for i, cr3 := range c.cr3s {
 		pfn := cr3 >> PageShift

@@ -158,6 +158,9 @@ type FrameTable struct {
 	// descs those vCPUs hold as descriptor pages (set_gdt), once per
 	// holding.
 	held, descs []uint64
+	// grants are the frames grant device mappings hold (GrantHold), once
+	// per mapping.
+	grants []GrantHold
 	// flush: a frame became a pagetable with a stale writable mapping
 	// (TakeFlush); flushes counts the flushes TakeFlush asked for.
 	flush   bool
@@ -352,6 +355,48 @@ func (t *FrameTable) ReleaseDescriptorPage(pfn uint64) {
 	t.PutPageAndType(pfn)
 }
 
+// GrantHold is what a grant's device mapping holds on a frame: a general
+// reference, and a writable type reference if the mapping is writable
+// (Xen's map_grant_ref for GNTMAP_device_map).
+type GrantHold struct {
+	PFN      uint64
+	Writable bool
+}
+
+// HoldGrant takes the references of a grant device mapping of h.PFN.
+//
+// Precondition: the caller holds the domain's MMU lock. The grant table
+// bounds the mappings, and so the holdings.
+func (t *FrameTable) HoldGrant(h GrantHold) error {
+	if err := t.GetPage(h.PFN); err != nil {
+		return err
+	}
+	if h.Writable {
+		if err := t.GetPageType(h.PFN, TypeWritable, nil); err != nil {
+			t.PutPage(h.PFN)
+			return err
+		}
+	}
+	t.grants = append(t.grants, h)
+	return nil
+}
+
+// ReleaseGrant drops one holding HoldGrant took.
+//
+// Precondition: the caller holds the domain's MMU lock and such a holding,
+// which it gives up; ReleaseGrant panics without one.
+func (t *FrameTable) ReleaseGrant(h GrantHold) {
+	i := slices.Index(t.grants, h)
+	if i < 0 {
+		panic(fmt.Sprintf("mmu: frame %#x is not held by a grant", h.PFN))
+	}
+	t.grants = slices.Delete(t.grants, i, i+1)
+	if h.Writable {
+		t.PutPageType(h.PFN)
+	}
+	t.PutPage(h.PFN)
+}
+
 // PutPageAndType drops what GetPageAndType took.
 //
 // Precondition: as for PutPageType and PutPage: the caller gives up a
@@ -515,5 +560,6 @@ func (t *FrameTable) Clone(mem Memory) *FrameTable {
 	c.frames = append([]Frame(nil), t.frames...)
 	c.held = append([]uint64(nil), t.held...)
 	c.descs = append([]uint64(nil), t.descs...)
+	c.grants = append([]GrantHold(nil), t.grants...)
 	return &c
 }

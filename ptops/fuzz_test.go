@@ -1,6 +1,7 @@
 package ptops
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -28,6 +29,7 @@ func FuzzRequests(f *testing.F) {
 	f.Add([]byte{0, 3, 6, 0, 0, 1, 8, 1, 2, 0, 3, 4, 4, 0, 4, 0})
 	f.Add([]byte{6, 4, 0, 0, 6, 5, 0, 0, 5, 4, 8, 0x27, 5, 5, 4, 3, 2, 4, 0, 3, 4, 4, 0, 0})
 	f.Add([]byte{1, 9, 3, 3, 0, 2, 7, 0x83, 2, 3, 1, 0, 3, 3, 0, 0})
+	f.Add([]byte{10, 8, 8, 0xb0, 11, 8, 8, 0xb0, 10, 0, 100, 0x05})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 4*maxFuzzOps {
 			data = data[:4*maxFuzzOps]
@@ -45,7 +47,7 @@ func FuzzRequests(f *testing.F) {
 			val := mmu.MakePTE(target, mmu.PTE(c)&0x87) // P, W, U, PSE
 			before := fx.snapshot()
 			var err error
-			switch op % 10 {
+			switch op % 12 {
 			case 0:
 				err = UpdateEntry(fx.c, pfn<<mmu.PageShift+uint64(index)*8, val, c&0x40 != 0)
 			case 1:
@@ -78,6 +80,27 @@ func FuzzRequests(f *testing.F) {
 				err = UpdateDescriptor(fx.c, pfn<<mmu.PageShift+uint64(index)*8+uint64(c&8), uint64(val)|uint64(c)<<40)
 			case 9:
 				err = NewUserBasePtr(fx.c, pfn)
+			case 10, 11:
+				// A grant mapping of target (the grant table's part
+				// assumed done): by PTE address, perhaps misaligned, or by
+				// the linear address of pfn; map or unmap.
+				flags := xen.GNTMAPHostMap | xen.GrantMapFlags(c)&(xen.GNTMAPReadonly|xen.GNTMAPApplicationMap) |
+					xen.GrantMapFlags(c>>5)<<xen.GNTMAPGuestAvailShift
+				addr := va(pfn)
+				if c&0x10 != 0 {
+					flags |= xen.GNTMAPContainsPTE
+					addr = pfn<<mmu.PageShift + uint64(index)*8 + uint64(c&1)*2
+				}
+				unmap := op%12 == 11
+				st := xen.GNTSTOkay
+				if unmap {
+					st = UnmapGrant(fx.c, addr, target, flags)
+				} else {
+					st = MapGrant(fx.c, addr, target, flags)
+				}
+				if st != xen.GNTSTOkay {
+					err = fmt.Errorf("grant: %v", st)
+				}
 			}
 			if err != nil {
 				require.Equal(t, before, fx.snapshot(), "refused request (%v) changed state", err)

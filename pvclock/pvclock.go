@@ -68,19 +68,19 @@ func Scale(hz uint64) (mul uint32, shift int8) {
 	return 0, 0 // no usable clock
 }
 
-// timeInfo is vCPU cpu's vcpu_time_info in the shared info page.
-func timeInfo(sharedInfo []byte, cpu int) []byte {
-	return sharedInfo[cpu*xen.VCPUInfoSize+xen.VCPUInfoTime:]
+// timeInfo is the vcpu_time_info in vcpuInfo, a struct vcpu_info.
+func timeInfo(vcpuInfo []byte) []byte {
+	return vcpuInfo[xen.VCPUInfoTime : xen.VCPUInfoTime+xen.TimeInfoSize]
 }
 
-// Publish fills vCPU cpu's vcpu_time_info in sharedInfo with the scale mul
-// and shift (Scale), system time 0 at TSC 0. A deterministic domain
-// publishes a scale of zero: its time is the logical clock alone
-// (SetSystemTime).
+// Publish fills the vcpu_time_info in vcpuInfo, a vCPU's struct
+// vcpu_info, with the scale mul and shift (Scale), system time 0 at TSC
+// 0. A deterministic domain publishes a scale of zero: its time is the
+// logical clock alone (SetSystemTime).
 //
 // Precondition: the vCPU does not run yet.
-func Publish(sharedInfo []byte, cpu int, mul uint32, shift int8) {
-	t := timeInfo(sharedInfo, cpu)
+func Publish(vcpuInfo []byte, mul uint32, shift int8) {
+	t := timeInfo(vcpuInfo)
 	binary.LittleEndian.PutUint32(t[xen.TimeInfoVersion:], 2)
 	binary.LittleEndian.PutUint64(t[xen.TimeInfoTSCTimestamp:], 0)
 	binary.LittleEndian.PutUint64(t[xen.TimeInfoSystemTime:], 0)
@@ -88,36 +88,22 @@ func Publish(sharedInfo []byte, cpu int, mul uint32, shift int8) {
 	t[xen.TimeInfoTSCShift] = byte(shift)
 }
 
-// SetSystemTime publishes system time ns in vCPU cpu's vcpu_time_info,
-// with Xen's version protocol (odd while the record changes).
-func SetSystemTime(sharedInfo []byte, cpu int, ns uint64) {
-	t := timeInfo(sharedInfo, cpu)
+// SetSystemTime publishes system time ns in the vcpu_time_info in
+// vcpuInfo, with Xen's version protocol (odd while the record changes).
+func SetSystemTime(vcpuInfo []byte, ns uint64) {
+	t := timeInfo(vcpuInfo)
 	ver := binary.LittleEndian.Uint32(t[xen.TimeInfoVersion:])
 	binary.LittleEndian.PutUint32(t[xen.TimeInfoVersion:], ver+1)
 	binary.LittleEndian.PutUint64(t[xen.TimeInfoSystemTime:], ns)
 	binary.LittleEndian.PutUint32(t[xen.TimeInfoVersion:], ver+2)
 }
 
-// PublishAll publishes the vcpu_time_info of n vCPUs: the host TSC's scale
-// (Scale of TSCHz) when tsc is set, or a scale of zero for a domain whose
-// time is a logical clock (SetSystemTime).
-//
-// Precondition: no vCPU runs yet.
-func PublishAll(sharedInfo []byte, n int, tsc bool) {
-	var mul uint32
-	var shift int8
+// HostScale is the scale a domain whose time is the host's TSC publishes
+// (Scale of TSCHz), or zero for one whose time is a logical clock
+// (SetSystemTime).
+func HostScale(tsc bool) (mul uint32, shift int8) {
 	if tsc {
-		mul, shift = Scale(TSCHz())
+		return Scale(TSCHz())
 	}
-	for i := range n {
-		Publish(sharedInfo, i, mul, shift)
-	}
-}
-
-// SetSystemTimeAll publishes system time ns in the vcpu_time_info of n
-// vCPUs (SetSystemTime).
-func SetSystemTimeAll(sharedInfo []byte, n int, ns uint64) {
-	for i := range n {
-		SetSystemTime(sharedInfo, i, ns)
-	}
+	return 0, 0
 }

@@ -34,6 +34,9 @@ type ExitStats struct {
 	PendingWrites uint64
 	// Bounces counts exceptions delivered to the guest's handlers.
 	Bounces uint64
+	// Pins counts the pagetables this vCPU pinned with mmuext_op, by
+	// level: Pins[0] MMUEXT_PIN_L1_TABLE ... Pins[3] MMUEXT_PIN_L4_TABLE.
+	Pins [4]uint64
 	// SyscallHypercalls counts the hypercalls made with `syscall` (the
 	// syscall transport) rather than through the hypercall page.
 	SyscallHypercalls uint64

@@ -43,6 +43,8 @@ const (
 
 // CR4 bits.
 const (
+	CR4TSD        = 1 << 2  // time stamp disable at CPL > 0
+	CR4DE         = 1 << 3  // debugging extensions: DR4/DR5 are not DR6/DR7
 	CR4PAE        = 1 << 5  // physical address extension
 	CR4OSFXSR     = 1 << 9  // FXSAVE/FXRSTOR and SSE
 	CR4OSXMMEXCPT = 1 << 10 // unmasked SIMD exceptions

@@ -47,6 +47,8 @@ const (
 	ESRCH  Errno = 3
 	EINTR  Errno = 4
 	EIO    Errno = 5
+	ENXIO  Errno = 6
+	ENODEV Errno = 19
 	E2BIG  Errno = 7
 	EAGAIN Errno = 11
 	ENOMEM Errno = 12
@@ -63,7 +65,7 @@ const (
 )
 
 var errnoNames = map[Errno]string{
-	EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO",
+	EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO", ENXIO: "ENXIO", ENODEV: "ENODEV",
 	E2BIG: "E2BIG", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM", EACCES: "EACCES",
 	EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST", EINVAL: "EINVAL",
 	ENOSPC: "ENOSPC", ENOSYS: "ENOSYS", EOPNOTSUPP: "EOPNOTSUPP",
@@ -108,6 +110,7 @@ const (
 // XENVER_get_features submap 0 bits (public/features.h) pvsim can offer.
 const (
 	XenFeatMMUPTUpdatePreserveAD = 5  // XENFEAT_mmu_pt_update_preserve_ad
+	XenFeatGnttabMapAvailBits    = 7  // XENFEAT_gnttab_map_avail_bits
 	XenFeatDirectMapped          = 17 // XENFEAT_direct_mapped
 )
 
@@ -151,6 +154,29 @@ const (
 	VCPUOpUp         = 1 // VCPUOP_up
 	VCPUOpDown       = 2 // VCPUOP_down
 	VCPUOpIsUp       = 3 // VCPUOP_is_up
+	// VCPUOpRegisterRunstateMemoryArea (VCPUOP_register_runstate_memory_area):
+	// arg is a guest virtual address where Xen keeps the vCPU's struct
+	// vcpu_runstate_info.
+	VCPUOpRegisterRunstateMemoryArea = 5
+	// VCPUOpRegisterVCPUInfo (VCPUOP_register_vcpu_info): arg is struct
+	// vcpu_register_vcpu_info, mfn (u64), offset and rsvd (u32): where
+	// the vCPU's vcpu_info is to be kept from now on.
+	VCPUOpRegisterVCPUInfo = 10
+	RegisterVCPUInfoSize   = 16
+	RegisterVCPUInfoOffset = 8
+)
+
+// struct vcpu_runstate_info (vcpu.h): state (int), state_entry_time,
+// then time[4], the nanoseconds spent in each state.
+const (
+	RunstateInfoSize      = 48
+	RunstateEntryTime     = 8
+	RunstateTime          = 16
+	RunstateRunning       = 0 // RUNSTATE_running
+	RunstateRunnable      = 1 // RUNSTATE_runnable
+	RunstateBlocked       = 2 // RUNSTATE_blocked
+	RunstateOffline       = 3 // RUNSTATE_offline
+	XenRunstateUpdateFlag = 1 << 63
 )
 
 // set_segment_base selectors.
@@ -328,6 +354,15 @@ const (
 // DomIDSelf names the calling domain.
 const DomIDSelf = 0x7ff0
 
+// PVSimDomID is the domain id of pvsim's one domain: 1, the first a
+// toolstack gives a guest. BackendDomID, 0, is the control domain's, the
+// backend of the guest's console and xenstore: in pvsim it exists only as
+// the remote end of their event channels, and grants nothing.
+const (
+	PVSimDomID   = 1
+	BackendDomID = 0
+)
+
 // HYPERVISOR_iret (arch-x86/xen-x86_64.h): the guest jumps to the iret
 // stub with flags, rip, cs, rflags, rsp, ss on its stack; the stub pushes
 // rcx, r11 and rax below them, giving struct iret_context.
@@ -377,6 +412,7 @@ const (
 	TimeInfoSystemTime   = 16 // uint64
 	TimeInfoTSCMul       = 24 // uint32 tsc_to_system_mul
 	TimeInfoTSCShift     = 28 // int8
+	TimeInfoSize         = 32
 )
 
 // pvsim's extension hypercall, pvsim_op(cmd, a1, a2, a3) (not Xen's). A
@@ -426,6 +462,29 @@ const (
 	PVSimMaxLabel = 63
 )
 
+// Hypercalls pvsim does not offer, by number, for the names reports
+// give them (xen.h).
+const (
+	HypercallSchedOpCompat         = 6
+	HypercallPlatformOp            = 7
+	HypercallSetDebugreg           = 8
+	HypercallGetDebugreg           = 9
+	HypercallSetTimerOp            = 15
+	HypercallEventChannelOpCompat  = 16
+	HypercallPhysdevOpCompat       = 19
+	HypercallUpdateVAMappingOtherD = 22
+	HypercallXSMOp                 = 27
+	HypercallNMIOp                 = 28
+	HypercallXenoprofOp            = 31
+	HypercallHVMOp                 = 34
+	HypercallKexecOp               = 37
+	HypercallTmemOp                = 38
+	HypercallArgoOp                = 39
+	HypercallXenPMUOp              = 40
+	HypercallDMOp                  = 41
+	HypercallHypfsOp               = 42
+)
+
 var hypercallNames = [NrHypercalls]string{
 	HypercallSetTrapTable: "set_trap_table", HypercallMMUUpdate: "mmu_update", HypercallSetGDT: "set_gdt",
 	HypercallStackSwitch: "stack_switch", HypercallMulticall: "multicall", HypercallUpdateVAMapping: "update_va_mapping",
@@ -434,7 +493,14 @@ var hypercallNames = [NrHypercalls]string{
 	HypercallSchedOp: "sched_op", HypercallPVSimOp: "pvsim_op",
 	HypercallSetCallbacks: "set_callbacks", HypercallUpdateDescriptor: "update_descriptor", HypercallVMAssist: "vm_assist",
 	HypercallCallbackOp: "callback_op", HypercallEventChannelOp: "event_channel_op", HypercallPhysdevOp: "physdev_op",
-	HypercallMemoryOp: "memory_op", HypercallFPUTaskswitch: "fpu_taskswitch",
+	HypercallMemoryOp: "memory_op", HypercallFPUTaskswitch: "fpu_taskswitch", HypercallGrantTableOp: "grant_table_op",
+	HypercallSysctl: "sysctl", HypercallDomctl: "domctl",
+	HypercallSchedOpCompat: "sched_op_compat", HypercallPlatformOp: "platform_op", HypercallSetDebugreg: "set_debugreg",
+	HypercallGetDebugreg: "get_debugreg", HypercallSetTimerOp: "set_timer_op", HypercallEventChannelOpCompat: "event_channel_op_compat",
+	HypercallPhysdevOpCompat: "physdev_op_compat", HypercallUpdateVAMappingOtherD: "update_va_mapping_otherdomain",
+	HypercallXSMOp: "xsm_op", HypercallNMIOp: "nmi_op", HypercallXenoprofOp: "xenoprof_op", HypercallHVMOp: "hvm_op",
+	HypercallKexecOp: "kexec_op", HypercallTmemOp: "tmem_op", HypercallArgoOp: "argo_op", HypercallXenPMUOp: "xenpmu_op",
+	HypercallDMOp: "dm_op", HypercallHypfsOp: "hypfs_op",
 }
 
 // HypercallName is the name of hypercall nr without its __HYPERVISOR_

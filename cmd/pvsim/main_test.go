@@ -340,11 +340,12 @@ type runOutput struct {
 		Function, Where, Source, Fault, Text string
 		NotEmulated                          string `json:"not_emulated"`
 	}
+	NotOffered  []string `json:"not_offered"`
 	Steps       uint64
 	TraceSHA256 string `json:"trace_sha256"`
 	Exits       []struct {
 		VCPU                                  int
-		Hypercalls, Traps                     map[string]uint64
+		Hypercalls, Traps, Pins               map[string]uint64
 		Interrupted, PTWrites, Bounces, Total uint64
 	}
 }
@@ -421,6 +422,10 @@ func TestRunJSON(t *testing.T) {
 					sum += n
 				}
 				assert.NotZero(t, e.Hypercalls["set_trap_table"], "vCPU %d", i)
+				for level, n := range e.Pins {
+					assert.NotZero(t, n, level)
+					assert.Contains(t, []string{"L1", "L2", "L3", "L4"}, level)
+				}
 				assert.GreaterOrEqual(t, e.Total, sum)
 				if tt.traps != "" {
 					assert.NotZero(t, e.Traps[tt.traps], "vCPU %d", i)

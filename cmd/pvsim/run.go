@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"debug/elf"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pvsim/pvsim/builder"
+	"github.com/pvsim/pvsim/bzimage"
 	"github.com/pvsim/pvsim/console"
 	"github.com/pvsim/pvsim/explore"
 	"github.com/pvsim/pvsim/guest"
@@ -37,6 +41,33 @@ func kernelImage(name string) (string, []byte, error) {
 	return name, b, nil
 }
 
+// linuxTimeout is run's default --timeout for a Linux kernel: on this
+// kind of host every exit costs tens of microseconds, and a stock kernel
+// makes some hundred thousand of them (privileged instructions, M2P
+// reads) in its first seconds.
+const linuxTimeout = 5 * time.Minute
+
+// isLinux reports whether image is a Linux kernel: a bzImage, or an ELF
+// whose Xen notes name Linux as the guest OS.
+func isLinux(image []byte) bool {
+	if bzimage.Is(image) {
+		return true
+	}
+	f, err := elf.NewFile(bytes.NewReader(image))
+	if err != nil {
+		return false
+	}
+	notes, err := builder.ParseXenNotes(f)
+	return err == nil && strings.EqualFold(notes.GuestOS, "linux")
+}
+
+// isSet reports whether the command line set flag name.
+func (fs *flagSet) isSet(name string) bool {
+	set := false
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}
+
 type runFlags struct {
 	vcpus    int
 	mem      sizeFlag
@@ -52,7 +83,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	f.mem = hv.DefaultMemory
 	fs.IntVar(&f.vcpus, "vcpus", 1, fmt.Sprintf("number of vCPUs (1-%d)", hv.MaxVCPUs))
 	fs.Var(&f.mem, "mem", "guest memory, a multiple of 2M (e.g. 64M, 1G)")
-	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "fail if the guest has not shut down after this long (0: no limit)")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "fail if the guest has not shut down after this long (0: no limit); a Linux kernel's default is "+linuxTimeout.String())
 	fs.BoolVar(&f.audit, "audit", false, "re-check the pagetable invariants after every MMU hypercall; stop on the first violation")
 	fs.StringVar(&f.trace, "trace", "", "write the last exits of every vCPU to `FILE` as Chrome/Perfetto trace JSON")
 	fs.StringVar(&f.schedule, "schedule", "", "run deterministically on the schedule `S` that 'pvsim explore' printed (cpus=N,step:vcpu,...; cpus=N alone: the default schedule); the vCPU count comes from it")
@@ -78,6 +109,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if !fs.isSet("timeout") && isLinux(image) {
+		f.timeout = linuxTimeout
+	}
 	cfg := hv.Config{
 		Name: name, Kernel: image, VCPUs: f.vcpus, Memory: uint64(f.mem),
 		CmdLine: strings.Join(rest, " "), Console: stdout, Show: console.Show(f.show), Timeout: f.timeout, Audit: f.audit,
@@ -94,9 +128,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		if err != nil {
 			return 0, usageError{"--schedule: " + err.Error()}
 		}
-		vcpusSet := false
-		fs.Visit(func(fl *flag.Flag) { vcpusSet = vcpusSet || fl.Name == "vcpus" })
-		if vcpusSet && f.vcpus != s.VCPUs {
+		if fs.isSet("vcpus") && f.vcpus != s.VCPUs {
 			return 0, usageError{fmt.Sprintf("--vcpus %d, but the schedule is for %d vCPUs", f.vcpus, s.VCPUs)}
 		}
 		cfg.VCPUs = s.VCPUs
@@ -203,6 +235,9 @@ func crashError(res hv.Result) error {
 	msg := fmt.Sprintf("the guest crashed (SHUTDOWN_crash from vCPU %d)", res.VCPU)
 	o := res.Oops
 	if o == nil {
+		if len(res.NotOffered) > 0 {
+			msg += ": " + res.NotOffered.String()
+		}
 		return errors.New(msg)
 	}
 	if o.Fault != nil {
@@ -219,6 +254,9 @@ func crashError(res hv.Result) error {
 	}
 	if first, _, _ := strings.Cut(o.Text, "\n"); first != "" {
 		msg += fmt.Sprintf("; the guest said %q", first)
+	}
+	if len(res.NotOffered) > 0 {
+		msg += "; " + res.NotOffered.String()
 	}
 	return errors.New(msg)
 }

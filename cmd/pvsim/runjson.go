@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/pvsim/pvsim/hv"
@@ -23,6 +24,10 @@ type runJSON struct {
 	// Error is what pvsim reports on stderr, if anything.
 	Error string    `json:"error,omitempty"`
 	Oops  *oopsJSON `json:"oops,omitempty"`
+	// NotOffered is, for a guest that crashed or stopped, the last
+	// hypercalls its vCPU made that pvsim does not offer (ENOSYS), the
+	// last first: "name(cmd) at site from caller".
+	NotOffered []string `json:"not_offered,omitempty"`
 	// Steps counts the scheduling points of a deterministic run (0 when
 	// it was not).
 	Steps uint64 `json:"steps"`
@@ -60,6 +65,10 @@ type exitsJSON struct {
 	// delivered to the guest; both are among Traps.
 	PTWrites uint64 `json:"ptwrites"`
 	Bounces  uint64 `json:"bounces"`
+	// Pins counts the pagetables pinned with mmuext_op, by level ("L1"
+	// for MMUEXT_PIN_L1_TABLE ... "L4"); levels never pinned are left
+	// out.
+	Pins map[string]uint64 `json:"pins,omitempty"`
 	// SpuriousExecEntries counts entries into the executor with nothing
 	// to run, which should never happen; left without effect.
 	SpuriousExecEntries uint64 `json:"spurious_exec_entries,omitempty"`
@@ -89,6 +98,13 @@ func newRunJSON(name string, res hv.Result, runErr error, status int, err error,
 	if err != nil {
 		j.Error = strings.TrimSpace(err.Error())
 	}
+	notOffered := res.NotOffered
+	if ge != nil {
+		notOffered = ge.NotOffered
+	}
+	for _, n := range notOffered {
+		j.NotOffered = append(j.NotOffered, n.String())
+	}
 	if o := res.Oops; o != nil {
 		oj := &oopsJSON{Where: o.Where, Source: o.Source, NotEmulated: o.NotEmulated, Text: o.Text}
 		oj.Function, _, _ = strings.Cut(o.Where, "+")
@@ -101,6 +117,14 @@ func newRunJSON(name string, res hv.Result, runErr error, status int, err error,
 		e := exitsJSON{VCPU: i, Hypercalls: map[string]uint64{}, Traps: map[string]uint64{},
 			Interrupted: s.Interrupted, PTWrites: s.PTWrites, Bounces: s.Bounces,
 			SpuriousExecEntries: s.SpuriousExecEntries, Total: s.Interrupted}
+		for i, n := range s.Pins {
+			if n != 0 {
+				if e.Pins == nil {
+					e.Pins = map[string]uint64{}
+				}
+				e.Pins[fmt.Sprintf("L%d", i+1)] = n
+			}
+		}
 		for nr, n := range s.Hypercalls {
 			if n != 0 {
 				e.Hypercalls[xen.HypercallName(nr)] = n

@@ -184,6 +184,12 @@ static inline long HYPERVISOR_memory_op(unsigned long cmd, void *arg)
 	return _hypercall2(long, memory_op, cmd, arg);
 }
 
+static inline int HYPERVISOR_grant_table_op(unsigned int cmd, void *uop,
+					    unsigned int count)
+{
+	return _hypercall3(int, grant_table_op, cmd, uop, count);
+}
+
 static inline int HYPERVISOR_fpu_taskswitch(int set)
 {
 	return _hypercall1(int, fpu_taskswitch, set);

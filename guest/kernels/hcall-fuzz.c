@@ -201,11 +201,21 @@ static void mmuext_ops(struct fuzz *f)
 }
 
 /* A vcpu_op that leaves every vCPU up. */
+/*
+ * A vcpu_op command: not down, and not the two that take a place in guest
+ * memory to write to from then on (foreign_abi gives them one).
+ */
 static u64 vcpu_cmd(struct fuzz *f)
 {
 	u64 cmd = below(f, 16);
 
-	return cmd == VCPUOP_down ? VCPUOP_is_up : cmd;
+	switch (cmd) {
+	case VCPUOP_down:
+	case VCPUOP_register_runstate_memory_area:
+	case VCPUOP_register_vcpu_info:
+		return VCPUOP_is_up;
+	}
+	return cmd;
 }
 
 static void multicalls(struct fuzz *f)
@@ -302,7 +312,39 @@ static void foreign_abi(struct fuzz *f)
 
 	for (i = 0; i < 8; i++)
 		rec[i] = below(f, 2) ? rnd(f) : spare_mfn(f);
-	switch (below(f, 8)) {
+	switch (below(f, 12)) {
+	case 8:
+		/*
+		 * Grant table operations on records of random bytes; the frame
+		 * lists setup_table and get_status_frames write are in the victim.
+		 */
+		rec[1] = rec[2] = below(f, 4) ? (u64)f->victim + below(f, 64) : bad(f);
+		call(f, __HYPERVISOR_grant_table_op, below(f, 2) ? below(f, 11) : arg(f),
+		     below(f, 4) ? (u64)rec : bad(f), below(f, 4) ? below(f, 3) : arg(f), 0, 0);
+		break;
+	case 9:
+		call(f, below(f, 2) ? __HYPERVISOR_sysctl : __HYPERVISOR_domctl,
+		     below(f, 4) ? (u64)rec : bad(f), 0, 0, 0, 0);
+		break;
+	case 10:
+		if (below(f, 2))
+			call(f, __HYPERVISOR_set_debugreg, below(f, 10), arg(f), 0, 0, 0);
+		else
+			call(f, __HYPERVISOR_get_debugreg, below(f, 10), 0, 0, 0, 0);
+		break;
+	case 11:
+		/* Areas the hypervisor writes from then on: in the victim. */
+		if (below(f, 2)) {
+			rec[0] = below(f, 4) ? (u64)f->victim + below(f, 128) : bad(f);
+			call(f, __HYPERVISOR_vcpu_op, VCPUOP_register_runstate_memory_area, below(f, 3),
+			     below(f, 4) ? (u64)rec : bad(f), 0, 0);
+		} else {
+			rec[0] = spare_mfn(f);
+			rec[1] = below(f, 4200);
+			call(f, __HYPERVISOR_vcpu_op, VCPUOP_register_vcpu_info, below(f, 3),
+			     below(f, 4) ? (u64)rec : bad(f), 0, 0);
+		}
+		break;
 	case 7:
 		/* A memory_map buffer in the victim: the only memory it writes. */
 		rec[1] = below(f, 4) ? (u64)f->victim + below(f, 64) : bad(f);
@@ -397,6 +439,7 @@ static void one(struct fuzz *f)
 		case __HYPERVISOR_pvsim_op:
 		case __HYPERVISOR_update_descriptor:	/* writes where it is told */
 		case __HYPERVISOR_memory_op:		/* so does memory_map */
+		case __HYPERVISOR_grant_table_op:	/* and setup_table */
 			nr = __HYPERVISOR_xen_version;
 		}
 		call(f, nr, arg(f), arg(f), arg(f), arg(f), arg(f));

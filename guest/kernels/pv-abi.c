@@ -10,6 +10,7 @@
  * with fpu_taskswitch and clts; hypercalls made by syscall. A mismatch
  * panics with the case's name; "pv-abi: ok" at the end.
  */
+#include <barrier.h>
 #include <hypercall.h>
 #include <kernel.h>
 #include <mm.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <xen/callback.h>
 #include <xen/errno.h>
+#include <xen/grant_table.h>
 #include <xen/memory.h>
 #include <xen/mmu.h>
 #include <xen/version.h>
@@ -141,7 +143,9 @@ static void m2p(void)
 	unsigned long mfn = virt_to_pfn(xen_start_info);
 
 	expect("m2p[start_info's frame]", READ_ONCE(machine_to_phys[mfn]), mfn);
-	expect("m2p[beyond the domain]", READ_ONCE(machine_to_phys[xen_start_info->nr_pages]), -1);
+	expect("m2p[beyond the domain's RAM]", READ_ONCE(machine_to_phys[xen_start_info->nr_pages + 8]), -1);
+	/* Xen's page: no frame of the guest's. */
+	expect("m2p[shared info]", READ_ONCE(machine_to_phys[PFN_DOWN(xen_start_info->shared_info)]), -1);
 }
 
 static void memory(void)
@@ -160,16 +164,189 @@ static void memory(void)
 	expect("maximum_ram_page", HYPERVISOR_memory_op(XENMEM_maximum_ram_page, NULL), nr - 1);
 	expect("increase_reservation", HYPERVISOR_memory_op(XENMEM_increase_reservation, NULL), -ENOSYS);
 	expect("memory_map", HYPERVISOR_memory_op(XENMEM_memory_map, &mm), 0);
-	expect("memory_map: entries", mm.nr_entries, 3);
-	expect("memory_map: RAM up to shared info", map[0].type == E820_RAM && map[0].addr == 0 && map[0].size == si, 1);
-	expect("memory_map: shared info reserved", map[1].type == E820_RESERVED && map[1].addr == si && map[1].size == PAGE_SIZE, 1);
-	expect("memory_map: RAM to the end", map[2].type == E820_RAM && map[2].addr + map[2].size == nr * PAGE_SIZE, 1);
-	mm.nr_entries = 1;
-	expect("memory_map, room for 1", HYPERVISOR_memory_op(XENMEM_memory_map, &mm), 0);
-	expect("memory_map, room for 1: entries", mm.nr_entries, 1);
+	expect("memory_map: entries", mm.nr_entries, 1);
+	expect("memory_map: RAM", map[0].type == E820_RAM && map[0].addr == 0 && map[0].size == nr * PAGE_SIZE, 1);
+	expect("memory_map: shared info is not RAM", si >= nr * PAGE_SIZE, 1);
+	mm.nr_entries = 0;
+	expect("memory_map, no room", HYPERVISOR_memory_op(XENMEM_memory_map, &mm), 0);
+	expect("memory_map, no room: entries", mm.nr_entries, 0);
 	expect("machphys_mapping", HYPERVISOR_memory_op(XENMEM_machphys_mapping, &mp), 0);
 	expect("machphys_mapping: v_start", mp.v_start == MACH2PHYS_VIRT_START, 1);
 	expect("the M2P where machphys_mapping says", ((unsigned long *)mp.v_start)[3], 3);
+}
+
+/*
+ * pvsim's one domain is domain 1, a toolstack's first guest: an unbound
+ * event channel's status names it, as XTF's xtf_get_domid() finds it.
+ * DOMID_SELF is no domain to map_grant_ref; domain 0 is the backend's,
+ * which grants nothing.
+ */
+#define SELF_DOMID	1
+#define BACKEND_DOMID	0
+
+static int16_t map_grant(unsigned long host_addr, uint32_t flags, grant_ref_t ref,
+			 domid_t dom, grant_handle_t *handle)
+{
+	struct gnttab_map_grant_ref op = {
+		.host_addr = host_addr, .flags = flags, .ref = ref, .dom = dom,
+		.status = 99,
+	};
+
+	if (HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1))
+		panic("map_grant_ref: the hypercall failed");
+	if (handle)
+		*handle = op.handle;
+	return op.status;
+}
+
+static int16_t unmap_grant_bus(unsigned long host_addr, uint64_t bus_addr, grant_handle_t handle)
+{
+	struct gnttab_unmap_grant_ref op = {
+		.host_addr = host_addr, .dev_bus_addr = bus_addr, .handle = handle, .status = 99,
+	};
+
+	if (HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &op, 1))
+		panic("unmap_grant_ref: the hypercall failed");
+	return op.status;
+}
+
+static int16_t unmap_grant(unsigned long host_addr, grant_handle_t handle)
+{
+	return unmap_grant_bus(host_addr, 0, handle);
+}
+
+#define NR_BAD_UNMAPS	300
+
+/*
+ * Self-grants, as XTF's XSA tests and Linux's gntdev make them: the table
+ * set up and mapped, a frame granted to ourselves and mapped through the
+ * grant by PTE address (with available bits, XENFEAT_gnttab_map_avail_bits)
+ * and by linear address, what map_grant_ref refuses, and the unmaps.
+ */
+static void grant_table(void)
+{
+	static struct gnttab_unmap_grant_ref bad[NR_BAD_UNMAPS];
+	struct gnttab_query_size qs = { .dom = DOMID_SELF };
+	struct gnttab_set_version sv = { .version = 2 };
+	struct gnttab_get_version gv = { .dom = DOMID_SELF };
+	xen_pfn_t frame;
+	struct gnttab_setup_table st = { .dom = DOMID_SELF, .nr_frames = 1, .frame_list = &frame };
+	struct page *table = alloc_page(), *granted = alloc_page(), *host = alloc_page(), *ro = alloc_page();
+	unsigned long tva = (unsigned long)page_address(table), gva = (unsigned long)page_address(granted);
+	unsigned long hva = (unsigned long)page_address(host), rva = (unsigned long)page_address(ro);
+	volatile struct grant_entry_v1 *gnttab = (void *)tva;
+	unsigned int level;
+	pte_t *hpte = lookup_address(hva, &level), saved = *hpte;
+	unsigned long pte_ma = virt_to_machine(hpte).maddr;
+	grant_handle_t h, hro;
+	unsigned int i, all_bad;
+
+	expect("query_size", HYPERVISOR_grant_table_op(GNTTABOP_query_size, &qs, 1), 0);
+	expect("query_size: status", qs.status, GNTST_okay);
+	expect("query_size: nr_frames", qs.nr_frames, 1);
+	expect("query_size: max_nr_frames", qs.max_nr_frames >= 1, 1);
+	expect("query_size, count 2", HYPERVISOR_grant_table_op(GNTTABOP_query_size, &qs, 2), -EINVAL);
+	expect("set_version(2)", HYPERVISOR_grant_table_op(GNTTABOP_set_version, &sv, 1), -ENOSYS);
+	expect("set_version(2): the version in use", sv.version, 1);
+	sv.version = 1;
+	expect("set_version(1)", HYPERVISOR_grant_table_op(GNTTABOP_set_version, &sv, 1), 0);
+	expect("get_version", HYPERVISOR_grant_table_op(GNTTABOP_get_version, &gv, 1), 0);
+	expect("get_version: version", gv.version, 1);
+	expect("copy: not offered", HYPERVISOR_grant_table_op(GNTTABOP_copy, NULL, 0), -ENOSYS);
+	expect("setup_table", HYPERVISOR_grant_table_op(GNTTABOP_setup_table, &st, 1), 0);
+	expect("setup_table: status", st.status, GNTST_okay);
+	expect("setup_table: the frame is not RAM", frame >= xen_start_info->nr_pages, 1);
+	st.nr_frames = 4096;
+	expect("setup_table of 4096 frames", HYPERVISOR_grant_table_op(GNTTABOP_setup_table, &st, 1), 0);
+	expect("setup_table of 4096 frames: status", st.status, GNTST_general_error);
+
+	/* Map the table where the page 'table' was, and grant 'granted'. */
+	expect("map the grant table", HYPERVISOR_update_va_mapping(tva, pte_val(mfn_pte(frame, PAGE_KERNEL)), UVMF_INVLPG), 0);
+	*(volatile u64 *)gva = 0x746e617267;	/* "grant" */
+	gnttab[8].domid = SELF_DOMID;
+	gnttab[8].frame = page_to_pfn(granted);
+	barrier();
+	gnttab[8].flags = GTF_permit_access;
+	gnttab[9].domid = SELF_DOMID;
+	gnttab[9].frame = page_to_pfn(granted);
+	barrier();
+	gnttab[9].flags = GTF_permit_access | GTF_readonly;
+	gnttab[10].domid = SELF_DOMID;
+	gnttab[10].frame = virt_to_pfn(hpte);	/* an L1 pagetable */
+	barrier();
+	gnttab[10].flags = GTF_permit_access;
+
+	/* What map_grant_ref refuses, changing nothing. */
+	expect("map, DOMID_SELF", map_grant(pte_ma, GNTMAP_host_map | GNTMAP_contains_pte, 8, DOMID_SELF, NULL), GNTST_bad_domain);
+	expect("map, a domain that is not", map_grant(pte_ma, GNTMAP_host_map | GNTMAP_contains_pte, 8, 7, NULL), GNTST_bad_domain);
+	expect("map, the backend's grant", map_grant(pte_ma, GNTMAP_host_map | GNTMAP_contains_pte, 8, BACKEND_DOMID, NULL), GNTST_general_error);
+	expect("map, no map flags", map_grant(pte_ma, GNTMAP_contains_pte, 8, SELF_DOMID, NULL), GNTST_bad_gntref);
+	expect("map, ref past the table", map_grant(pte_ma, GNTMAP_host_map | GNTMAP_contains_pte, 5000, SELF_DOMID, NULL), GNTST_bad_gntref);
+	expect("map, ref not granted", map_grant(pte_ma, GNTMAP_host_map | GNTMAP_contains_pte, 11, SELF_DOMID, NULL), GNTST_general_error);
+	expect("map, a misaligned PTE (XSA-227)", map_grant(pte_ma + 2, GNTMAP_host_map | GNTMAP_contains_pte, 8, SELF_DOMID, NULL), GNTST_general_error);
+	expect("map, a PTE address in a data page", map_grant(virt_to_machine((void *)rva).maddr, GNTMAP_host_map | GNTMAP_contains_pte, 8, SELF_DOMID, NULL), GNTST_general_error);
+	expect("map, a read-only grant writable", map_grant(pte_ma, GNTMAP_host_map | GNTMAP_contains_pte, 9, SELF_DOMID, NULL), GNTST_general_error);
+	expect("map, a pagetable writable", map_grant(pte_ma, GNTMAP_host_map | GNTMAP_contains_pte, 10, SELF_DOMID, NULL), GNTST_general_error);
+	expect("map, a pagetable for a device, writable", map_grant(0, GNTMAP_device_map, 10, SELF_DOMID, NULL), GNTST_general_error);
+	expect("nothing pinned", gnttab[8].flags | gnttab[9].flags << 8, GTF_permit_access | (GTF_permit_access | GTF_readonly) << 8);
+	expect("nothing written", pte_val(*hpte), pte_val(saved));
+
+	/* By PTE address, with available bits 101b. */
+	expect("map by PTE", map_grant(pte_ma, GNTMAP_host_map | GNTMAP_contains_pte | 5 << _GNTMAP_guest_avail0, 8, SELF_DOMID, &h), GNTST_okay);
+	expect("the grant is in use, writable", gnttab[8].flags, GTF_permit_access | GTF_reading | GTF_writing);
+	expect("the PTE maps the granted frame", pte_mfn(*hpte), page_to_pfn(granted));
+	expect("its available bits", (pte_val(*hpte) >> 9) & 7, 5);
+	expect("present, writable, NX, _PAGE_USER",
+	       (pte_val(*hpte) & (_PAGE_PRESENT | _PAGE_RW | _PAGE_NX | _PAGE_USER)) == (_PAGE_PRESENT | _PAGE_RW | _PAGE_NX | _PAGE_USER), 1);
+	xen_invlpg(hva);
+	expect("read through the grant mapping", *(volatile u64 *)hva, 0x746e617267);
+
+	/* By linear address, read-only, from the read-only grant. */
+	expect("map by address, read-only", map_grant(rva, GNTMAP_host_map | GNTMAP_readonly, 9, SELF_DOMID, &hro), GNTST_okay);
+	expect("a second handle", hro != h, 1);
+	xen_invlpg(rva);
+	expect("read through the read-only mapping", *(volatile u64 *)rva, 0x746e617267);
+	expect("the read-only grant is in use, not written", gnttab[9].flags, GTF_permit_access | GTF_readonly | GTF_reading);
+
+	/* A device mapping: references held, the bus address answered. */
+	{
+		struct gnttab_map_grant_ref op = { .flags = GNTMAP_device_map | GNTMAP_readonly, .ref = 8, .dom = SELF_DOMID };
+		grant_handle_t hdev;
+
+		expect("map for a device", HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1), 0);
+		expect("map for a device: status", op.status, GNTST_okay);
+		expect("its bus address", op.dev_bus_addr, PFN_PHYS(page_to_pfn(granted)));
+		hdev = op.handle;
+		expect("unmap at another bus address", unmap_grant_bus(0, op.dev_bus_addr + PAGE_SIZE, hdev), GNTST_bad_dev_addr);
+		expect("unmap, neither address: nothing", unmap_grant_bus(0, 0, hdev), GNTST_okay);
+		expect("unmap the device mapping", unmap_grant_bus(0, op.dev_bus_addr, hdev), GNTST_okay);
+		expect("and it is gone", unmap_grant_bus(0, op.dev_bus_addr, hdev), GNTST_bad_handle);
+	}
+
+	/* 300 unmaps of handles never made: each refused, across a continuation. */
+	for (i = 0; i < NR_BAD_UNMAPS; i++)
+		bad[i] = (struct gnttab_unmap_grant_ref){ .host_addr = hva, .handle = 0x10000 + i, .status = 99 };
+	expect("unmap 300 bad handles", HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, bad, NR_BAD_UNMAPS), 0);
+	for (all_bad = 1, i = 0; i < NR_BAD_UNMAPS; i++)
+		all_bad &= bad[i].status == GNTST_bad_handle;
+	expect("every one GNTST_bad_handle", all_bad, 1);
+	expect("unmap at an address the grant does not map", unmap_grant(gva, h), GNTST_general_error);
+
+	expect("unmap by PTE", unmap_grant(pte_ma, h), GNTST_okay);
+	expect("the PTE is cleared", pte_val(*hpte), 0);
+	expect("unmap again", unmap_grant(pte_ma, h), GNTST_bad_handle);
+	expect("grant 8 no longer in use", gnttab[8].flags, GTF_permit_access);
+	expect("unmap by address", unmap_grant(rva, hro), GNTST_okay);
+	expect("grant 9 no longer in use", gnttab[9].flags, GTF_permit_access | GTF_readonly);
+
+	gnttab[8].flags = gnttab[9].flags = gnttab[10].flags = 0;
+	expect("remap host", HYPERVISOR_update_va_mapping(hva, pte_val(saved), UVMF_INVLPG), 0);
+	expect("remap ro", HYPERVISOR_update_va_mapping(rva, pte_val(pfn_pte(page_to_pfn(ro), PAGE_KERNEL)), UVMF_INVLPG), 0);
+	expect("remap table", HYPERVISOR_update_va_mapping(tva, pte_val(pfn_pte(page_to_pfn(table), PAGE_KERNEL)), UVMF_INVLPG), 0);
+	__free_page(table);
+	__free_page(granted);
+	__free_page(host);
+	__free_page(ro);
 }
 
 static unsigned long read_cr0(void)
@@ -208,7 +385,7 @@ static void version(void)
 	expect("get_features(0)", HYPERVISOR_xen_version(XENVER_get_features, &fi), 0);
 	expect("XENFEAT_mmu_pt_update_preserve_ad", !!(fi.submap & (1U << XENFEAT_mmu_pt_update_preserve_ad)), 1);
 	expect("XENFEAT_direct_mapped", !!(fi.submap & (1U << XENFEAT_direct_mapped)), 1);
-	expect("no XENFEAT_gnttab_map_avail_bits (no grant tables)", !!(fi.submap & (1U << XENFEAT_gnttab_map_avail_bits)), 0);
+	expect("XENFEAT_gnttab_map_avail_bits", !!(fi.submap & (1U << XENFEAT_gnttab_map_avail_bits)), 1);
 	fi.submap_idx = 1;
 	expect("get_features(1)", HYPERVISOR_xen_version(XENVER_get_features, &fi), -EINVAL);
 	expect("pagesize(NULL)", HYPERVISOR_xen_version(XENVER_pagesize, NULL), PAGE_SIZE);
@@ -268,6 +445,7 @@ void kernel_main(void)
 	m2p();
 	version();
 	memory();
+	grant_table();
 	control_registers();
 	syscall_transport();
 	printk("pv-abi: ok\n");

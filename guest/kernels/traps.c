@@ -320,8 +320,10 @@ void kernel_main(void)
 		{ "#GP hlt", do_hlt, PLAIN, 0, X86_TRAP_GP, 0 },
 		{ "#PF read of an unmapped address", do_read, PLAIN, UNMAPPED,
 		  X86_TRAP_PF, 0 },
+		/* Past RAM and the shared info page the builder maps after it. */
 		{ "#PF read past the end of memory", do_read, PLAIN,
-		  (unsigned long)pfn_to_virt(max_pfn), X86_TRAP_PF, 0 },
+		  (unsigned long)pfn_to_virt(PFN_DOWN(xen_start_info->shared_info) + 1),
+		  X86_TRAP_PF, 0 },
 		{ "#PF write to a read-only page", do_write, PLAIN, ro,
 		  X86_TRAP_PF, X86_PF_PROT | X86_PF_WRITE },
 		{ "#PF in the #UD handler", do_ud2, NESTED, 0, X86_TRAP_UD, 0 },

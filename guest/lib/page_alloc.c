@@ -6,8 +6,8 @@
  * image, the p2m list, start_info, the bootstrap pagetables (the L4 at
  * pt_base first, nr_pt_frames in all) and the bootstrap stack, which is
  * XEN_BOOT_STACK_PAGES long. Everything from there to nr_pages - 1 is the
- * guest's, but for the shared info page, which may be among it; mem_map
- * takes the first of it.
+ * guest's, but for the shared info page, should it be among it (Xen's is
+ * not RAM); mem_map takes the first of it.
  */
 #include <kernel.h>
 #include <mm.h>

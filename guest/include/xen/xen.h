@@ -43,6 +43,8 @@ typedef uint16_t domid_t;
 #define __HYPERVISOR_callback_op	30
 #define __HYPERVISOR_event_channel_op	32
 #define __HYPERVISOR_physdev_op		33
+#define __HYPERVISOR_sysctl		35
+#define __HYPERVISOR_domctl		36
 
 #ifndef __ASSEMBLER__
 
