@@ -20,8 +20,10 @@ import (
 // none). A device mapping (GNTMAP_device_map) holds the frame's
 // references and answers its bus address, as for a PV domain without an
 // IOMMU; there are no devices to use it. Not offered, ENOSYS: copy,
-// transfer, unmap_and_replace, swap_grant_ref, dump_table, cache_flush
+// transfer, swap_grant_ref, dump_table, cache_flush
 // (x86 Xen has none either).
+//
+// Offered too: unmap_and_replace, which Xen keeps for old kernels.
 
 // grantTableOp: HYPERVISOR_grant_table_op(cmd, uop, count).
 func (v *vcpu) grantTableOp(a *hypercallArgs) uint64 {
@@ -37,6 +39,8 @@ func (v *vcpu) grantTableOp(a *hypercallArgs) uint64 {
 		return v.grantBatch(cmd, uop, count, xen.GnttabMapGrantRefSize, (*vcpu).mapGrantRef)
 	case xen.GnttabOpUnmapGrantRef:
 		return v.grantBatch(cmd, uop, count, xen.GnttabUnmapGrantRefSize, (*vcpu).unmapGrantRef)
+	case xen.GnttabOpUnmapAndReplace:
+		return v.grantBatch(cmd, uop, count, xen.GnttabUnmapAndReplaceSize, (*vcpu).unmapAndReplace)
 	case xen.GnttabOpSetupTable:
 		return v.gnttabFrames(uop, count, false)
 	case xen.GnttabOpGetStatusFrames:
@@ -157,6 +161,26 @@ func (v *vcpu) unmapGrantRef(c *ptops.Context, rec []byte) bool {
 	}
 	binary.LittleEndian.PutUint16(rec[xen.GnttabUnmapStatus:], uint16(st))
 	return done&xen.GNTMAPHostMap != 0
+}
+
+// unmapAndReplace is one struct gnttab_unmap_and_replace: the host
+// mapping at host_addr, if it is not 0, is replaced by the entry that
+// maps new_addr, which is cleared (Xen's unmap_common with a new_addr).
+func (v *vcpu) unmapAndReplace(c *ptops.Context, rec []byte) bool {
+	hostAddr := binary.LittleEndian.Uint64(rec)
+	newAddr := binary.LittleEndian.Uint64(rec[xen.GnttabUnmapAndReplaceNewAddr:])
+	h := gnttab.Handle(binary.LittleEndian.Uint32(rec[xen.GnttabUnmapAndReplaceHandle:]))
+	t := v.d.gnttab
+	m, st := t.Lookup(h)
+	done := false
+	if st == xen.GNTSTOkay && hostAddr != 0 && m.Flags&xen.GNTMAPHostMap != 0 {
+		if st = ptops.ReplaceGrant(c, hostAddr, m.Frame, m.Flags, newAddr); st == xen.GNTSTOkay {
+			t.Release(h, xen.GNTMAPHostMap)
+			done = true
+		}
+	}
+	binary.LittleEndian.PutUint16(rec[xen.GnttabUnmapAndReplaceStatus:], uint16(st))
+	return done
 }
 
 // gnttabFrames is setup_table (grow the table to nr_frames and list its

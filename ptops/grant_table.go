@@ -102,6 +102,41 @@ func MapGrant(c *Context, addr, frame uint64, flags xen.GrantMapFlags) xen.Grant
 //
 // Precondition: as MapGrant's.
 func UnmapGrant(c *Context, addr, frame uint64, flags xen.GrantMapFlags) xen.GrantStatus {
+	return ReplaceGrant(c, addr, frame, flags, 0)
+}
+
+// ReplaceGrant is UnmapGrant that, with newAddr not 0, puts in place of
+// the grant's PTE the entry that maps linear address newAddr, which is
+// cleared (GNTTABOP_unmap_and_replace; replace_grant_pv_mapping with a
+// new_addr). Refused with GNTST_general_error: a replacement for a
+// mapping made by PTE address, newAddr mapped by no L1 entry, and what
+// UnmapGrant refuses; once newAddr's entry is taken it stays cleared and
+// its references are dropped, even if the grant's PTE is then refused, as
+// in Xen.
+//
+// Precondition: as UnmapGrant's.
+func ReplaceGrant(c *Context, addr, frame uint64, flags xen.GrantMapFlags, newAddr uint64) xen.GrantStatus {
+	var stolen mmu.PTE
+	if newAddr != 0 {
+		if flags&xen.GNTMAPContainsPTE != 0 {
+			return xen.GNTSTGeneralError
+		}
+		npa, ok := grantL1Entry(c, newAddr, 0)
+		if !ok {
+			return xen.GNTSTGeneralError
+		}
+		c.settle(npa)
+		stolen = c.FT.Entry(npa>>mmu.PageShift, int(npa&(mmu.PageSize-1))/8)
+		c.X.Store(npa, 0)
+	}
+	st := replaceGrant(c, addr, frame, flags, stolen)
+	if st != xen.GNTSTOkay && stolen.Present() {
+		c.FT.PutEntryRefs(1, stolen)
+	}
+	return st
+}
+
+func replaceGrant(c *Context, addr, frame uint64, flags xen.GrantMapFlags, with mmu.PTE) xen.GrantStatus {
 	pa, ok := grantL1Entry(c, addr, flags)
 	if !ok {
 		return xen.GNTSTGeneralError
@@ -112,7 +147,7 @@ func UnmapGrant(c *Context, addr, frame uint64, flags xen.GrantMapFlags) xen.Gra
 	if old.PFN() != frame || (old^want)&(mmu.PTEPresent|mmu.PTEWritable) != 0 {
 		return xen.GNTSTGeneralError
 	}
-	c.X.Store(pa, 0)
+	c.X.Store(pa, with)
 	c.FT.PutEntryRefs(1, old)
 	return xen.GNTSTOkay
 }

@@ -129,6 +129,13 @@ const (
 	GnttabUnmapHandle       = 16
 	GnttabUnmapStatus       = 20
 
+	// GnttabUnmapAndReplaceSize is struct gnttab_unmap_and_replace:
+	// host_addr, new_addr (u64), handle (u32), status (s16).
+	GnttabUnmapAndReplaceSize    = 24
+	GnttabUnmapAndReplaceNewAddr = 8
+	GnttabUnmapAndReplaceHandle  = 16
+	GnttabUnmapAndReplaceStatus  = 20
+
 	// GnttabSetupTableSize is struct gnttab_setup_table: dom (u16),
 	// nr_frames (u32), status (s16), frame_list (a handle to xen_pfn_t).
 	GnttabSetupTableSize      = 24

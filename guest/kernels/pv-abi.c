@@ -339,6 +339,19 @@ static void grant_table(void)
 	expect("unmap by address", unmap_grant(rva, hro), GNTST_okay);
 	expect("grant 9 no longer in use", gnttab[9].flags, GTF_permit_access | GTF_readonly);
 
+	/* Replace a grant mapping by the entry of another address, stolen. */
+	expect("remap ro", HYPERVISOR_update_va_mapping(rva, pte_val(pfn_pte(page_to_pfn(ro), PAGE_KERNEL)), UVMF_INVLPG), 0);
+	expect("map by address, to replace", map_grant(hva, GNTMAP_host_map, 8, SELF_DOMID, &h), GNTST_okay);
+	{
+		struct gnttab_unmap_and_replace ur = { .host_addr = hva, .new_addr = rva, .handle = h, .status = 99 };
+
+		expect("unmap_and_replace", HYPERVISOR_grant_table_op(GNTTABOP_unmap_and_replace, &ur, 1), 0);
+		expect("unmap_and_replace: status", ur.status, GNTST_okay);
+	}
+	expect("the stolen entry's address is cleared", pte_val(*lookup_address(rva, &level)), 0);
+	expect("the grant's address maps what it mapped", pte_mfn(*hpte), page_to_pfn(ro));
+	expect("grant 8 no longer in use, again", gnttab[8].flags, GTF_permit_access);
+
 	gnttab[8].flags = gnttab[9].flags = gnttab[10].flags = 0;
 	expect("remap host", HYPERVISOR_update_va_mapping(hva, pte_val(saved), UVMF_INVLPG), 0);
 	expect("remap ro", HYPERVISOR_update_va_mapping(rva, pte_val(pfn_pte(page_to_pfn(ro), PAGE_KERNEL)), UVMF_INVLPG), 0);

@@ -11,6 +11,7 @@ typedef uint32_t grant_handle_t;
 #define GNTTABOP_unmap_grant_ref	1
 #define GNTTABOP_setup_table		2
 #define GNTTABOP_copy			5
+#define GNTTABOP_unmap_and_replace	7
 #define GNTTABOP_query_size		6
 #define GNTTABOP_set_version		8
 #define GNTTABOP_get_status_frames	9
@@ -59,6 +60,13 @@ struct gnttab_unmap_grant_ref {
 	int16_t status;
 };
 
+struct gnttab_unmap_and_replace {
+	uint64_t host_addr;
+	uint64_t new_addr;
+	grant_handle_t handle;
+	int16_t status;
+};
+
 struct gnttab_setup_table {
 	domid_t dom;
 	uint32_t nr_frames;
@@ -88,6 +96,7 @@ _Static_assert(sizeof(struct gnttab_map_grant_ref) == 32, "gnttab_map_grant_ref"
 _Static_assert(offsetof(struct gnttab_map_grant_ref, handle) == 20, "gnttab_map_grant_ref.handle");
 _Static_assert(sizeof(struct gnttab_unmap_grant_ref) == 24, "gnttab_unmap_grant_ref");
 _Static_assert(sizeof(struct gnttab_setup_table) == 24, "gnttab_setup_table");
+_Static_assert(sizeof(struct gnttab_unmap_and_replace) == 24, "gnttab_unmap_and_replace");
 _Static_assert(sizeof(struct gnttab_query_size) == 16, "gnttab_query_size");
 _Static_assert(sizeof(struct gnttab_get_version) == 8, "gnttab_get_version");
 
