@@ -18,6 +18,7 @@ package evtchn
 
 import (
 	"sync"
+	"unsafe"
 
 	"github.com/pvsim/pvsim/xen"
 )
@@ -150,6 +151,17 @@ func (t *Table) MoveVCPUInfo(vcpu int, area []byte) Delivery {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return Delivery{VCPU: vcpu, Upcall: t.shared.moveVCPUInfo(vcpu, area)}
+}
+
+// PlaceVCPUInfo makes area vcpu's vcpu_info as it is, for a domain
+// restored from a snapshot taken after MoveVCPUInfo: nothing is copied or
+// marked.
+//
+// Precondition: as MoveVCPUInfo's; no vCPU runs.
+func (t *Table) PlaceVCPUInfo(vcpu int, area []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.shared.vi[vcpu].Store((*vcpuInfo)(unsafe.Pointer(unsafe.SliceData(area))))
 }
 
 // NrVCPUs is the domain's vCPU count.

@@ -54,7 +54,7 @@ type vcpuSnapshot struct {
 	table              traps.Table
 	callbacks          traps.Callbacks
 	gdt                ptops.GDT
-	runstate           uint64
+	runstate, infoAddr uint64
 	priv               privRegs
 	kernelSS, kernelSP uint64
 	stats              trace.ExitStats
@@ -135,7 +135,7 @@ func (v *vcpu) takeSnapshot() {
 	s.gnttab = d.gnttab.Clone(nil)
 	for _, u := range d.vcpus {
 		vs := vcpuSnapshot{
-			state: u.state.Load(), start: u.start, table: u.traps.table, callbacks: u.traps.callbacks, gdt: u.gdt, runstate: u.runstate, priv: u.priv.privRegs, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
+			state: u.state.Load(), start: u.start, table: u.traps.table, callbacks: u.traps.callbacks, gdt: u.gdt, runstate: u.runstate, infoAddr: u.infoAddr, priv: u.priv.privRegs, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
 			stats: u.stats, exits: u.exits, labels: u.hc.labels.Clone(),
 			trace: u.trace.Events(), traceN: u.trace.Len(),
 		}
@@ -206,7 +206,11 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		v.start = vs.start
 		v.traps.table, v.traps.kernelSS, v.traps.kernelSP = vs.table, vs.kernelSS, vs.kernelSP
 		v.traps.callbacks, v.gdt, v.priv.privRegs = vs.callbacks, vs.gdt, vs.priv
-		v.runstate = vs.runstate
+		v.runstate, v.infoAddr = vs.runstate, vs.infoAddr
+		if a := vs.infoAddr; a != 0 {
+			off := a & (mmu.PageSize - 1)
+			d.evtchn.PlaceVCPUInfo(i, d.mem.Frame(a >> mmu.PageShift)[off:off+xen.VCPUInfoSize])
+		}
 		v.stats, v.exits = vs.stats, vs.exits
 		v.hc.labels = vs.labels.Clone()
 		v.trace.Restore(vs.trace, vs.traceN)
