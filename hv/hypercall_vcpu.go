@@ -53,6 +53,50 @@ func (v *vcpu) vcpuOp(a *hypercallArgs) uint64 {
 	return xen.ENOSYS.Ret()
 }
 
+// loadUserGS is set_segment_base(SEGBASE_GS_USER_SEL, sel), as Xen's:
+// the user GS is loaded with sel (RPL forced to 3 for a selector that is
+// not NUL), and its base, the descriptor's, becomes the user GS base. A
+// selector the processor would not load (past its table, not present,
+// not DPL 3, not data or readable code) loads NUL instead, base 0, and
+// the call still succeeds: Linux BUGs if it fails.
+func (v *vcpu) loadUserGS(sel uint16) {
+	base := uint64(0)
+	if sel > 3 {
+		if d, ok := v.descriptor(sel | 3); ok {
+			if b, ok := mmu.DataLoadable(d); ok {
+				base = b
+			}
+		}
+	}
+	v.start.gsBaseUser = base
+}
+
+// descriptor reads the descriptor sel names: in the guest's GDT (its
+// frames, or the flat selectors of Xen's reserved part) or its LDT.
+func (v *vcpu) descriptor(sel uint16) (uint64, bool) {
+	idx := uint64(sel >> 3)
+	if sel&4 != 0 {
+		if idx >= uint64(v.start.ldt.Ents) {
+			return 0, false
+		}
+		d, err := v.readGuest64(v.start.ldt.Base + idx*8)
+		if err != nil {
+			return 0, false
+		}
+		d, ok := mmu.CheckDescriptor(d)
+		return d, ok
+	}
+	if idx >= xen.FirstReservedGDTByte/8 {
+		// Xen's part: its flat ring-3 data selector is the loadable one.
+		return uint64(x86.Data(3)), sel|3 == xen.FlatRing3DS32
+	}
+	if idx >= uint64(v.gdt.Entries) {
+		return 0, false
+	}
+	f := v.d.mem.Frame(v.gdt.Frames[idx/512])
+	return binary.LittleEndian.Uint64(f[idx%512*8:]), true
+}
+
 // vcpuInfo is where v's vcpu_info is now, as the hypervisor maps it: in
 // shared_info, or where the guest moved it.
 func (v *vcpu) vcpuInfo() []byte { return v.d.evtchn.Shared().VCPUInfo(v.id) }
@@ -200,7 +244,7 @@ func (t *vcpu) initialise(caller *vcpu, ctx uint64) error {
 // setSegmentBase: HYPERVISOR_set_segment_base(which, base).
 func (v *vcpu) setSegmentBase(a *hypercallArgs) uint64 {
 	which, base := a[0], a[1]
-	if !mmu.Canonical(base) {
+	if which != xen.SegBaseGSUserSel && !mmu.Canonical(base) {
 		return xen.EINVAL.Ret()
 	}
 	s := &v.run.Sregs
@@ -211,6 +255,9 @@ func (v *vcpu) setSegmentBase(a *hypercallArgs) uint64 {
 		s.GS.Base = base // the guest always runs in kernel mode so far
 	case xen.SegBaseGSUser:
 		v.start.gsBaseUser = base
+		return 0
+	case xen.SegBaseGSUserSel:
+		v.loadUserGS(uint16(base))
 		return 0
 	default:
 		return xen.EINVAL.Ret()

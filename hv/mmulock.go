@@ -76,7 +76,7 @@ func (v *vcpu) lockMMUAs(op string, lazy bool) *ptops.Context {
 	}
 	c := &v.mm.ctx
 	*c = ptops.Context{
-		FT: v.d.ft, X: v.exec, VCPU: v.id, CR3: &v.start.cr3, UserBase: &v.start.userBase, All: v.d.upMask(),
+		FT: v.d.ft, X: v.exec, VCPU: v.id, CR3: &v.start.cr3, UserBase: &v.start.userBase, LDT: &v.start.ldt, All: v.d.upMask(),
 		ReadGuest: v.mm.readGuestFn, Flush: v.mm.flushFn, Settle: v.mm.settleFn,
 	}
 	return c

@@ -109,6 +109,7 @@ type startContext struct {
 	userBase       uint64 // MMUEXT_NEW_USER_BASEPTR's frame, 0 if none
 	fsBase, gsBase uint64
 	gsBaseUser     uint64
+	ldt            ptops.LDT // MMUEXT_SET_LDT's
 }
 
 func newVCPU(d *Domain, id int) (*vcpu, error) {

@@ -56,6 +56,22 @@ func CheckDescriptor(d uint64) (uint64, bool) {
 	return uint64(b)<<32 | uint64(a), true
 }
 
+// DataLoadable reports whether the processor loads descriptor d, one
+// CheckDescriptor passed, into a data segment register with a selector of
+// RPL 3: present, DPL 3, a data segment or a readable code segment. Base
+// is its 32-bit base.
+func DataLoadable(d uint64) (base uint64, ok bool) {
+	b := uint32(d >> 32)
+	const readable = 2 << 8
+	switch {
+	case b&segPresent == 0, b&segS == 0, b>>13&3 != 3:
+		return 0, false
+	case b&(8<<8) != 0 && b&readable == 0: // code, not readable
+		return 0, false
+	}
+	return d>>16&0xffffff | d>>56<<24, true
+}
+
 // validateSegDesc checks every descriptor of frame pfn (Xen's
 // validate_segdesc_page) and writes back through x those CheckDescriptor
 // changes, as Xen fixes them up in place. On refusal nothing is written.

@@ -38,6 +38,8 @@ func FuzzRequests(f *testing.F) {
 		var gdt GDT
 		var user uint64
 		fx.c.UserBase = &user
+		var ldt LDT
+		fx.c.LDT = &ldt
 		for len(data) >= 4 {
 			op, a, b, c := data[0], data[1], data[2], data[3]
 			data = data[4:]
@@ -50,7 +52,7 @@ func FuzzRequests(f *testing.F) {
 			// A refused unmap_and_replace keeps the entry it took (Xen's
 			// replace_grant_pv_mapping): the one refusal that changes state.
 			stealing := false
-			switch op % 12 {
+			switch op % 13 {
 			case 0:
 				err = UpdateEntry(fx.c, pfn<<mmu.PageShift+uint64(index)*8, val, c&0x40 != 0)
 			case 1:
@@ -83,6 +85,8 @@ func FuzzRequests(f *testing.F) {
 				err = UpdateDescriptor(fx.c, pfn<<mmu.PageShift+uint64(index)*8+uint64(c&8), uint64(val)|uint64(c)<<40)
 			case 9:
 				err = NewUserBasePtr(fx.c, pfn)
+			case 12:
+				err = SetLDT(fx.c, va(pfn)+uint64(c&8)<<8, uint32(b)<<6|uint32(c))
 			case 10, 11:
 				// A grant mapping of target (the grant table's part
 				// assumed done): by PTE address, perhaps misaligned, or by
@@ -94,7 +98,7 @@ func FuzzRequests(f *testing.F) {
 					flags |= xen.GNTMAPContainsPTE
 					addr = pfn<<mmu.PageShift + uint64(index)*8 + uint64(c&1)*2
 				}
-				unmap := op%12 == 11
+				unmap := op%13 == 11
 				st := xen.GNTSTOkay
 				if unmap {
 					// Perhaps replacing it by the entry of another frame's

@@ -46,6 +46,9 @@ type Context struct {
 	UserBase *uint64
 	// All is the set of vCPUs that are up.
 	All VCPUMask
+	// LDT is the caller's local descriptor table (MMUEXT_SET_LDT updates
+	// it).
+	LDT *LDT
 	// ReadGuest copies guest memory from the caller's address space, for
 	// the vcpumask arguments of the MULTI flushes.
 	ReadGuest func(va uint64, b []byte) error
@@ -248,6 +251,8 @@ func MMUExtOp(c *Context, op ExtOp) error {
 		return NewBasePtr(c, op.Arg1)
 	case xen.MMUExtNewUserBasePtr:
 		return NewUserBasePtr(c, op.Arg1)
+	case xen.MMUExtSetLDT:
+		return SetLDT(c, op.Arg1, uint32(op.Arg2))
 	case xen.MMUExtTLBFlushLocal:
 		c.Flush(Flush{Kind: FlushAll, CPUs: 1 << c.VCPU})
 	case xen.MMUExtInvlpgLocal:
@@ -314,6 +319,33 @@ func NewUserBasePtr(c *Context, pfn uint64) error {
 	if old != 0 {
 		c.FT.PutPageAndType(old)
 	}
+	return nil
+}
+
+// LDT is a vCPU's local descriptor table: the linear address and entry
+// count MMUEXT_SET_LDT gave (Xen's ldt_base, ldt_ents). Xen maps its
+// pages into the vCPU's LDT area on the first fault there, validating
+// them as descriptor pages then.
+type LDT struct {
+	Base uint64
+	Ents uint32
+}
+
+// SetLDT is MMUEXT_SET_LDT: the LDT at linear address base (ignored for
+// no entries) with ents entries. Refused with EINVAL, changing nothing:
+// a base not page-aligned or not the guest's (Xen's __addr_ok), more than
+// 8192 entries.
+//
+// Precondition: the caller holds the domain's MMU lock; c.LDT is set.
+func SetLDT(c *Context, base uint64, ents uint32) error {
+	if ents == 0 {
+		base = 0
+	}
+	if base&(mmu.PageSize-1) != 0 || !mmu.Canonical(base) ||
+		(base >= xen.HypervisorVirtStart && base < xen.HypervisorVirtEnd) || ents > xen.MaxLDTEntries {
+		return errf(xen.EINVAL, 0, "mmuext_op: SET_LDT of %d entries at %#x", ents, base)
+	}
+	*c.LDT = LDT{Base: base, Ents: ents}
 	return nil
 }
 

@@ -181,10 +181,15 @@ const (
 
 // set_segment_base selectors.
 const (
-	SegBaseFS      = 0 // SEGBASE_FS
-	SegBaseGSUser  = 1 // SEGBASE_GS_USER
-	SegBaseGSKernl = 2 // SEGBASE_GS_KERNEL
+	SegBaseFS        = 0 // SEGBASE_FS
+	SegBaseGSUser    = 1 // SEGBASE_GS_USER
+	SegBaseGSKernl   = 2 // SEGBASE_GS_KERNEL
+	SegBaseGSUserSel = 3 // SEGBASE_GS_USER_SEL: the value is a selector
 )
+
+// MaxLDTEntries is the most entries MMUEXT_SET_LDT takes (8192, a full
+// LDT of 64 KiB).
+const MaxLDTEntries = 8192
 
 // Flat segment selectors of the x86-64 PV ABI (arch-x86/xen-x86_64.h). They
 // live in the Xen-reserved part of every GDT, from FirstReservedGDTByte.
@@ -339,6 +344,7 @@ const (
 	MMUExtInvlpgAll     = 11
 	// MMUExtNewUserBasePtr (MMUEXT_NEW_USER_BASEPTR) sets the L4 a 64-bit
 	// PV guest's user mode runs on.
+	MMUExtSetLDT         = 13 // arg1 linear address, arg2 nr_ents
 	MMUExtNewUserBasePtr = 15
 
 	MMUExtOpSize = 24 // cmd at 0, arg1 at 8, arg2 at 16

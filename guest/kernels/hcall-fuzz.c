@@ -312,7 +312,12 @@ static void foreign_abi(struct fuzz *f)
 
 	for (i = 0; i < 8; i++)
 		rec[i] = below(f, 2) ? rnd(f) : spare_mfn(f);
-	switch (below(f, 12)) {
+	switch (below(f, 13)) {
+	case 12:
+		/* The user GS only: the kernel's bases are the guest's own. */
+		call(f, __HYPERVISOR_set_segment_base, below(f, 2) ? SEGBASE_GS_USER_SEL : SEGBASE_GS_USER,
+		     arg(f), 0, 0, 0);
+		break;
 	case 8:
 		/*
 		 * Grant table operations on records of random bytes; the frame

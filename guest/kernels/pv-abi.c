@@ -62,6 +62,18 @@ static void callbacks(void)
 #define CODE64_DPL0	0x00af9a000000ffffUL
 #define CODE64_DPL3	0x00affa000000ffffUL
 #define TSS64		0x0000890000000000UL	/* a system descriptor Xen refuses */
+/* Flat 32-bit data at DPL 3 with base b (bits 0-23 at 16, 24-31 at 56). */
+#define DATA_DPL3_BASE(b)	(DATA_DPL3 | ((u64)(b) & 0xffffff) << 16 | ((u64)(b) >> 24) << 56)
+#define USER_GS_BASE	0x12345000UL
+#define MSR_KERNEL_GS_BASE	0xc0000102
+
+static u64 rdmsr(unsigned int msr)
+{
+	u32 lo, hi;
+
+	asm volatile("rdmsr" : "=a" (lo), "=d" (hi) : "c" (msr));
+	return (u64)hi << 32 | lo;
+}
 
 static void gdt(void)
 {
@@ -74,6 +86,7 @@ static void gdt(void)
 
 	desc[1] = DATA_DPL0;
 	desc[2] = TSS64;
+	desc[3] = DATA_DPL3_BASE(USER_GS_BASE);
 	if (xen_make_pages_readonly(&page, 1))
 		panic("pv-abi: remapping the GDT page read-only");
 	expect("set_gdt with a TSS in the page", HYPERVISOR_set_gdt(&frame, 8), -EINVAL);
@@ -92,13 +105,38 @@ static void gdt(void)
 	 * No selector load checks the installed GDT here: on kvm_pvm a
 	 * data-segment load at CPL3 reads back 0 whatever the selector, so
 	 * the test could not tell a GDT that works from one that does not.
+	 * The hypervisor's own load of the user GS reads it, though.
 	 */
+	expect("set_segment_base(GS_USER_SEL, entry 3)", HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 3 << 3), 0);
+	expect("the user GS base is the descriptor's", rdmsr(MSR_KERNEL_GS_BASE), USER_GS_BASE);
+	expect("set_segment_base(GS_USER_SEL, an empty entry)", HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 5 << 3 | 3), 0);
+	expect("a descriptor that is not present loads NUL, base 0", rdmsr(MSR_KERNEL_GS_BASE), 0);
 	expect("set_gdt(7169 entries)", HYPERVISOR_set_gdt(&frame, 7169), -EINVAL);
 	expect("set_gdt(NULL)", HYPERVISOR_set_gdt(NULL, 1), -EFAULT);
 	expect("set_gdt(0 entries)", HYPERVISOR_set_gdt(&frame, 0), 0);
 	expect("the released page remapped writable", xen_make_pages_readwrite(&page, 1), 0);
-	desc[1] = 0;
+	desc[1] = desc[3] = 0;
 	__free_page(page);
+}
+
+/* MMUEXT_SET_LDT: recorded, with Xen's checks. */
+static void ldt(void)
+{
+	struct mmuext_op op = { .cmd = MMUEXT_SET_LDT };
+
+	op.arg1.linear_addr = 0x100000;
+	op.arg2.nr_ents = 16;
+	expect("SET_LDT", HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF), 0);
+	op.arg1.linear_addr = 0x100008;
+	expect("SET_LDT, unaligned", HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF), -EINVAL);
+	op.arg1.linear_addr = 0xffff800000000000UL;
+	expect("SET_LDT in the hypervisor's range", HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF), -EINVAL);
+	op.arg1.linear_addr = 0x100000;
+	op.arg2.nr_ents = 8193;
+	expect("SET_LDT of 8193 entries", HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF), -EINVAL);
+	op.arg1.linear_addr = 0x123;	/* ignored: no entries */
+	op.arg2.nr_ents = 0;
+	expect("SET_LDT of none", HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF), 0);
 }
 
 static void user_baseptr(void)
@@ -453,6 +491,7 @@ void kernel_main(void)
 {
 	callbacks();
 	gdt();
+	ldt();
 	user_baseptr();
 	page_user();
 	m2p();
