@@ -14,6 +14,7 @@ import (
 	"github.com/pvsim/pvsim/hv"
 	"github.com/pvsim/pvsim/sched"
 	"github.com/pvsim/pvsim/trace"
+	"github.com/pvsim/pvsim/xen"
 )
 
 // Target is what a search explores: a snapshot to start each schedule
@@ -51,6 +52,29 @@ type Violation struct {
 	// FoundAt is how many schedules this search (this shard) had run when
 	// it found the violation, this one included.
 	FoundAt int `json:"found_at,omitempty"`
+}
+
+// Ended judges how a run ended when it did not power off, as every
+// target's Check does first: a shutdown for another reason, an audit
+// failure, a hang or a fault of the guest is a violation; an error of
+// pvsim itself is returned. ok is false for a run that powered off, which
+// the target judges by its own oracles. A crash is the target's to judge:
+// Ended reports it only as not ok.
+func Ended(res hv.Result, runErr error) (v *Violation, ok bool, err error) {
+	var ge *hv.GuestError
+	switch {
+	case runErr == nil && (res.Reason == xen.ShutdownPoweroff || res.Reason == xen.ShutdownCrash):
+		return nil, false, nil
+	case runErr == nil:
+		return &Violation{Oracle: "shutdown", Detail: fmt.Sprintf("the kernel shut down with reason %v", res.Reason)}, true, nil
+	case errors.As(runErr, &ge) && ge.Kind == hv.AuditFailure:
+		return &Violation{Oracle: "audit", Detail: ge.Error()}, true, nil
+	case errors.As(runErr, &ge) && ge.Kind == hv.Timeout:
+		return &Violation{Oracle: "hang", Detail: ge.Error()}, true, nil
+	case errors.As(runErr, &ge):
+		return &Violation{Oracle: "fault", Detail: ge.Error()}, true, nil
+	}
+	return nil, true, runErr
 }
 
 // Algo is a search algorithm.

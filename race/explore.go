@@ -2,7 +2,6 @@ package race
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -42,6 +41,13 @@ func ExploreCmdLine(strategy string) string {
 // and returns the target a search explores. Close the snapshot after the
 // search.
 func ExploreTarget(ctx context.Context, strategy string, console io.Writer) (explore.Target, error) {
+	return ExploreTargetArgs(ctx, strategy, nil, console)
+}
+
+// ExploreTargetArgs is ExploreTarget with more kernel arguments after
+// ExploreCmdLine's (name=value words that size the model: iters=, pages=,
+// passes=, live=).
+func ExploreTargetArgs(ctx context.Context, strategy string, args []string, console io.Writer) (explore.Target, error) {
 	if !slices.Contains(Strategies, strategy) {
 		return explore.Target{}, fmt.Errorf("unknown strategy %q: one of %s", strategy, strings.Join(Strategies, ", "))
 	}
@@ -50,7 +56,7 @@ func ExploreTarget(ctx context.Context, strategy string, console io.Writer) (exp
 		return explore.Target{}, fmt.Errorf("no embedded kernel %q", KernelName)
 	}
 	d, err := hv.New(hv.Config{
-		Name: KernelName, Kernel: k.ELF, VCPUs: DefaultVCPUs, CmdLine: ExploreCmdLine(strategy),
+		Name: KernelName, Kernel: k.ELF, VCPUs: DefaultVCPUs, CmdLine: strings.Join(append([]string{ExploreCmdLine(strategy)}, args...), " "),
 		Console: console, Timeout: ExploreTimeout, Scheduler: sched.Default{}, Snapshot: true,
 	})
 	if err != nil {
@@ -71,11 +77,13 @@ func ExploreTarget(ctx context.Context, strategy string, console io.Writer) (exp
 // audit failure, a hang, a hypervisor failure, or what the kernel's
 // oracles counted.
 func CheckRun(d *hv.Domain, res hv.Result, runErr error) (*explore.Violation, error) {
-	var ge *hv.GuestError
+	if v, ok, err := explore.Ended(res, runErr); ok {
+		return v, err
+	}
 	switch {
-	case runErr == nil && res.Reason == xen.ShutdownCrash && !isRaceOops(res.Oops):
+	case res.Reason == xen.ShutdownCrash && !isRaceOops(res.Oops):
 		return &explore.Violation{Oracle: "crash", Detail: fmt.Sprintf("vCPU %d: %s", res.VCPU, crashText(res))}, nil
-	case runErr == nil && res.Reason == xen.ShutdownCrash:
+	case res.Reason == xen.ShutdownCrash:
 		o := report(res)
 		v := &explore.Violation{Oracle: "oops", Detail: fmt.Sprintf("%s on vCPU %d: %s", o.Where, o.VCPU, o.Fault)}
 		if o.NotEmulated != "" {
@@ -89,17 +97,6 @@ func CheckRun(d *hv.Domain, res hv.Result, runErr error) (*explore.Violation, er
 			}
 		}
 		return v, nil
-	case runErr == nil && res.Reason == xen.ShutdownPoweroff:
-	case runErr == nil:
-		return &explore.Violation{Oracle: "shutdown", Detail: fmt.Sprintf("the kernel shut down with reason %v", res.Reason)}, nil
-	case errors.As(runErr, &ge) && ge.Kind == hv.AuditFailure:
-		return &explore.Violation{Oracle: "audit", Detail: ge.Error()}, nil
-	case errors.As(runErr, &ge) && ge.Kind == hv.Timeout:
-		return &explore.Violation{Oracle: "hang", Detail: ge.Error()}, nil
-	case errors.As(runErr, &ge):
-		return &explore.Violation{Oracle: "fault", Detail: ge.Error()}, nil
-	default:
-		return nil, runErr
 	}
 	s, err := readStats(d)
 	if err != nil {

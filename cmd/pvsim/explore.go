@@ -13,7 +13,35 @@ import (
 
 	"github.com/pvsim/pvsim/explore"
 	"github.com/pvsim/pvsim/race"
+	"github.com/pvsim/pvsim/scenario"
 )
+
+// parseExploreArgs parses explore's command line: flags, at most one
+// KERNEL, and after "--" the kernel's name=value arguments, which flags
+// may follow (pvsim explore race -- iters=2 pages=4 --algo pct).
+func parseExploreArgs(fs *flagSet, args []string) (pos, kargs []string, err error) {
+	pos, rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, a := range rest {
+		if strings.HasPrefix(a, "-") {
+			more, extra, err := parseInterleaved(fs, rest[i:])
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(more) > 0 || len(extra) > 0 {
+				return nil, nil, usageError{fmt.Sprintf("explore: %q: kernel arguments are name=value words, and only flags may follow them", strings.Join(rest[i:], " "))}
+			}
+			break
+		}
+		if !strings.Contains(a, "=") {
+			return nil, nil, usageError{fmt.Sprintf("explore: kernel argument %q: want name=value", a)}
+		}
+		kargs = append(kargs, a)
+	}
+	return pos, kargs, nil
+}
 
 func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(args) > 0 && args[0] == "merge" {
@@ -35,22 +63,28 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	console := fs.Bool("console", false, "copy the guest console of the boot to the snapshot point to stderr")
 	all := fs.Bool("all-strategies", false, "search every strategy for each of its defects: the smallest bound, the schedules DFS ran to find it, and how many of 10 PCT seeds find it within --budget (default 1000); for the fixes, the bound exhausted")
-	if help, err := parseFlagsOnly(fs, args); help || err != nil {
-		return exitOK, err
+	vcpus := fs.Int("vcpus", scenario.DefaultVCPUs, "a scenario kernel's vCPUs (the race kernel's are fixed)")
+	pos, kargs, err := parseExploreArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK, nil
+	}
+	if err != nil {
+		return 0, err
 	}
 	if *all {
 		return exploreAll(cfg, *asJSON, stdout, stderr)
 	}
-	if !slices.Contains(race.Strategies, *strategy) {
-		return 0, usageError{fmt.Sprintf("explore needs --strategy, one of %s (not %q)", strings.Join(race.Strategies, ", "), *strategy)}
+	kernel := race.KernelName
+	switch len(pos) {
+	case 0:
+	case 1:
+		kernel = pos[0]
+	default:
+		return 0, usageError{"explore takes one KERNEL; kernel arguments go after \"--\""}
 	}
 	cfg.Algo = explore.Algo(*algo)
-	var err error
 	if cfg.Shard, err = explore.ParseShard(*shard); err != nil {
 		return 0, usageError{err.Error()}
-	}
-	if *oracle != "" && !slices.Contains(race.Oracles, *oracle) {
-		return 0, usageError{fmt.Sprintf("--oracle %q: one of %s", *oracle, strings.Join(race.Oracles, ", "))}
 	}
 	if cfg.Algo == explore.PCT && cfg.Budget == 0 && cfg.Duration == 0 {
 		cfg.Budget = 1000
@@ -63,18 +97,60 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 		con = stderr
 	}
 	ctx := context.Background()
-	t, err := race.ExploreTarget(ctx, *strategy, con)
-	if err != nil {
-		return 0, err
+	var t explore.Target
+	var target string
+	if kernel == race.KernelName {
+		// The race kernel: --strategy, or strategy= among its arguments.
+		var rest []string
+		for _, a := range kargs {
+			if v, ok := strings.CutPrefix(a, "strategy="); ok && *strategy == "" {
+				*strategy = v
+			} else {
+				rest = append(rest, a)
+			}
+		}
+		if !slices.Contains(race.Strategies, *strategy) {
+			return 0, usageError{fmt.Sprintf("exploring the race kernel needs --strategy (or strategy=), one of %s (not %q)", strings.Join(race.Strategies, ", "), *strategy)}
+		}
+		if *oracle != "" && !slices.Contains(race.Oracles, *oracle) {
+			return 0, usageError{fmt.Sprintf("--oracle %q: one of %s", *oracle, strings.Join(race.Oracles, ", "))}
+		}
+		if t, err = race.ExploreTargetArgs(ctx, *strategy, rest, con); err != nil {
+			return 0, err
+		}
+		if *oracle != "" {
+			t.Check = race.OnlyOracle(t.Check, *oracle)
+		}
+		target = strings.Join(append([]string{"race " + race.ExploreCmdLine(*strategy)}, rest...), " ")
+	} else {
+		if *strategy != "" {
+			return 0, usageError{"--strategy is the race kernel's; a scenario kernel takes its variant as an argument (-- variant=...)"}
+		}
+		name, image, err := kernelImage(kernel)
+		if err != nil {
+			return 0, err
+		}
+		oracles, err := scenario.Oracles(image)
+		if err != nil {
+			return 0, usageError{fmt.Sprintf("%s follows no scenario protocol: %v (see 'pvsim explore -h')", name, err)}
+		}
+		if *oracle != "" && !slices.Contains(oracles, *oracle) {
+			return 0, usageError{fmt.Sprintf("--oracle %q: %s's oracles are %s", *oracle, name, strings.Join(oracles, ", "))}
+		}
+		k := scenario.Kernel{Name: name, Image: image, Args: kargs, VCPUs: *vcpus}
+		if t, err = scenario.Target(ctx, k, con); err != nil {
+			return 0, err
+		}
+		if *oracle != "" {
+			t.Check = scenario.OnlyOracle(t.Check, *oracle, oracles)
+		}
+		target = strings.TrimSpace(name + " " + k.CmdLine())
 	}
 	defer t.Snapshot.Close()
-	if *oracle != "" {
-		t.Check = race.OnlyOracle(t.Check, *oracle)
-	}
 	if isTerminal(stderr) {
 		cfg.Progress = func(p explore.Progress) {
 			fmt.Fprintf(stderr, "\r%s %s: %5.0fs  %d schedules  %d queued  %d violations  ",
-				*strategy, cfg.Algo, p.Elapsed.Seconds(), p.Schedules, p.Queued, p.Violations)
+				target, cfg.Algo, p.Elapsed.Seconds(), p.Schedules, p.Queued, p.Violations)
 		}
 	}
 	res, err := explore.Run(ctx, t, cfg)
@@ -84,7 +160,7 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	res.Target = "race " + race.ExploreCmdLine(*strategy)
+	res.Target = target
 	if *oracle != "" {
 		res.Target += ", oracle " + *oracle
 	}
@@ -153,8 +229,9 @@ func printExplore(w io.Writer, r *explore.Result) {
 		fmt.Fprintf(w, "\nviolation %d: %s: %s\n", i+1, v.Oracle, v.Detail)
 		fmt.Fprintf(w, "  schedule: %s (%d preemptions, %d steps)\n", v.Schedule, v.Preemptions, v.Steps)
 		fmt.Fprintf(w, "  trace sha256: %s\n", v.TraceSHA256)
-		cmdline, _, _ := strings.Cut(strings.TrimPrefix(r.Target, "race "), ", oracle ")
-		fmt.Fprintf(w, "  replay: pvsim run race --schedule %s -- %s\n", v.Schedule, cmdline)
+		run, _, _ := strings.Cut(r.Target, ", oracle ")
+		kernel, cmdline, _ := strings.Cut(run, " ")
+		fmt.Fprintf(w, "  replay: pvsim run %s --schedule %s -- %s\n", kernel, v.Schedule, cmdline)
 		if v.Interleaving != "" {
 			fmt.Fprintf(w, "\n%s", v.Interleaving)
 		}

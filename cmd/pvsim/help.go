@@ -101,15 +101,20 @@ var commands = []command{
 	},
 	{
 		name: "explore",
-		args: "[--strategy S | --all-strategies] [--algo dfs|pct] [--bound K] [--depth D]\n" +
-			"[--budget N | --duration T] [--seed X] [--workers N]\n" +
-			"[--shard i/N] [--oracle O] [--all] [--console] [--json]",
-		summary: "search the race kernel's schedules for an oops or a broken oracle",
-		detail: "Runs the race kernel deterministically, in a small configuration, and\n" +
-			"searches its schedules: every schedule within K preemptions (dfs), or\n" +
-			"random priority schedules (pct); each starts from a snapshot taken after\n" +
-			"boot. A violation comes with the schedule that replays it:\n" +
-			"pvsim run race --schedule S -- strategy=...\n" +
+		args: "[KERNEL] [--strategy S | --all-strategies] [--algo dfs|pct] [--bound K] [--depth D]\n" +
+			"[--budget N | --duration T] [--seed X] [--workers N] [--vcpus N]\n" +
+			"[--shard i/N] [--oracle O] [--all] [--console] [--json] [-- name=value... [flags]]",
+		summary: "search a kernel's schedules for a race: an oops, a crash or a broken oracle",
+		detail: "Runs KERNEL (default: the race kernel, whose fix strategy --strategy\n" +
+			"or strategy= names) deterministically and searches its schedules: every\n" +
+			"schedule within K preemptions (dfs), or random priority schedules (pct);\n" +
+			"each starts from a snapshot the kernel takes after its set-up. The words\n" +
+			"after \"--\" are the kernel's name=value arguments (variant=, and the\n" +
+			"model's size: iters=2 pages=4 for the race); flags may follow them.\n" +
+			"A kernel other than the race follows the scenario protocol: a global\n" +
+			"struct scenario_oracles with unsigned long members magic, completed and\n" +
+			"one per oracle (package scenario). A violation comes with the schedule\n" +
+			"that replays it: pvsim run KERNEL --schedule S -- <its arguments>.\n" +
 			"Join the results of shards with 'pvsim explore merge'.",
 	},
 	{

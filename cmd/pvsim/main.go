@@ -13,9 +13,9 @@
 //	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W]
 //	           [--pages P] [--pressure] [--lowmem] [--audit] [--audit-every D] [--marks]
 //	           [--ptwr-reps N] [--console] [--json]
-//	pvsim explore [--strategy S | --all-strategies] [--algo dfs|pct] [--bound K] [--depth D]
-//	              [--budget N | --duration T] [--seed X] [--workers N]
-//	              [--shard i/N] [--oracle O] [--all] [--console] [--json]
+//	pvsim explore [KERNEL] [--strategy S | --all-strategies] [--algo dfs|pct] [--bound K] [--depth D]
+//	              [--budget N | --duration T] [--seed X] [--workers N] [--vcpus N]
+//	              [--shard i/N] [--oracle O] [--all] [--console] [--json] [-- name=value... [flags]]
 //	pvsim explore merge [--json] RESULT.json...
 //	pvsim list
 //	pvsim bench hypercall [--iters N] [--rounds R] [--baseline-src FILE] [--json]

@@ -54,12 +54,16 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"compare", "extra"}, "compare takes flags only"},
 		{[]string{"compare", "--duration", "0s"}, "--duration must be positive"},
 		{[]string{"compare", "--vcpus", "1"}, "the race needs 2"},
-		{[]string{"explore"}, "explore needs --strategy"},
+		{[]string{"explore"}, "exploring the race kernel needs --strategy"},
+		{[]string{"explore", "race", "a", "b"}, "explore takes one KERNEL"},
+		{[]string{"explore", "race", "--", "strategy=none", "iters"}, `kernel argument "iters": want name=value`},
+		{[]string{"explore", "race", "--", "strategy=none", "--bound", "2", "x"}, "only flags may follow them"},
+		{[]string{"explore", "hello", "--", "variant=x"}, "hello follows no scenario protocol"},
 		{[]string{"explore", "--strategy", "bogus"}, `(not "bogus")`},
 		{[]string{"explore", "--strategy", "none", "--algo", "bfs"}, `unknown algorithm "bfs"`},
 		{[]string{"explore", "--strategy", "none", "--shard", "2/2"}, "want i/N"},
 		{[]string{"explore", "--strategy", "none", "--bound", "-1"}, "cannot be negative"},
-		{[]string{"explore", "--strategy", "none", "extra"}, "explore takes flags only"},
+		{[]string{"explore", "--strategy", "none", "extra"}, "--strategy is the race kernel's"},
 		{[]string{"explore", "merge"}, "explore merge takes"},
 		{[]string{"run", "hello", "--schedule", "18:1"}, "--schedule: schedule"},
 		{[]string{"run", "race", "--vcpus", "3", "--schedule", "cpus=2"}, "the schedule is for 2 vCPUs"},
@@ -200,6 +204,43 @@ func TestCompareOut(t *testing.T) {
 
 // explore finds the oops and prints a schedule that `run --schedule`
 // replays with the same trace; shards of a search merge into the whole.
+// explore KERNEL -- args: a larger race model with PCT, flags after the
+// kernel's arguments, and a scenario kernel; each violation's replay
+// command reproduces its trace.
+func TestExploreKernelArgs(t *testing.T) {
+	needKVM(t)
+	for _, tt := range []struct {
+		args   []string
+		replay []string // pvsim run KERNEL --schedule S, then these
+		status int      // of the replay
+	}{
+		{[]string{"explore", "race", "--", "strategy=none", "iters=2", "pages=4", "--algo", "pct", "--budget", "200", "--json"},
+			[]string{"race", "--", "strategy=none", "iters=2", "pages=4"}, exitCrash},
+		{[]string{"explore", "hugetlb-truncate", "--bound", "3", "--json", "--", "variant=punch-no-mutex"},
+			[]string{"hugetlb-truncate", "--", "variant=punch-no-mutex"}, exitOK},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			status, stdout, stderr := pvsim(tt.args...)
+			require.Equal(t, exitViolation, status, stderr)
+			var r struct {
+				Target     string
+				Violations []struct {
+					Schedule    string
+					TraceSHA256 string `json:"trace_sha256"`
+				}
+			}
+			require.NoError(t, json.Unmarshal([]byte(stdout), &r), stdout)
+			require.NotEmpty(t, r.Violations)
+			assert.Equal(t, strings.Join(append(tt.replay[:1:1], tt.replay[2:]...), " "), r.Target)
+			v := r.Violations[0]
+			run := append([]string{"run", tt.replay[0], "--schedule", v.Schedule}, tt.replay[1:]...)
+			status, _, stderr = pvsim(run...)
+			assert.Equal(t, tt.status, status, stderr)
+			assert.Contains(t, stderr, "trace sha256 "+v.TraceSHA256)
+		})
+	}
+}
+
 func TestExploreReplayMerge(t *testing.T) {
 	needKVM(t)
 	status, stdout, stderr := pvsim("explore", "--strategy", "none", "--algo", "dfs", "--bound", "2", "--json")
