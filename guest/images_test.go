@@ -46,6 +46,7 @@ var kernelTests = []struct {
 	{"hang", []string{"spin_forever"}},
 	{"hcall-fuzz", []string{"kernel_main", "secondary_main"}},
 	{"hello", []string{"secondary_startup_64", "start_secondary"}},
+	{"hugetlb-truncate", []string{"kernel_main", "secondary_main"}},
 	{"mmu-basic", nil},
 	{"mmu-forbidden", nil},
 	{"mmu-preempt", []string{"kernel_main"}},

@@ -35,10 +35,13 @@ func (v *vcpu) pvsimOp(a *hypercallArgs) uint64 {
 	case xen.PVSimOpRegisterExitCounters:
 		return v.registerExitCounters(a[1])
 	case xen.PVSimOpSchedPoint:
-		// The scheduler has been asked already, as the exit arrived.
-		if _, err := v.label(a[1]); err != nil {
+		// The scheduler has been asked already, as the exit arrived; the
+		// label names the point in the trace.
+		s, err := v.label(a[1])
+		if err != nil {
 			return errRet(err)
 		}
+		v.trace.Label(s)
 		return 0
 	case xen.PVSimOpSnapshotPoint:
 		return v.snapshotPoint()

@@ -37,6 +37,7 @@ import (
 	"github.com/pvsim/pvsim/guestsym"
 	"github.com/pvsim/pvsim/hv"
 	"github.com/pvsim/pvsim/sched"
+	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -194,7 +195,39 @@ func CheckRun(d *hv.Domain, res hv.Result, runErr error) (*explore.Violation, er
 	if v == nil && completed == 0 {
 		return &explore.Violation{Oracle: "no_progress", Detail: "the kernel powered off having completed nothing"}, nil
 	}
+	if v != nil {
+		var b strings.Builder
+		Interleaving(&b, d.Trace(), v.Oracle)
+		v.Interleaving = b.String()
+	}
 	return v, nil
+}
+
+// column is the width of a column of Interleaving.
+const column = 40
+
+// Interleaving draws a run as the mailing list draws a race: one column
+// per vCPU, and down them, in the order they were reached, the scheduling
+// points the kernel labelled (the functions of the thread's diagram; the
+// points labelled "begin", where each vCPU starts, are left out), ending
+// with what fired.
+func Interleaving(w io.Writer, events []trace.Event, fired string) {
+	vcpus := 0
+	for _, e := range events {
+		vcpus = max(vcpus, e.VCPU+1)
+	}
+	var head strings.Builder
+	for i := range vcpus {
+		fmt.Fprintf(&head, "%-*s", column, fmt.Sprintf("CPU %d", i))
+	}
+	fmt.Fprintln(w, strings.TrimRight(head.String(), " "))
+	for _, e := range events {
+		if e.Kind != trace.Hypercall || int(e.Nr) != xen.HypercallPVSimOp || e.Label == "" || e.Outcome == trace.OutcomeMark || e.Label == "begin" {
+			continue
+		}
+		fmt.Fprintf(w, "%s%s\n", strings.Repeat(" ", column*e.VCPU), e.Label)
+	}
+	fmt.Fprintf(w, "-> %s\n", fired)
 }
 
 // Count is one oracle's count at the end of a run.

@@ -59,7 +59,8 @@ type Event struct {
 	RIP uint64
 	// Arg is the hypercall's first argument, or the trap's CR2.
 	Arg uint64
-	// Label is a trace mark's label.
+	// Label is a trace mark's label, or a scheduling point's
+	// (pvsim_op sched_point).
 	Label string
 }
 
@@ -145,6 +146,13 @@ func (t *Ring) Note(o Outcome, result uint64) {
 func (t *Ring) Mark(label string, arg uint64) {
 	if t.cur != nil {
 		t.cur.Outcome, t.cur.Result, t.cur.Label = OutcomeMark, arg, label
+	}
+}
+
+// Label names the current exit with a label: a scheduling point's.
+func (t *Ring) Label(label string) {
+	if t.cur != nil {
+		t.cur.Label = label
 	}
 }
 

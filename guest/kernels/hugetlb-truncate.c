@@ -22,6 +22,9 @@
  *                   mutex (4.4); no violation expected
  *   punch-no-mutex  hole punch, remove_inode_hugepages without it
  *
+ * Each vCPU starts at a scheduling point labelled "begin"; the others are
+ * labelled with the function they are in, as the diagram names it.
+ *
  * Oracles (struct scenario_oracles, the scenario protocol):
  *   mapped_beyond_isize  after both returned, the page is mapped though its
  *                        index is past i_size
@@ -95,6 +98,7 @@ static pte_t huge_ptep_get(void)
 /* set_huge_pte_at(), and page_dup_rmap() as hugetlb_no_page() does after it. */
 static void set_huge_pte_at(struct page *page)
 {
+	pvsim_sched_point("set_huge_pte_at", 0);
 	if (HYPERVISOR_update_va_mapping(haddr, pte_val(pfn_pte(page_to_pfn(page), PAGE_KERNEL)), UVMF_INVLPG))
 		panic("hugetlb-truncate: set_huge_pte_at refused");
 	atomic_inc(&page->_mapcount);
