@@ -121,6 +121,8 @@ type CompareConfig struct {
 	// instead of Duration.
 	Trials uint64
 	VCPUs  int
+	// Window widens every pin and unpin of every strategy (Config.Window).
+	Window time.Duration
 	Audit  bool
 	// AuditInterval as in Config.
 	AuditInterval time.Duration
@@ -136,7 +138,7 @@ type CompareConfig struct {
 // of its first oops.
 func (c *CompareConfig) StrategyConfig(s string) Config {
 	return Config{
-		Strategy: s, VCPUs: c.VCPUs, Duration: c.Duration, Trials: c.Trials,
+		Strategy: s, VCPUs: c.VCPUs, Duration: c.Duration, Trials: c.Trials, Window: c.Window,
 		LowMem: s == "pin-before-visible",
 		Marks:  s == "none", KeepOops: s == "none",
 		Audit: c.Audit, AuditInterval: c.AuditInterval, Progress: c.Progress,

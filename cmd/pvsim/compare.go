@@ -26,6 +26,7 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cc.Duration, "duration", 15*time.Second, "how long to run each strategy")
 	fs.Uint64Var(&cc.Trials, "trials", 0, "run each strategy for this many fork+exit pairs instead of --duration")
 	fs.IntVar(&cc.VCPUs, "vcpus", race.DefaultVCPUs, "vCPUs: vCPU 0 forks and exits, the others reclaim and write")
+	fs.DurationVar(&cc.Window, "window", 0, "delay between the two phases of each pin and unpin, for every strategy (e.g. 50us)")
 	registerAudit(fs.FlagSet, &cc.Audit, &cc.AuditInterval)
 	asJSON := fs.Bool("json", false, "print the comparison as JSON instead of a table")
 	out := fs.String("out", "", "write results.json, the chart (SVG, PNG), race-timeline.json and race.txt to `DIR`")

@@ -79,7 +79,7 @@ var commands = []command{
 	},
 	{
 		name:    "compare",
-		args:    "[--duration D | --trials N] [--vcpus N] [--audit] [--audit-every D]\n[--json] [--out DIR]",
+		args:    "[--duration D | --trials N] [--vcpus N] [--window W] [--audit] [--audit-every D]\n[--json] [--out DIR]",
 		summary: "run the race under every strategy: verdicts, oracles and costs in one table",
 		detail: "Runs the race under every strategy, D each (default 15s) or N fork+exit\n" +
 			"pairs each, and prints one table: its verdict (every defect an oracle\n" +

@@ -8,7 +8,7 @@
 //	          [-- guest command line]
 //	pvsim test KERNEL... [-j N] [--timeout D] [--vcpus N] [--mem SIZE] [--audit]
 //	           [--junit FILE] [--json]
-//	pvsim compare [--duration D | --trials N] [--vcpus N] [--audit] [--audit-every D]
+//	pvsim compare [--duration D | --trials N] [--vcpus N] [--window W] [--audit] [--audit-every D]
 //	              [--json] [--out DIR]
 //	pvsim race --strategy S [--vcpus N] [--duration D | --trials N] [--window W]
 //	           [--pages P] [--pressure] [--lowmem] [--audit] [--audit-every D] [--marks]

@@ -171,11 +171,13 @@ func TestRunTrace(t *testing.T) {
 }
 
 // TestCompareOut runs a short comparison and checks the files --out
-// writes.
+// writes. The pin windows are widened, as in the race tests, so that none
+// oopses within a few pairs (and race.txt is written) on a loaded machine
+// too: with the default window a CI run once saw no oops in 300 pairs.
 func TestCompareOut(t *testing.T) {
 	needKVM(t)
 	dir := t.TempDir()
-	status, stdout, stderr := pvsim("compare", "--trials", "300", "--out", dir)
+	status, stdout, stderr := pvsim("compare", "--trials", "150", "--window", "100us", "--out", dir)
 	require.Equal(t, exitOK, status, stderr)
 	assert.Contains(t, stdout, "pin-before-visible")
 
