@@ -54,6 +54,27 @@ type Violation struct {
 	FoundAt int `json:"found_at,omitempty"`
 }
 
+// BootSnapshot boots the kernel cfg describes, deterministically on the
+// default schedule, to its snapshot point (pvsim_op snapshot_point) and
+// returns the snapshot a Target starts every schedule from. cfg's
+// Scheduler and Snapshot are set here.
+func BootSnapshot(ctx context.Context, cfg hv.Config) (*hv.Snapshot, error) {
+	cfg.Scheduler, cfg.Snapshot = sched.Default{}, true
+	d, err := hv.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	res, err := d.Run(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("booting %s to its snapshot point: %w", cfg.Name, err)
+	}
+	if res.Snapshot == nil {
+		return nil, fmt.Errorf("%s ended (%v) without reaching its snapshot point", cfg.Name, res.Reason)
+	}
+	return res.Snapshot, nil
+}
+
 // Ended judges how a run ended when it did not power off, as every
 // target's Check does first: a shutdown for another reason, an audit
 // failure, a hang or a fault of the guest is a violation; an error of

@@ -187,7 +187,7 @@ func (e *privEnv) ReadDR(n int) (uint64, bool) {
 func (e *privEnv) WriteDR(n int, val uint64) bool {
 	switch {
 	case n >= 0 && n <= 3:
-		if !mmu.Canonical(val) || (val >= xen.HypervisorVirtStart && val < xen.HypervisorVirtEnd) {
+		if !mmu.GuestAddress(val) {
 			return false
 		}
 	case n == 6:

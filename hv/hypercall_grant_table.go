@@ -203,7 +203,7 @@ func (v *vcpu) gnttabFrames(uop uint64, count uint32, status bool) uint64 {
 	}
 	nr := binary.LittleEndian.Uint32(rec[nrOff:])
 	list := binary.LittleEndian.Uint64(rec[listOff:])
-	if !guestRange(list, uint64(nr)*8) {
+	if !mmu.GuestRange(list, uint64(nr)*8) {
 		return xen.EFAULT.Ret()
 	}
 	st := xen.GNTSTOkay
@@ -228,19 +228,6 @@ func (v *vcpu) gnttabFrames(uop uint64, count uint32, status bool) uint64 {
 	}
 	binary.LittleEndian.PutUint16(b[:], uint16(st))
 	return v.writeGuestRet(uop+uint64(stOff), b[:2])
-}
-
-// guestRange reports whether n bytes at va lie in the guest's part of the
-// address space (Xen's guest_handle_okay: access_ok).
-func guestRange(va, n uint64) bool {
-	end := va + n
-	if n == 0 {
-		return true
-	}
-	if end < va || !mmu.Canonical(va) || !mmu.Canonical(end-1) {
-		return false
-	}
-	return end <= xen.HypervisorVirtStart || va >= xen.HypervisorVirtEnd
 }
 
 // gnttabQuerySize: GNTTABOP_query_size.

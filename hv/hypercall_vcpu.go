@@ -157,7 +157,7 @@ func (v *vcpu) registerRunstate(t *vcpu, arg uint64) uint64 {
 	if err != nil {
 		return errRet(err)
 	}
-	if !guestRange(va, xen.RunstateInfoSize) {
+	if !mmu.GuestRange(va, xen.RunstateInfoSize) {
 		return xen.EFAULT.Ret()
 	}
 	t.runstate = va

@@ -16,6 +16,8 @@ package mmu
 import (
 	"fmt"
 	"strings"
+
+	"github.com/pvsim/pvsim/xen"
 )
 
 // PageShift and PageSize describe 4 KiB pages.
@@ -132,4 +134,22 @@ func (l Level) Span() uint64 { return 1 << (PageShift + 9*(uint(l)-1)) }
 func Canonical(va uint64) bool {
 	top := va >> 47
 	return top == 0 || top == 0x1ffff
+}
+
+// GuestAddress reports whether va is an address the guest may name for
+// itself: canonical and outside the hypervisor's range (Xen's __addr_ok).
+func GuestAddress(va uint64) bool {
+	return Canonical(va) && (va < xen.HypervisorVirtStart || va >= xen.HypervisorVirtEnd)
+}
+
+// GuestRange reports whether the n bytes at va are all guest addresses
+// (Xen's access_ok, guest_handle_okay): none wraps, none is non-canonical
+// or the hypervisor's.
+func GuestRange(va, n uint64) bool {
+	if n == 0 {
+		return true
+	}
+	last := va + n - 1
+	return last >= va && GuestAddress(va) && GuestAddress(last) &&
+		(last < xen.HypervisorVirtStart || va >= xen.HypervisorVirtEnd)
 }

@@ -2,6 +2,7 @@ package mmu
 
 import (
 	"github.com/pvsim/pvsim/x86"
+	"github.com/pvsim/pvsim/xen"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -78,4 +79,26 @@ func TestPTE(t *testing.T) {
 	assert.Equal(t, 510, Level(3).Index(0xffffffff80000000))
 	assert.True(t, Canonical(0xffff800000000000))
 	assert.False(t, Canonical(0x0000800000000000))
+}
+
+func TestGuestAddress(t *testing.T) {
+	for _, tt := range []struct {
+		va, n   uint64
+		addr, r bool
+	}{
+		{0, 0x1000, true, true},
+		{0x7ffffffff000, 0x1000, true, true},
+		{0x7ffffffff000, 0x1001, true, false}, // runs off the canonical low half
+		{0x800000000000, 8, false, false},     // not canonical
+		{xen.HypervisorVirtStart, 8, false, false},
+		{xen.HypervisorVirtEnd - 8, 8, false, false},
+		{xen.HypervisorVirtEnd - 8, 16, false, false}, // starts in the hypervisor's range
+		{xen.HypervisorVirtEnd, 8, true, true},
+		{0xfffffffffffff000, 0x1000, true, true},
+		{0xfffffffffffff000, 0x1001, true, false}, // wraps
+		{0x1234, 0, true, true},
+	} {
+		assert.Equal(t, tt.addr, GuestAddress(tt.va), "GuestAddress(%#x)", tt.va)
+		assert.Equal(t, tt.r, GuestRange(tt.va, tt.n), "GuestRange(%#x, %#x)", tt.va, tt.n)
+	}
 }

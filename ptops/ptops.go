@@ -146,7 +146,7 @@ func UpdateEntry(c *Context, ptr uint64, val mmu.PTE, preserveAD bool) error {
 // validated L4 (a vCPU's CR3), so that the tables walked, and the L1 whose
 // entry is found, are validated pagetables.
 func L1EntryAddr(ft *mmu.FrameTable, cr3, va uint64) (uint64, error) {
-	if !mmu.Canonical(va) || (va >= xen.HypervisorVirtStart && va < xen.HypervisorVirtEnd) {
+	if !mmu.GuestAddress(va) {
 		return 0, errf(xen.EINVAL, cr3>>mmu.PageShift, "address %#x is not a guest address", va)
 	}
 	table := cr3 >> mmu.PageShift
@@ -341,8 +341,7 @@ func SetLDT(c *Context, base uint64, ents uint32) error {
 	if ents == 0 {
 		base = 0
 	}
-	if base&(mmu.PageSize-1) != 0 || !mmu.Canonical(base) ||
-		(base >= xen.HypervisorVirtStart && base < xen.HypervisorVirtEnd) || ents > xen.MaxLDTEntries {
+	if base&(mmu.PageSize-1) != 0 || !mmu.GuestAddress(base) || ents > xen.MaxLDTEntries {
 		return errf(xen.EINVAL, 0, "mmuext_op: SET_LDT of %d entries at %#x", ents, base)
 	}
 	*c.LDT = LDT{Base: base, Ents: ents}

@@ -11,7 +11,6 @@ import (
 	"github.com/pvsim/pvsim/explore"
 	"github.com/pvsim/pvsim/guest"
 	"github.com/pvsim/pvsim/hv"
-	"github.com/pvsim/pvsim/sched"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -55,22 +54,14 @@ func ExploreTargetArgs(ctx context.Context, strategy string, args []string, cons
 	if !ok {
 		return explore.Target{}, fmt.Errorf("no embedded kernel %q", KernelName)
 	}
-	d, err := hv.New(hv.Config{
+	snap, err := explore.BootSnapshot(ctx, hv.Config{
 		Name: KernelName, Kernel: k.ELF, VCPUs: DefaultVCPUs, CmdLine: strings.Join(append([]string{ExploreCmdLine(strategy)}, args...), " "),
-		Console: console, Timeout: ExploreTimeout, Scheduler: sched.Default{}, Snapshot: true,
+		Console: console, Timeout: ExploreTimeout,
 	})
 	if err != nil {
 		return explore.Target{}, err
 	}
-	defer d.Close()
-	res, err := d.Run(ctx)
-	if err != nil {
-		return explore.Target{}, fmt.Errorf("booting the race kernel to its snapshot point: %w", err)
-	}
-	if res.Snapshot == nil {
-		return explore.Target{}, fmt.Errorf("the race kernel ended (%v) without reaching its snapshot point", res.Reason)
-	}
-	return explore.Target{Snapshot: res.Snapshot, Check: CheckRun, Timeout: ExploreTimeout, Audit: true}, nil
+	return explore.Target{Snapshot: snap, Check: CheckRun, Timeout: ExploreTimeout, Audit: true}, nil
 }
 
 // CheckRun judges one deterministic run of the race kernel: an oops, an

@@ -36,7 +36,6 @@ import (
 	"github.com/pvsim/pvsim/explore"
 	"github.com/pvsim/pvsim/guestsym"
 	"github.com/pvsim/pvsim/hv"
-	"github.com/pvsim/pvsim/sched"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
 )
@@ -94,22 +93,13 @@ func Target(ctx context.Context, k Kernel, console io.Writer) (explore.Target, e
 	if _, err := oracles(l); err != nil {
 		return explore.Target{}, fmt.Errorf("%s: %w", k.Name, err)
 	}
-	d, err := hv.New(hv.Config{
-		Name: k.Name, Kernel: k.Image, VCPUs: k.VCPUs, CmdLine: k.CmdLine(),
-		Console: console, Timeout: Timeout, Scheduler: sched.Default{}, Snapshot: true,
+	snap, err := explore.BootSnapshot(ctx, hv.Config{
+		Name: k.Name, Kernel: k.Image, VCPUs: k.VCPUs, CmdLine: k.CmdLine(), Console: console, Timeout: Timeout,
 	})
 	if err != nil {
 		return explore.Target{}, err
 	}
-	defer d.Close()
-	res, err := d.Run(ctx)
-	if err != nil {
-		return explore.Target{}, fmt.Errorf("booting %s to its snapshot point: %w", k.Name, err)
-	}
-	if res.Snapshot == nil {
-		return explore.Target{}, fmt.Errorf("%s ended (%v) without reaching its snapshot point", k.Name, res.Reason)
-	}
-	return explore.Target{Snapshot: res.Snapshot, Check: CheckRun, Timeout: Timeout, Audit: true}, nil
+	return explore.Target{Snapshot: snap, Check: CheckRun, Timeout: Timeout, Audit: true}, nil
 }
 
 // oracle is one oracle member of struct scenario_oracles.
