@@ -49,7 +49,7 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	fs := newFlagSet("explore", stdout)
 	var cfg explore.Config
-	strategy := fs.String("strategy", "", "fix strategy: "+strings.Join(race.Strategies, ", "))
+	strategy := fs.String("strategy", "", "the race kernel's fix strategy: "+strings.Join(race.Strategies, ", ")+" (default none: the code as Linux 2.6.23 had it)")
 	algo := fs.String("algo", "dfs", "dfs: every schedule within the preemption bound; pct: random priorities with depth-1 change points")
 	fs.IntVar(&cfg.Bound, "bound", 3, "dfs: at most this many preemptions per schedule")
 	oracle := fs.String("oracle", "", "report only runs where this oracle fired: "+strings.Join(race.Oracles, ", ")+" (default: any, each run under its worst)")
@@ -109,8 +109,12 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 				rest = append(rest, a)
 			}
 		}
+		if *strategy == "" {
+			// The code as Linux 2.6.23 and Xen shipped it.
+			*strategy = "none"
+		}
 		if !slices.Contains(race.Strategies, *strategy) {
-			return 0, usageError{fmt.Sprintf("exploring the race kernel needs --strategy (or strategy=), one of %s (not %q)", strings.Join(race.Strategies, ", "), *strategy)}
+			return 0, usageError{fmt.Sprintf("--strategy (or strategy=) %q: one of %s", *strategy, strings.Join(race.Strategies, ", "))}
 		}
 		if *oracle != "" && !slices.Contains(race.Oracles, *oracle) {
 			return 0, usageError{fmt.Sprintf("--oracle %q: one of %s", *oracle, strings.Join(race.Oracles, ", "))}

@@ -106,7 +106,8 @@ var commands = []command{
 			"[--shard i/N] [--oracle O] [--all] [--console] [--json] [-- name=value... [flags]]",
 		summary: "search a kernel's schedules for a race: an oops, a crash or a broken oracle",
 		detail: "Runs KERNEL (default: the race kernel, whose fix strategy --strategy\n" +
-			"or strategy= names) deterministically and searches its schedules: every\n" +
+			"or strategy= names; none, the 2.6.23 code, when neither does)\n" +
+			"deterministically and searches its schedules: every\n" +
 			"schedule within K preemptions (dfs), or random priority schedules (pct);\n" +
 			"each starts from a snapshot the kernel takes after its set-up. The words\n" +
 			"after \"--\" are the kernel's name=value arguments (variant=, and the\n" +
@@ -121,6 +122,34 @@ var commands = []command{
 		name:    "explore merge",
 		args:    "[--json] RESULT.json...",
 		summary: "join the --json results of the shards of one search",
+	},
+	{
+		name:    "scenarios",
+		args:    "[NAME...] [--bound N] [--workers N] [--budget N] [--stress D] [--json]",
+		summary: "survey the scenario kernels and their variants: stress runs, dfs and pct in one table",
+		detail: "Surveys each row of the catalogue of scenario kernels (each NAME's rows,\n" +
+			"or every kernel's): a kernel and its arguments, a broken variant or its\n" +
+			"fix. A kernel this build does not embed is skipped, saying so on stderr.\n" +
+			"Columns, one line for each violation a row shows:\n" +
+			"  scenario      the kernel\n" +
+			"  variant/args  its arguments\n" +
+			"  violation     the oracle that fired, or a failure (crash, hang, fault,\n" +
+			"                audit, shutdown, no_progress; error: a run pvsim could\n" +
+			"                not judge); none when nothing fired\n" +
+			"  stress        hits/runs: of the runs booted afresh for D on 2 vCPUs\n" +
+			"                without the deterministic scheduler, those it fired in\n" +
+			"  min bound     the fewest preemptions of a schedule dfs found it with,\n" +
+			"                searching every schedule within --bound\n" +
+			"  found after   the schedules dfs had run when it first found it\n" +
+			"  PCT hits      of 10 pct searches (seeds 1 to 10, at most --budget\n" +
+			"                schedules each, asked for this violation alone), those\n" +
+			"                that found it\n" +
+			"  schedule      a schedule with the fewest preemptions that shows it;\n" +
+			"                when dfs did not find it, \"none within bound N\" and\n" +
+			"                the schedules it ran; for a row where nothing fired,\n" +
+			"                the bound dfs exhausted and the schedules that took\n" +
+			"Each schedule replays with: pvsim run KERNEL --schedule S -- ARGS.\n" +
+			"Below the table, what the first run of each failure saw.",
 	},
 	{
 		name:    "list",

@@ -12,7 +12,7 @@ import (
 
 // allCommands are the commands a user can ask for help on.
 var allCommands = []string{
-	"run", "test", "compare", "race", "explore", "explore merge", "list",
+	"run", "test", "compare", "race", "explore", "explore merge", "scenarios", "list",
 	"bench hypercall", "bench pin", "bench ptwr", "bench reset", "help",
 }
 
@@ -50,6 +50,7 @@ func TestCommandHelpFlags(t *testing.T) {
 		{"test", []string{"audit", "j", "json", "junit", "mem", "timeout", "vcpus"}},
 		{"list", nil},
 		{"explore merge", []string{"json"}},
+		{"scenarios", []string{"bound", "budget", "json", "stress", "workers"}},
 		{"bench pin", []string{"json", "max", "reps"}},
 		{"bench ptwr", []string{"baseline-src", "json", "reps", "rounds"}},
 	} {

@@ -17,6 +17,7 @@
 //	              [--budget N | --duration T] [--seed X] [--workers N] [--vcpus N]
 //	              [--shard i/N] [--oracle O] [--all] [--console] [--json] [-- name=value... [flags]]
 //	pvsim explore merge [--json] RESULT.json...
+//	pvsim scenarios [NAME...] [--bound N] [--workers N] [--budget N] [--stress D] [--json]
 //	pvsim list
 //	pvsim bench hypercall [--iters N] [--rounds R] [--baseline-src FILE] [--json]
 //	pvsim bench pin [--reps N] [--max L1S] [--json]
@@ -128,6 +129,8 @@ func runMain(args []string, stdout, stderr io.Writer) (status int) {
 		err = cmdCompare(args[1:], stdout, stderr)
 	case "explore":
 		status, err = cmdExplore(args[1:], stdout, stderr)
+	case "scenarios":
+		status, err = cmdScenarios(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":

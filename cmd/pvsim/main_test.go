@@ -54,17 +54,20 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"compare", "extra"}, "compare takes flags only"},
 		{[]string{"compare", "--duration", "0s"}, "--duration must be positive"},
 		{[]string{"compare", "--vcpus", "1"}, "the race needs 2"},
-		{[]string{"explore"}, "exploring the race kernel needs --strategy"},
+		{[]string{"explore", "--strategy", "bogus2"}, `"bogus2": one of none`},
 		{[]string{"explore", "race", "a", "b"}, "explore takes one KERNEL"},
 		{[]string{"explore", "race", "--", "strategy=none", "iters"}, `kernel argument "iters": want name=value`},
 		{[]string{"explore", "race", "--", "strategy=none", "--bound", "2", "x"}, "only flags may follow them"},
 		{[]string{"explore", "hello", "--", "variant=x"}, "hello follows no scenario protocol"},
-		{[]string{"explore", "--strategy", "bogus"}, `(not "bogus")`},
+		{[]string{"explore", "--strategy", "bogus"}, `"bogus": one of`},
 		{[]string{"explore", "--strategy", "none", "--algo", "bfs"}, `unknown algorithm "bfs"`},
 		{[]string{"explore", "--strategy", "none", "--shard", "2/2"}, "want i/N"},
 		{[]string{"explore", "--strategy", "none", "--bound", "-1"}, "cannot be negative"},
 		{[]string{"explore", "--strategy", "none", "extra"}, "--strategy is the race kernel's"},
 		{[]string{"explore", "merge"}, "explore merge takes"},
+		{[]string{"scenarios", "nosuchkernel"}, `unknown scenario "nosuchkernel": the scenarios are hugetlb-truncate, `},
+		{[]string{"scenarios", "--bound", "-1"}, "--bound and --stress must be at least 0"},
+		{[]string{"scenarios", "hugetlb-truncate", "--", "variant=kravetz"}, "each row's arguments are the catalogue's"},
 		{[]string{"run", "hello", "--schedule", "18:1"}, "--schedule: schedule"},
 		{[]string{"run", "race", "--vcpus", "3", "--schedule", "cpus=2"}, "the schedule is for 2 vCPUs"},
 	} {
@@ -500,4 +503,37 @@ func TestRaceRatio(t *testing.T) {
 	require.Positive(t, r.PTWritePinnedUs, out)
 	assert.InDelta(t, r.YoungClearUs/r.PTWritePinnedUs, r.YoungClearRatio, 1e-9)
 	assert.Positive(t, r.MMULocks, "reclaim's emulated writes take the MMU lock")
+}
+
+// pvsim scenarios KERNEL: a row for each of the kernel's variants in the
+// catalogue, and each schedule it prints replays its violation with
+// `pvsim run KERNEL --schedule S -- ARGS`, as its help says.
+func TestScenariosReplay(t *testing.T) {
+	needKVM(t)
+	status, stdout, stderr := pvsim("scenarios", "hugetlb-truncate", "--bound", "2", "--budget", "20", "--stress", "100ms", "--json")
+	require.Equal(t, exitOK, status, stderr)
+	var found []struct {
+		Kernel   string
+		Args     []string
+		Oracle   string
+		DFS      bool
+		Schedule string
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &found), stdout)
+	rows := map[string]bool{}
+	replayed := 0
+	for _, f := range found {
+		require.Equal(t, "hugetlb-truncate", f.Kernel)
+		rows[strings.Join(f.Args, " ")] = true
+		if !f.DFS {
+			continue
+		}
+		replayed++
+		run := append([]string{"run", f.Kernel, "--schedule", f.Schedule, "--"}, f.Args...)
+		status, out, stderr := pvsim(run...)
+		assert.Equal(t, exitOK, status, stderr)
+		assert.Regexp(t, " "+f.Oracle+"=[1-9]", out, "%v", run)
+	}
+	assert.Len(t, rows, 5, "%v", rows)
+	assert.Positive(t, replayed, "no row's violation was found within bound 2")
 }

@@ -40,6 +40,7 @@
 #include <mm.h>
 #include <pgtable.h>
 #include <processor.h>
+#include <scenario.h>
 #include <rmap.h>
 #include <smp.h>
 #include <spinlock.h>
@@ -48,8 +49,6 @@
 #include <xen/pvsim.h>
 
 PVSIM_DESCRIPTION("hugetlbfs fault against truncate and hole punch (Linux 4.4); variant=kravetz|no-recheck|no-ptl|punch|punch-no-mutex");
-
-#define SCENARIO_MAGIC	0x6f6972616e656373UL	/* "scenario" */
 
 /* The scenario protocol's counters, read by member name (package scenario). */
 struct scenario_oracles {
@@ -81,7 +80,6 @@ static spinlock_t hugetlb_fault_mutex_table[1];
 static spinlock_t ptl;				/* huge_pte_lockptr() */
 static unsigned long haddr;			/* the mapping's address */
 
-static atomic_t done = ATOMIC_INIT(0);
 
 static pte_t *huge_pte_offset(void)
 {
@@ -249,27 +247,15 @@ void secondary_main(void)
 	else
 		hugetlb_vmtruncate(0);
 	scenario_oracles.completed++;
-	atomic_inc(&done);
-	for (;;)
-		cpu_relax();
+	scenario_secondary_done();
 }
 
 void kernel_main(void)
 {
-	char buf[32];
-	const char *name = get_option_str("variant", buf, sizeof(buf), "kravetz");
 	struct page *slot;
-	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(variant_names); i++)
-		if (!strcmp(name, variant_names[i]))
-			break;
-	if (i == ARRAY_SIZE(variant_names))
-		panic("hugetlb-truncate: variant=%s: want kravetz, no-recheck, no-ptl, punch or punch-no-mutex", name);
-	variant = i;
-	if (num_possible_cpus() < 2)
-		panic("hugetlb-truncate: needs 2 vCPUs");
-	WRITE_ONCE(scenario_oracles.magic, SCENARIO_MAGIC);
+	variant = scenario_start("hugetlb-truncate", &scenario_oracles.magic, variant_names,
+				 ARRAY_SIZE(variant_names));
 
 	/* The mapping's address: a page's slot in the linear map, emptied. */
 	slot = alloc_page();
@@ -286,8 +272,7 @@ void kernel_main(void)
 	pvsim_sched_point("begin", 0);
 	hugetlb_fault(0);
 	scenario_oracles.completed++;
-	while (atomic_read(&done) < 1)
-		cpu_relax();
+	scenario_wait_secondaries();
 
 	if (!pte_none(huge_ptep_get())) {
 		struct page *page = pfn_to_page(pte_mfn(huge_ptep_get()));
