@@ -176,16 +176,18 @@ const (
 
 // Build loads kernel into mem and builds the initial address space the
 // way Xen's PV domain builder does (xen/include/public/xen.h, "start of day
-// memory layout"): the kernel image, the frame list, start_info, the
-// xenstore and console rings, the bootstrap pagetables and the bootstrap
-// stack, packed page after page from the image's base. RAM is mem but for
+// memory layout"): the kernel image, the initial RAM disk if there is one
+// (start_info's mod_start, a virtual address, and mod_len), the frame
+// list, start_info, the xenstore and console rings, the bootstrap
+// pagetables and the bootstrap stack, packed page after page from the
+// image's base. RAM is mem but for
 // its last ExtraFrames frames, the shared info page and the grant table's,
 // which Xen keeps in its heap. Every frame of RAM and the shared info page
 // are mapped at virt_base + pfn*4096, writable except the pagetable
 // frames.
 //
 // Precondition: no vCPU runs on mem; hv is built in it.
-func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, cmdline string) (*Boot, error) {
+func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel, initrd []byte, cmdline string) (*Boot, error) {
 	bad := func(format string, a ...any) error {
 		return &KernelError{Name: name, Reason: fmt.Sprintf(format, a...)}
 	}
@@ -275,6 +277,13 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 		next += pages
 		return next - pages, nil
 	}
+	ramdisk := uint64(0)
+	if len(initrd) > 0 {
+		if ramdisk, err = take(pageUp(uint64(len(initrd))) >> mmu.PageShift); err != nil {
+			return nil, bad("the kernel and a %d-byte initial RAM disk need more than %d MiB of memory", len(initrd), span>>20)
+		}
+		copy(mem.Bytes(ramdisk<<mmu.PageShift, uint64(len(initrd))), initrd)
+	}
 	mfnList, err := take(pageUp(nrPages*8) >> mmu.PageShift)
 	if err != nil {
 		return nil, err
@@ -338,6 +347,10 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel []byte, 
 	put(xen.StartInfoNrPtFrames, uint64(len(pt.Frames)))
 	put(xen.StartInfoMFNList, virtBase+mfnList<<mmu.PageShift)
 	copy(si[xen.StartInfoCmdLine:xen.StartInfoCmdLine+xen.MaxGuestCmdline-1], cmdline)
+	if len(initrd) > 0 {
+		put(xen.StartInfoModStart, virtBase+ramdisk<<mmu.PageShift)
+		put(xen.StartInfoModLen, uint64(len(initrd)))
+	}
 
 	if notes.HasHypercallPage {
 		hp := notes.HypercallPage

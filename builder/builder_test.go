@@ -94,7 +94,7 @@ func build(t *testing.T, image []byte, cmdline string) (*physmem.Memory, *Boot, 
 	t.Cleanup(mem.Free)
 	hv, err := hvimage.Build(mem, 2)
 	require.NoError(t, err)
-	b, err := Build(mem, hv, "test", image, cmdline)
+	b, err := Build(mem, hv, "test", image, nil, cmdline)
 	return mem, b, err
 }
 
@@ -222,4 +222,37 @@ func TestBuildDomainLayout(t *testing.T) {
 	require.True(t, hp.OK)
 	assert.Equal(t, byte(0xb8), mem.Bytes(hp.PA, 1)[0])
 	assert.Equal(t, uint64(testBase+0x10), b.Entry)
+}
+
+// TestBuildInitrd: the initial RAM disk is loaded right after the kernel
+// image, page-aligned, mapped, and named by start_info's mod_start (a
+// virtual address, SIF_MOD_START_PFN not set) and mod_len; the frame list
+// follows it.
+func TestBuildInitrd(t *testing.T) {
+	initrd := bytes.Repeat([]byte("initramfs"), 1000) // 9000 bytes: three pages
+	mem, err := physmem.New(16 << 20)
+	require.NoError(t, err)
+	t.Cleanup(mem.Free)
+	hv, err := hvimage.Build(mem, 2)
+	require.NoError(t, err)
+	b, err := Build(mem, hv, "test", goodELF().bytes(), initrd, "")
+	require.NoError(t, err)
+	cr3 := b.L4 << mmu.PageShift
+	si := mmu.Translate(mem, cr3, b.StartInfoVA, mmu.AccessUser)
+	require.True(t, si.OK)
+	page := mem.Bytes(si.PA, mmu.PageSize)
+	start := binary.LittleEndian.Uint64(page[xen.StartInfoModStart:])
+	assert.Equal(t, uint64(len(initrd)), binary.LittleEndian.Uint64(page[xen.StartInfoModLen:]))
+	assert.Zero(t, start%mmu.PageSize)
+	got := make([]byte, len(initrd))
+	for off := 0; off < len(initrd); off += mmu.PageSize {
+		w := mmu.Translate(mem, cr3, start+uint64(off), mmu.AccessUser)
+		require.True(t, w.OK, "mod_start+%d mapped", off)
+		copy(got[off:], mem.Bytes(w.PA, uint64(min(mmu.PageSize, len(initrd)-off))))
+	}
+	assert.Equal(t, initrd, got)
+	assert.Equal(t, start+3*mmu.PageSize, binary.LittleEndian.Uint64(page[xen.StartInfoMFNList:]), "the frame list follows it")
+
+	_, err = Build(mem, hv, "test", goodELF().bytes(), make([]byte, 32<<20), "")
+	assert.ErrorContains(t, err, "initial RAM disk need more than")
 }

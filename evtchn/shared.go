@@ -194,3 +194,17 @@ func (s *SharedInfo) EventsNeedDelivery(vcpu int) bool {
 	w := atomic.LoadUint64(s.upcallWord(vcpu))
 	return w&0xff != 0 && w>>(8*xen.VCPUInfoUpcallMask)&0xff == 0
 }
+
+// SetUpcallMask sets or clears vcpu's evtchn_upcall_mask, as Xen does
+// when it delivers an upcall (set) and in HYPERVISOR_iret and
+// SCHEDOP_block (from the guest's RFLAGS.IF; cleared).
+//
+// Precondition: 0 <= vcpu < xen.LegacyMaxVCPUs.
+func (s *SharedInfo) SetUpcallMask(vcpu int, masked bool) {
+	const mask = uint64(0xff) << (8 * xen.VCPUInfoUpcallMask)
+	if masked {
+		atomic.OrUint64(s.upcallWord(vcpu), 1<<(8*xen.VCPUInfoUpcallMask))
+	} else {
+		atomic.AndUint64(s.upcallWord(vcpu), ^mask)
+	}
+}

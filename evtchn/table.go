@@ -504,3 +504,26 @@ func (t *Table) VIRQPort(virq uint32, vcpu int) Port {
 	defer t.mu.Unlock()
 	return t.virqs[vcpu][virq]
 }
+
+// Valid reports whether port is below the domain's valid ports (Xen's
+// port_is_valid): what SCHEDOP_poll checks of each port it is given.
+func (t *Table) Valid(port Port) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lookup(port) != nil
+}
+
+// RemoteSend sets port pending from the domain at its other end, remote:
+// a backend the hypervisor plays (the store's, the console's) notifying
+// the guest, as xenstored's send on its end of the interdomain channel
+// does. The port must be an unbound channel waiting for remote; any
+// other is EINVAL.
+func (t *Table) RemoteSend(port Port, remote uint16) (Delivery, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.lookup(port)
+	if c == nil || c.state != stateUnbound || c.remote != remote {
+		return Delivery{}, xen.EINVAL
+	}
+	return t.notify(port, c), nil
+}

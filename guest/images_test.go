@@ -45,6 +45,7 @@ var kernelTests = []struct {
 	{"dax-pmd-pte", []string{"kernel_main", "secondary_main"}},
 	{"dax-unmap-range", []string{"kernel_main", "secondary_main"}},
 	{"dax-write-fault", []string{"kernel_main", "secondary_main"}},
+	{"events", []string{"kernel_main", "secondary_main"}},
 	{"flush-deadlock", []string{"secondary_main"}},
 	{"hang", []string{"spin_forever"}},
 	{"hcall-fuzz", []string{"kernel_main", "secondary_main"}},

@@ -36,6 +36,7 @@ import (
 	"github.com/pvsim/pvsim/tlb"
 	"github.com/pvsim/pvsim/trace"
 	"github.com/pvsim/pvsim/xen"
+	"github.com/pvsim/pvsim/xenstore"
 )
 
 // Config describes one domain.
@@ -46,6 +47,9 @@ type Config struct {
 	// Linux bzImage whose compressed payload is one (Check unpacks it, as
 	// Xen's domain builder does).
 	Kernel []byte
+	// Initrd is the initial RAM disk, loaded after the kernel as Xen's
+	// builder loads it (start_info's mod_start and mod_len); nil for none.
+	Initrd []byte
 	// VCPUs is the number of vCPUs, 1..MaxVCPUs.
 	VCPUs int
 	// Memory is the guest's memory in bytes: a multiple of 2 MiB, at least
@@ -129,6 +133,10 @@ type Domain struct {
 	syms *guestsym.Symbolizer
 	// sharedInfo is the host view of the shared info page.
 	sharedInfo []byte
+	// clockMul and clockShift are the vcpu_time_info scale every vCPU
+	// publishes (zero in a deterministic domain): system time from TSC.
+	clockMul   uint32
+	clockShift int8
 	vcpus      []*vcpu
 	flushers   []*tlb.Flusher // the vCPUs', by id
 	rings      []*trace.Ring
@@ -136,7 +144,11 @@ type Domain struct {
 	console *console.Console
 	// consoleRing is the PV console ring, drained under consoleMu.
 	consoleRing *console.Ring
-	consoleMu   sync.Mutex
+	// store is the domain's xenstore, served under storeMu when the guest
+	// notifies its event channel.
+	storeMu   sync.Mutex
+	store     *xenstore.Store
+	consoleMu sync.Mutex
 	// evtchn are the domain's event channels.
 	evtchn *evtchn.Table
 	// gnttab is the domain's grant table; the MMU lock guards it.
@@ -193,7 +205,7 @@ func New(cfg Config) (*Domain, error) {
 	if d.hv, err = hvimage.Build(d.mem, cfg.VCPUs); err != nil {
 		return nil, err
 	}
-	if d.boot, err = builder.Build(d.mem, d.hv, cfg.Name, cfg.Kernel, cfg.CmdLine); err != nil {
+	if d.boot, err = builder.Build(d.mem, d.hv, cfg.Name, cfg.Kernel, cfg.Initrd, cfg.CmdLine); err != nil {
 		return nil, err
 	}
 	if err := d.createVM(); err != nil {
@@ -294,20 +306,27 @@ func (d *Domain) createVM() error {
 
 // initEventChannels makes the domain's event channels, with the xenstore
 // and console ports start_info names allocated as a toolstack allocates
-// them (unbound, their remote end the backend's domain, 0), and the
-// console ring served.
+// them (unbound, their remote end the backend's domain, 0), every vCPU's
+// upcalls masked, and the console ring served.
 func (d *Domain) initEventChannels() error {
 	si, err := evtchn.NewSharedInfo(d.sharedInfo)
 	if err != nil {
 		return err
 	}
 	d.evtchn = evtchn.NewTable(len(d.vcpus), si)
+	// Every vCPU starts with upcalls masked, as Xen's domain builders
+	// leave them: the kernel unmasks when it is ready for events.
+	for i := range xen.LegacyMaxVCPUs {
+		si.SetUpcallMask(i, true)
+	}
 	for _, want := range []evtchn.Port{builder.StorePort, builder.ConsolePort} {
 		if p, err := d.evtchn.AllocUnbound(xen.DomIDSelf, xen.BackendDomID); err != nil || p != want {
 			return fmt.Errorf("event channel %d for start_info: got %d, %v", want, p, err)
 		}
 	}
 	d.consoleRing = console.NewRing(d.mem.Frame(d.boot.Console))
+	d.store = xenstore.New(d.mem.Frame(d.boot.Store), xenstore.Config{DomID: xen.PVSimDomID, Name: d.cfg.Name,
+		VCPUs: len(d.vcpus), MemoryK: d.boot.NrPages * mmu.PageSize / 1024})
 	return nil
 }
 
@@ -327,6 +346,7 @@ func (d *Domain) initGrantTable() error {
 // a deterministic domain zero, its time being the logical clock alone.
 func (d *Domain) setPVClock() {
 	mul, shift := pvclock.HostScale(d.det == nil)
+	d.clockMul, d.clockShift = mul, shift
 	for _, v := range d.vcpus {
 		pvclock.Publish(v.vcpuInfo(), mul, shift)
 	}
@@ -344,6 +364,10 @@ func (d *Domain) validateBoot() error {
 
 // Close releases the VM, its vCPUs and its memory.
 func (d *Domain) Close() {
+	// No timer may fire into a vCPU, or the memory, being released.
+	for _, v := range d.vcpus {
+		v.stopTimers()
+	}
 	for _, v := range d.vcpus {
 		v.close()
 	}

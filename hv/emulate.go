@@ -210,11 +210,12 @@ func (e *privEnv) WriteDR(n int, val uint64) bool {
 func (e *privEnv) msrState(s *msr.State) {
 	v := e.v
 	*s = msr.State{VCPU: v.id, EFER: guestEFER, FSBase: v.run.Sregs.FS.Base, GSBase: v.run.Sregs.GS.Base,
-		ShadowGSBase: v.start.gsBaseUser, GPHandler: v.traps.table[x86.VectorGP].Address != 0}
+		ShadowGSBase: v.start.gsBaseUser, GPHandler: v.traps.table[x86.VectorGP].Address != 0,
+		IntelMCA: pvCPUID().Vendor() == cpuid.VendorIntel}
 	if v.d.det != nil {
 		s.TSC = uint64(v.d.now())
 	} else {
-		s.TSC = pvclock.TSC()
+		s.TSC = pvclock.TSC() + v.timers.tscOffset // the guest's, as rdtsc reads it
 	}
 }
 

@@ -39,6 +39,9 @@ type hypercallState struct {
 	bySyscall bool
 	// caller is where the hypercall was made from, for reports.
 	caller uint64
+	// r11 is the guest's R11 as the hypercall was made: the RFLAGS a
+	// syscall saved, for the syscall transport.
+	r11 uint64
 	// preempted is set by a handler that stopped after a slice of work;
 	// cont are the arguments it is to be called again with (Xen's
 	// hypercall_create_continuation).
@@ -196,6 +199,7 @@ func init() {
 	hypercalls[xen.HypercallSetDebugreg] = (*vcpu).setDebugreg
 	hypercalls[xen.HypercallGetDebugreg] = (*vcpu).getDebugreg
 	hypercalls[xen.HypercallDomctl] = (*vcpu).domctl
+	hypercalls[xen.HypercallSetTimerOp] = (*vcpu).setTimerOp
 }
 
 // hypercall dispatches hypercall nr with the arguments in the vCPU's
@@ -203,6 +207,7 @@ func init() {
 func (v *vcpu) hypercall(nr uint32) outcome {
 	r := &v.run.Regs
 	v.hc.args = hypercallArgs{r.RDI, r.RSI, r.RDX, r.R10, r.R8, r.R9}
+	v.hc.r11 = r.R11
 	caller := r.RIP
 	switch {
 	case v.hc.bySyscall:
@@ -222,7 +227,8 @@ func (v *vcpu) hypercall(nr uint32) outcome {
 	if ret == xen.ENOSYS.Ret() {
 		v.noteNotOffered(nr)
 	}
-	if v.hc.preempted {
+	preempted := v.hc.preempted
+	if preempted {
 		v.hc.preempted = false
 		switch {
 		case v.hc.bySyscall:
@@ -236,6 +242,9 @@ func (v *vcpu) hypercall(nr uint32) outcome {
 	} else if nr != xen.HypercallIret && !v.hc.bySyscall && v.singleStep() == stop {
 		return stop
 	} else if nr != xen.HypercallIret && v.hc.bySyscall && v.syscallReturn() == stop {
+		return stop
+	}
+	if v.traps.callbacks.Event != 0 && v.upcallAfterHypercall(nr, preempted) == stop {
 		return stop
 	}
 	v.trace.End()

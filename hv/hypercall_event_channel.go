@@ -11,8 +11,10 @@ import (
 // event_channel_op (public/event_channel.h): the domain's event channels
 // (package evtchn, Xen's 2-level ABI in the shared info page). pvsim is
 // the console's backend, as xenconsoled is: a send on the console's port
-// drains the PV console ring. Events are recorded, not yet delivered as
-// upcalls.
+// drains the PV console ring; and the store's, as xenstored is: a send on
+// the store's port has the requests in its ring answered (package
+// xenstore), and the answers notified back on the same port. An event that raises an upcall kicks its
+// vCPU to take it (event.go).
 
 // eventChannelOp: HYPERVISOR_event_channel_op(cmd, arg).
 func (v *vcpu) eventChannelOp(a *hypercallArgs) uint64 {
@@ -34,13 +36,28 @@ func (v *vcpu) eventChannelOp(a *hypercallArgs) uint64 {
 			return errRet(err)
 		}
 	}
-	if cmd == xen.EvtchnOpSend && binary.LittleEndian.Uint32(arg) == builder.ConsolePort {
-		v.d.consoleMu.Lock()
-		v.d.consoleRing.Drain(v.d.console)
-		v.d.consoleMu.Unlock()
+	if cmd == xen.EvtchnOpSend {
+		switch binary.LittleEndian.Uint32(arg) {
+		case builder.ConsolePort:
+			v.d.consoleMu.Lock()
+			v.d.consoleRing.Drain(v.d.console)
+			v.d.consoleMu.Unlock()
+		case builder.StorePort:
+			v.d.storeMu.Lock()
+			answered := v.d.store.Serve()
+			v.d.storeMu.Unlock()
+			if answered {
+				if e, err := v.d.evtchn.RemoteSend(builder.StorePort, xen.BackendDomID); err == nil {
+					v.d.notified(e)
+				}
+			}
+		}
 	}
-	if d.Upcall && d.VCPU != v.id {
+	switch {
+	case d.Upcall && d.VCPU != v.id:
 		v.d.vcpus[d.VCPU].kick()
+	case d.VCPU >= 0 && d.VCPU < len(v.d.vcpus) && d.VCPU != v.id:
+		v.d.vcpus[d.VCPU].wakeUp() // a poller may be waiting for the port
 	}
 	return 0
 }

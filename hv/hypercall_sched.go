@@ -9,7 +9,7 @@ import (
 	"github.com/pvsim/pvsim/xen"
 )
 
-// sched_op (sched.h): yield and shutdown.
+// sched_op (sched.h): yield, block, poll and shutdown.
 
 // schedOp: HYPERVISOR_sched_op(cmd, arg).
 func (v *vcpu) schedOp(a *hypercallArgs) uint64 {
@@ -20,6 +20,10 @@ func (v *vcpu) schedOp(a *hypercallArgs) uint64 {
 			syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 		}
 		return 0
+	case xen.SchedOpBlock:
+		return v.block()
+	case xen.SchedOpPoll:
+		return v.poll(a[1])
 	case xen.SchedOpShutdown:
 		var b [4]byte
 		if err := v.readGuest(b[:], a[1]); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pvsim/pvsim/traps"
+	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -58,6 +59,8 @@ func (v *vcpu) iret(a *hypercallArgs) uint64 {
 		return 0
 	}
 	r.RIP, r.RFLAGS, r.RSP = ret.RIP, ret.RFLAGS, ret.RSP
+	// The upcall mask comes back from the frame's IF, as in Xen's do_iret.
+	v.d.evtchn.Shared().SetUpcallMask(v.id, ic.RFLAGS&x86.FlagIF == 0)
 	v.traps.bounced = false // the exception was handled: a later crash is not its
 	if ret.Restore {
 		r.R11, r.RCX = ret.R11, ret.RCX

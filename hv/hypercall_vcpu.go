@@ -49,6 +49,19 @@ func (v *vcpu) vcpuOp(a *hypercallArgs) uint64 {
 		return v.registerRunstate(t, arg)
 	case xen.VCPUOpRegisterVCPUInfo:
 		return v.registerVCPUInfo(t, arg)
+	case xen.VCPUOpSetPeriodicTimer:
+		return v.periodicTimer(t, arg)
+	case xen.VCPUOpStopPeriodicTimer:
+		t.setPeriodic(0)
+		return 0
+	case xen.VCPUOpSetSingleshotTimer:
+		return v.singleshotTimer(t, arg)
+	case xen.VCPUOpStopSingleshotTimer:
+		if t != v {
+			return xen.EINVAL.Ret()
+		}
+		v.setSingleshot(0)
+		return 0
 	}
 	return xen.ENOSYS.Ret()
 }

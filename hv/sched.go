@@ -60,5 +60,6 @@ func (v *vcpu) schedPoint() bool {
 	for _, u := range d.vcpus {
 		pvclock.SetSystemTime(u.vcpuInfo(), uint64(d.det.Now())) // the logical clock
 	}
+	d.fireTimers()
 	return d.det.Switch(v.id, next, d.stopCh)
 }

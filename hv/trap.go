@@ -31,6 +31,8 @@ type trapState struct {
 	table, next traps.Table
 	// callbacks are the other entry points (callback_op).
 	callbacks traps.Callbacks
+	// upcallBuf is scratch space for an event upcall's frame.
+	upcallBuf [upcallFrameWords * 8]byte
 	// kernelSS and kernelSP are the guest kernel's stack (stack_switch).
 	kernelSS, kernelSP uint64
 	// active is set while a trap is handled. exc is the trap, and frame
@@ -146,6 +148,9 @@ func (v *vcpu) trap() outcome {
 // leaveTrap releases the executor if the trap used it, handing the guest
 // rax, and resumes the stub.
 func (v *vcpu) leaveTrap(rax uint64) outcome {
+	if v.traps.callbacks.Event != 0 && v.upcallAfterTrap() == stop {
+		return stop
+	}
 	if !v.exec.Finish(rax) && rax != v.run.Regs.RAX {
 		v.run.Regs.RAX = rax
 		v.run.DirtyRegs |= kvm.SyncRegs
@@ -308,12 +313,16 @@ func (v *vcpu) singleStep() outcome {
 func (v *vcpu) deliver(x *x86.Exception, rcx uint64) *traps.Bounce {
 	ts := &v.traps
 	b := &ts.bounce
-	if err := ts.table.Deliver(x, rcx, v.run.Regs.R11, b); err != nil {
+	shared := v.d.evtchn.Shared()
+	if err := ts.table.Deliver(x, rcx, v.run.Regs.R11, shared.UpcallMasked(v.id), b); err != nil {
 		v.fatal(TripleFault, x.RIP, x.Describe()+v.whyNotEmulated(x)+"; "+err.Error())
 		return nil
 	}
 	if x.Vector == x86.VectorPF {
 		binary.LittleEndian.PutUint64(v.vcpuInfo()[xen.VCPUInfoCR2:], x.CR2)
+	}
+	if b.MaskEvents {
+		shared.SetUpcallMask(v.id, true)
 	}
 	buf := v.hc.buf[:b.N*8]
 	for i, q := range b.Frame() {

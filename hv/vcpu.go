@@ -98,6 +98,13 @@ type vcpu struct {
 	trace   trace.Ring
 
 	restored *kvmState // the registers a vCPU restored from a snapshot starts with
+
+	// timers are its singleshot, periodic and poll timers (time.go).
+	timers vcpuTimers
+	// wake wakes it from SCHEDOP_block and SCHEDOP_poll (any thread
+	// sends, without blocking); polling is set while it polls.
+	wake    chan struct{}
+	polling atomic.Bool
 }
 
 // startContext is the context the vCPU starts with: vCPU0's from the
@@ -117,7 +124,11 @@ func newVCPU(d *Domain, id int) (*vcpu, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &vcpu{d: d, id: id, kvm: c, run: c.Run, upCh: make(chan struct{})}
+	v := &vcpu{d: d, id: id, kvm: c, run: c.Run, upCh: make(chan struct{}), wake: make(chan struct{}, 1)}
+	if err := v.initTime(); err != nil {
+		c.Close()
+		return nil, err
+	}
 	v.start.regs.RFLAGS = x86.FlagIF | x86.FlagRes1
 	for i := range v.traps.stack {
 		va := hvimage.CPUStackVA(id) + uint64(i)*mmu.PageSize
@@ -155,6 +166,7 @@ const kickSignal = syscall.SIGURG
 // kick makes the vCPU leave KVM_RUN soon: now if it is in the guest, or at
 // its next entry. Any thread may call it.
 func (v *vcpu) kick() {
+	v.wakeUp()
 	v.run.ArmImmediateExit()
 	if tid := v.tid.Load(); tid != 0 {
 		syscall.Tgkill(os.Getpid(), int(tid), kickSignal)
@@ -246,6 +258,9 @@ func (v *vcpu) step(det bool) outcome {
 	}
 	if _, ok := v.flush.Pending(); ok && v.exec.CanEnter() {
 		v.serveFlush()
+	}
+	if v.traps.callbacks.Event != 0 && v.upcallBeforeEntry() == stop {
+		return stop
 	}
 	interrupted, err := v.kvm.Enter()
 	v.entered = true

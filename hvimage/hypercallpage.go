@@ -116,3 +116,57 @@ var SyscallEntryCode = func() []byte {
 	)
 	return b
 }()
+
+// The offsets in SyscallEntryCode of its instructions after the doorbell
+// store, on the CPL3 path (kvm_pvm's).
+const (
+	syscallPushRAX = SyscallStoreLen    // push %rax
+	syscallMovCS   = syscallPushRAX + 1 // mov %cs, %eax
+	syscallTest    = syscallMovCS + 2   // test $3, %al
+	syscallPopRAX  = syscallTest + 2    // pop %rax
+	syscallJZ      = syscallPopRAX + 1  // jz 1f
+	syscallPushR11 = syscallJZ + 2      // push %r11
+	syscallPopfq   = syscallPushR11 + 2 // popfq
+	syscallJmp     = syscallPopfq + 1   // jmp *%rcx
+)
+
+// SyscallStop is where a vCPU stopped at CPL3 in the syscall entry
+// (SyscallEntryCode) stands, for a VMM that would deliver an event to it:
+// the guest's state is then as if it were at the syscall or back at its
+// caller, not in a page the guest cannot return to.
+type SyscallStop struct {
+	// Before says the hypercall has not been made: the guest is as at
+	// its syscall instruction (RCX-2), with RFLAGS from R11.
+	Before bool
+	// Otherwise the guest returns to RCX; Pushed is how far its stack
+	// pointer is below the caller's; RAXOnStack says RAX was overwritten
+	// and the result is at the top of the stack; FlagsPending that
+	// RFLAGS is yet to come from R11.
+	Pushed       uint64
+	RAXOnStack   bool
+	FlagsPending bool
+}
+
+// SyscallStopAt describes a vCPU stopped at rip, or reports false if rip
+// is not in the syscall entry's CPL3 path.
+func SyscallStopAt(rip uint64) (SyscallStop, bool) {
+	if rip < SyscallEntryVA || rip > SyscallEntryVA+syscallJmp {
+		return SyscallStop{}, false
+	}
+	switch rip - SyscallEntryVA {
+	case 0:
+		return SyscallStop{Before: true}, true
+	case syscallPushRAX, syscallJZ, syscallPushR11:
+		// RAX is the result, the stack the caller's.
+		return SyscallStop{FlagsPending: true}, true
+	case syscallMovCS:
+		return SyscallStop{Pushed: 8, FlagsPending: true}, true
+	case syscallTest, syscallPopRAX:
+		return SyscallStop{Pushed: 8, RAXOnStack: true, FlagsPending: true}, true
+	case syscallPopfq:
+		return SyscallStop{Pushed: 8, FlagsPending: true}, true
+	case syscallJmp:
+		return SyscallStop{}, true
+	}
+	return SyscallStop{}, false // inside an instruction: cannot happen
+}

@@ -5,10 +5,16 @@
 // dropped, and which raise #GP. It decides; the hypervisor applies the
 // effect a write has (a segment base, the hypercall page).
 //
-// Deviations from Xen, each because pvsim has no such state: the machine
-// check banks, microcode and AMD-family registers Xen emulates for some
-// vendors raise #GP; MSR_SPEC_CTRL and TSC_AUX raise #GP (their CPUID
-// bits are hidden); the TSC reads what the caller supplies.
+// Machine check architecture is Xen's vMCE with nothing to report: two
+// banks (GUEST_MC_BANK_NUM), MCG_CAP as Xen sets it for the vendor, every
+// status zero, every MCi_CTL all ones.
+//
+// Deviations from Xen, each because pvsim has no such state: writes to
+// MCG_STATUS and the banks are accepted and not kept (Xen keeps them, for
+// a vMCE it injects, which pvsim never does); microcode and the
+// AMD-family registers Xen emulates for some vendors raise #GP;
+// MSR_SPEC_CTRL and TSC_AUX raise #GP (their CPUID bits are hidden); the
+// TSC reads what the caller supplies.
 package msr
 
 import (
@@ -27,6 +33,9 @@ type State struct {
 	// FSBase, GSBase and ShadowGSBase are the segment bases: in kernel
 	// mode GS is the kernel's and the shadow the user's.
 	FSBase, GSBase, ShadowGSBase uint64
+	// IntelMCA says the CPU is Intel's, whose vMCE capabilities Xen
+	// gives a guest (and CTL2 registers); others get the banks alone.
+	IntelMCA bool
 	// GPHandler says the guest registered a #GP handler. Without one, Xen
 	// reads 0 for an MSR it would refuse rather than kill the guest
 	// ("faking RDMSR"), outside the hypervisor range.
@@ -77,8 +86,21 @@ func Read(index uint32, s *State) (uint64, bool) {
 		return 0, true
 	case x86.MSRHypervisorFirst:
 		return 0, true
+	case x86.MSRMCGCap:
+		if s.IntelMCA {
+			return mcgSERP | mcgTESP | mcgCMCIP | GuestMCBanks, true
+		}
+		return GuestMCBanks, true
+	case x86.MSRMCGStatus, x86.MSRMCGCtl: // MCG_CTL_P is not offered
+		return 0, true
 	}
 	if perfCounter(index) {
+		return 0, true
+	}
+	if mcBank(index, s) {
+		if index >= x86.MSRMC0Ctl && (index-x86.MSRMC0Ctl)%4 == 0 {
+			return ^uint64(0), true // MCi_CTL: every error reported
+		}
 		return 0, true
 	}
 	if !s.GPHandler && (index < x86.MSRHypervisorFirst || index > x86.MSRHypervisorLast) {
@@ -103,11 +125,37 @@ func Write(index uint32, value uint64, s *State) (Effect, bool) {
 		return Dropped, true
 	case x86.MSRHypervisorFirst:
 		return HypercallPage, true
+	case x86.MSRMCGStatus, x86.MSRMCGCtl:
+		return Dropped, true
 	}
-	if perfCounter(index) {
+	if perfCounter(index) || mcBank(index, s) {
 		return Dropped, true
 	}
 	return 0, false
+}
+
+// GuestMCBanks is how many machine check banks Xen's vMCE gives a guest
+// (GUEST_MC_BANK_NUM).
+const GuestMCBanks = 2
+
+// MCG_CAP bits Xen's vMCE sets on Intel (INTEL_GUEST_MCG_CAP).
+const (
+	mcgCMCIP = 1 << 10 // MCG_CMCI_P
+	mcgTESP  = 1 << 11 // MCG_TES_P
+	mcgSERP  = 1 << 24 // MCG_SER_P
+)
+
+// mcBank reports whether index is a register of one of the guest's
+// machine check banks (Xen's mce_bank_msr): MCi_CTL, STATUS, ADDR and
+// MISC, and on Intel MCi_CTL2.
+func mcBank(index uint32, s *State) bool {
+	switch {
+	case index >= x86.MSRMC0Ctl && index < x86.MSRMC0Ctl+4*GuestMCBanks:
+		return true
+	case s.IntelMCA && index >= x86.MSRMC0Ctl2 && index < x86.MSRMC0Ctl2+GuestMCBanks:
+		return true
+	}
+	return false
 }
 
 // perfCounter reports whether index is one of the performance counters

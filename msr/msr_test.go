@@ -79,3 +79,35 @@ func TestWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestMachineCheck: Xen's vMCE with nothing to report, two banks, the
+// capabilities by vendor.
+func TestMachineCheck(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		intel bool
+		index uint32
+		want  uint64
+		ok    bool
+	}{
+		{"MCG_CAP on Intel: SER, TES, CMCI, 2 banks", true, x86.MSRMCGCap, 1<<24 | 1<<11 | 1<<10 | 2, true},
+		{"MCG_CAP elsewhere: 2 banks", false, x86.MSRMCGCap, 2, true},
+		{"MCG_STATUS", true, x86.MSRMCGStatus, 0, true},
+		{"MCG_CTL without MCG_CTL_P", true, x86.MSRMCGCtl, 0, true},
+		{"MC0_CTL: all ones", false, x86.MSRMC0Ctl, ^uint64(0), true},
+		{"MC1_STATUS", false, x86.MSRMC0Ctl + 5, 0, true},
+		{"MC1_MISC", false, x86.MSRMC0Ctl + 7, 0, true},
+		{"MC2_CTL: past the banks", false, x86.MSRMC0Ctl + 8, 0, false},
+		{"MC1_CTL2 on Intel", true, x86.MSRMC0Ctl2 + 1, 0, true},
+		{"MC0_CTL2 elsewhere", false, x86.MSRMC0Ctl2, 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &State{IntelMCA: tt.intel, GPHandler: true}
+			got, ok := Read(tt.index, s)
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, tt.want, got)
+			_, wok := Write(tt.index, 0, s)
+			assert.Equal(t, tt.ok && tt.index != x86.MSRMCGCap, wok, "a write is accepted where a read is, MCG_CAP aside")
+		})
+	}
+}

@@ -107,3 +107,17 @@ func HostScale(tsc bool) (mul uint32, shift int8) {
 	}
 	return 0, 0
 }
+
+// SystemTime is the system time, in nanoseconds, that a guest reading TSC
+// tsc computes from a vcpu_time_info of scale mul and shift, system time
+// 0 at TSC 0 (Publish): Xen's pvclock formula, ((tsc << shift) * mul) >>
+// 32, shifting right for a negative shift.
+func SystemTime(tsc uint64, mul uint32, shift int8) uint64 {
+	if shift >= 0 {
+		tsc <<= uint(shift)
+	} else {
+		tsc >>= uint(-shift)
+	}
+	hi, lo := bits.Mul64(tsc, uint64(mul))
+	return hi<<32 | lo>>32
+}

@@ -13,13 +13,13 @@ Downloads the kernel package linux-image-amd64 depends on today
 $PVSIM_CACHE (default ~/.cache/pvsim/debian), extracts
 /boot/vmlinuz-VERSION, and runs
 
-  pvsim run vmlinuz-VERSION --mem 512M --audit -- earlyprintk=xen console=hvc0
+  pvsim run vmlinuz-VERSION --mem 512M --audit --audit-every 10ms -- earlyprintk=xen console=hvc0
 
 --dbg also fetches linux-image-VERSION-amd64-dbg (about 860 MB) and runs its
 vmlinux instead: the same load image, with symbols and DWARF, so pvsim
 names functions and source lines.
 --fetch-only prints the image's path and does not run it.
-Flags after "--" replace pvsim run's (--mem 512M --audit); after a second
+Flags after "--" replace pvsim run's (--mem 512M --audit --audit-every 10ms); after a second
 "--", the kernel command line.
 pvsim is built from this repository, or is $PVSIM if set.
 USAGE
@@ -66,7 +66,7 @@ if [[ $fetch_only == 1 ]]; then
 	exit 0
 fi
 
-run_flags=(--mem 512M --audit)
+run_flags=(--mem 512M --audit --audit-every 10ms)
 kernel_args=(earlyprintk=xen console=hvc0)
 if [[ $# -gt 0 ]]; then
 	run_flags=()

@@ -34,6 +34,10 @@ type ExitStats struct {
 	PendingWrites uint64
 	// Bounces counts exceptions delivered to the guest's handlers.
 	Bounces uint64
+	// Upcalls counts event upcalls delivered to the guest's event
+	// callback, and Blocks the times it slept in SCHEDOP_block or
+	// SCHEDOP_poll.
+	Upcalls, Blocks uint64
 	// Pins counts the pagetables this vCPU pinned with mmuext_op, by
 	// level: Pins[0] MMUEXT_PIN_L1_TABLE ... Pins[3] MMUEXT_PIN_L4_TABLE.
 	Pins [4]uint64

@@ -65,6 +65,9 @@ type Bounce struct {
 	SP uint64
 	// RIP, CS, RFLAGS and SS are the handler's.
 	RIP, CS, RFLAGS, SS uint64
+	// MaskEvents says entering the handler masks event upcalls: its
+	// trap_info has TI_SET_IF (Xen's TBF_INTERRUPT).
+	MaskEvents bool
 }
 
 // Frame is the bounce frame's words.
@@ -77,16 +80,19 @@ type Undeliverable struct{ Reason string }
 func (e *Undeliverable) Error() string { return e.Reason }
 
 // Deliver computes the bounce of exception x, raised by the guest kernel
-// with RCX and R11 as given, to the handler t holds for it, into b. The
-// frame is laid out as Xen lays it out for a 64-bit PV guest in kernel
-// mode: from the new RSP (the old one aligned down to 16) up, RCX, R11,
-// [error code], RIP, CS with the RPL cleared (the exception came from
-// kernel mode), RFLAGS, RSP, SS. The handler runs on FLAT_KERNEL_CS with
+// with RCX and R11 as given and its event upcalls masked or not
+// (evtchn_upcall_mask), to the handler t holds for it, into b. The frame
+// is laid out as Xen's create_bounce_frame lays it out for a 64-bit PV
+// guest in kernel mode: from the new RSP (the old one aligned down to 16)
+// up, RCX, R11, [error code], RIP, CS with the RPL cleared (the exception
+// came from kernel mode) and the saved upcall mask in bits 32..39, RFLAGS
+// with IF the inverse of that mask (the guest's virtual IF), RSP, SS.
+// The handler runs on FLAT_KERNEL_CS with
 // TF, NT, RF, AC and VM clear and IF set; a #PF's error code loses the
 // user bit, as Xen clears it for a fault in guest kernel mode. NMI, #DF
 // and #MC are never handed to a PV guest, and a vector without a handler
 // cannot be delivered.
-func (t *Table) Deliver(x *x86.Exception, rcx, r11 uint64, b *Bounce) error {
+func (t *Table) Deliver(x *x86.Exception, rcx, r11 uint64, upcallMasked bool, b *Bounce) error {
 	h := t[x.Vector]
 	switch {
 	case x.Vector == x86.VectorNMI || x.Vector == x86.VectorDF || x.Vector == x86.VectorMC:
@@ -105,8 +111,13 @@ func (t *Table) Deliver(x *x86.Exception, rcx, r11 uint64, b *Bounce) error {
 		}
 		f = append(f, ec)
 	}
-	f = append(f, x.RIP, x.CS&^3, x.RFLAGS, x.RSP, x.SS)
+	cs, rflags := x.CS&^3, x.RFLAGS|x86.FlagIF
+	if upcallMasked {
+		cs, rflags = cs|1<<32, rflags&^x86.FlagIF
+	}
+	f = append(f, x.RIP, cs, rflags, x.RSP, x.SS)
 	b.N = len(f)
+	b.MaskEvents = h.Flags&xen.TrapInfoSetIF != 0
 	b.SP = x.RSP&^15 - uint64(b.N)*8
 	b.RIP, b.CS, b.SS = h.Address, xen.FlatRing3CS64, xen.FlatRing3SS64
 	b.RFLAGS = x.RFLAGS&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagAC|x86.FlagVM) | x86.FlagIF | x86.FlagRes1

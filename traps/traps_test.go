@@ -56,15 +56,16 @@ func TestSet(t *testing.T) {
 
 func TestDeliver(t *testing.T) {
 	var tab Table
-	tab[x86.VectorPF] = xen.TrapInfo{Vector: 14, Address: handler}
+	tab[x86.VectorPF] = xen.TrapInfo{Vector: 14, Flags: xen.TrapInfoSetIF, Address: handler} // an interrupt gate
 	tab[x86.VectorUD] = xen.TrapInfo{Vector: 6, Address: handler + 6}
 	tab[x86.VectorDF] = xen.TrapInfo{Vector: 8, Address: handler + 8}
 	const flags = x86.FlagIF | x86.FlagRes1 | x86.FlagTF | x86.FlagAC | x86.FlagZF
 	tests := []struct {
-		name  string
-		x     x86.Exception
-		frame []uint64
-		err   string
+		name   string
+		x      x86.Exception
+		masked bool // the guest's evtchn_upcall_mask
+		frame  []uint64
+		err    string
 	}{
 		{
 			name:  "#PF with error code, user bit cleared, stack aligned",
@@ -76,13 +77,19 @@ func TestDeliver(t *testing.T) {
 			x:     x86.Exception{Vector: x86.VectorUD, RIP: 0x99, CS: xen.FlatRing3CS64, RFLAGS: flags, RSP: 0x8000, SS: xen.FlatRing3SS64},
 			frame: []uint64{0xc, 0x11, 0x99, xen.FlatRing3CS64 &^ 3, flags, 0x8000, xen.FlatRing3SS64},
 		},
+		{
+			name:   "events masked: IF clear in the frame, the mask in CS bits 32..39",
+			x:      x86.Exception{Vector: x86.VectorUD, RIP: 0x99, CS: xen.FlatRing3CS64, RFLAGS: flags, RSP: 0x8000, SS: xen.FlatRing3SS64},
+			masked: true,
+			frame:  []uint64{0xc, 0x11, 0x99, xen.FlatRing3CS64&^3 | 1<<32, flags &^ x86.FlagIF, 0x8000, xen.FlatRing3SS64},
+		},
 		{name: "no handler", x: x86.Exception{Vector: x86.VectorGP}, err: "no guest trap handler"},
 		{name: "#DF never", x: x86.Exception{Vector: x86.VectorDF}, err: "does not hand this vector"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b Bounce
-			err := tab.Deliver(&tt.x, 0xc, 0x11, &b)
+			err := tab.Deliver(&tt.x, 0xc, 0x11, tt.masked, &b)
 			if tt.err != "" {
 				var u *Undeliverable
 				require.ErrorAs(t, err, &u)
@@ -96,6 +103,7 @@ func TestDeliver(t *testing.T) {
 			assert.Equal(t, tab[tt.x.Vector].Address, b.RIP)
 			assert.Equal(t, uint64(xen.FlatRing3CS64), b.CS)
 			assert.Equal(t, uint64(x86.FlagIF|x86.FlagRes1|x86.FlagZF), b.RFLAGS, "TF and AC cleared, IF set")
+			assert.Equal(t, tab[tt.x.Vector].Flags&xen.TrapInfoSetIF != 0, b.MaskEvents, "TI_SET_IF masks events on entry")
 		})
 	}
 }

@@ -30,6 +30,7 @@ const (
 	MSRPAT                 = 0x00000277 // IA32_PAT
 	MSRMTRRDefType         = 0x000002ff // IA32_MTRR_DEF_TYPE
 	MSRPerfCapabilities    = 0x00000345 // IA32_PERF_CAPABILITIES
+	MSRMC0Ctl2             = 0x00000280 // IA32_MC0_CTL2; bank n at +n
 	MSRMC0Ctl              = 0x00000400 // IA32_MC0_CTL; bank n at +4n
 	MSRXSS                 = 0x00000da0 // IA32_XSS
 

@@ -59,6 +59,9 @@ const (
 	EINVAL Errno = 22
 	ENOSPC Errno = 28
 	ENOSYS Errno = 38
+	// ETIME: a singleshot timer asked for in the future
+	// (VCPU_SSHOTTMR_future) whose time has passed.
+	ETIME Errno = 62
 	// EOPNOTSUPP: what event_channel_op answers for the FIFO ABI when it
 	// is not built in.
 	EOPNOTSUPP Errno = 95
@@ -68,7 +71,7 @@ var errnoNames = map[Errno]string{
 	EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO", ENXIO: "ENXIO", ENODEV: "ENODEV",
 	E2BIG: "E2BIG", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM", EACCES: "EACCES",
 	EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST", EINVAL: "EINVAL",
-	ENOSPC: "ENOSPC", ENOSYS: "ENOSYS", EOPNOTSUPP: "EOPNOTSUPP",
+	ENOSPC: "ENOSPC", ENOSYS: "ENOSYS", ETIME: "ETIME", EOPNOTSUPP: "EOPNOTSUPP",
 }
 
 func (e Errno) Error() string {
@@ -119,6 +122,18 @@ const (
 	SchedOpYield    = 0 // SCHEDOP_yield
 	SchedOpBlock    = 1 // SCHEDOP_block
 	SchedOpShutdown = 2 // SCHEDOP_shutdown: arg is struct sched_shutdown {unsigned int reason}
+	SchedOpPoll     = 3 // SCHEDOP_poll: arg is struct sched_poll
+)
+
+// struct sched_poll (sched.h): a guest handle to an array of
+// evtchn_port_t (u32), nr_ports (u32), and timeout (u64, absolute system
+// time; 0 for none). Xen refuses more than SchedPollMaxPorts ports.
+const (
+	SchedPollPorts    = 0
+	SchedPollNrPorts  = 8
+	SchedPollTimeout  = 16
+	SchedPollSize     = 24
+	SchedPollMaxPorts = 128
 )
 
 // ShutdownReason is the reason a domain gives in SCHEDOP_shutdown.
@@ -158,6 +173,19 @@ const (
 	// arg is a guest virtual address where Xen keeps the vCPU's struct
 	// vcpu_runstate_info.
 	VCPUOpRegisterRunstateMemoryArea = 5
+	// VCPUOpSetPeriodicTimer (VCPUOP_set_periodic_timer): arg is struct
+	// vcpu_set_periodic_timer, period_ns (u64); VCPUOpStopPeriodicTimer
+	// stops it.
+	VCPUOpSetPeriodicTimer  = 6
+	VCPUOpStopPeriodicTimer = 7
+	// VCPUOpSetSingleshotTimer (VCPUOP_set_singleshot_timer): arg is
+	// struct vcpu_set_singleshot_timer, timeout_abs_ns (u64) and flags
+	// (u32); for the calling vCPU only. VCPUOpStopSingleshotTimer stops it.
+	VCPUOpSetSingleshotTimer  = 8
+	VCPUOpStopSingleshotTimer = 9
+	SingleshotTimerSize       = 16
+	SingleshotTimerFlags      = 8
+	SSHotTmrFuture            = 1 << 0 // VCPU_SSHOTTMR_future
 	// VCPUOpRegisterVCPUInfo (VCPUOP_register_vcpu_info): arg is struct
 	// vcpu_register_vcpu_info, mfn (u64), offset and rsvd (u32): where
 	// the vCPU's vcpu_info is to be kept from now on.

@@ -23,8 +23,8 @@ type command struct {
 var commands = []command{
 	{
 		name: "run",
-		args: "KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]\n" +
-			"[--trace FILE] [--schedule S] [--json] [--console auto|xen|pv|both]\n" +
+		args: "KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit] [--audit-every D]\n" +
+			"[--initrd FILE] [--trace FILE] [--schedule S] [--json] [--console auto|xen|pv|both]\n" +
 			"[-- guest command line]",
 		summary: "boot KERNEL, wait for it to shut down; console on stdout (with --json on stderr)",
 		detail: "KERNEL is the name of an embedded kernel (see 'pvsim list'), the path\n" +

@@ -3,8 +3,8 @@
 //
 // Usage:
 //
-//	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit]
-//	          [--trace FILE] [--schedule S] [--json] [--console auto|xen|pv|both]
+//	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit] [--audit-every D]
+//	          [--initrd FILE] [--trace FILE] [--schedule S] [--json] [--console auto|xen|pv|both]
 //	          [-- guest command line]
 //	pvsim test KERNEL... [-j N] [--timeout D] [--vcpus N] [--mem SIZE] [--audit]
 //	           [--junit FILE] [--json]

@@ -73,6 +73,8 @@ type runFlags struct {
 	mem      sizeFlag
 	timeout  time.Duration
 	audit    bool
+	every    time.Duration
+	initrd   string
 	trace    string
 	schedule string
 	asJSON   bool
@@ -85,6 +87,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.mem, "mem", "guest memory, a multiple of 2M (e.g. 64M, 1G)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "fail if the guest has not shut down after this long (0: no limit); a Linux kernel's default is "+linuxTimeout.String())
 	fs.BoolVar(&f.audit, "audit", false, "re-check the pagetable invariants after every MMU hypercall; stop on the first violation")
+	fs.DurationVar(&f.every, "audit-every", 0, "with --audit, check at most this often (0: after every MMU hypercall)")
+	fs.StringVar(&f.initrd, "initrd", "", "load `FILE` as the initial RAM disk, after the kernel, as Xen's builder does (start_info's mod_start and mod_len)")
 	fs.StringVar(&f.trace, "trace", "", "write the last exits of every vCPU to `FILE` as Chrome/Perfetto trace JSON")
 	fs.StringVar(&f.schedule, "schedule", "", "run deterministically on the schedule `S` that 'pvsim explore' printed (cpus=N,step:vcpu,...; cpus=N alone: the default schedule); the vCPU count comes from it")
 	fs.BoolVar(&f.asJSON, "json", false, "after the run, print its outcome as one JSON object on stdout; the guest console then goes to stderr")
@@ -109,12 +113,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	var initrd []byte
+	if f.initrd != "" {
+		if initrd, err = os.ReadFile(f.initrd); err != nil {
+			return 0, fmt.Errorf("--initrd: %w", err)
+		}
+	}
 	if !fs.isSet("timeout") && isLinux(image) {
 		f.timeout = linuxTimeout
 	}
 	cfg := hv.Config{
-		Name: name, Kernel: image, VCPUs: f.vcpus, Memory: uint64(f.mem),
+		Name: name, Kernel: image, Initrd: initrd, VCPUs: f.vcpus, Memory: uint64(f.mem),
 		CmdLine: strings.Join(rest, " "), Console: stdout, Show: console.Show(f.show), Timeout: f.timeout, Audit: f.audit,
+		AuditInterval: f.every,
 	}
 	if err := cfg.Check(); err != nil {
 		return 0, usageError{err.Error()}

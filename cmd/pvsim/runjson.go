@@ -65,6 +65,11 @@ type exitsJSON struct {
 	// delivered to the guest; both are among Traps.
 	PTWrites uint64 `json:"ptwrites"`
 	Bounces  uint64 `json:"bounces"`
+	// Upcalls counts event upcalls delivered to the guest's event
+	// callback, and Blocks the times the vCPU slept in SCHEDOP_block or
+	// SCHEDOP_poll; left out when zero.
+	Upcalls uint64 `json:"upcalls,omitempty"`
+	Blocks  uint64 `json:"blocks,omitempty"`
 	// Pins counts the pagetables pinned with mmuext_op, by level ("L1"
 	// for MMUEXT_PIN_L1_TABLE ... "L4"); levels never pinned are left
 	// out.
@@ -115,7 +120,7 @@ func newRunJSON(name string, res hv.Result, runErr error, status int, err error,
 	}
 	for i, s := range res.Exits {
 		e := exitsJSON{VCPU: i, Hypercalls: map[string]uint64{}, Traps: map[string]uint64{},
-			Interrupted: s.Interrupted, PTWrites: s.PTWrites, Bounces: s.Bounces,
+			Interrupted: s.Interrupted, PTWrites: s.PTWrites, Bounces: s.Bounces, Upcalls: s.Upcalls, Blocks: s.Blocks,
 			SpuriousExecEntries: s.SpuriousExecEntries, Total: s.Interrupted}
 		for i, n := range s.Pins {
 			if n != 0 {

@@ -254,4 +254,10 @@ static inline void MULTI_mmuext_op(struct multicall_entry *mcl,
 	mcl->args[3] = domid;
 }
 
+/* Arms the singleshot timer at system time timeout; 0 stops it. */
+static inline int HYPERVISOR_set_timer_op(u64 timeout)
+{
+	return _hypercall1(int, set_timer_op, timeout);
+}
+
 #endif /* _HYPERCALL_H */

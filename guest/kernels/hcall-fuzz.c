@@ -12,6 +12,14 @@
  * are read from a records page followed by an unmapped guard page, so a
  * huge count ends at the guard rather than walking all of memory.
  *
+ * Events are taken: each vCPU registers an event callback that clears
+ * what is pending (xen/events.h) and takes upcalls from the start, so
+ * that the timers, IPIs and virqs the stream sets up arrive while it
+ * runs; after a call that may have changed the callback, it registers its
+ * own again. It sleeps only with a timeout (SCHEDOP_poll), never in
+ * SCHEDOP_block, which would wait for an event the stream may never
+ * raise.
+ *
  * Every vCPU the domain has runs its own stream. seed= (default 1) and
  * calls= (default 10000 per vCPU) set the run; verbose=1 prints each call
  * before it is made. It ends with "hcall-fuzz: ok" if the hypervisor let
@@ -27,6 +35,10 @@
 #include <processor.h>
 #include <smp.h>
 #include <string.h>
+#include <ptrace.h>
+#include <pvclock.h>
+#include <traps.h>
+#include <xen/events.h>
 #include <xen/mmu.h>
 #include <xen/pvsim.h>
 #include <xen/sched.h>
@@ -300,6 +312,69 @@ static void pvsim_op(struct fuzz *f)
 	}
 }
 
+static void ignore_port(evtchn_port_t port)
+{
+}
+
+/*
+ * The upcall returns with upcalls masked (IF clear in the frame the iret
+ * hypercall takes): the stream may have moved this vCPU's vcpu_info
+ * (VCPUOP_register_vcpu_info) to where the handler does not clear what is
+ * pending, and would otherwise take the same upcall for ever.
+ */
+static int fuzz_trap(struct pt_regs *regs, int trapnr)
+{
+	if (trapnr != XEN_UPCALL_VECTOR)
+		return 0;
+	xen_evtchn_do_upcall(ignore_port);
+	regs->flags &= ~X86_EFLAGS_IF;
+	return 1;
+}
+
+/* Registers this vCPU's event callback, and takes upcalls. */
+static void take_events(void)
+{
+	if (HYPERVISOR_set_callbacks((unsigned long)xen_hypervisor_callback, 0, 0))
+		panic("hcall-fuzz: set_callbacks refused the event callback");
+	WRITE_ONCE(xen_vcpu_info()->evtchn_upcall_mask, 0);
+}
+
+/*
+ * sched_op and the timers: SCHEDOP_poll of random ports with a timeout
+ * under a millisecond (or refused before it sleeps), timers at random
+ * times and near ones, and the other commands, none of which blocks.
+ */
+static void sched_and_timers(struct fuzz *f)
+{
+	u32 *ports = f->records;
+	u64 now = pvclock_cycles_to_ns(rdtsc());
+	u64 poll[3] = { below(f, 4) ? (u64)ports : bad(f), below(f, 140), now + 1 + below(f, 1000000) };
+	unsigned int i;
+
+	for (i = 0; i < 8; i++)
+		ports[i] = below(f, 2) ? below(f, 64) : rnd(f);
+	switch (below(f, 5)) {
+	case 0:
+		call(f, __HYPERVISOR_sched_op, SCHEDOP_yield, arg(f), 0, 0, 0);
+		break;
+	case 1:
+		call(f, __HYPERVISOR_sched_op, SCHEDOP_poll, below(f, 4) ? (u64)poll : bad(f), 0, 0, 0);
+		break;
+	case 2:
+		call(f, __HYPERVISOR_set_timer_op, below(f, 2) ? now + below(f, 2000000) : arg(f), 0, 0, 0, 0);
+		break;
+	case 3:
+		/* set_singleshot_timer and the others for this or another vCPU. */
+		poll[0] = below(f, 2) ? now + below(f, 2000000) : rnd(f);
+		poll[1] = below(f, 2);
+		call(f, __HYPERVISOR_vcpu_op, VCPUOP_set_periodic_timer + below(f, 4), below(f, 3),
+		     below(f, 4) ? (u64)poll : bad(f), 0, 0);
+		break;
+	default:
+		call(f, __HYPERVISOR_sched_op, 4 + below(f, 12), arg(f), 0, 0, 0);
+	}
+}
+
 /*
  * The ABI foreign kernels boot with: descriptor tables (on frames the
  * guest can spare), callbacks, event channels (argument structures of
@@ -365,9 +440,11 @@ static void foreign_abi(struct fuzz *f)
 		break;
 	case 2:
 		call(f, __HYPERVISOR_callback_op, below(f, 3), below(f, 4) ? (u64)rec : bad(f), 0, 0, 0);
+		take_events();
 		break;
 	case 3:
 		call(f, __HYPERVISOR_set_callbacks, arg(f), arg(f), arg(f), 0, 0);
+		take_events();
 		break;
 	case 4:
 		call(f, __HYPERVISOR_event_channel_op, below(f, 16), below(f, 4) ? (u64)rec : bad(f), 0, 0, 0);
@@ -420,7 +497,7 @@ static void one(struct fuzz *f)
 		call(f, __HYPERVISOR_vcpu_op, vcpu_cmd(f), below(f, 4), arg(f), 0, 0);
 		break;
 	case 8:
-		call(f, __HYPERVISOR_sched_op, SCHEDOP_yield, arg(f), 0, 0, 0);
+		sched_and_timers(f);
 		break;
 	case 9:
 		foreign_abi(f);
@@ -456,6 +533,7 @@ static void run(unsigned int cpu)
 {
 	struct fuzz *f = &fuzz[cpu];
 
+	take_events();
 	for (f->ncall = 0; f->ncall < calls; f->ncall++)
 		one(f);
 	atomic_inc(&finished);
@@ -494,6 +572,7 @@ void kernel_main(void)
 	unsigned int cpu, ncpus = num_possible_cpus();
 
 	calls = get_option_ulong("calls", 10000);
+	trap_hook = fuzz_trap;
 	verbose = get_option_ulong("verbose", 0);
 	for (cpu = 0; cpu < ncpus; cpu++)
 		setup(cpu, seed);

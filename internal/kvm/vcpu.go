@@ -239,3 +239,20 @@ func (c *VCPU) SetMSRs(msrs ...[2]uint64) error {
 	}
 	return nil
 }
+
+// getMSRsIoctl is KVM_GET_MSRS (_IOWR(KVMIO, 0x88, struct kvm_msrs)).
+var getMSRsIoctl = gokvm.IIOWR(0x88, 8)
+
+// MSR reads one MSR with KVM_GET_MSRS.
+func (c *VCPU) MSR(index uint32) (uint64, error) {
+	m := kvmMSRs{N: 1}
+	m.Entries[0].Index = index
+	n, err := gokvm.Ioctl(c.fd, getMSRsIoctl, uintptr(unsafe.Pointer(&m)))
+	if err != nil {
+		return 0, fmt.Errorf("KVM_GET_MSRS: %w", err)
+	}
+	if n != 1 {
+		return 0, fmt.Errorf("KVM_GET_MSRS: KVM refused MSR %#x", index)
+	}
+	return m.Entries[0].Data, nil
+}

@@ -20,4 +20,15 @@ struct sched_shutdown {
 
 _Static_assert(sizeof(struct sched_shutdown) == 4, "sched_shutdown");
 
+/* Blocks until an event on one of the ports is pending, or timeout. */
+#define SCHEDOP_poll		3	/* arg: struct sched_poll * */
+
+struct sched_poll {
+	uint32_t *ports;		/* evtchn_port_t */
+	unsigned int nr_ports;
+	uint64_t timeout;		/* system time; 0: none */
+};
+
+_Static_assert(sizeof(struct sched_poll) == 24, "sched_poll");
+
 #endif /* _XEN_SCHED_H */

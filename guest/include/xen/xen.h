@@ -235,4 +235,7 @@ _Static_assert(sizeof(struct shared_info) == 3136, "shared_info");
 
 #endif /* !__ASSEMBLER__ */
 
+/* Listed here, after the rest, so that no line above moves. */
+#define __HYPERVISOR_set_timer_op	15
+
 #endif /* _XEN_XEN_H */
