@@ -13,6 +13,8 @@ const (
 	ringInSize  = 1024
 	ringOut     = 1024
 	ringOutSize = 2048
+	ringInCons  = 3072
+	ringInProd  = 3076
 	ringOutCons = 3080
 	ringOutProd = 3084
 	// RingSize is the part of the page the ring uses.
@@ -56,6 +58,46 @@ func (r *Ring) Drain(c *Console) int {
 	c.writeRing(r.buf[:n])
 	atomic.StoreUint32(r.word(ringOutCons), prod)
 	return int(n)
+}
+
+// PutIn copies as much of b as fits into in[], after what the guest has
+// not consumed yet, and moves in_prod past it, as xenconsoled's
+// handle_tty_read does; it returns how many bytes it took. A ring whose
+// consumer is ahead of its producer or more than the ring's size behind
+// it is broken: nothing is put in, as xenconsoled stops writing one. One
+// thread at a time puts (the caller serialises).
+func (r *Ring) PutIn(b []byte) int {
+	cons := atomic.LoadUint32(r.word(ringInCons))
+	prod := atomic.LoadUint32(r.word(ringInProd))
+	used := prod - cons
+	if used > ringInSize {
+		return 0
+	}
+	n := min(len(b), int(ringInSize-used))
+	for i := range n {
+		r.page[ringIn+int((prod+uint32(i))%ringInSize)] = b[i]
+	}
+	atomic.StoreUint32(r.word(ringInProd), prod+uint32(n)) // after the bytes
+	return n
+}
+
+// InPending reports how many bytes of in[] the guest has not consumed.
+func (r *Ring) InPending() int {
+	used := atomic.LoadUint32(r.word(ringInProd)) - atomic.LoadUint32(r.word(ringInCons))
+	return int(min(used, ringInSize))
+}
+
+// getIn is the guest's side of in[], for tests: it takes what is there
+// and moves in_cons.
+func (r *Ring) getIn() []byte {
+	cons := binary.LittleEndian.Uint32(r.page[ringInCons:])
+	prod := binary.LittleEndian.Uint32(r.page[ringInProd:])
+	var b []byte
+	for ; cons != prod; cons++ {
+		b = append(b, r.page[ringIn+int(cons%ringInSize)])
+	}
+	binary.LittleEndian.PutUint32(r.page[ringInCons:], cons)
+	return b
 }
 
 // putOut is the guest's side of the ring, for tests: it appends b to

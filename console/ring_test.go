@@ -71,3 +71,25 @@ func TestShow(t *testing.T) {
 		})
 	}
 }
+
+func TestRingPutIn(t *testing.T) {
+	page := make([]byte, 4096)
+	r := NewRing(page)
+
+	assert.Equal(t, 3, r.PutIn([]byte("ls\n")))
+	assert.Equal(t, 3, r.InPending())
+	assert.Equal(t, "ls\n", string(r.getIn()))
+	assert.Zero(t, r.InPending(), "the guest consumed it")
+
+	// Full: only what fits goes in, and nothing more until the guest
+	// consumes.
+	big := bytes.Repeat([]byte("y"), ringInSize+100)
+	assert.Equal(t, ringInSize, r.PutIn(big))
+	assert.Zero(t, r.PutIn([]byte("z")))
+	assert.Equal(t, big[:ringInSize], r.getIn(), "across the end of in[]")
+	assert.Equal(t, 1, r.PutIn([]byte("z")))
+
+	// A consumer ahead of the producer: nothing is put in.
+	binary.LittleEndian.PutUint32(page[ringInCons:], binary.LittleEndian.Uint32(page[ringInProd:])+5)
+	assert.Zero(t, r.PutIn([]byte("lost")))
+}

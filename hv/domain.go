@@ -63,6 +63,10 @@ type Config struct {
 	// its ring, the ring from then on.
 	Console io.Writer
 	Show    console.Show
+	// ConsoleIn, if not nil, is the input of the guest's PV console
+	// (its ring's in[]), as xenconsoled reads it from a tty; a
+	// deterministic domain takes none.
+	ConsoleIn io.Reader
 	// Timeout ends the domain with a Timeout error when it has not shut
 	// down by then; zero means no limit.
 	Timeout time.Duration
@@ -149,6 +153,9 @@ type Domain struct {
 	storeMu   sync.Mutex
 	store     *xenstore.Store
 	consoleMu sync.Mutex
+	// consoleRoom tells the console input (console.go) that the guest
+	// consumed some.
+	consoleRoom chan struct{}
 	// evtchn are the domain's event channels.
 	evtchn *evtchn.Table
 	// gnttab is the domain's grant table; the MMU lock guards it.
@@ -264,7 +271,7 @@ func newDomain(cfg Config) *Domain {
 	if cfg.Name == "" {
 		cfg.Name = "kernel"
 	}
-	d := &Domain{cfg: cfg, stopCh: make(chan struct{}), console: console.New(cfg.Console, cfg.Show)}
+	d := &Domain{cfg: cfg, stopCh: make(chan struct{}), consoleRoom: make(chan struct{}, 1), console: console.New(cfg.Console, cfg.Show)}
 	d.tables = &mmuMemory{d}
 	if cfg.Scheduler != nil {
 		d.det = sched.NewCPU(cfg.Scheduler, cfg.VCPUs)
@@ -397,6 +404,9 @@ func (d *Domain) Run(ctx context.Context) (Result, error) {
 			defer wg.Done()
 			v.loop()
 		}()
+	}
+	if d.cfg.ConsoleIn != nil && d.det == nil {
+		go d.consoleInput()
 	}
 	done := make(chan struct{})
 	go func() {

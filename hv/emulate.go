@@ -84,9 +84,9 @@ func (v *vcpu) emulatePriv(x *x86.Exception) (handled, bounce bool) {
 	before := p.regs
 	var o privop.Outcome
 	if x.Vector == x86.VectorGP {
-		o = privop.EmulateGP(x.Code[:x.CodeLen], &p.regs, x.ErrorCode, true, &p.env)
+		o = privop.EmulateGP(x.Code[:x.CodeLen], &p.regs, x.ErrorCode, !v.guestMode.user, &p.env)
 	} else {
-		o = privop.EmulateUD(x.Code[:x.CodeLen], &p.regs, true, &p.env)
+		o = privop.EmulateUD(x.Code[:x.CodeLen], &p.regs, !v.guestMode.user, &p.env)
 	}
 	if v.d.stopping.Load() {
 		return true, false
@@ -236,10 +236,10 @@ func (e *privEnv) WriteMSR(index uint32, val uint64) bool {
 	switch effect {
 	case msr.SetFSBase:
 		v.run.Sregs.FS.Base = val
-		v.run.DirtyRegs |= kvm.SyncSregs
+		v.sregsChanged()
 	case msr.SetGSBase:
 		v.run.Sregs.GS.Base = val
-		v.run.DirtyRegs |= kvm.SyncSregs
+		v.sregsChanged()
 	case msr.SetShadowGS:
 		v.start.gsBaseUser = val
 	case msr.HypercallPage:

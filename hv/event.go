@@ -2,13 +2,11 @@ package hv
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/pvsim/pvsim/evtchn"
 	"github.com/pvsim/pvsim/hvimage"
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/traps"
-	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -53,34 +51,28 @@ func (v *vcpu) wakeUp() {
 	}
 }
 
-// upcallFrameWords is the length of the event callback's frame.
-const upcallFrameWords = 7
-
-// upcall, if the vCPU has events to take, writes the event callback's
-// frame for a guest that was to resume at rip with rsp, rflags, rcx and
-// r11, masks upcalls, and returns where the guest resumes instead (the
-// callback, on the frame). ok is false when there is nothing to deliver;
-// the domain ends (stop) if the frame cannot be written.
-func (v *vcpu) upcall(rip, rsp, rflags, rcx, r11 uint64) (cb, sp, fl uint64, ok bool, out outcome) {
-	cb = v.traps.callbacks.Event
+// upcall, if the vCPU has events to take, bounces it to the event
+// callback from context c (the registers it was to resume with; CS, SS
+// and the mode are filled in here): the frame is written, upcalls masked,
+// the vCPU in kernel mode, and the bounce says where it resumes. ok is
+// false when there is nothing to deliver; the domain ends (stop) if the
+// frame cannot be written.
+func (v *vcpu) upcall(c *traps.Context) (b *traps.Bounce, ok bool, out outcome) {
+	cb := v.traps.callbacks.Event
 	shared := v.d.evtchn.Shared()
 	if cb == 0 || !shared.EventsNeedDelivery(v.id) {
-		return 0, 0, 0, false, resume
+		return nil, false, resume
 	}
-	// The mask is clear, or there would be nothing to deliver: the frame
-	// saves it as 0, and IF set.
-	sp = rsp&^15 - upcallFrameWords*8
-	buf := v.traps.upcallBuf[:]
-	for i, w := range [upcallFrameWords]uint64{rcx, r11, rip, xen.FlatRing3CS64 &^ 3, rflags | x86.FlagIF, rsp, xen.FlatRing3SS64} {
-		binary.LittleEndian.PutUint64(buf[i*8:], w)
+	// The mask is clear, or there would be nothing to deliver.
+	c.CS, c.SS = v.segments()
+	c.UpcallMasked, c.Mode = false, v.mode()
+	b = &v.traps.upcall
+	b.Build(c, cb, 0, false, true)
+	if !v.writeBounce(b, c.RIP, nil) {
+		return nil, false, stop
 	}
-	if err := v.writeGuest(sp, buf); err != nil {
-		return 0, 0, 0, false, v.fatal(TripleFault, rip, fmt.Sprintf("an event upcall's frame at %#x is not writable, so it cannot be delivered", sp))
-	}
-	shared.SetUpcallMask(v.id, true)
 	v.stats.Upcalls++
-	fl = rflags&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagAC|x86.FlagVM) | x86.FlagIF | x86.FlagRes1
-	return cb, sp, fl, true, resume
+	return b, true, resume
 }
 
 // upcallAfterHypercall delivers events on the way back from a hypercall:
@@ -92,14 +84,20 @@ func (v *vcpu) upcallAfterHypercall(nr uint32, preempted bool) outcome {
 	switch {
 	case nr == xen.HypercallIret:
 		r11 = v.run.Regs.R11 // as the iret frame left it
-	case v.hc.bySyscall && nr != xen.HypercallIret && preempted:
+	case v.hc.bySyscall && preempted:
 		rflags = r11 // back to the syscall, which restarts it
-	case v.hc.bySyscall && nr != xen.HypercallIret:
+	case v.hc.bySyscall:
 		rip, rflags = rcx, r11
 	}
-	cb, sp, fl, ok, out := v.upcall(rip, rsp, rflags, rcx, r11)
+	wasUser := v.guestMode.user
+	c := &v.traps.upcallCtx
+	*c = traps.Context{RIP: rip, RSP: rsp, RFLAGS: rflags, RCX: rcx, R11: r11}
+	b, ok, out := v.upcall(c)
 	if ok {
-		v.exec.ResumeAt(cb, sp, fl)
+		v.exec.ResumeAt(b.RIP, b.SP, b.RFLAGS)
+		if wasUser {
+			v.kernelSegments()
+		}
 	}
 	return out
 }
@@ -109,15 +107,25 @@ func (v *vcpu) upcallAfterHypercall(nr uint32, preempted bool) outcome {
 // callback instead.
 func (v *vcpu) upcallAfterTrap() outcome {
 	f := v.traps.frame
-	rip, rsp := v.stackGet(f+hvimage.FrameRIP), v.stackGet(f+hvimage.FrameRSP)
-	rflags := v.stackGet(f + hvimage.FrameRFLAGS)
-	cb, sp, fl, ok, out := v.upcall(rip, rsp, rflags, v.run.Regs.RCX, v.run.Regs.R11)
+	c := &v.traps.upcallCtx
+	*c = traps.Context{RIP: v.stackGet(f + hvimage.FrameRIP), RSP: v.stackGet(f + hvimage.FrameRSP),
+		RFLAGS: v.stackGet(f + hvimage.FrameRFLAGS), RCX: v.run.Regs.RCX, R11: v.run.Regs.R11}
+	b, ok, out := v.upcall(c)
 	if ok {
-		v.stackPut(f+hvimage.FrameRIP, cb)
-		v.stackPut(f+hvimage.FrameRSP, sp)
-		v.stackPut(f+hvimage.FrameRFLAGS, fl)
+		v.setTrapReturn(b)
 	}
 	return out
+}
+
+// setTrapReturn points the entry stub's frame, which its iretq returns
+// through, at bounce b.
+func (v *vcpu) setTrapReturn(b *traps.Bounce) {
+	for _, w := range [...]struct{ off, val uint64 }{
+		{hvimage.FrameRIP, b.RIP}, {hvimage.FrameCS, b.CS}, {hvimage.FrameRFLAGS, b.RFLAGS},
+		{hvimage.FrameRSP, b.SP}, {hvimage.FrameSS, b.SS},
+	} {
+		v.stackPut(v.traps.frame+w.off, w.val)
+	}
 }
 
 // upcallBeforeEntry delivers events to a vCPU about to enter guest code
@@ -151,10 +159,16 @@ func (v *vcpu) upcallBeforeEntry() outcome {
 	} else if !traps.GuestAddress(rip) {
 		return resume
 	}
-	cb, sp, fl, ok, out := v.upcall(rip, rsp, rflags, r.Regs.RCX, r.Regs.R11)
+	wasUser := v.guestMode.user
+	c := &v.traps.upcallCtx
+	*c = traps.Context{RIP: rip, RSP: rsp, RFLAGS: rflags, RCX: r.Regs.RCX, R11: r.Regs.R11}
+	b, ok, out := v.upcall(c)
 	if ok {
-		r.Regs.RIP, r.Regs.RSP, r.Regs.RFLAGS, r.Regs.RAX = cb, sp, fl, rax
+		r.Regs.RIP, r.Regs.RSP, r.Regs.RFLAGS, r.Regs.RAX = b.RIP, b.SP, b.RFLAGS, rax
 		r.DirtyRegs |= kvm.SyncRegs
+		if wasUser {
+			v.kernelSegments()
+		}
 	}
 	return out
 }

@@ -206,6 +206,16 @@ func init() {
 // registers and puts its result in rax. It allocates nothing.
 func (v *vcpu) hypercall(nr uint32) outcome {
 	r := &v.run.Regs
+	if v.guestMode.user {
+		if v.hc.bySyscall {
+			return v.userSyscall()
+		}
+		// The hypercall page called from user mode: as Xen refuses a
+		// hypercall from guest user mode.
+		r.RAX = xen.EPERM.Ret()
+		v.run.DirtyRegs |= kvm.SyncRegs
+		return resume
+	}
 	v.hc.args = hypercallArgs{r.RDI, r.RSI, r.RDX, r.R10, r.R8, r.R9}
 	v.hc.r11 = r.R11
 	caller := r.RIP

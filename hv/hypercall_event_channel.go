@@ -39,9 +39,7 @@ func (v *vcpu) eventChannelOp(a *hypercallArgs) uint64 {
 	if cmd == xen.EvtchnOpSend {
 		switch binary.LittleEndian.Uint32(arg) {
 		case builder.ConsolePort:
-			v.d.consoleMu.Lock()
-			v.d.consoleRing.Drain(v.d.console)
-			v.d.consoleMu.Unlock()
+			v.d.consoleNotified()
 		case builder.StorePort:
 			v.d.storeMu.Lock()
 			answered := v.d.store.Serve()

@@ -14,7 +14,8 @@ import (
 // continuation's arguments and the multicall continues at that entry. In
 // a deterministic domain it continues after every entry, so that each
 // entry is a scheduling point: another vCPU may run between two entries,
-// as on Xen, where nothing is held between them.
+// as on Xen, where nothing is held between them. An iret entry ends the
+// multicall (Xen's mc_exit).
 func (v *vcpu) multicall(a *hypercallArgs) uint64 {
 	calls, n := a[0], uint64(uint32(a[1]))
 	if v.mm.inMulticall {
@@ -37,6 +38,12 @@ func (v *vcpu) multicall(a *hypercallArgs) uint64 {
 		ret := v.call(e.Op, &args)
 		var r [8]byte
 		binary.LittleEndian.PutUint64(r[:], ret)
+		if e.Op == xen.HypercallIret {
+			// Xen's mc_exit: an iret ends the multicall, which returns
+			// its result; the guest resumes where the iret sent it.
+			_ = v.writeGuest(at+xen.MulticallResult, r[:])
+			return ret
+		}
 		if err := v.writeGuest(at+xen.MulticallResult, r[:]); err != nil {
 			v.hc.preempted = false
 			return xen.EFAULT.Ret()

@@ -33,9 +33,8 @@ func (v *vcpu) setTrapTable(a *hypercallArgs) uint64 {
 }
 
 // stackSwitch: HYPERVISOR_stack_switch(ss, esp). It records the stack the
-// guest kernel is entered on from user mode; pvsim guests run in kernel
-// mode only, so bounce frames go on the current stack, as Xen puts them
-// for a fault in kernel mode.
+// guest kernel is entered on from user mode (Xen's kernel_ss, kernel_sp):
+// a bounce from user mode puts its frame there.
 func (v *vcpu) stackSwitch(a *hypercallArgs) uint64 {
 	v.traps.kernelSS, v.traps.kernelSP = a[0]|3, a[1]
 	return 0
@@ -43,8 +42,8 @@ func (v *vcpu) stackSwitch(a *hypercallArgs) uint64 {
 
 // iret: HYPERVISOR_iret. The guest jumped to the iret stub, which pushed
 // rcx, r11 and rax under the guest's frame: the stack holds struct
-// iret_context. A frame pvsim cannot return to crashes the domain, as
-// Xen's do_iret does.
+// iret_context. A CS with RPL 3 returns to user mode (enterUserMode). A
+// frame pvsim cannot return to crashes the domain, as Xen's do_iret does.
 func (v *vcpu) iret(a *hypercallArgs) uint64 {
 	r := &v.run.Regs
 	b := v.hc.buf[:xen.IretSize]
@@ -58,12 +57,26 @@ func (v *vcpu) iret(a *hypercallArgs) uint64 {
 		v.fatal(DomainCrash, ic.RIP, err.Error())
 		return 0
 	}
+	if v.exec.Parked() {
+		// An entry of the same multicall ran an executor round: the
+		// registers the executor restores are the multicall's. pvsim
+		// does not return through iret from there.
+		v.fatal(DomainCrash, ic.RIP, "HYPERVISOR_iret in a multicall after an entry that used the executor: pvsim does not offer it")
+		return 0
+	}
+	if ret.User && !v.enterUserMode(ret.CS, ret.SS) {
+		return 0
+	}
 	r.RIP, r.RFLAGS, r.RSP = ret.RIP, ret.RFLAGS, ret.RSP
 	// The upcall mask comes back from the frame's IF, as in Xen's do_iret.
 	v.d.evtchn.Shared().SetUpcallMask(v.id, ic.RFLAGS&x86.FlagIF == 0)
 	v.traps.bounced = false // the exception was handled: a later crash is not its
 	if ret.Restore {
 		r.R11, r.RCX = ret.R11, ret.RCX
+	} else {
+		// VGCF_in_syscall: Xen returns by sysret (the hypercall came by
+		// syscall), which loads RCX and R11 with RIP and RFLAGS.
+		r.R11, r.RCX = ret.RFLAGS, ret.RIP
 	}
 	return ret.RAX
 }

@@ -275,6 +275,6 @@ func (v *vcpu) setSegmentBase(a *hypercallArgs) uint64 {
 	default:
 		return xen.EINVAL.Ret()
 	}
-	v.run.DirtyRegs |= kvm.SyncSregs
+	v.sregsChanged()
 	return 0
 }

@@ -31,8 +31,9 @@ type trapState struct {
 	table, next traps.Table
 	// callbacks are the other entry points (callback_op).
 	callbacks traps.Callbacks
-	// upcallBuf is scratch space for an event upcall's frame.
-	upcallBuf [upcallFrameWords * 8]byte
+	// upcall and upcallCtx are scratch space for an event upcall.
+	upcall    traps.Bounce
+	upcallCtx traps.Context
 	// kernelSS and kernelSP are the guest kernel's stack (stack_switch).
 	kernelSS, kernelSP uint64
 	// active is set while a trap is handled. exc is the trap, and frame
@@ -275,12 +276,7 @@ func (v *vcpu) bounce(x *x86.Exception) outcome {
 	if b == nil {
 		return stop
 	}
-	for _, w := range [...]struct{ off, val uint64 }{
-		{hvimage.FrameRIP, b.RIP}, {hvimage.FrameCS, b.CS}, {hvimage.FrameRFLAGS, b.RFLAGS},
-		{hvimage.FrameRSP, b.SP}, {hvimage.FrameSS, b.SS},
-	} {
-		v.stackPut(v.traps.frame+w.off, w.val)
-	}
+	v.setTrapReturn(b)
 	return resume
 }
 
@@ -308,28 +304,21 @@ func (v *vcpu) singleStep() outcome {
 
 // deliver computes the bounce of exception x to the guest's handler
 // (traps.Deliver) and writes its frame on the guest's stack, with a #PF's
-// address in the vCPU's vcpu_info.arch.cr2. An exception the guest cannot
-// take ends the domain: deliver then returns nil.
+// address in the vCPU's vcpu_info.arch.cr2; from user mode the vCPU goes
+// to kernel mode first. An exception the guest cannot take ends the
+// domain: deliver then returns nil.
 func (v *vcpu) deliver(x *x86.Exception, rcx uint64) *traps.Bounce {
 	ts := &v.traps
 	b := &ts.bounce
 	shared := v.d.evtchn.Shared()
-	if err := ts.table.Deliver(x, rcx, v.run.Regs.R11, shared.UpcallMasked(v.id), b); err != nil {
+	if err := ts.table.Deliver(x, rcx, v.run.Regs.R11, shared.UpcallMasked(v.id), v.mode(), b); err != nil {
 		v.fatal(TripleFault, x.RIP, x.Describe()+v.whyNotEmulated(x)+"; "+err.Error())
 		return nil
 	}
 	if x.Vector == x86.VectorPF {
 		binary.LittleEndian.PutUint64(v.vcpuInfo()[xen.VCPUInfoCR2:], x.CR2)
 	}
-	if b.MaskEvents {
-		shared.SetUpcallMask(v.id, true)
-	}
-	buf := v.hc.buf[:b.N*8]
-	for i, q := range b.Frame() {
-		binary.LittleEndian.PutUint64(buf[i*8:], q)
-	}
-	if err := v.writeGuest(b.SP, buf); err != nil {
-		v.fatal(TripleFault, x.RIP, fmt.Sprintf("%s; the bounce frame for it at %#x is not writable, so it cannot be delivered", x.Describe(), b.SP))
+	if !v.writeBounce(b, x.RIP, x) {
 		return nil
 	}
 	v.stats.Bounces++
@@ -338,8 +327,34 @@ func (v *vcpu) deliver(x *x86.Exception, rcx uint64) *traps.Bounce {
 	if x.Vector == x86.VectorPF || x.Vector == x86.VectorGP || x.Vector == x86.VectorUD {
 		ts.lastBounceWhy, ts.lastNotEmulated = ts.lastNotEmulated, ""
 	}
-	v.trace.Note(trace.OutcomeBounce, b.RIP)
 	return b
+}
+
+// writeBounce switches a vCPU in user mode to kernel mode, writes bounce
+// b's frame on the kernel's stack and masks upcalls if b says so. The
+// frame not writable ends the domain (Xen's domain_crash_page_fault in
+// create_bounce_frame): writeBounce then returns false. rip is where the
+// guest was and x the exception bounced (nil for a syscall or an event),
+// for the report.
+func (v *vcpu) writeBounce(b *traps.Bounce, rip uint64, x *x86.Exception) bool {
+	v.toKernelMode()
+	buf := v.hc.buf[:b.N*8]
+	for i, q := range b.Frame() {
+		binary.LittleEndian.PutUint64(buf[i*8:], q)
+	}
+	if err := v.writeGuest(b.SP, buf); err != nil {
+		what := "a syscall or event upcall"
+		if x != nil {
+			what = x.Describe()
+		}
+		v.fatal(TripleFault, rip, fmt.Sprintf("%s; the bounce frame for it at %#x is not writable, so it cannot be delivered", what, b.SP))
+		return false
+	}
+	if b.MaskEvents {
+		v.d.evtchn.Shared().SetUpcallMask(v.id, true)
+	}
+	v.trace.Note(trace.OutcomeBounce, b.RIP)
+	return true
 }
 
 // whyNotEmulated explains, for a write fault, why ptwr left it alone.

@@ -78,10 +78,11 @@ type vcpu struct {
 	stats   trace.ExitStats
 	exits   uint64 // for the guest's exit-counter page
 
-	hc    hypercallState
-	traps trapState
-	mm    mmuState
-	gdt   ptops.GDT // the guest part of its GDT (set_gdt)
+	hc        hypercallState
+	traps     trapState
+	guestMode modeState // kernel or user (mode.go)
+	mm        mmuState
+	gdt       ptops.GDT // the guest part of its GDT (set_gdt)
 	// runstate is the guest address of its vcpu_runstate_info, or 0
 	// (VCPUOP_register_runstate_memory_area).
 	runstate uint64
@@ -321,6 +322,20 @@ func (v *vcpu) exit() outcome {
 func (v *vcpu) fatal(kind FaultKind, rip uint64, detail string) outcome {
 	v.d.end(Result{}, &GuestError{Kind: kind, VCPU: v.id, RIP: rip, Where: v.d.syms.Format(rip), Detail: detail})
 	return stop
+}
+
+// sregsChanged makes KVM load the sync area's special registers at the
+// next entry. KVM also takes a pending external interrupt from their
+// interrupt_bitmap, and kvm_pvm leaves the last vector injected there
+// after it was delivered (measured: the executor's gate vector, which
+// would run the executor a second time); the bitmap is cleared unless an
+// injection is still pending.
+func (v *vcpu) sregsChanged() {
+	r := v.run
+	if r.Events.I.Inject == 0 {
+		clear(r.Sregs.InterruptBitmap[:])
+	}
+	r.DirtyRegs |= kvm.SyncSregs
 }
 
 // readGuest copies len(dst) bytes from guest virtual address va in the

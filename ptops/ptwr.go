@@ -141,7 +141,7 @@ func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) 
 
 	w.PA = target<<mmu.PageShift | cr2&(mmu.PageSize-8)
 	w.Op, w.Size = insn.Op, op.size
-	shift := uint(cr2&4) * 8 // a 4-byte write to the upper half
+	shift := uint(cr2&7) * 8 // a narrower write to a part of the entry
 	mask := sizeMask(op.size)
 	index := int(cr2&(mmu.PageSize-1)) / 8
 
@@ -239,7 +239,7 @@ func decodePTWrite(insn *x86asm.Inst, regs *Regs) (ptwOp, error) {
 		return o, notEmulated("%v does not write memory", insn.Op)
 	}
 	o.size = insn.MemBytes
-	if o.size != 4 && o.size != 8 {
+	if o.size != 1 && o.size != 2 && o.size != 4 && o.size != 8 {
 		return o, notEmulated("%d-byte operand", o.size)
 	}
 	ea, err := effectiveAddress(mem, insn, regs)
@@ -315,13 +315,21 @@ func effectiveAddress(mem x86asm.Mem, insn *x86asm.Inst, regs *Regs) (uint64, er
 	return ea, nil
 }
 
-// gpr maps a general-purpose register of 4 or 8 bytes to its index and size.
+// gpr maps a general-purpose register of 1, 2, 4 or 8 bytes to its index
+// and size. The legacy high-byte registers (AH, CH, DH, BH) are not
+// mapped.
 func gpr(r x86asm.Reg) (index, size int, ok bool) {
 	switch {
 	case r >= x86asm.RAX && r <= x86asm.R15:
 		return int(r - x86asm.RAX), 8, true
 	case r >= x86asm.EAX && r <= x86asm.R15L:
 		return int(r - x86asm.EAX), 4, true
+	case r >= x86asm.AX && r <= x86asm.R15W:
+		return int(r - x86asm.AX), 2, true
+	case r >= x86asm.AL && r <= x86asm.BL:
+		return int(r - x86asm.AL), 1, true
+	case r >= x86asm.SPB && r <= x86asm.R15B:
+		return int(r-x86asm.SPB) + 4, 1, true
 	}
 	return 0, 0, false
 }
@@ -355,10 +363,16 @@ func (o *ptwOp) apply(cur uint64, regs *Regs) (res uint64, write bool) {
 // is the operand's value before it, res what was stored.
 func (o *ptwOp) commit(regs *Regs, cur, res uint64, insn *x86asm.Inst) {
 	setReg := func(i int, v uint64) {
-		// A 4-byte register write zero-extends, as in 64-bit mode.
-		regs.GPR[i] = v & sizeMask(o.size)
-		if o.size == 8 {
+		// A 4-byte register write zero-extends, as in 64-bit mode; a 1-
+		// or 2-byte one leaves the rest of the register as it was.
+		switch o.size {
+		case 8:
 			regs.GPR[i] = v
+		case 4:
+			regs.GPR[i] = v & sizeMask(4)
+		default:
+			m := sizeMask(o.size)
+			regs.GPR[i] = regs.GPR[i]&^m | v&m
 		}
 	}
 	fl := regs.RFLAGS

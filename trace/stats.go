@@ -41,6 +41,10 @@ type ExitStats struct {
 	// Pins counts the pagetables this vCPU pinned with mmuext_op, by
 	// level: Pins[0] MMUEXT_PIN_L1_TABLE ... Pins[3] MMUEXT_PIN_L4_TABLE.
 	Pins [4]uint64
+	// UserSyscalls counts syscalls from guest user mode bounced to the
+	// guest kernel, and ModeSwitches the switches between guest kernel
+	// and user mode (Xen's toggle_guest_mode).
+	UserSyscalls, ModeSwitches uint64
 	// SyscallHypercalls counts the hypercalls made with `syscall` (the
 	// syscall transport) rather than through the hypercall page.
 	SyscallHypercalls uint64

@@ -79,20 +79,34 @@ type Undeliverable struct{ Reason string }
 
 func (e *Undeliverable) Error() string { return e.Reason }
 
-// Deliver computes the bounce of exception x, raised by the guest kernel
-// with RCX and R11 as given and its event upcalls masked or not
-// (evtchn_upcall_mask), to the handler t holds for it, into b. The frame
-// is laid out as Xen's create_bounce_frame lays it out for a 64-bit PV
-// guest in kernel mode: from the new RSP (the old one aligned down to 16)
-// up, RCX, R11, [error code], RIP, CS with the RPL cleared (the exception
-// came from kernel mode) and the saved upcall mask in bits 32..39, RFLAGS
-// with IF the inverse of that mask (the guest's virtual IF), RSP, SS.
-// The handler runs on FLAT_KERNEL_CS with
-// TF, NT, RF, AC and VM clear and IF set; a #PF's error code loses the
-// user bit, as Xen clears it for a fault in guest kernel mode. NMI, #DF
-// and #MC are never handed to a PV guest, and a vector without a handler
-// cannot be delivered.
-func (t *Table) Deliver(x *x86.Exception, rcx, r11 uint64, upcallMasked bool, b *Bounce) error {
+// Mode is the guest mode an exception, event or syscall interrupts (Xen's
+// TF_kernel_mode): kernel mode, whose bounce frame goes on the stack it
+// was on, with the RPL of its CS cleared; or user mode, from which Xen
+// first switches to kernel mode (toggle_guest_mode) and puts the frame on
+// the kernel stack the guest named with stack_switch, keeping the user CS.
+type Mode struct {
+	User bool
+	// KernelSP is stack_switch's stack pointer, used in user mode.
+	KernelSP uint64
+}
+
+// Context is the guest context a bounce interrupts: where it resumes when
+// the handler returns, its RCX and R11, whether its event upcalls are
+// masked (evtchn_upcall_mask), and its mode.
+type Context struct {
+	RIP, CS, RFLAGS, RSP, SS uint64
+	RCX, R11                 uint64
+	UpcallMasked             bool
+	Mode
+}
+
+// Deliver computes the bounce of exception x, raised by the guest with
+// RCX and R11 as given, its event upcalls masked or not, in mode m, to
+// the handler t holds for it, into b (Bounce.Build's frame). A #PF's error
+// code loses the user bit for a fault in kernel mode, as Xen clears it
+// there. NMI, #DF and #MC are never handed to a PV guest, and a vector
+// without a handler cannot be delivered.
+func (t *Table) Deliver(x *x86.Exception, rcx, r11 uint64, upcallMasked bool, m Mode, b *Bounce) error {
 	h := t[x.Vector]
 	switch {
 	case x.Vector == x86.VectorNMI || x.Vector == x86.VectorDF || x.Vector == x86.VectorMC:
@@ -102,55 +116,82 @@ func (t *Table) Deliver(x *x86.Exception, rcx, r11 uint64, upcallMasked bool, b 
 		// double fault that follows can be delivered.
 		return &Undeliverable{"no guest trap handler, so neither it nor #DF can be delivered"}
 	}
-	f := b.Words[:0]
-	f = append(f, rcx, r11)
-	if x.Vector.HasErrorCode() {
-		ec := x.ErrorCode
-		if x.Vector == x86.VectorPF {
-			ec &^= x86.PFUser
-		}
-		f = append(f, ec)
+	ec := x.ErrorCode
+	if x.Vector == x86.VectorPF && !m.User {
+		ec &^= x86.PFUser
 	}
-	cs, rflags := x.CS&^3, x.RFLAGS|x86.FlagIF
-	if upcallMasked {
+	c := Context{RIP: x.RIP, CS: x.CS, RFLAGS: x.RFLAGS, RSP: x.RSP, SS: x.SS, RCX: rcx, R11: r11, UpcallMasked: upcallMasked, Mode: m}
+	b.Build(&c, h.Address, ec, x.Vector.HasErrorCode(), h.Flags&xen.TrapInfoSetIF != 0)
+	return nil
+}
+
+// Build lays out in b the bounce of c to handler, as Xen's
+// create_bounce_frame lays it out for a 64-bit PV guest: from the new RSP
+// (16-byte aligned, below c's RSP in kernel mode, below the kernel stack
+// in user mode) up, RCX, R11, [error code], RIP, CS (the RPL cleared for
+// kernel mode) with the saved upcall mask in bits 32..39, RFLAGS with IF
+// the inverse of that mask and IOPL clear, RSP, SS. The handler runs on
+// FLAT_KERNEL_CS with TF, NT, RF, AC and VM clear and IF set; maskEvents
+// (TBF_INTERRUPT) masks upcalls on entry.
+func (b *Bounce) Build(c *Context, handler, errorCode uint64, hasErrorCode, maskEvents bool) {
+	f := b.Words[:0]
+	f = append(f, c.RCX, c.R11)
+	if hasErrorCode {
+		f = append(f, errorCode)
+	}
+	cs, rflags := c.CS&0xffff, c.RFLAGS&^x86.FlagIOPL|x86.FlagIF
+	if !c.User {
+		cs &^= 3
+	}
+	if c.UpcallMasked {
 		cs, rflags = cs|1<<32, rflags&^x86.FlagIF
 	}
-	f = append(f, x.RIP, cs, rflags, x.RSP, x.SS)
+	f = append(f, c.RIP, cs, rflags, c.RSP, c.SS)
 	b.N = len(f)
-	b.MaskEvents = h.Flags&xen.TrapInfoSetIF != 0
-	b.SP = x.RSP&^15 - uint64(b.N)*8
-	b.RIP, b.CS, b.SS = h.Address, xen.FlatRing3CS64, xen.FlatRing3SS64
-	b.RFLAGS = x.RFLAGS&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagAC|x86.FlagVM) | x86.FlagIF | x86.FlagRes1
-	return nil
+	b.MaskEvents = maskEvents
+	sp := c.RSP
+	if c.User {
+		sp = c.KernelSP
+	}
+	b.SP = sp&^15 - uint64(b.N)*8
+	b.RIP, b.CS, b.SS = handler, xen.FlatRing3CS64, xen.FlatRing3SS64
+	b.RFLAGS = c.RFLAGS&^(x86.FlagTF|x86.FlagNT|x86.FlagRF|x86.FlagAC|x86.FlagVM|x86.FlagIOPL) | x86.FlagIF | x86.FlagRes1
 }
 
 // Return is where HYPERVISOR_iret resumes the guest.
 type Return struct {
 	RIP, RFLAGS, RSP, RAX uint64
+	// User says the guest returns to user mode, on the selectors CS and
+	// SS (their RPL forced to 3), which the caller checks against the
+	// guest's descriptor tables; in kernel mode it runs on
+	// FLAT_KERNEL_CS.
+	User   bool
+	CS, SS uint16
 	// RCX and R11 are restored unless the frame came from a syscall
 	// (VGCF_in_syscall); then Restore is false.
 	RCX, R11 uint64
 	Restore  bool
 }
 
-// Iret checks an iret_context as Xen's do_iret does for a return to guest
-// kernel mode and gives the registers to resume with: RFLAGS without IOPL
-// and VM, with IF. Reserved RFLAGS bits are cleared too: Xen leaves that
-// to the CPU's iretq, but a VM entry with them set fails (Intel). An error
-// means a frame pvsim cannot return to: Xen crashes the domain.
+// Iret checks an iret_context as Xen's do_iret does and gives the
+// registers to resume with: RFLAGS without IOPL and VM, with IF; a CS
+// whose RPL is 3 returns to user mode. Reserved RFLAGS bits are cleared
+// too: Xen leaves that to the CPU's iretq, but a VM entry with them set
+// fails (Intel). An error means a frame pvsim cannot return to: Xen
+// crashes the domain.
 func Iret(ic xen.IretContext) (Return, error) {
 	cs := uint16(ic.CS) // above bit 15: the saved upcall mask
+	user := cs&3 == 3
 	switch {
-	case cs&3 == 3:
-		return Return{}, fmt.Errorf("HYPERVISOR_iret to user mode (cs %#x): pvsim runs no guest user mode", cs)
-	case cs|3 != xen.FlatRing3CS64:
-		return Return{}, fmt.Errorf("HYPERVISOR_iret to cs %#x: pvsim runs on FLAT_KERNEL_CS only", cs)
+	case !user && cs|3 != xen.FlatRing3CS64:
+		return Return{}, fmt.Errorf("HYPERVISOR_iret to kernel mode on cs %#x: pvsim runs the kernel on FLAT_KERNEL_CS only", cs)
 	case !GuestAddress(ic.RIP):
 		return Return{}, fmt.Errorf("HYPERVISOR_iret to %#x, not a guest address", ic.RIP)
 	}
 	return Return{
 		RIP: ic.RIP, RSP: ic.RSP, RAX: ic.RAX,
 		RFLAGS: ic.RFLAGS&x86.FlagsDefined&^(x86.FlagIOPL|x86.FlagVM) | x86.FlagIF | x86.FlagRes1,
-		RCX:    ic.RCX, R11: ic.R11, Restore: ic.Flags&xen.VGCFInSyscall == 0,
+		User:   user, CS: cs | 3, SS: uint16(ic.SS) | 3,
+		RCX: ic.RCX, R11: ic.R11, Restore: ic.Flags&xen.VGCFInSyscall == 0,
 	}, nil
 }

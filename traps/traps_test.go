@@ -64,6 +64,7 @@ func TestDeliver(t *testing.T) {
 		name   string
 		x      x86.Exception
 		masked bool // the guest's evtchn_upcall_mask
+		mode   Mode
 		frame  []uint64
 		err    string
 	}{
@@ -83,13 +84,19 @@ func TestDeliver(t *testing.T) {
 			masked: true,
 			frame:  []uint64{0xc, 0x11, 0x99, xen.FlatRing3CS64&^3 | 1<<32, flags &^ x86.FlagIF, 0x8000, xen.FlatRing3SS64},
 		},
+		{
+			name:  "#PF from user mode: on the kernel stack, the user CS and the user bit kept",
+			x:     x86.Exception{Vector: x86.VectorPF, ErrorCode: x86.PFWrite | x86.PFUser, RIP: 0x400000, CS: 0x33, RFLAGS: flags, RSP: 0x7ff0, SS: 0x2b},
+			mode:  Mode{User: true, KernelSP: 0xa00008},
+			frame: []uint64{0xc, 0x11, x86.PFWrite | x86.PFUser, 0x400000, 0x33, flags, 0x7ff0, 0x2b},
+		},
 		{name: "no handler", x: x86.Exception{Vector: x86.VectorGP}, err: "no guest trap handler"},
 		{name: "#DF never", x: x86.Exception{Vector: x86.VectorDF}, err: "does not hand this vector"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b Bounce
-			err := tab.Deliver(&tt.x, 0xc, 0x11, tt.masked, &b)
+			err := tab.Deliver(&tt.x, 0xc, 0x11, tt.masked, tt.mode, &b)
 			if tt.err != "" {
 				var u *Undeliverable
 				require.ErrorAs(t, err, &u)
@@ -98,7 +105,11 @@ func TestDeliver(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.frame, b.Frame())
-			assert.Equal(t, tt.x.RSP&^15-uint64(len(tt.frame))*8, b.SP)
+			sp := tt.x.RSP
+			if tt.mode.User {
+				sp = tt.mode.KernelSP
+			}
+			assert.Equal(t, sp&^15-uint64(len(tt.frame))*8, b.SP)
 			assert.Zero(t, b.SP%8)
 			assert.Equal(t, tab[tt.x.Vector].Address, b.RIP)
 			assert.Equal(t, uint64(xen.FlatRing3CS64), b.CS)
@@ -113,17 +124,24 @@ func TestIret(t *testing.T) {
 		RFLAGS: x86.FlagIOPL | x86.FlagCF | 1<<3 | 1<<15 | 1<<40, RSP: 0x8000, SS: xen.FlatRing3SS64}
 	r, err := Iret(ok)
 	require.NoError(t, err)
-	assert.Equal(t, Return{RIP: handler, RFLAGS: x86.FlagCF | x86.FlagIF | x86.FlagRes1, RSP: 0x8000, RAX: 1, RCX: 3, R11: 2, Restore: true}, r,
+	assert.Equal(t, Return{RIP: handler, RFLAGS: x86.FlagCF | x86.FlagIF | x86.FlagRes1, RSP: 0x8000, RAX: 1, RCX: 3, R11: 2, Restore: true,
+		CS: xen.FlatRing3CS64, SS: xen.FlatRing3SS64}, r,
 		"IOPL and the reserved bits cleared, IF and bit 1 set")
 	sys := ok
 	sys.Flags = xen.VGCFInSyscall
 	r, err = Iret(sys)
 	require.NoError(t, err)
 	assert.False(t, r.Restore, "VGCF_in_syscall: RCX and R11 are not restored")
+	user := ok
+	user.CS, user.SS = 0x33|1<<32, 0x28 // Linux's __USER_CS, __USER_DS with RPL 0
+	r, err = Iret(user)
+	require.NoError(t, err)
+	assert.True(t, r.User, "RPL 3: to user mode")
+	assert.Equal(t, [2]uint16{0x33, 0x2b}, [2]uint16{r.CS, r.SS}, "the saved mask dropped, RPL forced to 3")
 	for _, bad := range []xen.IretContext{
-		{RIP: handler, CS: xen.FlatRing3CS64},                      // user mode
 		{RIP: handler, CS: xen.FlatRing3CS32 &^ 3},                 // 32-bit code
 		{RIP: xen.HypervisorVirtStart, CS: xen.FlatRing3CS64 &^ 3}, // into the hypervisor
+		{RIP: xen.HypervisorVirtStart, CS: xen.FlatRing3CS64},      // the same, from user mode
 	} {
 		_, err := Iret(bad)
 		assert.Error(t, err, "%+v", bad)

@@ -75,6 +75,7 @@ type runFlags struct {
 	audit    bool
 	every    time.Duration
 	initrd   string
+	in       string
 	trace    string
 	schedule string
 	asJSON   bool
@@ -89,6 +90,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.audit, "audit", false, "re-check the pagetable invariants after every MMU hypercall; stop on the first violation")
 	fs.DurationVar(&f.every, "audit-every", 0, "with --audit, check at most this often (0: after every MMU hypercall)")
 	fs.StringVar(&f.initrd, "initrd", "", "load `FILE` as the initial RAM disk, after the kernel, as Xen's builder does (start_info's mod_start and mod_len)")
+	fs.StringVar(&f.in, "console-in", "-", "feed the guest's PV console input (hvc0) from `FILE`: - is pvsim's standard input (a terminal goes raw, Ctrl-] ends the run), an empty name none")
 	fs.StringVar(&f.trace, "trace", "", "write the last exits of every vCPU to `FILE` as Chrome/Perfetto trace JSON")
 	fs.StringVar(&f.schedule, "schedule", "", "run deterministically on the schedule `S` that 'pvsim explore' printed (cpus=N,step:vcpu,...; cpus=N alone: the default schedule); the vCPU count comes from it")
 	fs.BoolVar(&f.asJSON, "json", false, "after the run, print its outcome as one JSON object on stdout; the guest console then goes to stderr")
@@ -146,12 +148,25 @@ func cmdRun(args []string, stdout, stderr io.Writer) (int, error) {
 		replay = &explore.Replay{Schedule: s}
 		cfg.Scheduler = replay
 	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	if replay == nil {
+		in, restore, err := consoleIn(f.in, stderr, func() { cancel(errConsoleEscape) })
+		if err != nil {
+			return 0, err
+		}
+		defer restore()
+		cfg.ConsoleIn = in
+	}
 	d, err := hv.New(cfg)
 	if err != nil {
 		return 0, err
 	}
 	defer d.Close()
-	res, runErr := d.Run(context.Background())
+	res, runErr := d.Run(ctx)
+	if errors.Is(runErr, context.Canceled) && errors.Is(context.Cause(ctx), errConsoleEscape) {
+		runErr = errConsoleEscape
+	}
 	digest := trace.Digest(d.Trace())
 	if replay != nil {
 		fmt.Fprintf(stderr, "pvsim: deterministic run: %d scheduling points, trace sha256 %s\n", res.Steps, digest)
