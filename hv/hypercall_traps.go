@@ -64,7 +64,7 @@ func (v *vcpu) iret(a *hypercallArgs) uint64 {
 		v.fatal(DomainCrash, ic.RIP, "HYPERVISOR_iret in a multicall after an entry that used the executor: pvsim does not offer it")
 		return 0
 	}
-	if ret.User && !v.enterUserMode(ret.CS, ret.SS) {
+	if ret.User && !v.enterUserMode(ret.CS, ret.SS) || !ret.User && !v.returnToKernel(ret.CS, ret.SS) {
 		return 0
 	}
 	r.RIP, r.RFLAGS, r.RSP = ret.RIP, ret.RFLAGS, ret.RSP

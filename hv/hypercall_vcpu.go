@@ -5,6 +5,7 @@ import (
 
 	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/traps"
 	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
@@ -209,49 +210,110 @@ func (v *vcpu) down(t *vcpu) uint64 {
 }
 
 // initialise reads a struct vcpu_guest_context at ctx in caller's address
-// space and makes it t's starting state (VCPUOP_initialise). Selectors are
-// forced to the flat ring-3 ones; the CR3 must be a pagetable the domain may
-// run on.
+// space and makes it t's starting state (VCPUOP_initialise), as Xen's
+// arch_set_info_guest for a 64-bit PV vCPU: the registers and the
+// selectors of user_regs (RPL forced to 3), the virtual IDT, the LDT, the
+// GDT frames, the kernel stack, the kernel and user pagetable bases
+// (ctrlreg[3], ctrlreg[1]), the event, failsafe and syscall callbacks
+// with the flags that make the last two mask events, the FS and GS bases,
+// and IOPL from RFLAGS as the virtual IOPL. Refused with EINVAL,
+// changing nothing: a non-canonical address among them, an LDT or GDT
+// Xen would refuse, a context not in kernel mode (VGCF_in_kernel clear,
+// which Xen accepts: pvsim starts vCPUs in kernel mode only), a base that
+// cannot be an L4. The FPU state and the debug registers are not loaded
+// (pvsim keeps neither per vCPU).
 func (t *vcpu) initialise(caller *vcpu, ctx uint64) error {
 	t.startMu.Lock()
 	defer t.startMu.Unlock()
 	if t.state.Load() != Down {
 		return xen.EEXIST
 	}
-	// Read into a copy: a refused context leaves t as it was.
+	var b [xen.VCPUCtxSize]byte
+	if err := caller.readGuest(b[:], ctx); err != nil {
+		return err
+	}
+	q := func(off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
+	// Decode into a copy: a refused context leaves t as it was.
 	st := t.start
-	var r = &st.regs
+	r := &st.regs
 	const u = xen.VCPUCtxUserRegs
-	read := func(off int, p *uint64) (err error) { *p, err = caller.readGuest64(ctx + uint64(off)); return }
 	for i, p := range kvm.GPRs(r) {
-		if err := read(u+xen.UserRegsGPR[i], p); err != nil {
-			return err
-		}
+		*p = q(u + xen.UserRegsGPR[i])
 	}
-	for _, f := range [...]struct {
-		off int
-		dst *uint64
-	}{{u + xen.UserRegsRIP, &r.RIP}, {u + xen.UserRegsRFLAGS, &r.RFLAGS}, {xen.VCPUCtxCtrlReg + 3*8, &st.cr3},
-		{xen.VCPUCtxFSBase, &st.fsBase}, {xen.VCPUCtxGSBaseKernel, &st.gsBase}, {xen.VCPUCtxGSBaseUser, &st.gsBaseUser}} {
-		if err := read(f.off, f.dst); err != nil {
-			return err
-		}
+	r.RIP, r.RFLAGS = q(u+xen.UserRegsRIP), q(u+xen.UserRegsRFLAGS)
+	st.cs, st.ss = uint16(q(u+xen.UserRegsCS))|3, uint16(q(u+xen.UserRegsSS))|3
+	st.cr3, st.userBase = q(xen.VCPUCtxCtrlReg+3*8), q(xen.VCPUCtxCtrlReg+1*8)>>mmu.PageShift
+	st.fsBase, st.gsBase, st.gsBaseUser = q(xen.VCPUCtxFSBase), q(xen.VCPUCtxGSBaseKernel), q(xen.VCPUCtxGSBaseUser)
+	st.kernelSS, st.kernelSP = q(xen.VCPUCtxKernelSS)|3, q(xen.VCPUCtxKernelSP)
+	flags := q(xen.VCPUCtxFlags)
+	st.callbacks = traps.Callbacks{Event: q(xen.VCPUCtxEventCB), Failsafe: q(xen.VCPUCtxFailsafeCB), Syscall: q(xen.VCPUCtxSyscallCB)}
+	st.callbacks.MaskEvents[xen.CallbackFailsafe] = flags&xen.VGCFFailsafeDisablesEvents != 0
+	st.callbacks.MaskEvents[xen.CallbackSyscall] = flags&xen.VGCFSyscallDisablesEvents != 0
+	st.table = &traps.Table{}
+	for i := range st.table {
+		st.table[i] = xen.DecodeTrapInfo(b[xen.VCPUCtxTrapCtxt+i*xen.TrapInfoSize:])
 	}
+	st.iopl = int(r.RFLAGS >> 12 & 3)
 	// The guest cannot take IOPL or leave IF clear; reserved bit 1 is set.
 	r.RFLAGS = r.RFLAGS&(x86.ArithFlags|x86.FlagDF) | x86.FlagIF | x86.FlagRes1
-	if !traps.GuestAddress(r.RIP) || st.cr3&(mmu.PageSize-1) != 0 ||
-		!mmu.Canonical(st.fsBase) || !mmu.Canonical(st.gsBase) || !mmu.Canonical(st.gsBaseUser) {
+	ldtBase, ldtEnts := q(xen.VCPUCtxLDTBase), q(xen.VCPUCtxLDTEnts)
+	gdtEnts := q(xen.VCPUCtxGDTEnts)
+	canonical := true
+	for _, a := range [...]uint64{r.RIP, r.RSP, st.kernelSP, st.fsBase, st.gsBase, st.gsBaseUser,
+		st.callbacks.Event, st.callbacks.Failsafe, st.callbacks.Syscall, ldtBase} {
+		canonical = canonical && mmu.Canonical(a)
+	}
+	for _, e := range st.table {
+		canonical = canonical && mmu.Canonical(e.Address)
+	}
+	if !canonical || !traps.GuestAddress(r.RIP) || st.cr3&(mmu.PageSize-1) != 0 || flags&xen.VGCFInKernel == 0 ||
+		ldtEnts > xen.MaxLDTEntries || gdtEnts > xen.FirstReservedGDTByte/8 {
 		return xen.EINVAL
 	}
-	// The new vCPU's CR3 holds an L4 type reference, as NEW_BASEPTR's does.
-	c := caller.lockMMU("vcpu_op(VCPUOP_initialise)")
-	err := c.FT.GetPageAndType(st.cr3>>mmu.PageShift, mmu.TypeL4, c.X)
-	if err == nil {
-		t.start = st
-		t.state.Store(Initialised)
+	var frames [xen.FirstReservedGDTPage]uint64
+	for i := range frames {
+		frames[i] = q(xen.VCPUCtxGDTFrames + 8*i)
 	}
-	caller.unlockMMU()
-	return err
+
+	c := caller.lockMMU("vcpu_op(VCPUOP_initialise)")
+	defer caller.unlockMMU()
+	// The bases hold L4 type references, as NEW_BASEPTR's and
+	// NEW_USER_BASEPTR's do.
+	if err := c.FT.GetPageAndType(st.cr3>>mmu.PageShift, mmu.TypeL4, c.X); err != nil {
+		return err
+	}
+	if st.userBase != 0 {
+		if err := c.FT.GetPageAndType(st.userBase, mmu.TypeL4, c.X); err != nil {
+			c.FT.PutPageAndType(st.cr3 >> mmu.PageShift)
+			return err
+		}
+	}
+	st.ldt = ptops.LDT{}
+	if ldtEnts != 0 {
+		lc := *c
+		lc.LDT = &st.ldt
+		if err := ptops.SetLDT(&lc, ldtBase, uint32(ldtEnts)); err != nil {
+			t.putBases(c, &st)
+			return err
+		}
+	}
+	if gdtEnts != 0 {
+		if err := ptops.SetGDT(c, &t.gdt, gdtMap{t.d.hv, t.id}, frames[:], uint32(gdtEnts)); err != nil {
+			t.putBases(c, &st)
+			return err
+		}
+	}
+	t.start = st
+	t.state.Store(Initialised)
+	return nil
+}
+
+// putBases drops the references initialise took on st's bases.
+func (t *vcpu) putBases(c *ptops.Context, st *startContext) {
+	c.FT.PutPageAndType(st.cr3 >> mmu.PageShift)
+	if st.userBase != 0 {
+		c.FT.PutPageAndType(st.userBase)
+	}
 }
 
 // setSegmentBase: HYPERVISOR_set_segment_base(which, base).

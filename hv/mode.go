@@ -26,14 +26,22 @@ type modeState struct {
 	user bool
 	// userCS and userSS are the selectors the last iret to user mode
 	// loaded: a syscall's frame names them (kvm_pvm's syscall leaves CS
-	// and SS as they were, the architecture's loads STAR's).
-	userCS, userSS uint16
+	// and SS as they were, the architecture's loads STAR's). kernelCS
+	// and kernelSS are kernel mode's: FLAT_KERNEL_CS and FLAT_KERNEL_SS
+	// from every bounce on, or what an iret to kernel mode or
+	// VCPUOP_initialise loaded (0 meaning the flat ones).
+	userCS, userSS     uint16
+	kernelCS, kernelSS uint16
 }
 
 // segments are the CS and SS the guest runs on in its current mode.
 func (v *vcpu) segments() (cs, ss uint64) {
-	if v.guestMode.user {
-		return uint64(v.guestMode.userCS), uint64(v.guestMode.userSS)
+	m := &v.guestMode
+	switch {
+	case m.user:
+		return uint64(m.userCS), uint64(m.userSS)
+	case m.kernelCS != 0:
+		return uint64(m.kernelCS), uint64(m.kernelSS)
 	}
 	return xen.FlatRing3CS64, xen.FlatRing3SS64
 }
@@ -76,6 +84,7 @@ func (v *vcpu) toKernelMode() {
 // and FLAT_KERNEL_SS, for a vCPU resumed straight from the VMM (not
 // through an exception stub's iretq, which loads them from its frame).
 func (v *vcpu) kernelSegments() {
+	v.guestMode.kernelCS, v.guestMode.kernelSS = 0, 0
 	s := &v.run.Sregs
 	flat := kvm.Segment{Limit: 0xffffffff, Present: 1, DPL: 3, S: 1, G: 1}
 	s.CS, s.SS = flat, flat
@@ -84,11 +93,12 @@ func (v *vcpu) kernelSegments() {
 	v.sregsChanged()
 }
 
-// userSegment is the segment register sel loads as a user-mode CS (code)
-// or SS (not code): from the guest's GDT or LDT, or Xen's flat ring-3
-// selectors; false if the processor would refuse it (not present, not
-// DPL 3, a CS that is not code, an SS that is not writable data).
-func (v *vcpu) userSegment(sel uint16, code bool) (kvm.Segment, bool) {
+// segment is the segment register sel loads as a CS (code) or SS (not
+// code) of the guest, in either mode: from the guest's GDT or LDT, or
+// Xen's flat ring-3 selectors; false if the processor would refuse it
+// (not present, not DPL 3, a CS that is not code, an SS that is not
+// writable data).
+func (v *vcpu) segment(sel uint16, code bool) (kvm.Segment, bool) {
 	if sel < 4 {
 		return kvm.Segment{}, false
 	}
@@ -148,8 +158,8 @@ func (v *vcpu) enterUserMode(cs, ss uint16) bool {
 		v.fatal(DomainCrash, v.hc.caller, "HYPERVISOR_iret to user mode with no user pagetables (MMUEXT_NEW_USER_BASEPTR)")
 		return false
 	}
-	c, okCS := v.userSegment(cs, true)
-	s, okSS := v.userSegment(ss, false)
+	c, okCS := v.segment(cs, true)
+	s, okSS := v.segment(ss, false)
 	if !okCS || !okSS {
 		v.fatal(DomainCrash, v.hc.caller, fmt.Sprintf("HYPERVISOR_iret to user mode on cs %#x, ss %#x, which the processor would not load", cs, ss))
 		return false
@@ -157,6 +167,32 @@ func (v *vcpu) enterUserMode(cs, ss uint16) bool {
 	v.toggleMode()
 	v.run.Sregs.CS, v.run.Sregs.SS = c, s
 	v.guestMode.userCS, v.guestMode.userSS = cs, ss
+	return true
+}
+
+// returnToKernel is HYPERVISOR_iret's return to kernel mode on cs and ss:
+// FLAT_KERNEL_CS and FLAT_KERNEL_SS, or selectors of the guest's GDT
+// (Linux's secondary vCPUs start on its __KERNEL_CS, which Xen's
+// descriptor checks made DPL 3). Selectors the processor would not load
+// end the domain.
+func (v *vcpu) returnToKernel(cs, ss uint16) bool {
+	s := &v.run.Sregs
+	switch {
+	case s.CS.Selector == cs && s.SS.Selector == ss:
+		return true
+	case cs == xen.FlatRing3CS64 && ss == xen.FlatRing3SS64:
+		v.kernelSegments()
+		return true
+	}
+	c, okCS := v.segment(cs, true)
+	d, okSS := v.segment(ss, false)
+	if !okCS || !okSS {
+		v.fatal(DomainCrash, v.hc.caller, fmt.Sprintf("HYPERVISOR_iret to kernel mode on cs %#x, ss %#x, which the processor would not load", cs, ss))
+		return false
+	}
+	s.CS, s.SS = c, d
+	v.guestMode.kernelCS, v.guestMode.kernelSS = cs, ss
+	v.sregsChanged()
 	return true
 }
 

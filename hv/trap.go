@@ -338,6 +338,7 @@ func (v *vcpu) deliver(x *x86.Exception, rcx uint64) *traps.Bounce {
 // for the report.
 func (v *vcpu) writeBounce(b *traps.Bounce, rip uint64, x *x86.Exception) bool {
 	v.toKernelMode()
+	v.guestMode.kernelCS, v.guestMode.kernelSS = 0, 0 // the handler runs on the flat selectors
 	buf := v.hc.buf[:b.N*8]
 	for i, q := range b.Frame() {
 		binary.LittleEndian.PutUint64(buf[i*8:], q)

@@ -16,6 +16,7 @@ import (
 	"github.com/pvsim/pvsim/ptops"
 	"github.com/pvsim/pvsim/tlb"
 	"github.com/pvsim/pvsim/trace"
+	"github.com/pvsim/pvsim/traps"
 	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
 )
@@ -118,6 +119,14 @@ type startContext struct {
 	fsBase, gsBase uint64
 	gsBaseUser     uint64
 	ldt            ptops.LDT // MMUEXT_SET_LDT's
+	// What VCPUOP_initialise gives besides, applied as the vCPU starts:
+	// its selectors (0 for Xen's flat ones), virtual IDT (nil for none),
+	// kernel stack, callbacks and virtual IOPL.
+	cs, ss             uint16
+	table              *traps.Table
+	kernelSS, kernelSP uint64
+	callbacks          traps.Callbacks
+	iopl               int
 }
 
 func newVCPU(d *Domain, id int) (*vcpu, error) {
@@ -187,6 +196,16 @@ func (v *vcpu) enterGuestState() error {
 	s.CS.Selector, s.CS.Typ, s.CS.L = xen.FlatRing3CS64, x86.TypeCodeExecReadAccessed, 1
 	s.SS = flat
 	s.SS.Selector, s.SS.Typ, s.SS.DB = xen.FlatRing3SS64, x86.TypeDataRWAccessed, 1
+	if st := &v.start; st.cs != 0 {
+		// VCPUOP_initialise's selectors, from the GDT it gave.
+		cs, okCS := v.segment(st.cs, true)
+		ss, okSS := v.segment(st.ss, false)
+		if !okCS || !okSS {
+			return fmt.Errorf("VCPUOP_initialise gave cs %#x, ss %#x, which the processor would not load", st.cs, st.ss)
+		}
+		s.CS, s.SS = cs, ss
+		v.guestMode.kernelCS, v.guestMode.kernelSS = st.cs, st.ss
+	}
 	null := kvm.Segment{Unusable: 1}
 	s.DS, s.ES, s.FS, s.GS = null, null, null, null
 	s.FS.Base, s.GS.Base = v.start.fsBase, v.start.gsBase
@@ -203,6 +222,12 @@ func (v *vcpu) enterGuestState() error {
 	}
 	if err := v.setSyscallMSRs(); err != nil {
 		return err
+	}
+	if st := &v.start; st.table != nil {
+		v.traps.table, v.traps.callbacks = *st.table, st.callbacks
+		v.traps.kernelSS, v.traps.kernelSP = st.kernelSS, st.kernelSP
+		v.priv.iopl = st.iopl
+		st.table = nil
 	}
 	return v.kvm.SetRegs(&v.start.regs)
 }

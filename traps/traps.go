@@ -161,10 +161,9 @@ func (b *Bounce) Build(c *Context, handler, errorCode uint64, hasErrorCode, mask
 // Return is where HYPERVISOR_iret resumes the guest.
 type Return struct {
 	RIP, RFLAGS, RSP, RAX uint64
-	// User says the guest returns to user mode, on the selectors CS and
-	// SS (their RPL forced to 3), which the caller checks against the
-	// guest's descriptor tables; in kernel mode it runs on
-	// FLAT_KERNEL_CS.
+	// User says the guest returns to user mode (else kernel mode), on
+	// the selectors CS and SS (their RPL forced to 3), which the caller
+	// checks against the guest's descriptor tables.
 	User   bool
 	CS, SS uint16
 	// RCX and R11 are restored unless the frame came from a syscall
@@ -175,17 +174,14 @@ type Return struct {
 
 // Iret checks an iret_context as Xen's do_iret does and gives the
 // registers to resume with: RFLAGS without IOPL and VM, with IF; a CS
-// whose RPL is 3 returns to user mode. Reserved RFLAGS bits are cleared
+// whose RPL is 3 returns to user mode, any other to kernel mode. Reserved RFLAGS bits are cleared
 // too: Xen leaves that to the CPU's iretq, but a VM entry with them set
 // fails (Intel). An error means a frame pvsim cannot return to: Xen
 // crashes the domain.
 func Iret(ic xen.IretContext) (Return, error) {
 	cs := uint16(ic.CS) // above bit 15: the saved upcall mask
 	user := cs&3 == 3
-	switch {
-	case !user && cs|3 != xen.FlatRing3CS64:
-		return Return{}, fmt.Errorf("HYPERVISOR_iret to kernel mode on cs %#x: pvsim runs the kernel on FLAT_KERNEL_CS only", cs)
-	case !GuestAddress(ic.RIP):
+	if !GuestAddress(ic.RIP) {
 		return Return{}, fmt.Errorf("HYPERVISOR_iret to %#x, not a guest address", ic.RIP)
 	}
 	return Return{

@@ -138,8 +138,13 @@ func TestIret(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, r.User, "RPL 3: to user mode")
 	assert.Equal(t, [2]uint16{0x33, 0x2b}, [2]uint16{r.CS, r.SS}, "the saved mask dropped, RPL forced to 3")
+	kernel := ok
+	kernel.CS, kernel.SS = 0x10, 0x18 // Linux's __KERNEL_CS, __KERNEL_DS
+	r, err = Iret(kernel)
+	require.NoError(t, err)
+	assert.False(t, r.User, "RPL 0: to kernel mode")
+	assert.Equal(t, [2]uint16{0x13, 0x1b}, [2]uint16{r.CS, r.SS}, "the caller checks the descriptors")
 	for _, bad := range []xen.IretContext{
-		{RIP: handler, CS: xen.FlatRing3CS32 &^ 3},                 // 32-bit code
 		{RIP: xen.HypervisorVirtStart, CS: xen.FlatRing3CS64 &^ 3}, // into the hypervisor
 		{RIP: xen.HypervisorVirtStart, CS: xen.FlatRing3CS64},      // the same, from user mode
 	} {

@@ -325,9 +325,18 @@ const (
 	VCPUCtxFlags        = 512
 	VCPUCtxUserRegs     = 520
 	VCPUCtxTrapCtxt     = 720
+	VCPUCtxLDTBase      = 4816
+	VCPUCtxLDTEnts      = 4824
+	VCPUCtxGDTFrames    = 4832 // unsigned long gdt_frames[16]
+	VCPUCtxGDTEnts      = 4960
 	VCPUCtxKernelSS     = 4968
 	VCPUCtxKernelSP     = 4976
-	VCPUCtxCtrlReg      = 4984 // unsigned long ctrlreg[8]
+	VCPUCtxCtrlReg      = 4984 // unsigned long ctrlreg[8]; the user L4 in ctrlreg[1]
+	VCPUCtxDebugReg     = 5048 // unsigned long debugreg[8]
+	VCPUCtxEventCB      = 5112 // event_callback_eip
+	VCPUCtxFailsafeCB   = 5120 // failsafe_callback_eip
+	VCPUCtxSyscallCB    = 5128 // syscall_callback_eip
+	VCPUCtxVMAssist     = 5136
 	VCPUCtxFSBase       = 5144
 	VCPUCtxGSBaseKernel = 5152
 	VCPUCtxGSBaseUser   = 5160
@@ -415,6 +424,13 @@ const (
 	// VGCFInSyscall in iret_context.flags: return as from a syscall,
 	// leaving rcx and r11 as they are (VGCF_in_syscall).
 	VGCFInSyscall = 1 << 8
+
+	// vcpu_guest_context.flags.
+	VGCFI387Valid              = 1 << 0 // VGCF_I387_VALID
+	VGCFInKernel               = 1 << 2 // VGCF_in_kernel
+	VGCFFailsafeDisablesEvents = 1 << 3 // VGCF_failsafe_disables_events
+	VGCFSyscallDisablesEvents  = 1 << 4 // VGCF_syscall_disables_events
+	VGCFOnline                 = 1 << 5 // VGCF_online
 )
 
 // struct trap_info, one entry of set_trap_table's list.
