@@ -67,6 +67,7 @@ var kernelTests = []struct {
 		"xen_asm_exc_invalid_op", "xen_asm_exc_general_protection",
 		"xen_asm_exc_page_fault", "xen_asm_exc_divide_error"}},
 	{"triple-fault", []string{"do_null_write"}},
+	{"usermode", []string{"kernel_main", "do_user_syscall", "user_main"}},
 }
 
 func TestKernelList(t *testing.T) {

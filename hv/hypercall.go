@@ -207,14 +207,19 @@ func init() {
 func (v *vcpu) hypercall(nr uint32) outcome {
 	r := &v.run.Regs
 	if v.guestMode.user {
-		if v.hc.bySyscall {
-			return v.userSyscall()
+		if !v.hc.bySyscall {
+			// The hypercall page called from user mode. Xen's page makes
+			// the hypercall with syscall, which from user mode enters the
+			// guest kernel's syscall callback, RAX the hypercall number;
+			// pvsim's stub stores to the doorbell instead, and the store
+			// is taken as that syscall, returning after it.
+			ret := r.RIP
+			if store, ok := v.doorbellStore(r.RIP); ok {
+				ret = store + hvimage.DoorbellInsnLen
+			}
+			r.RCX, r.R11 = ret, r.RFLAGS
 		}
-		// The hypercall page called from user mode: as Xen refuses a
-		// hypercall from guest user mode.
-		r.RAX = xen.EPERM.Ret()
-		v.run.DirtyRegs |= kvm.SyncRegs
-		return resume
+		return v.userSyscall()
 	}
 	v.hc.args = hypercallArgs{r.RDI, r.RSI, r.RDX, r.R10, r.R8, r.R9}
 	v.hc.r11 = r.R11

@@ -95,8 +95,12 @@ func (v *vcpu) mmuextOp(a *hypercallArgs) uint64 {
 func (v *vcpu) mmuextOpRec(c *ptops.Context, rec []byte) error {
 	op := xen.DecodeMMUExtOp(rec)
 	err := ptops.MMUExtOp(c, op)
-	if err == nil && op.Cmd <= xen.MMUExtPinL4Table {
+	switch {
+	case err != nil:
+	case op.Cmd <= xen.MMUExtPinL4Table:
 		v.stats.Pins[op.Cmd]++
+	case op.Cmd == xen.MMUExtUnpinTable:
+		v.stats.Unpins++
 	}
 	return err
 }

@@ -64,6 +64,12 @@ func (v *vcpu) iret(a *hypercallArgs) uint64 {
 		v.fatal(DomainCrash, ic.RIP, "HYPERVISOR_iret in a multicall after an entry that used the executor: pvsim does not offer it")
 		return 0
 	}
+	if !ret.Restore {
+		// VGCF_in_syscall: Xen returns by sysretq, which loads
+		// FLAT_USER_CS64 and FLAT_USER_SS from STAR, whatever the frame
+		// says.
+		ret.CS, ret.SS = xen.FlatRing3CS64, xen.FlatRing3SS64
+	}
 	if ret.User && !v.enterUserMode(ret.CS, ret.SS) || !ret.User && !v.returnToKernel(ret.CS, ret.SS) {
 		return 0
 	}

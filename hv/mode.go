@@ -25,8 +25,7 @@ type modeState struct {
 	// user is set while the guest runs in user mode.
 	user bool
 	// userCS and userSS are the selectors the last iret to user mode
-	// loaded: a syscall's frame names them (kvm_pvm's syscall leaves CS
-	// and SS as they were, the architecture's loads STAR's). kernelCS
+	// loaded, for an event's frame. kernelCS
 	// and kernelSS are kernel mode's: FLAT_KERNEL_CS and FLAT_KERNEL_SS
 	// from every bounce on, or what an iret to kernel mode or
 	// VCPUOP_initialise loaded (0 meaning the flat ones).
@@ -197,15 +196,17 @@ func (v *vcpu) returnToKernel(cs, ss uint16) bool {
 }
 
 // userSyscall is a syscall from user mode, which lands in the syscall
-// transport's doorbell like a hypercall: Xen's switch_to_kernel. The
-// guest goes to kernel mode and its syscall callback, on its kernel stack,
-// with the frame [RCX, R11, RIP, CS, RFLAGS, RSP, SS] of the user context
-// at the syscall's return address, DF clear and events masked if the
-// callback was registered so; with no callback, the syscall raises #UD.
+// transport's doorbell like a hypercall: Xen's lstar_enter and
+// switch_to_kernel. The guest goes to kernel mode and its syscall
+// callback, on its kernel stack, with the frame [RCX, R11, RIP, CS,
+// RFLAGS, RSP, SS] of the user context at the syscall's return address,
+// CS and SS FLAT_USER_CS64 and FLAT_USER_SS (what lstar_enter pushes,
+// whatever the user ran on), DF clear and events masked if the callback
+// was registered so; with no callback, the syscall raises #UD.
 func (v *vcpu) userSyscall() outcome {
 	r := &v.run.Regs
 	v.stats.UserSyscalls++
-	c := &traps.Context{RIP: r.RCX, CS: uint64(v.guestMode.userCS), RFLAGS: r.R11, RSP: r.RSP, SS: uint64(v.guestMode.userSS),
+	c := &traps.Context{RIP: r.RCX, CS: xen.FlatRing3CS64, RFLAGS: r.R11, RSP: r.RSP, SS: xen.FlatRing3SS64,
 		RCX: r.RCX, R11: r.R11, UpcallMasked: v.d.evtchn.Shared().UpcallMasked(v.id), Mode: v.mode()}
 	cb := v.traps.callbacks.Syscall
 	b := &v.traps.bounce

@@ -13,6 +13,7 @@ import (
 	"github.com/pvsim/pvsim/traps"
 	"github.com/pvsim/pvsim/x86"
 	"github.com/pvsim/pvsim/xen"
+	"golang.org/x/arch/x86/x86asm"
 )
 
 // Exceptions the guest raises reach the hypervisor's entry stub, which
@@ -192,6 +193,9 @@ func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
 		return true, r.RAX
 	}
 	v.stats.PTWrites++
+	if w.Op == x86asm.BTR && w.Old&mmu.PTEAccessed != 0 && w.New&mmu.PTEAccessed == 0 {
+		v.stats.ClearYoungWrites++
+	}
 	if w.Pending {
 		v.stats.PendingWrites++
 		v.trace.Note(trace.OutcomePendingWrite, uint64(w.New))

@@ -29,6 +29,10 @@ type ExitStats struct {
 	// SpuriousFaults counts write faults retried because the mapping
 	// allowed the write by the time the hypervisor looked.
 	SpuriousFaults uint64
+	// ClearYoungWrites counts those of PTWrites that were a bit test and
+	// reset clearing Accessed: Linux's ptep_test_and_clear_young on a
+	// pinned pagetable.
+	ClearYoungWrites uint64
 	// PendingWrites counts those of PTWrites that went to frames announced
 	// as becoming pagetables (pvsim_op pagetable_pending).
 	PendingWrites uint64
@@ -41,6 +45,8 @@ type ExitStats struct {
 	// Pins counts the pagetables this vCPU pinned with mmuext_op, by
 	// level: Pins[0] MMUEXT_PIN_L1_TABLE ... Pins[3] MMUEXT_PIN_L4_TABLE.
 	Pins [4]uint64
+	// Unpins counts MMUEXT_UNPIN_TABLE.
+	Unpins uint64
 	// UserSyscalls counts syscalls from guest user mode bounced to the
 	// guest kernel, and ModeSwitches the switches between guest kernel
 	// and user mode (Xen's toggle_guest_mode).

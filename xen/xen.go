@@ -422,7 +422,8 @@ const (
 	IretSize   = 72
 
 	// VGCFInSyscall in iret_context.flags: return as from a syscall,
-	// leaving rcx and r11 as they are (VGCF_in_syscall).
+	// by sysret: rcx and r11 are not restored from the frame but become
+	// rip and rflags, and cs and ss the flat ones (VGCF_in_syscall).
 	VGCFInSyscall = 1 << 8
 
 	// vcpu_guest_context.flags.

@@ -65,6 +65,16 @@ type exitsJSON struct {
 	// delivered to the guest; both are among Traps.
 	PTWrites uint64 `json:"ptwrites"`
 	Bounces  uint64 `json:"bounces"`
+	// ClearYoung counts the emulated writes that were Linux's
+	// ptep_test_and_clear_young (a bit test and reset clearing Accessed)
+	// on a pinned pagetable; left out when zero.
+	ClearYoung uint64 `json:"ptep_test_and_clear_young,omitempty"`
+	// Unpins counts MMUEXT_UNPIN_TABLE; UserSyscalls syscalls from guest
+	// user mode, and ModeSwitches switches between guest kernel and
+	// user mode; left out when zero.
+	Unpins       uint64 `json:"unpins,omitempty"`
+	UserSyscalls uint64 `json:"user_syscalls,omitempty"`
+	ModeSwitches uint64 `json:"mode_switches,omitempty"`
 	// Upcalls counts event upcalls delivered to the guest's event
 	// callback, and Blocks the times the vCPU slept in SCHEDOP_block or
 	// SCHEDOP_poll; left out when zero.
@@ -121,6 +131,7 @@ func newRunJSON(name string, res hv.Result, runErr error, status int, err error,
 	for i, s := range res.Exits {
 		e := exitsJSON{VCPU: i, Hypercalls: map[string]uint64{}, Traps: map[string]uint64{},
 			Interrupted: s.Interrupted, PTWrites: s.PTWrites, Bounces: s.Bounces, Upcalls: s.Upcalls, Blocks: s.Blocks,
+			ClearYoung: s.ClearYoungWrites, Unpins: s.Unpins, UserSyscalls: s.UserSyscalls, ModeSwitches: s.ModeSwitches,
 			SpuriousExecEntries: s.SpuriousExecEntries, Total: s.Interrupted}
 		for i, n := range s.Pins {
 			if n != 0 {
