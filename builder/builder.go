@@ -161,6 +161,10 @@ type Boot struct {
 	GrantFrames []uint64
 }
 
+// TestGuestOS is the GUEST_OS of pvsim's own test kernels: the builder
+// maps all of their RAM at virt_base (Build).
+const TestGuestOS = "pvsim-test"
+
 // ExtraFrames is the frames a domain's memory has beyond its RAM: the
 // shared info page and the grant table's (Xen's heap pages shared with
 // the guest).
@@ -182,9 +186,9 @@ const (
 // pagetables and the bootstrap stack, packed page after page from the
 // image's base. RAM is mem but for
 // its last ExtraFrames frames, the shared info page and the grant table's,
-// which Xen keeps in its heap. Every frame of RAM and the shared info page
-// are mapped at virt_base + pfn*4096, writable except the pagetable
-// frames.
+// which Xen keeps in its heap. The bootstrap region (for pvsim's own test
+// kernels, every frame of RAM and the shared info page) is mapped at
+// virt_base + pfn*4096, writable except the pagetable frames.
 //
 // Precondition: no vCPU runs on mem; hv is built in it.
 func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel, initrd []byte, cmdline string) (*Boot, error) {
@@ -307,25 +311,45 @@ func Build(mem *physmem.Memory, hv *hvimage.Region, name string, kernel, initrd 
 		return nil, err
 	}
 	const rw = mmu.PTEPresent | mmu.PTEWritable | mmu.PTEUser | mmu.PTEAccessed | mmu.PTEDirty
-	// RAM, and the shared info page after it (see Boot.SharedInfo).
-	for pfn := uint64(0); pfn <= sharedInfo; pfn++ {
+	const stackPages = 4
+	// What the bootstrap pagetables map at virt_base. For pvsim's own
+	// test kernels, all of RAM and the shared info page after it (see
+	// Boot.SharedInfo). For any other kernel, as Xen's builder, only the
+	// bootstrap region: up to the bootstrap stack and at least 512 KiB
+	// past it, rounded up to 4 MiB (libxenguest's count_pgtables),
+	// counting the pagetables that map it; a stock Linux maps the rest of
+	// RAM itself (mapped writable and executable by the builder, all of
+	// it would be W+X to Linux's CONFIG_DEBUG_WX check).
+	mapPages := sharedInfo + 1
+	if notes.GuestOS != TestGuestOS {
+		const fourMiB = (4 << 20) >> mmu.PageShift
+		need := next + stackPages + (512<<10)>>mmu.PageShift
+		need += need/512 + 8
+		mapPages = min((need+fourMiB-1)/fourMiB*fourMiB, nrPages)
+	}
+	for pfn := range mapPages {
 		if err := pt.Map(virtBase+pfn<<mmu.PageShift, pfn, rw); err != nil {
 			return nil, err
 		}
 	}
 	for _, pfn := range pt.Frames {
+		if pfn >= mapPages {
+			return nil, bad("the bootstrap pagetables end past the %d MiB they map", mapPages>>(20-mmu.PageShift))
+		}
 		if err := pt.SetFlags(virtBase+pfn<<mmu.PageShift, rw&^(mmu.PTEWritable|mmu.PTEDirty)); err != nil {
 			return nil, err
 		}
 	}
 	hv.InstallInto(pt)
-	const stackPages = 4
 	stack, err := take(stackPages)
 	if err != nil {
 		return nil, err
 	}
 	if nrPages-next < (512<<10)>>mmu.PageShift {
 		return nil, bad("less than 512 KiB of memory left after the bootstrap structures")
+	}
+	if next > mapPages {
+		return nil, bad("the bootstrap stack ends past the %d MiB the bootstrap pagetables map", mapPages>>(20-mmu.PageShift))
 	}
 
 	// Frame list: pseudo-physical = machine, one unsigned long per frame.

@@ -25,6 +25,7 @@ type testELF struct {
 	memsz               uint64 // 0: len(code)
 	entry               uint64
 	notes               map[uint32]uint64 // Xen note type -> 8-byte value
+	guestOS             string            // XEN_ELFNOTE_GUEST_OS, if not empty
 }
 
 const testBase = 0xffffffff80000000
@@ -37,6 +38,7 @@ func goodELF() testELF {
 			xen.ElfNoteEntry: testBase + 0x10, xen.ElfNoteHypercallPage: testBase + mmu.PageSize,
 			xen.ElfNoteVirtBase: testBase, xen.ElfNotePaddrOffset: 0,
 		},
+		guestOS: TestGuestOS,
 	}
 }
 
@@ -52,6 +54,15 @@ func (e testELF) bytes() []byte {
 		binary.Write(&notes, binary.LittleEndian, []uint32{4, 8, typ})
 		notes.WriteString("Xen\x00")
 		binary.Write(&notes, binary.LittleEndian, v)
+	}
+	if e.guestOS != "" {
+		desc := []byte(e.guestOS + "\x00")
+		for len(desc)%4 != 0 {
+			desc = append(desc, 0)
+		}
+		binary.Write(&notes, binary.LittleEndian, []uint32{4, uint32(len(desc)), xen.ElfNoteGuestOS})
+		notes.WriteString("Xen\x00")
+		notes.Write(desc)
 	}
 	memsz := e.memsz
 	if memsz == 0 {
@@ -149,6 +160,28 @@ func TestBuildDomainRejects(t *testing.T) {
 	}
 	_, _, err := build(t, goodELF().bytes(), strings.Repeat("x", xen.MaxGuestCmdline))
 	assert.ErrorContains(t, err, "command line is 1024 bytes")
+}
+
+// A kernel not pvsim's own gets Xen's initial mapping: the bootstrap
+// region only, to the bootstrap stack and 512 KiB past it, in whole 4 MiB.
+func TestBuildMapsTheBootstrapRegion(t *testing.T) {
+	e := goodELF()
+	e.guestOS = "linux"
+	mem, b, err := build(t, e.bytes(), "")
+	require.NoError(t, err)
+	cr3 := b.L4 << mmu.PageShift
+	mapped := func(pfn uint64) bool { return mmu.Translate(mem, cr3, testBase+pfn<<mmu.PageShift, mmu.AccessUser).OK }
+	stackEnd := (b.StackTop - testBase) >> mmu.PageShift
+	end := uint64(0)
+	for mapped(end) {
+		end++
+	}
+	assert.Zero(t, end%((4<<20)>>mmu.PageShift), "whole 4 MiB: %d pages", end)
+	assert.GreaterOrEqual(t, end, stackEnd+(512<<10)>>mmu.PageShift, "512 KiB past the bootstrap stack")
+	assert.Less(t, end, b.NrPages, "not all of RAM")
+	for pfn := end; pfn <= b.SharedInfo; pfn++ {
+		require.False(t, mapped(pfn), "frame %#x past the bootstrap region is mapped", pfn)
+	}
 }
 
 func TestBuildDomainLayout(t *testing.T) {

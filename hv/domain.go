@@ -156,6 +156,8 @@ type Domain struct {
 	// consoleRoom tells the console input (console.go) that the guest
 	// consumed some.
 	consoleRoom chan struct{}
+	// m2p is the read-only M2P's extent (XENMEM_machphys_mapping).
+	m2p struct{ start, end, maxMFN uint64 }
 	// evtchn are the domain's event channels.
 	evtchn *evtchn.Table
 	// gnttab is the domain's grant table; the MMU lock guards it.
@@ -215,6 +217,7 @@ func New(cfg Config) (*Domain, error) {
 	if d.boot, err = builder.Build(d.mem, d.hv, cfg.Name, cfg.Kernel, cfg.Initrd, cfg.CmdLine); err != nil {
 		return nil, err
 	}
+	d.m2p.start, d.m2p.end, d.m2p.maxMFN = d.hv.SetM2P(d.boot.NrPages)
 	if err := d.createVM(); err != nil {
 		return nil, err
 	}

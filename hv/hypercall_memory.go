@@ -36,9 +36,13 @@ func (v *vcpu) memoryOp(a *hypercallArgs) uint64 {
 		return v.memoryMap(arg)
 	case xen.XenMemMachphysMapping:
 		b := v.hc.buf[:xen.MachphysMappingSize]
-		binary.LittleEndian.PutUint64(b, xen.MachToPhysVirtStart)
-		binary.LittleEndian.PutUint64(b[8:], xen.MachToPhysVirtEnd)
-		binary.LittleEndian.PutUint64(b[16:], (xen.MachToPhysVirtEnd-xen.MachToPhysVirtStart)/8-1)
+		// The read-only M2P pvsim maps where CPL3 can read it; Xen's
+		// default address (MACH2PHYS_VIRT_START) is served too, one
+		// exit a load, for guests that do not ask.
+		m := &v.d.m2p
+		binary.LittleEndian.PutUint64(b, m.start)
+		binary.LittleEndian.PutUint64(b[8:], m.end)
+		binary.LittleEndian.PutUint64(b[16:], m.maxMFN)
 		return v.writeGuestRet(arg, b)
 	}
 	return xen.ENOSYS.Ret()

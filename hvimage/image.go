@@ -30,6 +30,29 @@ type Region struct {
 	// maps the first page of its GDT; the others follow it.
 	gdtEntries []uint64
 	zeroPFN    uint64
+	// m2p is the host view of the read-only M2P's pages (M2PVA).
+	m2p [][]byte
+}
+
+// SetM2P fills the read-only M2P: frames below ram map to themselves
+// (pvsim's pseudo-physical frames are the machine's), the others, the
+// pages Xen keeps in its heap, to INVALID_M2P_ENTRY. It returns the
+// table's extent, for XENMEM_machphys_mapping.
+//
+// Precondition: no vCPU runs.
+func (r *Region) SetM2P(ram uint64) (vStart, vEnd, maxMFN uint64) {
+	n := uint64(0)
+	for _, b := range r.m2p {
+		for off := 0; off < len(b); off += 8 {
+			v := n
+			if n >= ram {
+				v = xen.InvalidM2PEntry
+			}
+			binary.LittleEndian.PutUint64(b[off:], v)
+			n++
+		}
+	}
+	return M2PVA, M2PVA + n*8, n - 1
 }
 
 // Build lays out the hypervisor region for nvcpus vCPUs (at most MaxVCPUs)
@@ -54,6 +77,7 @@ func Build(mem *physmem.Memory, nvcpus int) (*Region, error) {
 		ro = mmu.PTEPresent | mmu.PTEAccessed
 		rw = ro | mmu.PTEWritable | mmu.PTEDirty | mmu.PTENX
 	)
+	r := &Region{}
 	page := func(va uint64, flags mmu.PTE) ([]byte, error) {
 		pfn, err := alloc()
 		if err != nil {
@@ -96,6 +120,16 @@ func Build(mem *physmem.Memory, nvcpus int) (*Region, error) {
 		}
 	}
 
+	// The read-only M2P, one entry per frame of memory, readable by the
+	// guest; SetM2P fills it.
+	for off := uint64(0); off < mem.NrPages()*8; off += mmu.PageSize {
+		b, err := page(M2PVA+off, ro|mmu.PTEUser|mmu.PTENX)
+		if err != nil {
+			return nil, err
+		}
+		r.m2p = append(r.m2p, b)
+	}
+
 	// The syscall transport's entry, the one code page the guest runs.
 	sys, err := page(SyscallEntryVA, ro|mmu.PTEUser)
 	if err != nil {
@@ -113,7 +147,7 @@ func Build(mem *physmem.Memory, nvcpus int) (*Region, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Region{template: pt, zeroPFN: zero}
+	r.template, r.zeroPFN = pt, zero
 	for cpu := 0; cpu < nvcpus; cpu++ {
 		if err := buildCPU(cpu, pt, page, zero); err != nil {
 			return nil, err

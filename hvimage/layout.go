@@ -38,6 +38,12 @@ const (
 	cpuISTPages   = 2
 	cpuCmdOff     = 0x38000 // the executor's command block
 
+	// M2PVA is where the hypervisor maps the read-only machine-to-phys
+	// table the guest may read (XENMEM_machphys_mapping): Xen keeps it at
+	// MACH2PHYS_VIRT_START, in slot 256, which CPL3 cannot reach on
+	// kvm_pvm; this is slot 258.
+	M2PVA = xen.HypervisorVirtStart + 2<<39
+
 	// AliasVA is where the hypervisor maps every guest frame read-write
 	// for the executor: Xen's direct map, L4 slot 262.
 	AliasVA = 0xffff830000000000

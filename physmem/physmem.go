@@ -37,7 +37,8 @@ type Memory struct {
 // memory.
 func hvRegionSize(guestBytes uint64) int {
 	aliasL1s := guestBytes >> (mmu.PageShift + 9)
-	return int(4<<20 + (aliasL1s+16)<<mmu.PageShift)
+	m2pPages := guestBytes >> (mmu.PageShift + 9) // 8 bytes a frame
+	return int(4<<20 + (aliasL1s+m2pPages+16)<<mmu.PageShift)
 }
 
 // New makes the memory of a new domain, zeroed, in a memory file of its

@@ -24,8 +24,8 @@ var commands = []command{
 	{
 		name: "run",
 		args: "KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit] [--audit-every D]\n" +
-			"[--initrd FILE] [--trace FILE] [--schedule S] [--json] [--console auto|xen|pv|both]\n" +
-			"[-- guest command line]",
+			"[--initrd FILE] [--console-in FILE] [--trace FILE] [--schedule S] [--json]\n" +
+			"[--console auto|xen|pv|both] [-- guest command line]",
 		summary: "boot KERNEL, wait for it to shut down; console on stdout (with --json on stderr)",
 		detail: "KERNEL is the name of an embedded kernel (see 'pvsim list'), the path\n" +
 			"of an ELF file, or a Linux bzImage; what follows \"--\" is the guest's\n" +
@@ -33,6 +33,10 @@ var commands = []command{
 			"--console picks which of the guest's consoles to show: auto (the default)\n" +
 			"shows console_io until the guest first writes its PV console ring, and the\n" +
 			"ring from then on; xen, pv and both as they say.\n" +
+			"The guest's PV console input (hvc0) comes from --console-in: - (the\n" +
+			"default) is pvsim's standard input, which, when it is a terminal, goes\n" +
+			"raw, every key to the guest and Ctrl-] ending the run; a file is read to\n" +
+			"its end; an empty name gives the guest no input.\n" +
 			"With --json, stdout gets one JSON object once the run is over: kernel,\n" +
 			"reason, exit_status, vcpu, error, oops, steps, trace_sha256 and each\n" +
 			"vCPU's exits; the guest console goes to stderr instead.\n" +

@@ -46,7 +46,7 @@ func TestCommandHelpFlags(t *testing.T) {
 		cmd   string
 		flags []string
 	}{
-		{"run", []string{"audit", "audit-every", "console", "initrd", "json", "mem", "schedule", "timeout", "trace", "vcpus"}},
+		{"run", []string{"audit", "audit-every", "console", "console-in", "initrd", "json", "mem", "schedule", "timeout", "trace", "vcpus"}},
 		{"test", []string{"audit", "j", "json", "junit", "mem", "timeout", "vcpus"}},
 		{"list", nil},
 		{"explore merge", []string{"json"}},

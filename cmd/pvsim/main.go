@@ -4,8 +4,8 @@
 // Usage:
 //
 //	pvsim run KERNEL [--vcpus N] [--mem SIZE] [--timeout D] [--audit] [--audit-every D]
-//	          [--initrd FILE] [--trace FILE] [--schedule S] [--json] [--console auto|xen|pv|both]
-//	          [-- guest command line]
+//	          [--initrd FILE] [--console-in FILE] [--trace FILE] [--schedule S] [--json]
+//	          [--console auto|xen|pv|both] [-- guest command line]
 //	pvsim test KERNEL... [-j N] [--timeout D] [--vcpus N] [--mem SIZE] [--audit]
 //	           [--junit FILE] [--json]
 //	pvsim compare [--duration D | --trials N] [--vcpus N] [--window W] [--audit] [--audit-every D]

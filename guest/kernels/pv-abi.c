@@ -209,8 +209,12 @@ static void memory(void)
 	expect("memory_map, no room", HYPERVISOR_memory_op(XENMEM_memory_map, &mm), 0);
 	expect("memory_map, no room: entries", mm.nr_entries, 0);
 	expect("machphys_mapping", HYPERVISOR_memory_op(XENMEM_machphys_mapping, &mp), 0);
-	expect("machphys_mapping: v_start", mp.v_start == MACH2PHYS_VIRT_START, 1);
+	expect("machphys_mapping: in the hypervisor's range", mp.v_start >= HYPERVISOR_VIRT_START &&
+	       mp.v_end <= HYPERVISOR_VIRT_END && mp.v_start < mp.v_end, 1);
+	expect("machphys_mapping: max_mfn covers RAM", mp.max_mfn >= nr - 1, 1);
 	expect("the M2P where machphys_mapping says", ((unsigned long *)mp.v_start)[3], 3);
+	expect("the M2P where machphys_mapping says: the last frame of RAM", ((unsigned long *)mp.v_start)[nr - 1], nr - 1);
+	expect("the M2P where machphys_mapping says: shared info is Xen's", ((unsigned long *)mp.v_start)[PFN_DOWN(si)], -1);
 }
 
 /*
