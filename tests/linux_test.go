@@ -3,10 +3,13 @@ package tests
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +97,74 @@ func TestDebianKernel(t *testing.T) {
 	assert.NotZero(t, s[0].Hypercalls[xen.HypercallVCPUOp], "the vcpuop clockevent")
 	assert.NotZero(t, s[1].Hypercalls[xen.HypercallIret], "vCPU 1 came up and ran")
 	assert.NotZero(t, s[0].UserSyscalls+s[1].UserSyscalls, "user mode made syscalls")
+}
+
+// TestLinuxStress is Linux's own fork and exit under pvsim's audit: the
+// initramfs's /init (scripts/initramfs/stress.init) turns on swap on zram
+// and runs a memory hog, so that the kernel reclaims (and its
+// ptep_test_and_clear_young clears Accessed bits in pinned pagetables),
+// while 1,000 processes fork, exec, touch memory and exit on 2 vCPUs,
+// each fork pinning a new L4 with xen_pgd_pin and each exit unpinning
+// it. The run is `pvsim run --audit --json`, and must power off (status
+// 0), the audit never finding a violation, with the JSON counting the
+// pins, unpins, emulated pagetable writes and young clears served.
+func TestLinuxStress(t *testing.T) {
+	needKVM(t)
+	image, initrd := debianLinux(t, "stress")
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{"vmlinuz": image, "initrd.img": initrd} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+	}
+	bin := filepath.Join(dir, "pvsim")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/pvsim").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	cmd := exec.Command(bin, "run", filepath.Join(dir, "vmlinuz"), "--initrd", filepath.Join(dir, "initrd.img"),
+		"--mem", "512M", "--vcpus", "2", "--audit", "--audit-every", "10ms", "--json", "--console-in", "", "--timeout", "12m",
+		"--", "console=hvc0", "forks=1000")
+	var stdout, console bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &console
+	err = cmd.Run()
+	con := console.String()
+	require.NoError(t, err, "pvsim run exits 0; console tail:\n%s", tail(con, 3000))
+	for _, want := range []string{"stress: 2 CPUs, 1000 processes", "stress: 1000 processes forked and exited", "stress: done"} {
+		assert.Contains(t, con, want, "console tail:\n%s", tail(con, 3000))
+	}
+	assert.NotRegexp(t, `stress: process \d+ failed`, con, "every process exited 0")
+	m := regexp.MustCompile(`stress: pswpout (\d+)`).FindStringSubmatch(con)
+	require.NotNil(t, m, "the reclaim counters")
+	swapped, _ := strconv.Atoi(m[1])
+	assert.Positive(t, swapped, "the kernel reclaimed (pages swapped out)")
+
+	var r struct {
+		Reason     string `json:"reason"`
+		ExitStatus int    `json:"exit_status"`
+		Exits      []struct {
+			Pins       map[string]uint64 `json:"pins"`
+			Unpins     uint64            `json:"unpins"`
+			PTWrites   uint64            `json:"ptwrites"`
+			ClearYoung uint64            `json:"ptep_test_and_clear_young"`
+			Audits     uint64            `json:"audits"`
+			UserCalls  uint64            `json:"user_syscalls"`
+		} `json:"exits"`
+	}
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &r), "stdout:\n%s", stdout.String())
+	assert.Equal(t, "poweroff", r.Reason)
+	assert.Zero(t, r.ExitStatus)
+	require.Len(t, r.Exits, 2)
+	var pinsL4, unpins, ptwrites, young, audits, calls uint64
+	for _, e := range r.Exits {
+		pinsL4 += e.Pins["L4"]
+		unpins, ptwrites, young, audits, calls = unpins+e.Unpins, ptwrites+e.PTWrites, young+e.ClearYoung, audits+e.Audits, calls+e.UserCalls
+	}
+	t.Logf("L4 pins %d, unpins %d, emulated pagetable writes %d, of them ptep_test_and_clear_young %d, audits %d, user syscalls %d",
+		pinsL4, unpins, ptwrites, young, audits, calls)
+	// Every process's fork and exec pins an L4 (the exec's new mm), every
+	// exit and exec unpins one.
+	assert.GreaterOrEqual(t, pinsL4, uint64(1000), "xen_pgd_pin, at least once a process")
+	assert.GreaterOrEqual(t, unpins, uint64(1000), "xen_pgd_unpin")
+	assert.Positive(t, young, "reclaim's ptep_test_and_clear_young on pinned pagetables, emulated")
+	assert.Greater(t, ptwrites, young)
+	assert.Positive(t, audits, "the audit ran")
+	assert.GreaterOrEqual(t, calls, uint64(1000), "syscalls from user mode")
 }

@@ -394,7 +394,7 @@ type runOutput struct {
 		Hypercalls, Traps, Pins               map[string]uint64
 		Interrupted, PTWrites, Bounces, Total uint64
 		ClearYoung                            uint64 `json:"ptep_test_and_clear_young"`
-		Unpins                                uint64
+		Unpins, Audits                        uint64
 		UserSyscalls                          uint64 `json:"user_syscalls"`
 		ModeSwitches                          uint64 `json:"mode_switches"`
 	}

@@ -72,7 +72,10 @@ type exitsJSON struct {
 	// Unpins counts MMUEXT_UNPIN_TABLE; UserSyscalls syscalls from guest
 	// user mode, and ModeSwitches switches between guest kernel and
 	// user mode; left out when zero.
-	Unpins       uint64 `json:"unpins,omitempty"`
+	Unpins uint64 `json:"unpins,omitempty"`
+	// Audits counts the pagetable audits run (--audit); the run ends at
+	// the first violation, so a run that powered off had none.
+	Audits       uint64 `json:"audits,omitempty"`
 	UserSyscalls uint64 `json:"user_syscalls,omitempty"`
 	ModeSwitches uint64 `json:"mode_switches,omitempty"`
 	// Upcalls counts event upcalls delivered to the guest's event
@@ -131,7 +134,7 @@ func newRunJSON(name string, res hv.Result, runErr error, status int, err error,
 	for i, s := range res.Exits {
 		e := exitsJSON{VCPU: i, Hypercalls: map[string]uint64{}, Traps: map[string]uint64{},
 			Interrupted: s.Interrupted, PTWrites: s.PTWrites, Bounces: s.Bounces, Upcalls: s.Upcalls, Blocks: s.Blocks,
-			ClearYoung: s.ClearYoungWrites, Unpins: s.Unpins, UserSyscalls: s.UserSyscalls, ModeSwitches: s.ModeSwitches,
+			ClearYoung: s.ClearYoungWrites, Unpins: s.Unpins, Audits: s.Audits, UserSyscalls: s.UserSyscalls, ModeSwitches: s.ModeSwitches,
 			SpuriousExecEntries: s.SpuriousExecEntries, Total: s.Interrupted}
 		for i, n := range s.Pins {
 			if n != 0 {
