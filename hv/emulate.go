@@ -109,6 +109,10 @@ func (v *vcpu) emulatePriv(x *x86.Exception) (handled, bounce bool) {
 	v.stats.Emulations++
 	v.stackPut(v.traps.frame+hvimage.FrameRIP, p.regs.RIP)
 	v.stackPut(v.traps.frame+hvimage.FrameRFLAGS, p.regs.RFLAGS)
+	if p.regs.GPR[4] != before.GPR[4] {
+		// RSP as the guest resumes is the stub's frame's (mov %dr0, %rsp).
+		v.stackPut(v.traps.frame+hvimage.FrameRSP, p.regs.GPR[4])
+	}
 	gprs := kvm.GPRs(r)
 	for i, val := range p.regs.GPR {
 		if i != 4 && val != before.GPR[i] {

@@ -74,6 +74,9 @@ func (v *vcpu) iret(a *hypercallArgs) uint64 {
 		return 0
 	}
 	r.RIP, r.RFLAGS, r.RSP = ret.RIP, ret.RFLAGS, ret.RSP
+	if v.d.vmAssist.Load()&(1<<xen.VMAssistArchitecturalIOPL) != 0 {
+		v.priv.iopl = int(ic.RFLAGS >> 12 & 3) // do_iret's arch.pv.iopl
+	}
 	// The upcall mask comes back from the frame's IF, as in Xen's do_iret.
 	v.d.evtchn.Shared().SetUpcallMask(v.id, ic.RFLAGS&x86.FlagIF == 0)
 	v.traps.bounced = false // the exception was handled: a later crash is not its

@@ -47,7 +47,11 @@ func (v *vcpu) segments() (cs, ss uint64) {
 
 // mode is the guest mode a bounce from now leaves.
 func (v *vcpu) mode() traps.Mode {
-	return traps.Mode{User: v.guestMode.user, KernelSP: v.traps.kernelSP}
+	m := traps.Mode{User: v.guestMode.user, KernelSP: v.traps.kernelSP}
+	if v.d.vmAssist.Load()&(1<<xen.VMAssistArchitecturalIOPL) != 0 {
+		m.IOPL = uint64(v.priv.iopl) << 12 // create_bounce_frame's VCPU_iopl
+	}
+	return m
 }
 
 // toggleMode switches the vCPU between kernel and user mode, as Xen's

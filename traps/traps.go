@@ -88,6 +88,9 @@ type Mode struct {
 	User bool
 	// KernelSP is stack_switch's stack pointer, used in user mode.
 	KernelSP uint64
+	// IOPL is the virtual IOPL a frame's RFLAGS carries (bits 12-13),
+	// with VMASST_TYPE_architectural_iopl; 0 without.
+	IOPL uint64
 }
 
 // Context is the guest context a bounce interrupts: where it resumes when
@@ -130,7 +133,7 @@ func (t *Table) Deliver(x *x86.Exception, rcx, r11 uint64, upcallMasked bool, m 
 // (16-byte aligned, below c's RSP in kernel mode, below the kernel stack
 // in user mode) up, RCX, R11, [error code], RIP, CS (the RPL cleared for
 // kernel mode) with the saved upcall mask in bits 32..39, RFLAGS with IF
-// the inverse of that mask and IOPL clear, RSP, SS. The handler runs on
+// the inverse of that mask and IOPL the mode's, RSP, SS. The handler runs on
 // FLAT_KERNEL_CS with TF, NT, RF, AC and VM clear and IF set; maskEvents
 // (TBF_INTERRUPT) masks upcalls on entry.
 func (b *Bounce) Build(c *Context, handler, errorCode uint64, hasErrorCode, maskEvents bool) {
@@ -139,7 +142,7 @@ func (b *Bounce) Build(c *Context, handler, errorCode uint64, hasErrorCode, mask
 	if hasErrorCode {
 		f = append(f, errorCode)
 	}
-	cs, rflags := c.CS&0xffff, c.RFLAGS&^x86.FlagIOPL|x86.FlagIF
+	cs, rflags := c.CS&0xffff, c.RFLAGS&^x86.FlagIOPL|c.IOPL&x86.FlagIOPL|x86.FlagIF
 	if !c.User {
 		cs &^= 3
 	}

@@ -90,6 +90,12 @@ func TestDeliver(t *testing.T) {
 			mode:  Mode{User: true, KernelSP: 0xa00008},
 			frame: []uint64{0xc, 0x11, x86.PFWrite | x86.PFUser, 0x400000, 0x33, flags, 0x7ff0, 0x2b},
 		},
+		{
+			name:  "architectural IOPL: the vCPU's in the frame, never the handler's",
+			x:     x86.Exception{Vector: x86.VectorUD, RIP: 0x99, CS: xen.FlatRing3CS64, RFLAGS: flags, RSP: 0x8000, SS: xen.FlatRing3SS64},
+			mode:  Mode{IOPL: x86.FlagIOPL},
+			frame: []uint64{0xc, 0x11, 0x99, xen.FlatRing3CS64 &^ 3, flags | x86.FlagIOPL, 0x8000, xen.FlatRing3SS64},
+		},
 		{name: "no handler", x: x86.Exception{Vector: x86.VectorGP}, err: "no guest trap handler"},
 		{name: "#DF never", x: x86.Exception{Vector: x86.VectorDF}, err: "does not hand this vector"},
 	}
