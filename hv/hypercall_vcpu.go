@@ -232,9 +232,64 @@ func (t *vcpu) initialise(caller *vcpu, ctx uint64) error {
 	if err := caller.readGuest(b[:], ctx); err != nil {
 		return err
 	}
-	q := func(off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
 	// Decode into a copy: a refused context leaves t as it was.
-	st := t.start
+	vc := &vcpuContext{start: t.start}
+	if err := vc.decode(&b); err != nil {
+		return err
+	}
+	st := vc.start
+
+	c := caller.lockMMU("vcpu_op(VCPUOP_initialise)")
+	defer caller.unlockMMU()
+	// The bases hold L4 type references, as NEW_BASEPTR's and
+	// NEW_USER_BASEPTR's do.
+	if err := c.FT.GetPageAndType(st.cr3>>mmu.PageShift, mmu.TypeL4, c.X); err != nil {
+		return err
+	}
+	if st.userBase != 0 {
+		if err := c.FT.GetPageAndType(st.userBase, mmu.TypeL4, c.X); err != nil {
+			c.FT.PutPageAndType(st.cr3 >> mmu.PageShift)
+			return err
+		}
+	}
+	st.ldt = ptops.LDT{}
+	if vc.ldtEnts != 0 {
+		lc := *c
+		lc.LDT = &st.ldt
+		if err := ptops.SetLDT(&lc, vc.ldtBase, uint32(vc.ldtEnts)); err != nil {
+			t.putBases(c, &st)
+			return err
+		}
+	}
+	if vc.gdtEnts != 0 {
+		if err := ptops.SetGDT(c, &t.gdt, gdtMap{t.d.hv, t.id}, vc.gdtFrames[:], uint32(vc.gdtEnts)); err != nil {
+			t.putBases(c, &st)
+			return err
+		}
+	}
+	t.start = st
+	t.state.Store(Initialised)
+	return nil
+}
+
+// vcpuContext is a struct vcpu_guest_context as VCPUOP_initialise reads
+// it: the vCPU's start context, and the LDT and GDT it installs under the
+// MMU lock.
+type vcpuContext struct {
+	start            startContext
+	ldtBase, ldtEnts uint64
+	gdtEnts          uint64
+	gdtFrames        [xen.FirstReservedGDTPage]uint64
+}
+
+// decode reads context b into c, over c.start's registers, with Xen's
+// checks that need no frame table (arch_set_info_guest): every address
+// canonical and the entry point a guest address, the CR3 page-aligned, the
+// LDT and GDT within Xen's limits, VGCF_in_kernel set. A refused context
+// is EINVAL; c is then partly written.
+func (c *vcpuContext) decode(b *[xen.VCPUCtxSize]byte) error {
+	q := func(off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
+	st := &c.start
 	r := &st.regs
 	const u = xen.VCPUCtxUserRegs
 	for i, p := range kvm.GPRs(r) {
@@ -256,55 +311,23 @@ func (t *vcpu) initialise(caller *vcpu, ctx uint64) error {
 	st.iopl = int(r.RFLAGS >> 12 & 3)
 	// The guest cannot take IOPL or leave IF clear; reserved bit 1 is set.
 	r.RFLAGS = r.RFLAGS&(x86.ArithFlags|x86.FlagDF) | x86.FlagIF | x86.FlagRes1
-	ldtBase, ldtEnts := q(xen.VCPUCtxLDTBase), q(xen.VCPUCtxLDTEnts)
-	gdtEnts := q(xen.VCPUCtxGDTEnts)
+	c.ldtBase, c.ldtEnts = q(xen.VCPUCtxLDTBase), q(xen.VCPUCtxLDTEnts)
+	c.gdtEnts = q(xen.VCPUCtxGDTEnts)
+	for i := range c.gdtFrames {
+		c.gdtFrames[i] = q(xen.VCPUCtxGDTFrames + 8*i)
+	}
 	canonical := true
 	for _, a := range [...]uint64{r.RIP, r.RSP, st.kernelSP, st.fsBase, st.gsBase, st.gsBaseUser,
-		st.callbacks.Event, st.callbacks.Failsafe, st.callbacks.Syscall, ldtBase} {
+		st.callbacks.Event, st.callbacks.Failsafe, st.callbacks.Syscall, c.ldtBase} {
 		canonical = canonical && mmu.Canonical(a)
 	}
 	for _, e := range st.table {
 		canonical = canonical && mmu.Canonical(e.Address)
 	}
 	if !canonical || !traps.GuestAddress(r.RIP) || st.cr3&(mmu.PageSize-1) != 0 || flags&xen.VGCFInKernel == 0 ||
-		ldtEnts > xen.MaxLDTEntries || gdtEnts > xen.FirstReservedGDTByte/8 {
+		c.ldtEnts > xen.MaxLDTEntries || c.gdtEnts > xen.FirstReservedGDTByte/8 {
 		return xen.EINVAL
 	}
-	var frames [xen.FirstReservedGDTPage]uint64
-	for i := range frames {
-		frames[i] = q(xen.VCPUCtxGDTFrames + 8*i)
-	}
-
-	c := caller.lockMMU("vcpu_op(VCPUOP_initialise)")
-	defer caller.unlockMMU()
-	// The bases hold L4 type references, as NEW_BASEPTR's and
-	// NEW_USER_BASEPTR's do.
-	if err := c.FT.GetPageAndType(st.cr3>>mmu.PageShift, mmu.TypeL4, c.X); err != nil {
-		return err
-	}
-	if st.userBase != 0 {
-		if err := c.FT.GetPageAndType(st.userBase, mmu.TypeL4, c.X); err != nil {
-			c.FT.PutPageAndType(st.cr3 >> mmu.PageShift)
-			return err
-		}
-	}
-	st.ldt = ptops.LDT{}
-	if ldtEnts != 0 {
-		lc := *c
-		lc.LDT = &st.ldt
-		if err := ptops.SetLDT(&lc, ldtBase, uint32(ldtEnts)); err != nil {
-			t.putBases(c, &st)
-			return err
-		}
-	}
-	if gdtEnts != 0 {
-		if err := ptops.SetGDT(c, &t.gdt, gdtMap{t.d.hv, t.id}, frames[:], uint32(gdtEnts)); err != nil {
-			t.putBases(c, &st)
-			return err
-		}
-	}
-	t.start = st
-	t.state.Store(Initialised)
 	return nil
 }
 
