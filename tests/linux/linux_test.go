@@ -1,4 +1,9 @@
-package tests
+// Package linux holds the end-to-end tests that boot Debian's stock kernel
+// on pvsim, from an initramfs of Debian's static BusyBox: its packages
+// come from Debian's registry (scripts/linux.sh), and the tests skip,
+// saying why, when they cannot be had. They are a package of their own
+// so that their minutes count against a test binary of their own.
+package linux
 
 import (
 	"bytes"
@@ -36,7 +41,7 @@ func debianLinux(t *testing.T, init string) (kernel, initrd []byte) {
 	if err != nil {
 		cache = t.TempDir()
 	}
-	cmd := exec.Command("bash", "../scripts/linux.sh", "--init", init, "--fetch-only")
+	cmd := exec.Command("bash", "../../scripts/linux.sh", "--init", init, "--fetch-only")
 	cmd.Env = append(os.Environ(), "PVSIM_CACHE="+filepath.Join(cache, "pvsim", "debian"))
 	out, err := cmd.Output()
 	if err != nil {
@@ -116,7 +121,7 @@ func TestLinuxStress(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
 	}
 	bin := filepath.Join(dir, "pvsim")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/pvsim").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/pvsim").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 
 	cmd := exec.Command(bin, "run", filepath.Join(dir, "vmlinuz"), "--initrd", filepath.Join(dir, "initrd.img"),
@@ -167,4 +172,20 @@ func TestLinuxStress(t *testing.T) {
 	assert.Greater(t, ptwrites, young)
 	assert.Positive(t, audits, "the audit ran")
 	assert.GreaterOrEqual(t, calls, uint64(1000), "syscalls from user mode")
+}
+
+// needKVM skips, loudly, when this machine has no /dev/kvm.
+func needKVM(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat("/dev/kvm"); err != nil {
+		t.Skipf("SKIP: KVM-backed test needs /dev/kvm: %v", err)
+	}
+}
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }
