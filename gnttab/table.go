@@ -355,3 +355,61 @@ func (t *Table) Pinned(ref Ref) (hostW, hostR int) {
 	p := t.active[ref].pin
 	return int(p / pinHostW & pinMask), int(p / pinHostR & pinMask)
 }
+
+// AcquireForCopy pins grant ref of domain dom for one GNTTABOP_copy by
+// domain copier, to read from (readonly) or write to, and returns the
+// granted frame: Xen's acquire_grant_for_copy for a v1 grant, which pins
+// it as a host mapping would (GNTPIN_hstr_inc, GNTPIN_hstw_inc) until
+// ReleaseCopy. The checks are Acquire's: dom not a domain →
+// GNTST_bad_domain; ref past the table → GNTST_bad_gntref; a pin count
+// that would overflow, an entry that does not permit copier access, or a
+// read-only one written → GNTST_general_error (every entry of the
+// backend's table); a frame outside the domain → GNTST_bad_page.
+func (t *Table) AcquireForCopy(ref Ref, dom, copier uint16, readonly bool) (uint64, xen.GrantStatus) {
+	if dom != t.domID && dom != xen.BackendDomID {
+		return 0, xen.GNTSTBadDomain
+	}
+	if dom == xen.BackendDomID {
+		if ref >= InitialFrames*xen.GrantEntriesPerV1F {
+			return 0, xen.GNTSTBadGntref
+		}
+		return 0, xen.GNTSTGeneralError
+	}
+	if ref >= t.nrEntries() {
+		return 0, xen.GNTSTBadGntref
+	}
+	inc := uint32(pinHostW)
+	if readonly {
+		inc = pinHostR
+	}
+	a := &t.active[ref]
+	if a.pin != 0 && a.pin&(inc<<7) != 0 {
+		return 0, xen.GNTSTGeneralError
+	}
+	if a.pin == 0 || (!readonly && a.pin&pinWritable == 0) {
+		if st := t.setStatus(ref, a, readonly, copier); st != xen.GNTSTOkay {
+			return 0, st
+		}
+		if a.pin == 0 {
+			frame := t.frameOf(ref)
+			if frame >= t.nrPages {
+				t.reduceStatus(ref, a, readonly)
+				return 0, xen.GNTSTBadPage
+			}
+			a.frame = frame
+		}
+	}
+	a.pin += inc
+	return a.frame, xen.GNTSTOkay
+}
+
+// ReleaseCopy drops the pin AcquireForCopy took (release_grant_for_copy).
+func (t *Table) ReleaseCopy(ref Ref, readonly bool) {
+	inc := uint32(pinHostW)
+	if readonly {
+		inc = pinHostR
+	}
+	a := &t.active[ref]
+	a.pin -= inc
+	t.reduceStatus(ref, a, readonly)
+}

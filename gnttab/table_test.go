@@ -291,3 +291,57 @@ func bits(flags xen.GrantMapFlags) int {
 	}
 	return n
 }
+
+func TestAcquireForCopy(t *testing.T) {
+	tab := newTable(t)
+	grant(tab, 10, xen.GTFPermitAccess, self, 100)
+	grant(tab, 11, xen.GTFPermitAccess|xen.GTFReadonly, self, 101)
+	grant(tab, 12, xen.GTFPermitAccess, 7, 102)          // for another domain
+	grant(tab, 13, xen.GTFPermitAccess, self, nrPages+5) // outside the domain
+	for _, tt := range []struct {
+		name     string
+		ref      Ref
+		dom      uint16
+		readonly bool
+		want     xen.GrantStatus
+	}{
+		{"read a grant", 10, self, true, xen.GNTSTOkay},
+		{"write a grant", 10, self, false, xen.GNTSTOkay},
+		{"read a read-only grant", 11, self, true, xen.GNTSTOkay},
+		{"write a read-only grant", 11, self, false, xen.GNTSTGeneralError},
+		{"a grant to another domain", 12, self, true, xen.GNTSTGeneralError},
+		{"a frame outside the domain", 13, self, true, xen.GNTSTBadPage},
+		{"past the table", 600, self, true, xen.GNTSTBadGntref},
+		{"not a domain", 10, 9, true, xen.GNTSTBadDomain},
+		{"the backend's table", 10, xen.BackendDomID, true, xen.GNTSTGeneralError},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			frame, st := tab.AcquireForCopy(tt.ref, tt.dom, self, tt.readonly)
+			require.Equal(t, tt.want, st)
+			if st != xen.GNTSTOkay {
+				hw, hr := tab.Pinned(tt.ref)
+				assert.Zero(t, hw+hr, "a refusal pins nothing")
+				return
+			}
+			hw, hr := tab.Pinned(tt.ref)
+			assert.Equal(t, [2]int{b2i(!tt.readonly), b2i(tt.readonly)}, [2]int{hw, hr}, "pinned as a host mapping while it copies")
+			want := xen.GTFPermitAccess | xen.GTFReading
+			if !tt.readonly {
+				want |= xen.GTFWriting
+			}
+			assert.Equal(t, want, flagsOf(tab, tt.ref)&^xen.GTFReadonly)
+			assert.Equal(t, uint64(100+tt.ref-10), frame)
+			tab.ReleaseCopy(tt.ref, tt.readonly)
+			hw, hr = tab.Pinned(tt.ref)
+			assert.Zero(t, hw+hr)
+			assert.Zero(t, flagsOf(tab, tt.ref)&(xen.GTFReading|xen.GTFWriting), "in-use flags cleared after the copy")
+		})
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

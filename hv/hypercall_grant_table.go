@@ -19,9 +19,9 @@ import (
 // gnttab=max-ver:1), get_version, get_status_frames (a v1 table has
 // none). A device mapping (GNTMAP_device_map) holds the frame's
 // references and answers its bus address, as for a PV domain without an
-// IOMMU; there are no devices to use it. Not offered, ENOSYS: copy,
-// transfer, swap_grant_ref, dump_table, cache_flush
-// (x86 Xen has none either).
+// IOMMU; there are no devices to use it. copy copies between grants and
+// frames of this domain. Not offered, ENOSYS: transfer, swap_grant_ref,
+// dump_table, cache_flush (x86 Xen has none either).
 //
 // Offered too: unmap_and_replace, which Xen keeps for old kernels.
 
@@ -39,6 +39,8 @@ func (v *vcpu) grantTableOp(a *hypercallArgs) uint64 {
 		return v.grantBatch(cmd, uop, count, xen.GnttabMapGrantRefSize, (*vcpu).mapGrantRef)
 	case xen.GnttabOpUnmapGrantRef:
 		return v.grantBatch(cmd, uop, count, xen.GnttabUnmapGrantRefSize, (*vcpu).unmapGrantRef)
+	case xen.GnttabOpCopy:
+		return v.grantBatch(cmd, uop, count, xen.GnttabCopySize, (*vcpu).grantCopy)
 	case xen.GnttabOpUnmapAndReplace:
 		return v.grantBatch(cmd, uop, count, xen.GnttabUnmapAndReplaceSize, (*vcpu).unmapAndReplace)
 	case xen.GnttabOpSetupTable:
@@ -287,4 +289,121 @@ func (v *vcpu) gnttabGetVersion(uop uint64) uint64 {
 	}
 	binary.LittleEndian.PutUint32(b[xen.GnttabGetVersionVersion:], uint32(v.d.gnttab.Version()))
 	return v.writeGuestRet(uop+xen.GnttabGetVersionVersion, b[xen.GnttabGetVersionVersion:])
+}
+
+// copyBuf is one side of a grant copy: the frame, and how it was claimed.
+type copyBuf struct {
+	frame    uint64
+	offset   uint64
+	readonly bool
+	gref     bool
+	ref      gnttab.Ref
+	typed    bool // holds a writable type reference
+}
+
+// grantCopy is one struct gnttab_copy, as Xen's gnttab_copy_one: each
+// side is a grant (GNTCOPY_source_gref, GNTCOPY_dest_gref) of the domain
+// it names, or a frame of this domain, which only DOMID_SELF may name
+// (else GNTST_permission_denied); a domain that is not there is
+// GNTST_bad_domain. The source is claimed read-only, the destination
+// writable, which a pagetable or descriptor frame cannot be
+// (GNTST_general_error), a frame outside the domain is GNTST_bad_page,
+// and grants are checked and pinned as for a host mapping while the copy
+// runs; then the bytes must lie inside both pages (else
+// GNTST_bad_copy_arg). A zero length copies nothing and succeeds.
+func (v *vcpu) grantCopy(c *ptops.Context, rec []byte) bool {
+	le := binary.LittleEndian
+	n := uint64(le.Uint16(rec[xen.GnttabCopyLen:]))
+	flags := le.Uint16(rec[xen.GnttabCopyFlags:])
+	st := xen.GNTSTOkay
+	if n != 0 {
+		st = v.copyOne(c, rec, n, flags)
+	}
+	le.PutUint16(rec[xen.GnttabCopyStatus:], uint16(st))
+	return false
+}
+
+func (v *vcpu) copyOne(c *ptops.Context, rec []byte, n uint64, flags uint16) xen.GrantStatus {
+	le := binary.LittleEndian
+	src := copyBuf{readonly: true, gref: flags&xen.GNTCOPYSourceGref != 0}
+	dst := copyBuf{gref: flags&xen.GNTCOPYDestGref != 0}
+	ptrs := [2][]byte{rec[xen.GnttabCopySource:], rec[xen.GnttabCopyDest:]}
+	bufs := [2]*copyBuf{&src, &dst}
+	// gnttab_copy_lock_domains.
+	for i, b := range bufs {
+		dom := le.Uint16(ptrs[i][xen.GnttabCopyPtrDomID:])
+		if dom != xen.DomIDSelf && !b.gref {
+			return xen.GNTSTPermissionDenied
+		}
+		if !grantSelf(dom) && dom != xen.BackendDomID {
+			return xen.GNTSTBadDomain
+		}
+	}
+	// gnttab_copy_claim_buf, the source first.
+	claimed := 0
+	defer func() {
+		for _, b := range bufs[:claimed] {
+			v.releaseCopyBuf(c, b)
+		}
+	}()
+	for i, b := range bufs {
+		if st := v.claimCopyBuf(c, ptrs[i], b); st != xen.GNTSTOkay {
+			return st
+		}
+		claimed++
+	}
+	// gnttab_copy_buf.
+	src.offset = uint64(le.Uint16(ptrs[0][xen.GnttabCopyPtrOffset:]))
+	dst.offset = uint64(le.Uint16(ptrs[1][xen.GnttabCopyPtrOffset:]))
+	if src.offset+n > mmu.PageSize || dst.offset+n > mmu.PageSize {
+		return xen.GNTSTBadCopyArg
+	}
+	copy(v.d.mem.Frame(dst.frame)[dst.offset:dst.offset+n], v.d.mem.Frame(src.frame)[src.offset:src.offset+n])
+	return xen.GNTSTOkay
+}
+
+// claimCopyBuf claims one side of a copy for b (Xen's
+// gnttab_copy_claim_buf): a grant pinned for it, or a frame of the
+// domain; a writable type reference on a destination.
+func (v *vcpu) claimCopyBuf(c *ptops.Context, ptr []byte, b *copyBuf) xen.GrantStatus {
+	le := binary.LittleEndian
+	if b.gref {
+		b.ref = gnttab.Ref(le.Uint32(ptr))
+		dom := le.Uint16(ptr[xen.GnttabCopyPtrDomID:])
+		if dom == xen.DomIDSelf {
+			dom = xen.PVSimDomID
+		}
+		frame, st := v.d.gnttab.AcquireForCopy(b.ref, dom, xen.PVSimDomID, b.readonly)
+		if st != xen.GNTSTOkay {
+			b.gref = false // nothing to release
+			return st
+		}
+		b.frame = frame
+	} else {
+		b.frame = le.Uint64(ptr)
+		if b.frame >= v.d.boot.NrPages {
+			return xen.GNTSTBadPage
+		}
+	}
+	if !b.readonly {
+		if c.FT.GetPageAndType(b.frame, mmu.TypeWritable, c.X) != nil {
+			if b.gref {
+				v.d.gnttab.ReleaseCopy(b.ref, b.readonly)
+				b.gref = false
+			}
+			return xen.GNTSTGeneralError
+		}
+		b.typed = true
+	}
+	return xen.GNTSTOkay
+}
+
+// releaseCopyBuf undoes claimCopyBuf.
+func (v *vcpu) releaseCopyBuf(c *ptops.Context, b *copyBuf) {
+	if b.typed {
+		c.FT.PutPageAndType(b.frame)
+	}
+	if b.gref {
+		v.d.gnttab.ReleaseCopy(b.ref, b.readonly)
+	}
 }

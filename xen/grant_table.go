@@ -160,6 +160,22 @@ const (
 	GnttabGetVersionVersion = 4
 )
 
+// struct gnttab_copy: source and dest (struct gnttab_copy_ptr: a grant
+// ref or a gmfn (u64), domid (u16), offset (u16), padded to 16 bytes), len
+// (u16), flags (u16), status (s16).
+const (
+	GnttabCopySize      = 40
+	GnttabCopySource    = 0
+	GnttabCopyDest      = 16
+	GnttabCopyPtrDomID  = 8
+	GnttabCopyPtrOffset = 10
+	GnttabCopyLen       = 32
+	GnttabCopyFlags     = 34
+	GnttabCopyStatus    = 36
+	GNTCOPYSourceGref   = 1 << 0 // GNTCOPY_source_gref
+	GNTCOPYDestGref     = 1 << 1 // GNTCOPY_dest_gref
+)
+
 const (
 	// GnttabGetStatusFramesSize is struct gnttab_get_status_frames:
 	// nr_frames (u32), dom (u16), status (s16), frame_list (a handle to

@@ -100,4 +100,28 @@ _Static_assert(sizeof(struct gnttab_unmap_and_replace) == 24, "gnttab_unmap_and_
 _Static_assert(sizeof(struct gnttab_query_size) == 16, "gnttab_query_size");
 _Static_assert(sizeof(struct gnttab_get_version) == 8, "gnttab_get_version");
 
+/* GNTTABOP_copy: a grant ref or a frame (DOMID_SELF only) on each side. */
+#define GNTCOPY_source_gref		(1U << 0)
+#define GNTCOPY_dest_gref		(1U << 1)
+#define GNTST_permission_denied		(-8)
+#define GNTST_bad_page			(-9)
+#define GNTST_bad_copy_arg		(-10)
+
+struct gnttab_copy {
+	struct gnttab_copy_ptr {
+		union {
+			grant_ref_t ref;
+			xen_pfn_t gmfn;
+		} u;
+		domid_t domid;
+		uint16_t offset;
+	} source, dest;
+	uint16_t len;
+	uint16_t flags;
+	int16_t status;
+};
+
+_Static_assert(sizeof(struct gnttab_copy) == 40, "gnttab_copy");
+_Static_assert(offsetof(struct gnttab_copy, status) == 36, "gnttab_copy.status");
+
 #endif
