@@ -51,6 +51,7 @@ var kernelTests = []struct {
 	{"hcall-fuzz", []string{"kernel_main", "secondary_main"}},
 	{"hello", []string{"secondary_startup_64", "start_secondary"}},
 	{"hugetlb-truncate", []string{"kernel_main", "secondary_main"}},
+	{"ldt", []string{"kernel_main", "ldt_trap"}},
 	{"mmu-basic", nil},
 	{"mmu-forbidden", nil},
 	{"mmu-preempt", []string{"kernel_main"}},

@@ -101,6 +101,8 @@ func (v *vcpu) mmuextOpRec(c *ptops.Context, rec []byte) error {
 		v.stats.Pins[op.Cmd]++
 	case op.Cmd == xen.MMUExtUnpinTable:
 		v.stats.Unpins++
+	case op.Cmd == xen.MMUExtSetLDT:
+		v.ldtChanged(c)
 	}
 	return err
 }

@@ -54,6 +54,8 @@ type vcpuSnapshot struct {
 	table              traps.Table
 	callbacks          traps.Callbacks
 	gdt                ptops.GDT
+	ldt                ldtState
+	mode               modeState
 	runstate, infoAddr uint64
 	priv               privRegs
 	kernelSS, kernelSP uint64
@@ -135,7 +137,7 @@ func (v *vcpu) takeSnapshot() {
 	s.gnttab = d.gnttab.Clone(nil)
 	for _, u := range d.vcpus {
 		vs := vcpuSnapshot{
-			state: u.state.Load(), start: u.start, table: u.traps.table, callbacks: u.traps.callbacks, gdt: u.gdt, runstate: u.runstate, infoAddr: u.infoAddr, priv: u.priv.privRegs, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
+			state: u.state.Load(), start: u.start, table: u.traps.table, callbacks: u.traps.callbacks, gdt: u.gdt, ldt: u.ldt, mode: u.guestMode, runstate: u.runstate, infoAddr: u.infoAddr, priv: u.priv.privRegs, kernelSS: u.traps.kernelSS, kernelSP: u.traps.kernelSP,
 			stats: u.stats, exits: u.exits, labels: u.hc.labels.Clone(),
 			trace: u.trace.Events(), traceN: u.trace.Len(),
 		}
@@ -206,6 +208,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		v.start = vs.start
 		v.traps.table, v.traps.kernelSS, v.traps.kernelSP = vs.table, vs.kernelSS, vs.kernelSP
 		v.traps.callbacks, v.gdt, v.priv.privRegs = vs.callbacks, vs.gdt, vs.priv
+		v.ldt, v.guestMode = vs.ldt, vs.mode
 		v.runstate, v.infoAddr = vs.runstate, vs.infoAddr
 		if a := vs.infoAddr; a != 0 {
 			off := a & (mmu.PageSize - 1)

@@ -116,6 +116,15 @@ func (v *vcpu) trap() outcome {
 	if x.Vector == x86.VectorPF && x.CR2 >= xen.MachToPhysVirtStart && x.CR2 < xen.MachToPhysVirtEnd && v.m2pRead(x) {
 		return v.leaveTrap(v.run.Regs.RAX)
 	}
+	if x.Vector == x86.VectorPF && x.CR2 >= hvimage.CPULDTVA(v.id) && x.CR2 < hvimage.CPULDTVA(v.id)+hvimage.LDTPages*mmu.PageSize {
+		if v.ldtFault(x) {
+			return v.leaveTrap(rax)
+		}
+		if v.bounce(x) == stop {
+			return stop
+		}
+		return v.leaveTrap(rax)
+	}
 	if x.Vector == x86.VectorGP || x.Vector == x86.VectorUD {
 		handled, bounce := v.emulatePriv(x)
 		if v.d.stopping.Load() {

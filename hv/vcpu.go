@@ -82,6 +82,7 @@ type vcpu struct {
 	hc        hypercallState
 	traps     trapState
 	guestMode modeState // kernel or user (mode.go)
+	ldt       ldtState  // the LDT shadow (ldt.go)
 	mm        mmuState
 	gdt       ptops.GDT // the guest part of its GDT (set_gdt)
 	// runstate is the guest address of its vcpu_runstate_info, or 0
@@ -210,7 +211,7 @@ func (v *vcpu) enterGuestState() error {
 	s.DS, s.ES, s.FS, s.GS = null, null, null, null
 	s.FS.Base, s.GS.Base = v.start.fsBase, v.start.gsBase
 	s.TR = kvm.Segment{Base: hvimage.CPUTSSVA(v.id), Limit: hvimage.TSSLimit, Selector: xen.TSSSelector, Typ: x86.TypeTSS64Busy, Present: 1}
-	s.LDT = kvm.Segment{Unusable: 1}
+	s.LDT = ldtSegment(v.id, v.start.ldt.Ents)
 	s.GDT = kvm.Descriptor{Base: hvimage.CPUGDTVA(v.id), Limit: hvimage.GDTLimit}
 	s.IDT = kvm.Descriptor{Base: hvimage.IDTVA, Limit: mmu.PageSize - 1}
 	s.CR0 = x86.CR0PG | x86.CR0AM | x86.CR0WP | x86.CR0NE | x86.CR0ET | x86.CR0MP | x86.CR0PE

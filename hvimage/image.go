@@ -29,7 +29,13 @@ type Region struct {
 	// gdtEntries is, by vCPU, the physical address of the L1 entry that
 	// maps the first page of its GDT; the others follow it.
 	gdtEntries []uint64
-	zeroPFN    uint64
+	// ldtEntries is, by vCPU, the physical address of the L1 entry that
+	// maps the first page of its LDT area.
+	ldtEntries []uint64
+	// aliased are the alias addresses of the hypervisor's L1 frames
+	// mapped there for the executor.
+	aliased map[uint64]bool
+	zeroPFN uint64
 	// m2p is the host view of the read-only M2P's pages (M2PVA).
 	m2p [][]byte
 }
@@ -158,13 +164,58 @@ func Build(mem *physmem.Memory, nvcpus int) (*Region, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := pt.Map(AliasVA+pa&^(mmu.PageSize-1), pa>>mmu.PageShift, rw); err != nil {
+		if err := r.aliasTable(pt, pa); err != nil {
 			return nil, err
 		}
 		r.gdtEntries = append(r.gdtEntries, pa)
+
+		// The LDT area starts unmapped: the first access to each page
+		// faults, and the VMM maps the guest's LDT frame there (Xen's
+		// shadow LDT). The executor reaches its L1 through the alias.
+		for i := 0; i < LDTPages; i++ {
+			if err := pt.Map(CPULDTVA(cpu)+uint64(i)*mmu.PageSize, zero, mmu.PTENX); err != nil {
+				return nil, err
+			}
+		}
+		pa, err = pt.EntryPA(CPULDTVA(cpu))
+		if err != nil {
+			return nil, err
+		}
+		if err := r.aliasTable(pt, pa); err != nil {
+			return nil, err
+		}
+		r.ldtEntries = append(r.ldtEntries, pa)
 	}
 	return r, nil
 }
+
+// aliasTable maps the hypervisor frame that holds the entry at pa into
+// the executor's alias, unless it is there already.
+func (r *Region) aliasTable(pt *physmem.Tables, pa uint64) error {
+	va := AliasVA + pa&^(mmu.PageSize-1)
+	if _, err := pt.EntryPA(va); err == nil && r.aliased[va] {
+		return nil
+	}
+	if r.aliased == nil {
+		r.aliased = map[uint64]bool{}
+	}
+	r.aliased[va] = true
+	return pt.Map(va, pa>>mmu.PageShift, mmu.PTEPresent|mmu.PTEAccessed|mmu.PTEWritable|mmu.PTEDirty|mmu.PTENX)
+}
+
+// LDTEntryPA is the physical address of the L1 entry that maps page i
+// (0..LDTPages-1) of vCPU cpu's LDT area: what an LDT fault writes
+// through the executor.
+func (r *Region) LDTEntryPA(cpu, i int) uint64 { return r.ldtEntries[cpu] + uint64(i)*8 }
+
+// LDTPageEntry is the L1 entry that maps guest frame pfn as an LDT page:
+// read-write for the CPU, which sets descriptors' Accessed bits, and
+// supervisor-only, as Xen maps a PV guest's LDT frames in its shadow
+// area.
+func LDTPageEntry(pfn uint64) mmu.PTE { return GDTPageEntry(pfn) }
+
+// NoLDTPageEntry is the L1 entry of an LDT page not mapped yet.
+func (r *Region) NoLDTPageEntry() mmu.PTE { return mmu.MakePTE(r.zeroPFN, mmu.PTENX) }
 
 // GDTEntryPA is the physical address of the L1 entry that maps page i
 // (0..xen.FirstReservedGDTPage-1) of vCPU cpu's GDT: what set_gdt writes

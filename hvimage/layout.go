@@ -28,6 +28,12 @@ const (
 	SyscallEntryVA = TextVA + 0x30000
 	perCPUVA       = TextVA + 0x100000 // one perCPUSpan per vCPU
 	perCPUSpan     = 0x40000
+	// ldtVA is where each vCPU's LDT is mapped, LDTPages pages a vCPU:
+	// Xen's per-vCPU LDT shadow area, whose pages are the guest's LDT
+	// frames, mapped on the first fault in them.
+	ldtVA = TextVA + 0x800000
+	// LDTPages is the pages of a full LDT (xen.MaxLDTEntries entries).
+	LDTPages = xen.MaxLDTEntries * 8 / mmu.PageSize
 
 	// Offsets inside one vCPU's area.
 	cpuGDTOff     = 0x00000 // 16 pages: 14 guest GDT pages, then Xen's reserved page
@@ -73,6 +79,9 @@ func CPUStackVA(cpu int) uint64 { return CPUAreaVA(cpu) + cpuStackOff }
 func CPUStackTop(cpu int) uint64 { return CPUStackVA(cpu) + CPUStackPages*mmu.PageSize }
 
 func cpuISTTop(cpu int) uint64 { return CPUAreaVA(cpu) + cpuISTOff + cpuISTPages*mmu.PageSize }
+
+// CPULDTVA is where vCPU cpu's LDT is mapped (its LDTR's base).
+func CPULDTVA(cpu int) uint64 { return ldtVA + uint64(cpu)*LDTPages*mmu.PageSize }
 
 // CPUCmdBlockVA is vCPU cpu's executor command block.
 func CPUCmdBlockVA(cpu int) uint64 { return CPUAreaVA(cpu) + cpuCmdOff }

@@ -47,6 +47,8 @@ type ExitStats struct {
 	Pins [4]uint64
 	// Unpins counts MMUEXT_UNPIN_TABLE.
 	Unpins uint64
+	// LDTFaults counts the LDT pages mapped on their first access.
+	LDTFaults uint64
 	// UserSyscalls counts syscalls from guest user mode bounced to the
 	// guest kernel, and ModeSwitches the switches between guest kernel
 	// and user mode (Xen's toggle_guest_mode).

@@ -6,11 +6,16 @@ type Descriptor uint64
 // Segment and gate types, the 4-bit type field of a descriptor (S=1 for
 // code and data, S=0 for system types).
 const (
+	TypeLDT                  = 0x2 // system: LDT
 	TypeDataRWAccessed       = 0x3 // read/write data, accessed
 	TypeCodeExecReadAccessed = 0xb // execute/read code, accessed
 	TypeTSS64Busy            = 0xb // system: busy 64-bit TSS
 	TypeInterruptGate64      = 0xe // system: 64-bit interrupt gate
 )
+
+// SelectorTI is a selector's table indicator: the LDT, not the GDT; an
+// exception's error code that names a selector carries it too.
+const SelectorTI = 1 << 2
 
 // Access bits of a code or data descriptor.
 const (
