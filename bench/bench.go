@@ -272,9 +272,12 @@ type PTWriteResult struct {
 	// BounceUs: a #PF bounced to the guest's handler and back with
 	// HYPERVISOR_iret.
 	BounceUs float64 `json:"bounce_us"`
-	// PTWrites counts the writes the hypervisor emulated.
-	PTWrites uint64 `json:"ptwrites"`
-	Reps     int    `json:"reps"`
+	// PTWrites counts the writes the hypervisor emulated, and
+	// ExitsPerWrite the exits they took each: the fault's, and the
+	// exchange's when it is not made on the one-exit path.
+	PTWrites      uint64  `json:"ptwrites"`
+	ExitsPerWrite float64 `json:"exits_per_write"`
+	Reps          int     `json:"reps"`
 }
 
 // PTWrite boots the bench-ptwr kernel, which times reps emulated writes
@@ -299,8 +302,13 @@ func PTWrite(reps int) (PTWriteResult, error) {
 		return PTWriteResult{}, err
 	}
 	res := PTWriteResult{Reps: reps}
+	var exits uint64
 	for _, e := range r.Exits {
 		res.PTWrites += e.PTWrites
+		exits += e.PTWriteExits
+	}
+	if res.PTWrites > 0 {
+		res.ExitsPerWrite = float64(exits) / float64(res.PTWrites)
 	}
 	for _, m := range []struct {
 		name string

@@ -180,6 +180,19 @@ func (x *Executor) MarkQueued() {
 	x.cmds.Flags().Store(hvimage.CmdQueued)
 }
 
+// MarkExchange marks, as MarkQueued does, a compare-and-exchange of the
+// entry at guest-physical address pa that the vCPU makes on its way back
+// to the guest, outside any round or batch (hvimage.TrapCASIretVA): the
+// path clears the mark once the exchange is made; ExchangeDone clears it
+// when the path reports a failed one instead.
+func (x *Executor) MarkExchange(pa uint64) {
+	x.marked[0], x.nMarked = alias(pa&^7), 1
+	x.cmds.Flags().Store(hvimage.CmdQueued)
+}
+
+// ExchangeDone clears MarkExchange's mark.
+func (x *Executor) ExchangeDone() { x.cmds.Flags().Store(0) }
+
 // MayStore reports whether the commands MarkQueued marked may write the
 // quadword at guest-physical address pa; TLB operations write none.
 //

@@ -58,6 +58,7 @@ var kernelTests = []struct {
 	{"multicall-interleave", []string{"secondary_main", "kernel_main"}},
 	{"privop", []string{"native_load_idt"}},
 	{"ptwr", []string{"ptep_test_and_clear_young"}},
+	{"ptwr-contend", []string{"contend", "secondary_main"}},
 	{"ptwr-oops", []string{"ptep_test_and_clear_young", "kernel_main", "page_fault_oops"}},
 	{"pv-abi", []string{"kernel_main", "expect"}},
 	{"race", []string{"ptep_test_and_clear_young", "try_to_unmap_one", "try_to_free_pages",

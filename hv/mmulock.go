@@ -33,6 +33,10 @@ type mmuState struct {
 	cr3s        []uint64 // scratch space for the audit's copy
 	inMulticall bool
 	locked      bool // the vCPU holds the domain's MMU lock
+	// exchange asks the unlock to mark the deferred compare-and-exchange
+	// of the entry at exchangePA (ptwr's one-exit path).
+	exchange   bool
+	exchangePA uint64
 }
 
 // mmuMemory is guest memory as the frame table reads it: memory, with the
@@ -104,7 +108,12 @@ func (v *vcpu) unlockMMU() {
 		// something that other one needs.
 		v.exec.Round()
 	}
-	v.exec.MarkQueued()
+	if v.mm.exchange {
+		v.exec.MarkExchange(v.mm.exchangePA)
+		v.mm.exchange = false
+	} else {
+		v.exec.MarkQueued()
+	}
 	v.d.mmuOwner = nil
 	v.mm.locked = false
 	v.d.mmu.Release()

@@ -46,6 +46,8 @@ type trapState struct {
 	ptwRegs ptops.Regs
 	insns   ptops.InsnCache
 	bounce  traps.Bounce
+	// cas is a write whose exchange is deferred to the one-exit path.
+	cas casState
 	// lastNotEmulated says why ptwr declined the last write fault.
 	lastNotEmulated string
 	// The last exception bounced to the guest, for crash reports, and for
@@ -146,6 +148,9 @@ func (v *vcpu) trap() outcome {
 		if v.d.stopping.Load() {
 			return stop
 		}
+		if done && v.traps.cas.armed {
+			return v.enterExchange(rax)
+		}
 		if done {
 			return v.leaveTrap(rax)
 		}
@@ -178,9 +183,16 @@ func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
 	regs := v.emulRegs(x)
 	before := regs.GPR
 
+	rounds := v.stats.ExecRounds
 	c := v.lockMMUAs("ptwr", true)
 	c.Insns = &v.traps.insns
+	c.DeferExchange = v.mayDeferExchange(x)
 	w, err := ptops.EmulatePTWrite(c, regs, x.CR2, x.ErrorCode, x.Code[:x.CodeLen])
+	if err == nil && w.Deferred {
+		// Counted as made: who would move a reference waits for it
+		// (marked as the lock is released, after the audit).
+		v.mm.exchange, v.mm.exchangePA = true, w.PA
+	}
 	v.unlockMMU()
 	switch {
 	case errors.Is(err, ptops.ErrRetry):
@@ -205,16 +217,95 @@ func (v *vcpu) ptwr(x *x86.Exception) (done bool, rax uint64) {
 	if w.Op == x86asm.BTR && w.Old&mmu.PTEAccessed != 0 && w.New&mmu.PTEAccessed == 0 {
 		v.stats.ClearYoungWrites++
 	}
+	v.stats.PTWriteExits += v.stats.ExecRounds - rounds // the exchange's round trips
 	if w.Pending {
 		v.stats.PendingWrites++
 		v.trace.Note(trace.OutcomePendingWrite, uint64(w.New))
 	} else {
 		v.trace.Note(trace.OutcomePTWrite, uint64(w.New))
 	}
+	young := w.Op == x86asm.BTR && w.Old&mmu.PTEAccessed != 0 && w.New&mmu.PTEAccessed == 0
+	if w.Deferred {
+		v.traps.cas = casState{armed: true, pa: w.PA, old: w.Old, new: w.New, rip: x.RIP, rflags: x.RFLAGS,
+			gprs: before, young: young}
+	} else {
+		v.stats.PTWriteExits++ // the fault's; a round trip counts its own
+	}
 	// ptwr's compare-and-exchange ran through the trap path, which leaves
-	// the executor free: the vCPU's registers are the guest's.
+	// the executor free: the vCPU's registers are the guest's (predicted,
+	// for a deferred exchange).
 	v.emulDone(&before)
 	return true, regs.GPR[0]
+}
+
+// casState is an emulated pagetable write whose compare-and-exchange the
+// vCPU makes on its way back to the guest (hvimage.TrapCASIretVA), with
+// what undoes it if the exchange fails: the guest's registers and the
+// stub frame's RIP and RFLAGS as they were at the fault.
+type casState struct {
+	armed       bool
+	pa          uint64
+	old, new    mmu.PTE
+	rip, rflags uint64
+	gprs        [16]uint64
+	young       bool
+}
+
+// mayDeferExchange reports whether the write that raised x may end on the
+// one-exit path: the executor is free, the guest is not single-stepping
+// (its #DB would follow the instruction), and no event waits to be
+// delivered as the trap returns (the path returns to the guest without
+// the VMM).
+func (v *vcpu) mayDeferExchange(x *x86.Exception) bool {
+	return !v.exec.Parked() && x.RFLAGS&x86.FlagTF == 0 &&
+		(v.traps.callbacks.Event == 0 || !v.d.evtchn.Shared().EventsNeedDelivery(v.id))
+}
+
+// enterExchange sends the vCPU, stopped in the stub of the write fault,
+// into the one-exit path with the write's compare-and-exchange, and the
+// guest's RAX, RDX and R8 (as the write leaves them) where the path finds
+// them: the stub's vector and error code slots and the word below.
+func (v *vcpu) enterExchange(rax uint64) outcome {
+	r := v.run
+	cas := &v.traps.cas
+	f := r.Regs.RSP
+	v.stackPut(f+hvimage.FrameVector, rax)
+	v.stackPut(f+hvimage.FrameError, r.Regs.RDX)
+	v.stackPut(f-hvimage.TrapCASSavedR8, r.Regs.R8)
+	r.Regs.RAX, r.Regs.R8, r.Regs.RDX = uint64(cas.old), uint64(cas.new), hvimage.Alias(cas.pa)
+	r.Regs.RIP = hvimage.TrapCASIretVA
+	r.DirtyRegs |= kvm.SyncRegs
+	v.stats.PTWriteExits++ // the fault's, and the only one
+	v.trace.End()
+	return resume
+}
+
+// exchangeFailed is the one-exit path's report that the entry changed
+// between the emulation and the exchange (the MMU set Accessed or Dirty,
+// or another vCPU wrote it): the write is undone, registers and frame as
+// at the fault, and the guest makes it again, faulting again.
+func (v *vcpu) exchangeFailed() outcome {
+	r := v.run
+	cas := &v.traps.cas
+	cas.armed = false
+	v.exec.ExchangeDone()
+	for i, p := range kvm.GPRs(&r.Regs) {
+		if i != 4 {
+			*p = cas.gprs[i]
+		}
+	}
+	f := r.Regs.RSP
+	v.stackPut(f+hvimage.FrameRIP, cas.rip)
+	v.stackPut(f+hvimage.FrameRFLAGS, cas.rflags)
+	r.Regs.RIP = hvimage.TrapResumeVA
+	r.DirtyRegs |= kvm.SyncRegs
+	v.stats.PTWrites--
+	if cas.young {
+		v.stats.ClearYoungWrites--
+	}
+	v.stats.ExchangeFailures++
+	v.stats.PTWriteExits++
+	return resume
 }
 
 // emulRegs loads the registers of the guest at exception x for an

@@ -250,6 +250,8 @@ func (v *vcpu) setSyscallMSRs() error {
 // domain ends.
 func (v *vcpu) loop() {
 	runtime.LockOSThread() // never unlocked: the thread ends with the vCPU
+	vcpuThreads.started()
+	defer vcpuThreads.ended()
 	defer v.recoverPanic()
 	v.tid.Store(int32(syscall.Gettid()))
 	defer v.tid.Store(0)
@@ -275,6 +277,34 @@ func (v *vcpu) loop() {
 	for v.step(det) == resume {
 	}
 	v.lastRIP = v.run.Regs.RIP
+}
+
+// vcpuThreads counts the vCPU threads of every domain of the process.
+// Each keeps its P while its guest runs (kvm.VCPU.Enter makes KVM_RUN a
+// raw system call), so GOMAXPROCS is kept above their number: one P at
+// least is left for the runtime's other goroutines (timers, kicks, the
+// console's input, Run's wait). GOMAXPROCS only grows: lowering it stops
+// the world, and an idle P costs nothing.
+var vcpuThreads procReserve
+
+type procReserve struct {
+	mu      sync.Mutex
+	running int
+}
+
+func (r *procReserve) started() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running++
+	if runtime.GOMAXPROCS(0) <= r.running {
+		runtime.GOMAXPROCS(r.running + 1)
+	}
+}
+
+func (r *procReserve) ended() {
+	r.mu.Lock()
+	r.running--
+	r.mu.Unlock()
 }
 
 // step enters the guest once and handles the exit that ends the entry.
@@ -311,6 +341,13 @@ func (v *vcpu) step(det bool) outcome {
 // something the guest cannot go on from.
 func (v *vcpu) exit() outcome {
 	r := v.run
+	if v.traps.cas.armed {
+		if r.ExitReason == kvm.ExitIO && r.IO().Port == hvimage.ExecPort &&
+			(r.Regs.RIP == hvimage.TrapCASFailVA || r.Regs.RIP == hvimage.TrapCASFailVA+2) {
+			return v.exchangeFailed()
+		}
+		v.traps.cas.armed = false // it succeeded: the path returned to the guest
+	}
 	switch r.ExitReason {
 	case kvm.ExitMMIO:
 		m := r.MMIO()

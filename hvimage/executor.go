@@ -3,6 +3,8 @@ package hvimage
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/pvsim/pvsim/mmu"
 )
 
 // The executor is CPL0 code in the hypervisor region that performs the
@@ -67,6 +69,52 @@ const (
 
 // trapCmpXchgCode is the code at trapCmpXchgOff.
 var trapCmpXchgCode = []byte{0xf0, 0x4c, 0x0f, 0xb1, 0x02, 0xe6, ExecPort}
+
+// The one-exit path of an emulated pagetable write, for a vCPU stopped in
+// an exception stub: the VMM has emulated the write predicting that its
+// compare-and-exchange succeeds, and marked the entry's store queued
+// (CmdQueued: another vCPU that would move a reference waits for it);
+// the path makes the exchange, clears the mark and, when the exchange
+// succeeded, returns to the guest itself, with no second exit:
+//
+//	lock cmpxchg [rdx], r8
+//	mov  qword [rsp+trapCASFlagsDisp], 0  # the mark, in the command
+//	                     #   block's CmdFlags: the exchange is made
+//	jne  1f
+//	mov  r8, [rsp-8]     # the guest's R8, RAX and RDX, which the VMM
+//	pop  rax             #   left below and in the stub's vector and
+//	pop  rdx             #   error code slots
+//	iretq                # to the guest, past its instruction
+//	1: out ExecPort, al  # the entry changed meanwhile: the VMM undoes
+//	                     #   its prediction, the guest retries
+const (
+	trapCASIretOff = 0x780
+	// TrapCASIretVA is the entry of the path, TrapCASFailVA its report.
+	TrapCASIretVA = TextVA + trapCASIretOff
+	TrapCASFailVA = TrapCASIretVA + 28
+	// TrapCASSavedR8 is where below the stub's frame the path finds R8.
+	TrapCASSavedR8 = 8
+	// trapCASFlagsDisp reaches the vCPU's command block's flags from the
+	// stub's frame, which lies at the same place on every vCPU's stack.
+	trapCASFlagsDisp = cpuCmdOff + CmdFlags - (cpuStackOff + CPUStackPages*mmu.PageSize - FrameSize)
+)
+
+var trapCASIretCode = func() []byte {
+	b := []byte{
+		0xf0, 0x4c, 0x0f, 0xb1, 0x02, // lock cmpxchg [rdx], r8
+		0x48, 0xc7, 0x84, 0x24, //       mov qword [rsp+disp32], imm32
+	}
+	b = binary.LittleEndian.AppendUint32(b, trapCASFlagsDisp)
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	return append(b,
+		0x75, 0x09, //                   jne fail
+		0x4c, 0x8b, 0x44, 0x24, 0xf8, // mov r8, [rsp-8]
+		0x58,       //                   pop rax
+		0x5a,       //                   pop rdx
+		0x48, 0xcf, //                   iretq
+		0xe6, ExecPort, //               fail: out ExecPort, al
+	)
+}()
 
 // clearFlags is a second short path, for pvsim_op test_and_clear_pte_flags
 // on Accessed and Dirty, which need no reference counted: the VMM injects

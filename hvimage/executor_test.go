@@ -54,6 +54,7 @@ func TestTextGolden(t *testing.T) {
 	buildStubs(text)
 	copy(text[execCodeOff:], executorCode())
 	copy(text[trapCmpXchgOff:], trapCmpXchgCode)
+	copy(text[trapCASIretOff:], trapCASIretCode)
 	copy(text[clearFlagsOff:], clearFlagsCode)
 	var b strings.Builder
 	for v := x86.Vector(0); v < NrStubs; v++ {
@@ -71,6 +72,7 @@ func TestTextGolden(t *testing.T) {
 	}{
 		{"hv_entry_common", stubCommonOff, 8},
 		{"hv_clear_pte_flags", clearFlagsOff, len(clearFlagsCode)},
+		{"hv_trap_cas_iret", trapCASIretOff, len(trapCASIretCode)},
 		{"hv_trap_cmpxchg", trapCmpXchgOff, len(trapCmpXchgCode)},
 		{"hv_executor", execCodeOff, len(executorCode())},
 	} {
@@ -109,6 +111,12 @@ func TestHypercallPageGolden(t *testing.T) {
 func TestLayout(t *testing.T) {
 	assert.GreaterOrEqual(t, clearFlagsOff, stubCommonOff+8)
 	assert.LessOrEqual(t, clearFlagsOff+len(clearFlagsCode), trapCmpXchgOff)
+	assert.LessOrEqual(t, trapCASIretOff+len(trapCASIretCode), clearFlagsOff)
+	for cpu := range MaxVCPUs {
+		frame := CPUStackTop(cpu) - FrameSize
+		assert.Equal(t, CPUCmdBlockVA(cpu)+CmdFlags, frame+trapCASFlagsDisp, "the one-exit path reaches vCPU %d's flags from its frame", cpu)
+	}
+	assert.Equal(t, uint64(TrapCASFailVA), uint64(TextVA+trapCASIretOff)+uint64(len(trapCASIretCode))-2)
 	assert.LessOrEqual(t, trapCmpXchgOff+len(trapCmpXchgCode), execCodeOff)
 	assert.LessOrEqual(t, execCodeOff+len(executorCode()), mmu.PageSize)
 	text := make([]byte, mmu.PageSize)

@@ -99,6 +99,7 @@ func Build(mem *physmem.Memory, nvcpus int) (*Region, error) {
 	buildStubs(text)
 	copy(text[execCodeOff:], executorCode())
 	copy(text[trapCmpXchgOff:], trapCmpXchgCode)
+	copy(text[trapCASIretOff:], trapCASIretCode)
 	copy(text[clearFlagsOff:], clearFlagsCode)
 
 	idt, err := page(IDTVA, ro|mmu.PTENX)
@@ -304,6 +305,8 @@ func Symbol(va uint64) (string, bool) {
 		return fmt.Sprintf("hv_entry_%s+%#x", v.Mnemonic(), (va-TextVA)%stubSize), true
 	case va >= TextVA+clearFlagsOff && va < TextVA+clearFlagsOff+uint64(len(clearFlagsCode)):
 		return fmt.Sprintf("hv_clear_pte_flags+%#x", va-TextVA-clearFlagsOff), true
+	case va >= TextVA+trapCASIretOff && va < TextVA+trapCASIretOff+uint64(len(trapCASIretCode)):
+		return fmt.Sprintf("hv_trap_cas_iret+%#x", va-TextVA-trapCASIretOff), true
 	case va >= TextVA+trapCmpXchgOff && va < TextVA+trapCmpXchgOff+uint64(len(trapCmpXchgCode)):
 		return fmt.Sprintf("hv_trap_cmpxchg+%#x", va-TextVA-trapCmpXchgOff), true
 	case va >= TextVA+stubCommonOff && va < TextVA+execCodeOff:

@@ -64,6 +64,15 @@ type Context struct {
 	// show every store the frame table counts. Reads through FT settle
 	// themselves.
 	Settle func(pa uint64)
+	// DeferExchange lets EmulatePTWrite leave its final
+	// compare-and-exchange to the caller when the write moves no
+	// reference (the entry maps the same frame as writable or not as
+	// before: Accessed, Dirty and the other flags are what change, as
+	// for reclaim's ptep_test_and_clear_young): the registers are
+	// committed as if it succeeded, and PTWrite.Deferred says the
+	// caller is to make the exchange as the vCPU returns to the guest,
+	// and undo the write, which the guest then retries, if it fails.
+	DeferExchange bool
 }
 
 // settle calls c.Settle if it is set.

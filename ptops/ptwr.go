@@ -37,6 +37,10 @@ type PTWrite struct {
 	// Pending says the frame was no pagetable in use but announced as
 	// becoming one (mmu.Frame.Pending), so the write was not validated.
 	Pending bool
+	// Deferred says the compare-and-exchange of Old for New at PA is
+	// the caller's to make (Context.DeferExchange); the registers were
+	// committed as if it succeeded.
+	Deferred bool
 }
 
 // NotEmulated is why a write fault is not a pagetable write pvsim
@@ -159,6 +163,20 @@ func EmulatePTWrite(c *Context, regs *Regs, cr2, errorCode uint64, code []byte) 
 		w.Old, w.New = old, nw
 		if nw == old {
 			op.commit(regs, cur, res, insn)
+			return w, nil
+		}
+		if c.DeferExchange && (!validate || sameL1Refs(old, nw)) {
+			// No reference moves: the frame table is right before the
+			// exchange and after it, whenever it happens. The entry is
+			// checked as GetEntryRefs checks it.
+			if validate && nw.Present() {
+				if err := mmu.CheckEntry(1, nw); err != nil {
+					return PTWrite{}, &NotEmulated{Reason: fmt.Sprintf("%v would write %v into L1 %#x[%d]: %v", insn.Op, nw, target, index, err)}
+				}
+			}
+			c.settle(w.PA)
+			op.commit(regs, cur, res, insn)
+			w.Deferred = true
 			return w, nil
 		}
 		if validate && !sameL1Refs(old, nw) {

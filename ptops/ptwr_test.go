@@ -357,3 +357,44 @@ func TestEmulatePTWriteSettles(t *testing.T) {
 		})
 	}
 }
+
+// With DeferExchange, a write that moves no reference (the same frame,
+// writable as before) is left for the caller to exchange: nothing is
+// written, the registers are as after the instruction, and PTWrite names
+// the exchange; a write that moves one (the RW bit) is made here, as
+// without it.
+func TestEmulatePTWriteDeferred(t *testing.T) {
+	entry := mmu.MakePTE(dataPFN, rw)
+	for _, tt := range []struct {
+		name     string
+		code     []byte
+		deferred bool
+		want     mmu.PTE
+		cf       bool
+	}{
+		{"lock btr $5: Accessed cleared, deferred", []byte{0xf0, 0x48, 0x0f, 0xba, 0x37, 0x05}, true, entry &^ pteA, true},
+		{"lock andb $0xbf: Dirty cleared, deferred", []byte{0xf0, 0x80, 0x27, 0xbf}, true, entry &^ pteD, false},
+		{"lock andb $0xfd: RW cleared, a reference moves, made here", []byte{0xf0, 0x80, 0x27, 0xfd}, false, entry &^ mmu.PTEWritable, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.put(bootL1, dataPFN, entry)
+			f.c.DeferExchange = true
+			regs := Regs{RIP: ripAt, RFLAGS: 0x202}
+			regs.GPR[rdi] = entryVA
+			w, err := EmulatePTWrite(f.c, &regs, entryVA, PTWriteError, tt.code)
+			require.NoError(t, err)
+			assert.Equal(t, tt.deferred, w.Deferred)
+			assert.Equal(t, adjusted(tt.want), w.New)
+			assert.Equal(t, entry, w.Old)
+			if tt.deferred {
+				assert.Equal(t, entry, f.entry(bootL1, dataPFN), "nothing written: the caller exchanges")
+			} else {
+				assert.Equal(t, adjusted(tt.want), f.entry(bootL1, dataPFN))
+			}
+			assert.Equal(t, ripAt+len64(tt.code), regs.RIP, "registers as after the instruction")
+			assert.Equal(t, tt.cf, regs.RFLAGS&x86.FlagCF != 0)
+			f.audit(t)
+		})
+	}
+}

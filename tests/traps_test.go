@@ -46,6 +46,25 @@ func TestPTWriteEmulated(t *testing.T) {
 	assert.NotZero(t, bounces, "the refused write was bounced")
 }
 
+// Two vCPUs write bits of their own in one pinned L1 entry, each write
+// emulated and its compare-and-exchange made on the vCPU's way back to the
+// guest (ptwr's one-exit path): none is lost (guest/kernels/ptwr-contend.c
+// reads each back), and the mechanism engaged: one exit a write, where a
+// write whose exchange runs as a round trip takes two.
+func TestPTWriteOneExit(t *testing.T) {
+	out, res, err := boot(t, "ptwr-contend", 2, 60*time.Second, "iters=5000")
+	require.NoError(t, err, "console:\n%s", out)
+	require.Equal(t, xen.ShutdownPoweroff, res.Reason, "console:\n%s", out)
+	assert.Contains(t, out, "ptwr-contend: ok\n")
+	var writes, exits, retries, rounds uint64
+	for _, s := range res.Exits {
+		writes, exits, retries, rounds = writes+s.PTWrites, exits+s.PTWriteExits, retries+s.ExchangeFailures, rounds+s.ExecRounds
+	}
+	assert.Equal(t, uint64(2*2*5000), writes, "every set and clear emulated once")
+	assert.Equal(t, writes+retries, exits, "one exit a write, and one a failed exchange")
+	t.Logf("%d writes, %d exits, %d exchanges failed, %d executor round trips", writes, exits, retries, rounds)
+}
+
 // The same write to a read-only frame that is not a pagetable is bounced,
 // and the guest oopses naming the function; pvsim reports the crash with
 // the guest's oops and the source line.

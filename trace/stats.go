@@ -20,6 +20,11 @@ type ExitStats struct {
 	ExecTime   time.Duration
 	// RemoteFlushes counts TLB flushes this vCPU did for another's request.
 	RemoteFlushes uint64
+	// PTWriteExits counts the exits those writes took: the fault's, the
+	// round trips of their exchanges, and the one-exit path's reports of
+	// a failed exchange, which ExchangeFailures counts (the write is
+	// undone and made again).
+	PTWriteExits, ExchangeFailures uint64
 	// PTWrites counts writes to pagetables emulated (ptwr), and
 	// PTWriteRetries the faults left to retry because the entry kept
 	// changing.

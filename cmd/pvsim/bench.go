@@ -52,6 +52,8 @@ type hypercallResult struct {
 	Baseline    string  `json:"baseline"`
 	Iters       int     `json:"iters"`
 	Rounds      int     `json:"rounds"`
+	// Load says the rounds ran beside a CPU-bound process (--load).
+	Load bool `json:"load"`
 }
 
 func benchHypercall(args []string, stdout, stderr io.Writer) error {
@@ -71,6 +73,11 @@ func benchHypercall(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cleanup()
+	stopLoad, err := rf.startLoad(stderr)
+	if err != nil {
+		return err
+	}
+	defer stopLoad()
 	var ours, base []float64
 	for r := 0; r < *rounds; r++ {
 		fmt.Fprintf(stderr, "round %d/%d: baseline...", r+1, *rounds)
@@ -89,7 +96,7 @@ func benchHypercall(args []string, stdout, stderr io.Writer) error {
 	}
 	res := hypercallResult{
 		HypercallUs: median(ours), BaselineUs: median(base),
-		Baseline: bench.ExitMMIOCPL3, Iters: *iters, Rounds: *rounds,
+		Baseline: bench.ExitMMIOCPL3, Iters: *iters, Rounds: *rounds, Load: rf.load,
 	}
 	res.Ratio = res.HypercallUs / res.BaselineUs
 	if *asJSON {
@@ -148,6 +155,7 @@ type ptwriteResult struct {
 	LiveRatio   float64 `json:"live_ratio"`   // LiveUs / BaselineUs
 	BounceRatio float64 `json:"bounce_ratio"` // BounceUs / BaselineUs
 	Rounds      int     `json:"rounds"`
+	Load        bool    `json:"load"` // beside a CPU-bound process (--load)
 }
 
 func benchPTWrite(args []string, stdout, stderr io.Writer) error {
@@ -167,6 +175,11 @@ func benchPTWrite(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cleanup()
+	stopLoad, err := rf.startLoad(stderr)
+	if err != nil {
+		return err
+	}
+	defer stopLoad()
 	var pinned, live, bounce, base []float64
 	var last bench.PTWriteResult
 	for r := 0; r < *rounds; r++ {
@@ -185,7 +198,7 @@ func benchPTWrite(args []string, stdout, stderr io.Writer) error {
 		base = append(base, b[bench.PFTrapCPL3])
 		last = res
 	}
-	res := ptwriteResult{PTWriteResult: last, Baseline: bench.PFTrapCPL3, Rounds: *rounds, BaselineUs: median(base)}
+	res := ptwriteResult{PTWriteResult: last, Baseline: bench.PFTrapCPL3, Rounds: *rounds, BaselineUs: median(base), Load: rf.load}
 	res.PinnedUs, res.LiveUs, res.BounceUs = median(pinned), median(live), median(bounce)
 	res.Ratio, res.LiveRatio, res.BounceRatio = res.PinnedUs/res.BaselineUs, res.LiveUs/res.BaselineUs, res.BounceUs/res.BaselineUs
 	if *asJSON {
@@ -204,12 +217,28 @@ type roundFlags struct {
 	rounds int
 	asJSON bool
 	src    string
+	load   bool
 }
 
 func (f *roundFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.rounds, "rounds", 3, "rounds, alternating baseline and pvsim; medians are reported")
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	fs.StringVar(&f.src, "baseline-src", "", "path of kvmexit.c (default: $"+bench.BaselineSourceEnv+", else shared/baseline/kvmexit.c above the working directory)")
+	fs.BoolVar(&f.load, "load", false, "run every round, the baseline's and pvsim's, beside one CPU-bound process (a shell's busy loop)")
+}
+
+// startLoad starts the CPU-bound neighbour if --load asked for one; stop
+// ends it.
+func (f *roundFlags) startLoad(stderr io.Writer) (stop func(), err error) {
+	if !f.load {
+		return func() {}, nil
+	}
+	n, err := bench.StartNeighbour()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(stderr, "beside one CPU-bound process (--load)")
+	return n.Stop, nil
 }
 
 // buildBaseline compiles the baseline program from src (or where
@@ -281,6 +310,11 @@ func benchReset(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer t.Snapshot.Close()
+	stopLoad, err := rf.startLoad(stderr)
+	if err != nil {
+		return err
+	}
+	defer stopLoad()
 	var restore, teardown, boot []float64
 	for r := 0; r < rf.rounds; r++ {
 		fmt.Fprintf(stderr, "round %d/%d: baseline...", r+1, rf.rounds)

@@ -161,7 +161,7 @@ var commands = []command{
 	},
 	{
 		name:    "bench hypercall",
-		args:    "[--iters N] [--rounds R] [--baseline-src FILE] [--json]",
+		args:    "[--iters N] [--rounds R] [--load] [--baseline-src FILE] [--json]",
 		summary: "time the null hypercall against the raw-KVM baseline's CPL3 MMIO exit",
 	},
 	{
@@ -171,13 +171,13 @@ var commands = []command{
 	},
 	{
 		name:    "bench ptwr",
-		args:    "[--reps N] [--rounds R] [--baseline-src FILE] [--json]",
+		args:    "[--reps N] [--rounds R] [--load] [--baseline-src FILE] [--json]",
 		summary: "time an emulated pagetable write against the baseline's #PF round trip",
 	},
 	{
 		name: "bench reset",
 		args: "[--resets N] [--workers W] [--strategy S] [--rounds R]\n" +
-			"[--baseline-src FILE] [--json]",
+			"[--load] [--baseline-src FILE] [--json]",
 		summary: "time a reset to the explorer's snapshot against the baseline's VM boot",
 	},
 	{

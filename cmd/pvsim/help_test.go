@@ -52,7 +52,7 @@ func TestCommandHelpFlags(t *testing.T) {
 		{"explore merge", []string{"json"}},
 		{"scenarios", []string{"bound", "budget", "json", "stress", "workers"}},
 		{"bench pin", []string{"json", "max", "reps"}},
-		{"bench ptwr", []string{"baseline-src", "json", "reps", "rounds"}},
+		{"bench ptwr", []string{"baseline-src", "json", "load", "reps", "rounds"}},
 	} {
 		t.Run(tt.cmd, func(t *testing.T) {
 			status, stdout, _ := pvsim(append(strings.Fields(tt.cmd), "-h")...)

@@ -19,11 +19,11 @@
 //	pvsim explore merge [--json] RESULT.json...
 //	pvsim scenarios [NAME...] [--bound N] [--workers N] [--budget N] [--stress D] [--json]
 //	pvsim list
-//	pvsim bench hypercall [--iters N] [--rounds R] [--baseline-src FILE] [--json]
+//	pvsim bench hypercall [--iters N] [--rounds R] [--load] [--baseline-src FILE] [--json]
 //	pvsim bench pin [--reps N] [--max L1S] [--json]
-//	pvsim bench ptwr [--reps N] [--rounds R] [--baseline-src FILE] [--json]
+//	pvsim bench ptwr [--reps N] [--rounds R] [--load] [--baseline-src FILE] [--json]
 //	pvsim bench reset [--resets N] [--workers W] [--strategy S] [--rounds R]
-//	                  [--baseline-src FILE] [--json]
+//	                  [--load] [--baseline-src FILE] [--json]
 //	pvsim help [COMMAND]
 //
 // Run `pvsim help` for what each command does and the exit statuses, and

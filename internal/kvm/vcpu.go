@@ -136,9 +136,23 @@ var runIoctl = gokvm.IIO(0x80)
 // Run.ExitReason is then not to be trusted, since an immediate_exit return
 // leaves the previous one in place. gokvm's Run folds EINTR into success,
 // hence the direct ioctl. It allocates nothing.
+//
+// KVM_RUN is a raw system call: the Go scheduler is not told that the
+// thread enters the kernel, so it does not hand the thread's P to another
+// thread while the guest runs, and the return takes no trip through the
+// scheduler. With the syscall wrapper, each return that found its P taken
+// waited for the scheduler on a CPU another process was using: beside one
+// CPU-bound process, an emulated pagetable write cost 1.58 times the raw
+// #PF round trip instead of 1.37 (BENCHMARKS.md). The caller must leave
+// the Go runtime a P for its other goroutines (GOMAXPROCS above the
+// number of threads in Enter), since a thread in KVM_RUN keeps its own;
+// the runtime's preemption signal still ends KVM_RUN every 10 ms or so,
+// as EINTR.
 func (c *VCPU) Enter() (interrupted bool, err error) {
 	c.Run.ValidRegs = SyncAll
-	_, err = gokvm.Ioctl(c.fd, runIoctl, 0)
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_IOCTL, uintptr(c.fd), uintptr(runIoctl), 0); errno != 0 {
+		err = errno
+	}
 	switch {
 	case err == nil:
 		return false, nil
