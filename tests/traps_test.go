@@ -52,7 +52,8 @@ func TestPTWriteEmulated(t *testing.T) {
 // reads each back), and the mechanism engaged: one exit a write, where a
 // write whose exchange runs as a round trip takes two.
 func TestPTWriteOneExit(t *testing.T) {
-	out, res, err := boot(t, "ptwr-contend", 2, 60*time.Second, "iters=5000")
+	// Audited after every write: a few ms each under the race detector.
+	out, res, err := boot(t, "ptwr-contend", 2, 120*time.Second, "iters=500")
 	require.NoError(t, err, "console:\n%s", out)
 	require.Equal(t, xen.ShutdownPoweroff, res.Reason, "console:\n%s", out)
 	assert.Contains(t, out, "ptwr-contend: ok\n")
@@ -60,7 +61,7 @@ func TestPTWriteOneExit(t *testing.T) {
 	for _, s := range res.Exits {
 		writes, exits, retries, rounds = writes+s.PTWrites, exits+s.PTWriteExits, retries+s.ExchangeFailures, rounds+s.ExecRounds
 	}
-	assert.Equal(t, uint64(2*2*5000), writes, "every set and clear emulated once")
+	assert.Equal(t, uint64(2*2*500), writes, "every set and clear emulated once")
 	assert.Equal(t, writes+retries, exits, "one exit a write, and one a failed exchange")
 	t.Logf("%d writes, %d exits, %d exchanges failed, %d executor round trips", writes, exits, retries, rounds)
 }
