@@ -86,14 +86,21 @@ func TestRaceFixesHold(t *testing.T) {
 		{"hv-pin-aware", func(r *race.Result) bool { return r.PendingWrites > 0 }},
 	} {
 		t.Run(tt.strategy, func(t *testing.T) {
-			res := runRace(t, race.Config{Strategy: tt.strategy, Window: raceWindow, Trials: trials(200)})
-			assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
-			assert.Zero(t, res.Crashes, "crashes: %+v", res.CrashReasons)
-			assert.Zero(t, res.LostDirty)
-			assert.Zero(t, res.IneffectiveYoung)
-			assert.Zero(t, res.ReclaimHidden)
-			assert.Zero(t, res.ForkNoMem)
-			assert.NotZero(t, res.YoungClears, "reclaim cleared young ptes")
+			// Whether reclaim meets a pin in a given run is chance, and
+			// rarer under the race detector's fewer pairs: up to four runs
+			// until the mechanism is seen at work, each held to the same
+			// verdict.
+			var res *race.Result
+			for run := 0; run < 4 && (res == nil || !tt.engaged(res)); run++ {
+				res = runRace(t, race.Config{Strategy: tt.strategy, Window: raceWindow, Trials: trials(200)})
+				assert.Zero(t, res.Oopses, "oops: %+v", res.Oops)
+				assert.Zero(t, res.Crashes, "crashes: %+v", res.CrashReasons)
+				assert.Zero(t, res.LostDirty)
+				assert.Zero(t, res.IneffectiveYoung)
+				assert.Zero(t, res.ReclaimHidden)
+				assert.Zero(t, res.ForkNoMem)
+				assert.NotZero(t, res.YoungClears, "reclaim cleared young ptes")
+			}
 			assert.True(t, tt.engaged(res), "the fix's mechanism: %d pte lock waits, %d pending writes, %.2f exits per young clear",
 				res.PinLockWaits, res.PendingWrites, res.ExitsPerYoung)
 		})
