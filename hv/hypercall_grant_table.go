@@ -325,46 +325,50 @@ func (v *vcpu) grantCopy(c *ptops.Context, rec []byte) bool {
 
 func (v *vcpu) copyOne(c *ptops.Context, rec []byte, n uint64, flags uint16) xen.GrantStatus {
 	le := binary.LittleEndian
+	sp, dp := rec[xen.GnttabCopySource:], rec[xen.GnttabCopyDest:]
 	src := copyBuf{readonly: true, gref: flags&xen.GNTCOPYSourceGref != 0}
 	dst := copyBuf{gref: flags&xen.GNTCOPYDestGref != 0}
-	ptrs := [2][]byte{rec[xen.GnttabCopySource:], rec[xen.GnttabCopyDest:]}
-	bufs := [2]*copyBuf{&src, &dst}
 	// gnttab_copy_lock_domains.
-	for i, b := range bufs {
-		dom := le.Uint16(ptrs[i][xen.GnttabCopyPtrDomID:])
-		if dom != xen.DomIDSelf && !b.gref {
-			return xen.GNTSTPermissionDenied
-		}
-		if !grantSelf(dom) && dom != xen.BackendDomID {
-			return xen.GNTSTBadDomain
-		}
+	if st := copyDomain(sp, src.gref); st != xen.GNTSTOkay {
+		return st
 	}
-	// gnttab_copy_claim_buf, the source first.
-	claimed := 0
-	defer func() {
-		for _, b := range bufs[:claimed] {
-			v.releaseCopyBuf(c, b)
-		}
-	}()
-	for i, b := range bufs {
-		if st := v.claimCopyBuf(c, ptrs[i], b); st != xen.GNTSTOkay {
-			return st
-		}
-		claimed++
+	if st := copyDomain(dp, dst.gref); st != xen.GNTSTOkay {
+		return st
 	}
-	// gnttab_copy_buf.
-	src.offset = uint64(le.Uint16(ptrs[0][xen.GnttabCopyPtrOffset:]))
-	dst.offset = uint64(le.Uint16(ptrs[1][xen.GnttabCopyPtrOffset:]))
-	if src.offset+n > mmu.PageSize || dst.offset+n > mmu.PageSize {
+	// gnttab_copy_claim_buf, the source first; then gnttab_copy_buf.
+	if st := v.claimCopyBuf(c, sp, &src); st != xen.GNTSTOkay {
+		return st
+	}
+	defer v.releaseCopyBuf(c, &src)
+	if st := v.claimCopyBuf(c, dp, &dst); st != xen.GNTSTOkay {
+		return st
+	}
+	defer v.releaseCopyBuf(c, &dst)
+	so, do := uint64(le.Uint16(sp[xen.GnttabCopyPtrOffset:])), uint64(le.Uint16(dp[xen.GnttabCopyPtrOffset:]))
+	if so+n > mmu.PageSize || do+n > mmu.PageSize {
 		return xen.GNTSTBadCopyArg
 	}
-	copy(v.d.mem.Frame(dst.frame)[dst.offset:dst.offset+n], v.d.mem.Frame(src.frame)[src.offset:src.offset+n])
+	copy(v.d.mem.Frame(dst.frame)[do:do+n], v.d.mem.Frame(src.frame)[so:so+n])
+	return xen.GNTSTOkay
+}
+
+// copyDomain checks one side's domain (gnttab_copy_lock_domain): a frame
+// only DOMID_SELF may name; a domain that is not there is bad.
+func copyDomain(ptr []byte, gref bool) xen.GrantStatus {
+	dom := binary.LittleEndian.Uint16(ptr[xen.GnttabCopyPtrDomID:])
+	switch {
+	case dom != xen.DomIDSelf && !gref:
+		return xen.GNTSTPermissionDenied
+	case !grantSelf(dom) && dom != xen.BackendDomID:
+		return xen.GNTSTBadDomain
+	}
 	return xen.GNTSTOkay
 }
 
 // claimCopyBuf claims one side of a copy for b (Xen's
 // gnttab_copy_claim_buf): a grant pinned for it, or a frame of the
-// domain; a writable type reference on a destination.
+// domain; a writable type reference on a destination. A claim refused
+// holds nothing; one made is undone by releaseCopyBuf.
 func (v *vcpu) claimCopyBuf(c *ptops.Context, ptr []byte, b *copyBuf) xen.GrantStatus {
 	le := binary.LittleEndian
 	if b.gref {
@@ -375,7 +379,6 @@ func (v *vcpu) claimCopyBuf(c *ptops.Context, ptr []byte, b *copyBuf) xen.GrantS
 		}
 		frame, st := v.d.gnttab.AcquireForCopy(b.ref, dom, xen.PVSimDomID, b.readonly)
 		if st != xen.GNTSTOkay {
-			b.gref = false // nothing to release
 			return st
 		}
 		b.frame = frame
@@ -387,10 +390,7 @@ func (v *vcpu) claimCopyBuf(c *ptops.Context, ptr []byte, b *copyBuf) xen.GrantS
 	}
 	if !b.readonly {
 		if c.FT.GetPageAndType(b.frame, mmu.TypeWritable, c.X) != nil {
-			if b.gref {
-				v.d.gnttab.ReleaseCopy(b.ref, b.readonly)
-				b.gref = false
-			}
+			v.releaseCopyBuf(c, b)
 			return xen.GNTSTGeneralError
 		}
 		b.typed = true
