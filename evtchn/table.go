@@ -20,6 +20,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/pvsim/pvsim/fingerprint"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -526,4 +527,20 @@ func (t *Table) RemoteSend(port Port, remote uint16) (Delivery, error) {
 		return Delivery{}, xen.EINVAL
 	}
 	return t.notify(port, c), nil
+}
+
+// Fingerprint adds the table's state to h, for a search that names a
+// domain's state (package fingerprint): every channel, and the VIRQ
+// bindings. What shared_info holds is the guest's memory's.
+func (t *Table) Fingerprint(h *fingerprint.Hash) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h.Uint64(uint64(len(t.chans)))
+	for i := range t.chans {
+		fingerprint.Plain(h, &t.chans[i])
+	}
+	h.Uint64(uint64(t.lowFree))
+	for i := range t.virqs {
+		fingerprint.Plain(h, &t.virqs[i])
+	}
 }

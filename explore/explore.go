@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pvsim/pvsim/fingerprint"
 	"github.com/pvsim/pvsim/hv"
 	"github.com/pvsim/pvsim/sched"
 	"github.com/pvsim/pvsim/trace"
@@ -143,6 +144,12 @@ type Config struct {
 	Shard    Shard
 	// All keeps searching after the first violation.
 	All bool
+	// Prune makes DFS name the state at every scheduling point (a digest
+	// of the domain: hv.Config.Fingerprint) and not search again from a
+	// state it has searched from with at least as many preemptions left:
+	// the schedules it skips reach only states and verdicts the search
+	// has or will have seen. PCT ignores it.
+	Prune bool
 	// Progress, if set, is called about once a second.
 	Progress func(Progress)
 }
@@ -153,6 +160,8 @@ type Progress struct {
 	Schedules  int
 	Violations int
 	Queued     int
+	// States counts the distinct states seen, with Config.Prune.
+	States int
 }
 
 // Result is a search's outcome, in the fields `pvsim explore --json`
@@ -172,6 +181,14 @@ type Result struct {
 	// all there are within the bound (DFS) or the budget (PCT).
 	Schedules int  `json:"schedules"`
 	Exhausted bool `json:"exhausted"`
+	// With Config.Prune: States counts the distinct states the search saw
+	// at scheduling points where it could decide, and Pruned the points
+	// whose subtrees it skipped, having searched from their states
+	// already. A merge adds the shards' counts (a state two shards saw
+	// counts twice).
+	Prune  bool `json:"prune"`
+	States int  `json:"states"`
+	Pruned int  `json:"pruned"`
 	// Points counts the scheduling points of the default schedule from
 	// the window on; Window is the step the window opens at.
 	Points     int         `json:"points"`
@@ -199,7 +216,7 @@ func (r *Result) check() error {
 		return fmt.Errorf("shard_count %d: want 1 to %d", r.ShardCount, MaxShards)
 	case len(r.Shards) == 0 || len(r.Shards) > r.ShardCount:
 		return fmt.Errorf("%d shards of %d", len(r.Shards), r.ShardCount)
-	case r.Schedules < 0 || r.Workers < 0 || r.Points < 0 || r.Bound < 0 || r.Depth < 0 || r.Budget < 0:
+	case r.Schedules < 0 || r.Workers < 0 || r.Points < 0 || r.Bound < 0 || r.Depth < 0 || r.Budget < 0 || r.States < 0 || r.Pruned < 0:
 		return errors.New("a negative count")
 	}
 	for _, sh := range r.Shards {
@@ -274,6 +291,11 @@ type search struct {
 	err        error
 	// nextPCT is the next PCT schedule this shard runs.
 	nextPCT int
+	// seen holds, with Config.Prune, the most preemptions left any
+	// schedule had at each state it passed where it could decide; pruned
+	// counts the subtrees skipped.
+	seen   map[fingerprint.Digest]int
+	pruned int
 }
 
 // node is a DFS schedule to run, with its preemptions so far.
@@ -289,6 +311,12 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	}
 	s := &search{t: t, cfg: cfg, start: time.Now(), nextPCT: cfg.Shard.Index}
 	s.cond = sync.NewCond(&s.mu)
+	if cfg.Algo != DFS {
+		s.cfg.Prune = false
+	}
+	if s.cfg.Prune {
+		s.seen = map[fingerprint.Digest]int{}
+	}
 
 	// The default schedule: every shard runs it to find the window and
 	// the first decisions; shard 0 counts it.
@@ -325,7 +353,7 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	switch cfg.Algo {
 	case DFS:
 		if v == nil || cfg.All {
-			s.queue = s.children(node{s: root.Schedule}, root.Points, true)
+			s.queue = s.children(node{s: root.Schedule}, s.unexplored(node{s: root.Schedule}, root.Points), true)
 			s.work(ctx, s.dfsWorker)
 		}
 	case PCT:
@@ -370,7 +398,7 @@ func (s *search) progress() func() {
 				return
 			case <-tick.C:
 				s.mu.Lock()
-				p := Progress{Elapsed: time.Since(s.start), Schedules: s.schedules, Violations: len(s.violations), Queued: len(s.queue)}
+				p := Progress{Elapsed: time.Since(s.start), Schedules: s.schedules, Violations: len(s.violations), Queued: len(s.queue), States: len(s.seen)}
 				s.mu.Unlock()
 				s.cfg.Progress(p)
 			}
@@ -443,15 +471,50 @@ func (s *search) dfsWorker(ctx context.Context) {
 
 		r := &Replay{Schedule: n.s, Record: true}
 		v, err := s.run(ctx, r)
-		var kids []node
-		if err == nil {
-			kids = s.children(n, r.Points, false)
-		}
 
 		s.mu.Lock()
-		s.queue = append(s.queue, kids...)
+		if err == nil {
+			s.queue = append(s.queue, s.children(n, s.unexplored(n, r.Points), false)...)
+		}
 		s.finished(v, err)
 	}
+}
+
+// unexplored returns the points of n's run up to the first whose subtree
+// the search need not explore (all of them without Config.Prune): the
+// first, after n's last decision, at a state already reached with at least
+// as many preemptions left. It records the states before that one, with
+// the preemptions n has left. The caller holds s.mu.
+//
+// Why this is sound, for a search with a preemption bound: from a state,
+// the schedules n's children run are every continuation with at most the
+// preemptions n has left (the vCPU at a point, whether it yields and who
+// can run are part of the state). The state was reached before with at
+// least that many left, and that schedule's children, queued when it
+// finished, run every such continuation; whatever verdict one of n's would
+// reach, one of theirs reaches too. States are named by their digests
+// (hv.Config.Fingerprint), which include the step, so no state repeats
+// within a run.
+func (s *search) unexplored(n node, points []Point) []Point {
+	if !s.cfg.Prune {
+		return points
+	}
+	var last uint64
+	if k := len(n.s.Decisions); k > 0 {
+		last = n.s.Decisions[k-1].Step
+	}
+	left := s.cfg.Bound - n.pre
+	for i, p := range points {
+		if p.Step <= last || p.Step < s.window || p.State == (fingerprint.Digest{}) {
+			continue
+		}
+		if had, ok := s.seen[p.State]; ok && had >= left {
+			s.pruned++
+			return points[:i]
+		}
+		s.seen[p.State] = left
+	}
+	return points
 }
 
 // children are the schedules that extend n by one decision at a point of
@@ -531,7 +594,7 @@ func (s *search) run(ctx context.Context, sched sched.Scheduler) (*Violation, er
 		return s.named(s.t.model(sched), sched), nil
 	}
 	t0 := time.Now()
-	d, err := s.t.Snapshot.Restore(hv.Config{Scheduler: sched, Timeout: s.t.Timeout, Audit: s.t.Audit})
+	d, err := s.t.Snapshot.Restore(hv.Config{Scheduler: sched, Timeout: s.t.Timeout, Audit: s.t.Audit, Fingerprint: s.cfg.Prune})
 	if err != nil {
 		return nil, err
 	}
@@ -581,6 +644,7 @@ func (s *search) result() *Result {
 		Algo: s.cfg.Algo, Bound: s.cfg.Bound, Depth: s.cfg.Depth, Seed: s.cfg.Seed, Budget: s.cfg.Budget,
 		Shards: []int{s.cfg.Shard.Index}, ShardCount: s.cfg.Shard.Count, Workers: s.cfg.Workers,
 		Schedules: s.schedules, Points: s.points, Window: s.window,
+		Prune: s.cfg.Prune, States: len(s.seen), Pruned: s.pruned,
 		Violations: s.violations, Seconds: time.Since(s.start).Seconds(), Stopped: s.stopped,
 	}
 	if r.Violations == nil {
@@ -693,6 +757,9 @@ func Merge(results []*Result) (*Result, error) {
 			m.Shards = append(m.Shards, sh)
 		}
 		m.Schedules += r.Schedules
+		m.States += r.States
+		m.Pruned += r.Pruned
+		m.Prune = m.Prune || r.Prune
 		m.Workers += r.Workers
 		m.Violations = append(m.Violations, r.Violations...)
 		m.Seconds = max(m.Seconds, r.Seconds)

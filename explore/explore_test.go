@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pvsim/pvsim/fingerprint"
 	"github.com/pvsim/pvsim/sched"
 )
 
@@ -36,6 +37,8 @@ func (m toy) run(s sched.Scheduler) *Violation {
 		}
 		step++
 		p := sched.Point{Step: step, VCPU: cur, Runnable: 3, Yield: done[cur] == m.steps[cur]}
+		// The toy's whole state, as a domain's fingerprint names it.
+		p.State = fingerprint.Bytes(fmt.Appendf(nil, "%d %d %d %d", done[0], done[1], cur, step))
 		if step == 1 {
 			p.Label = "begin"
 		}
@@ -175,6 +178,59 @@ func TestDFSFindsTheRaceAtItsBound(t *testing.T) {
 	assert.Len(t, r.Violations, 1)
 	assert.Less(t, r.Schedules, m.interleavings(2))
 	assert.Greater(t, r.Schedules, m.interleavings(1))
+}
+
+// Pruning states already searched finds what the plain search finds: a
+// violation exactly when it does, at the same fewest preemptions, the
+// bound exhausted alike; it runs a subset of its schedules, and fewer
+// where interleavings meet in a state.
+func TestPruneFindsWhatThePlainSearchFinds(t *testing.T) {
+	engaged := false
+	for _, m := range []toy{
+		{steps: [2]int{4, 3}, hit: -1},
+		{steps: [2]int{4, 3}, win: [2]int{2, 3}, hit: 0},
+		{steps: [2]int{5, 4}, win: [2]int{1, 4}, hit: 2},
+		{steps: [2]int{6, 3}, win: [2]int{4, 5}, hit: 2},
+		{steps: [2]int{3, 5}, win: [2]int{0, 1}, hit: 4},
+	} {
+		for bound := 0; bound <= 3; bound++ {
+			for _, workers := range []int{1, 3} {
+				name := fmt.Sprintf("%+v bound %d, %d workers", m, bound, workers)
+				plain, err := Run(context.Background(), target(m), Config{Algo: DFS, Bound: bound, Workers: workers, All: true})
+				require.NoError(t, err)
+				pruned, err := Run(context.Background(), target(m), Config{Algo: DFS, Bound: bound, Workers: workers, All: true, Prune: true})
+				require.NoError(t, err)
+
+				assert.Equal(t, plain.Exhausted, pruned.Exhausted, name)
+				assert.Equal(t, len(plain.Violations) > 0, len(pruned.Violations) > 0, name)
+				assert.Equal(t, minPreemptions(plain), minPreemptions(pruned), name)
+				ran := map[string]bool{}
+				for _, v := range plain.Violations {
+					ran[v.Schedule] = true
+				}
+				for _, v := range pruned.Violations {
+					assert.True(t, ran[v.Schedule], "%s: %s is not among the plain search's violations", name, v.Schedule)
+				}
+				assert.LessOrEqual(t, pruned.Schedules, plain.Schedules, name)
+				assert.True(t, pruned.Prune, name)
+				assert.Positive(t, pruned.States, name)
+				if pruned.Pruned > 0 && pruned.Schedules < plain.Schedules {
+					engaged = true
+				}
+			}
+		}
+	}
+	assert.True(t, engaged, "no search pruned a schedule")
+}
+
+func minPreemptions(r *Result) int {
+	least := -1
+	for _, v := range r.Violations {
+		if least < 0 || v.Preemptions < least {
+			least = v.Preemptions
+		}
+	}
+	return least
 }
 
 // Shards split the search into disjoint parts that together are the

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pvsim/pvsim/fingerprint"
 	"github.com/pvsim/pvsim/hv"
 	"github.com/pvsim/pvsim/sched"
 )
@@ -104,6 +105,9 @@ type Point struct {
 	Runnable uint64
 	// Ran is the vCPU that ran after the point.
 	Ran int
+	// State names the domain's state at the point, when the domain keeps
+	// fingerprints (sched.Point.State); zero otherwise.
+	State fingerprint.Digest
 }
 
 func (r *Replay) Next(p *sched.Point) int {
@@ -115,7 +119,7 @@ func (r *Replay) Next(p *sched.Point) int {
 	}
 	if r.Record {
 		r.Points = append(r.Points, Point{Step: p.Step, VCPU: p.VCPU, Yield: p.Yield, Labelled: p.Label != "",
-			Runnable: uint64(p.Runnable), Ran: v})
+			Runnable: uint64(p.Runnable), Ran: v, State: p.State})
 	}
 	return v
 }

@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/pvsim/pvsim/fingerprint"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -412,4 +413,23 @@ func (t *Table) ReleaseCopy(ref Ref, readonly bool) {
 	a := &t.active[ref]
 	a.pin -= inc
 	t.reduceStatus(ref, a, readonly)
+}
+
+// Fingerprint adds the table's state to h, for a search that names a
+// domain's state (package fingerprint): the frames set up, every active
+// entry, the maptrack and its free list. The grant entries themselves are
+// the guest's memory's.
+func (t *Table) Fingerprint(h *fingerprint.Hash) {
+	h.Uint64(uint64(t.nr))
+	h.Uint64(uint64(len(t.active)))
+	for i := range t.active {
+		fingerprint.Plain(h, &t.active[i])
+	}
+	for i := range t.maps {
+		fingerprint.Plain(h, &t.maps[i])
+	}
+	h.Uint64(uint64(len(t.free)))
+	for _, f := range t.free {
+		h.Uint64(uint64(f))
+	}
 }

@@ -90,6 +90,11 @@ type Config struct {
 	// Snapshot stops a deterministic domain at the guest's snapshot point
 	// (pvsim_op snapshot_point) and hands back a Snapshot in the Result.
 	Snapshot bool
+	// Fingerprint makes a domain restored from a Snapshot name its state
+	// at every scheduling point (sched.Point.State; fingerprint.go), for a
+	// search that prunes states it has seen. It costs KVM's dirty log and
+	// a digest of the frames written since the last point.
+	Fingerprint bool
 }
 
 // DefaultMemory is the guest memory when Config.Memory is zero.
@@ -179,6 +184,8 @@ type Domain struct {
 
 	// det is the CPU of a deterministic domain (Config.Scheduler).
 	det *sched.CPU
+	// prints keeps the state fingerprint (Config.Fingerprint).
+	prints *statePrint
 
 	stopping atomic.Bool
 	stopCh   chan struct{}
@@ -291,10 +298,10 @@ func (d *Domain) createVM() error {
 	if d.vm, err = sys.CreateVM(); err != nil {
 		return err
 	}
-	if err := d.vm.SetMemory(0, 0, d.mem.Guest); err != nil {
+	if err := d.vm.SetMemory(0, 0, d.mem.Guest, d.cfg.Fingerprint); err != nil {
 		return err
 	}
-	if err := d.vm.SetMemory(1, d.mem.HVBase, d.mem.HV); err != nil {
+	if err := d.vm.SetMemory(1, d.mem.HVBase, d.mem.HV, d.cfg.Fingerprint); err != nil {
 		return err
 	}
 	queues := make([]biglock.Queue, d.cfg.VCPUs)

@@ -52,6 +52,13 @@ func (v *vcpu) schedPoint() bool {
 		return true // a fault: it ends the domain
 	}
 	p.Runnable = sched.VCPUMask(d.upMask())
+	if d.prints != nil {
+		var err error
+		if p.State, err = d.fingerprint(p); err != nil {
+			d.end(Result{}, err)
+			return false
+		}
+	}
 	next, err := d.det.Decide(p)
 	if err != nil {
 		d.end(Result{}, err)

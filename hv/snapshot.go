@@ -3,8 +3,10 @@ package hv
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/pvsim/pvsim/builder"
+	"github.com/pvsim/pvsim/fingerprint"
 	"github.com/pvsim/pvsim/gnttab"
 	"github.com/pvsim/pvsim/guestsym"
 	"github.com/pvsim/pvsim/hvimage"
@@ -42,6 +44,11 @@ type Snapshot struct {
 	step, ticks     uint64
 	cur             int
 	vcpus           []vcpuSnapshot
+
+	// prints are the digests domains restored with Config.Fingerprint
+	// start from, made by the first.
+	printsOnce sync.Once
+	prints     printBases
 }
 
 // vcpuSnapshot is what a vCPU is, beyond guest memory.
@@ -179,6 +186,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	c := s.cfg
 	c.Scheduler, c.Snapshot = cfg.Scheduler, false
 	c.Console, c.Timeout, c.Audit, c.AuditInterval = cfg.Console, cfg.Timeout, cfg.Audit, cfg.AuditInterval
+	c.Fingerprint = cfg.Fingerprint
 	d := newDomain(c)
 	d.syms, d.boot = s.syms, s.boot
 	ok := false
@@ -190,6 +198,14 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	var err error
 	if d.mem, err = s.image.MapPrivate(); err != nil {
 		return nil, err
+	}
+	if c.Fingerprint {
+		// The mapping is the image until something writes it.
+		s.printsOnce.Do(func() {
+			s.prints.mem = fingerprint.NewBase(d.mem.Frames(), d.mem.FrameDigest)
+			s.prints.frames = fingerprint.NewBase(s.ft.NrFrames(), s.ft.RecordDigest)
+		})
+		d.mem.Track()
 	}
 	if err := d.createVM(); err != nil {
 		return nil, err
@@ -218,6 +234,10 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		v.hc.labels = vs.labels.Clone()
 		v.trace.Restore(vs.trace, vs.traceN)
 		v.restored = vs.kvm
+	}
+	if c.Fingerprint {
+		d.ft.Track()
+		d.prints = d.newStatePrint(&s.prints)
 	}
 	ok = true
 	return d, nil

@@ -1,9 +1,11 @@
 package mmu
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 
+	"github.com/pvsim/pvsim/fingerprint"
 	"github.com/pvsim/pvsim/xen"
 )
 
@@ -165,6 +167,9 @@ type FrameTable struct {
 	// (TakeFlush); flushes counts the flushes TakeFlush asked for.
 	flush   bool
 	flushes uint64
+	// touched, once Track is called, marks the frames whose records were
+	// handed out (Frame) since the last TakeTouched.
+	touched fingerprint.Bitmap
 }
 
 // Publisher is a Memory that shows stores the lock holder's Executor has
@@ -200,6 +205,9 @@ func (t *FrameTable) NrFrames() uint64 { return uint64(len(t.frames)) }
 func (t *FrameTable) Frame(pfn uint64) *Frame {
 	if pfn >= uint64(len(t.frames)) {
 		return nil
+	}
+	if t.touched != nil {
+		t.touched.Mark(pfn, pfn)
 	}
 	return &t.frames[pfn]
 }
@@ -561,5 +569,68 @@ func (t *FrameTable) Clone(mem Memory) *FrameTable {
 	c.held = append([]uint64(nil), t.held...)
 	c.descs = append([]uint64(nil), t.descs...)
 	c.grants = append([]GrantHold(nil), t.grants...)
+	c.touched = nil
 	return &c
+}
+
+// Fingerprints. A search names the table's state by a digest of every
+// frame's record, kept current by redigesting the records handed out
+// since it last looked (Track, TakeTouched), and a digest of the rest
+// (Fingerprint).
+
+// Track starts marking the frames whose records Frame hands out (every
+// change to a record goes through Frame).
+func (t *FrameTable) Track() {
+	if t.touched == nil {
+		t.touched = fingerprint.NewBitmap(uint64(len(t.frames)))
+	}
+}
+
+// TakeTouched calls fn for each frame whose record was handed out since
+// Track or the last call, and forgets them.
+//
+// Precondition: Track was called; the caller holds the MMU lock.
+func (t *FrameTable) TakeTouched(fn func(pfn uint64)) { t.touched.Take(fn) }
+
+// RecordDigest is the digest of pfn's record, mixed with pfn.
+//
+// Precondition: pfn < NrFrames; the caller holds the MMU lock.
+func (t *FrameTable) RecordDigest(pfn uint64) fingerprint.Digest {
+	f := &t.frames[pfn]
+	var b [24]byte
+	b[0] = byte(f.Type)
+	if f.Pinned {
+		b[1] = 1
+	}
+	if f.Pending {
+		b[2] = 1
+	}
+	binary.LittleEndian.PutUint32(b[4:], f.TypeCount)
+	binary.LittleEndian.PutUint32(b[8:], f.RefCount)
+	binary.LittleEndian.PutUint64(b[16:], f.WritableUntil)
+	return fingerprint.Bytes(b[:]).At(pfn)
+}
+
+// Fingerprint adds to h what the table holds besides the frames' records:
+// the reserved L4 entries, the frames held writable, as descriptor pages
+// and by grants, and the TLB flush clock.
+//
+// Precondition: the caller holds the MMU lock.
+func (t *FrameTable) Fingerprint(h *fingerprint.Hash) {
+	for _, e := range t.ReservedL4 {
+		h.Uint64(uint64(e))
+	}
+	for _, l := range [][]uint64{t.held, t.descs} {
+		h.Uint64(uint64(len(l)))
+		for _, pfn := range l {
+			h.Uint64(pfn)
+		}
+	}
+	h.Uint64(uint64(len(t.grants)))
+	for _, g := range t.grants {
+		h.Uint64(g.PFN)
+		h.Bool(g.Writable)
+	}
+	h.Bool(t.flush)
+	h.Uint64(t.flushes)
 }

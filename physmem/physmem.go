@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pvsim/pvsim/fingerprint"
 	"github.com/pvsim/pvsim/mmu"
 )
 
@@ -29,6 +30,9 @@ type Memory struct {
 	// file holds both regions, guest frames first: a snapshot keeps it, and
 	// a domain restored from the snapshot maps it copy-on-write.
 	file *os.File
+	// touched, once Track is called, marks the frames (Frames' numbering)
+	// the host has accessed since the last TakeTouched.
+	touched fingerprint.Bitmap
 }
 
 // hvRegionSize is the memory reserved for the hypervisor region: IDT,
@@ -93,8 +97,15 @@ func (m *Memory) NrPages() uint64 { return uint64(len(m.Guest)) >> mmu.PageShift
 func (m *Memory) Bytes(pa, n uint64) []byte {
 	switch {
 	case pa+n <= uint64(len(m.Guest)) && pa+n >= pa:
+		if m.touched != nil && n > 0 {
+			m.touched.Mark(pa>>mmu.PageShift, (pa+n-1)>>mmu.PageShift)
+		}
 		return m.Guest[pa : pa+n]
 	case pa >= m.HVBase && pa-m.HVBase+n <= uint64(len(m.HV)):
+		if m.touched != nil && n > 0 {
+			g := m.NrPages()
+			m.touched.Mark(g+(pa-m.HVBase)>>mmu.PageShift, g+(pa-m.HVBase+n-1)>>mmu.PageShift)
+		}
 		return m.HV[pa-m.HVBase : pa-m.HVBase+n]
 	}
 	return nil

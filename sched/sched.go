@@ -23,6 +23,7 @@ package sched
 import (
 	"fmt"
 
+	"github.com/pvsim/pvsim/fingerprint"
 	"github.com/pvsim/pvsim/trace"
 )
 
@@ -55,6 +56,10 @@ type Point struct {
 	Label string
 	// Runnable are the vCPUs that may run next: those that are up.
 	Runnable VCPUMask
+	// State names the domain's state at the point, when the domain keeps
+	// fingerprints (hv.Config.Fingerprint): equal states have the same
+	// future. Zero otherwise.
+	State fingerprint.Digest
 }
 
 // DefaultNext is the schedule without decisions: the vCPU at the point

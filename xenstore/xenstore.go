@@ -20,10 +20,14 @@ package xenstore
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/pvsim/pvsim/fingerprint"
 )
 
 // The ring page, struct xenstore_domain_interface: req[1024], rsp[1024],
@@ -378,4 +382,30 @@ func (s *Store) fire(path string, recursive bool) {
 		}
 		s.reply(typeWatchEvent, 0, 0, name+"\x00"+w.token+"\x00")
 	}
+}
+
+// Fingerprint adds the store's state to h, for a search that names a
+// domain's state (package fingerprint): every node, the watches, the
+// replies not yet in the ring and the request being read. The ring is the
+// guest's memory's.
+func (s *Store) Fingerprint(h *fingerprint.Hash) {
+	paths := slices.Sorted(maps.Keys(s.nodes))
+	h.Uint64(uint64(len(paths)))
+	for _, p := range paths {
+		h.Uint64(uint64(len(p)))
+		h.Write([]byte(p))
+		h.Uint64(uint64(len(s.nodes[p])))
+		h.Write([]byte(s.nodes[p]))
+	}
+	h.Uint64(uint64(len(s.watches)))
+	for _, w := range s.watches {
+		h.Uint64(uint64(len(w.path)))
+		h.Write([]byte(w.path))
+		h.Uint64(uint64(len(w.token)))
+		h.Write([]byte(w.token))
+	}
+	h.Uint64(uint64(len(s.out)))
+	h.Write(s.out)
+	h.Uint64(uint64(s.nin))
+	h.Write(s.in[:s.nin])
 }

@@ -60,6 +60,7 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.IntVar(&cfg.Workers, "workers", 1, "run schedules in this many VMs at once")
 	shard := fs.String("shard", "0/1", "run shard `i/N` of the search (0 <= i < N); join the results with 'pvsim explore merge'")
 	fs.BoolVar(&cfg.All, "all", false, "keep searching after the first violation")
+	fs.BoolVar(&cfg.Prune, "prune", true, "dfs: name the domain's state at each scheduling point and skip the subtree of a state already searched with as many preemptions left (--prune=false runs every schedule)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	console := fs.Bool("console", false, "copy the guest console of the boot to the snapshot point to stderr")
 	all := fs.Bool("all-strategies", false, "search every strategy for each of its defects: the smallest bound, the schedules DFS ran to find it, and how many of 10 PCT seeds find it within --budget (default 1000); for the fixes, the bound exhausted")
@@ -153,8 +154,8 @@ func cmdExplore(args []string, stdout, stderr io.Writer) (int, error) {
 	defer t.Snapshot.Close()
 	if isTerminal(stderr) {
 		cfg.Progress = func(p explore.Progress) {
-			fmt.Fprintf(stderr, "\r%s %s: %5.0fs  %d schedules  %d queued  %d violations  ",
-				target, cfg.Algo, p.Elapsed.Seconds(), p.Schedules, p.Queued, p.Violations)
+			fmt.Fprintf(stderr, "\r%s %s: %5.0fs  %d schedules  %d states  %d queued  %d violations  ",
+				target, cfg.Algo, p.Elapsed.Seconds(), p.Schedules, p.States, p.Queued, p.Violations)
 		}
 	}
 	res, err := explore.Run(ctx, t, cfg)
@@ -229,6 +230,9 @@ func printExplore(w io.Writer, r *explore.Result) {
 	fmt.Fprintf(w, "explore %s: %s, shards %v of %d\n", r.Target, what, r.Shards, r.ShardCount)
 	fmt.Fprintf(w, "  %d schedules in %.1fs (%.1f/s, %d workers), reset %.0f µs; the default schedule has %d points from step %d\n",
 		r.Schedules, r.Seconds, r.PerSecond, r.Workers, r.ResetUs, r.Points, r.Window)
+	if r.Prune {
+		fmt.Fprintf(w, "  %d states; %d subtrees pruned at a state already searched\n", r.States, r.Pruned)
+	}
 	for i, v := range r.Violations {
 		fmt.Fprintf(w, "\nviolation %d: %s: %s\n", i+1, v.Oracle, v.Detail)
 		fmt.Fprintf(w, "  schedule: %s (%d preemptions, %d steps)\n", v.Schedule, v.Preemptions, v.Steps)
@@ -242,7 +246,11 @@ func printExplore(w io.Writer, r *explore.Result) {
 	}
 	switch {
 	case r.Exhausted && r.Algo == explore.DFS:
-		fmt.Fprintf(w, "\nno violation: every schedule within %d preemptions was run (bound exhausted)\n", r.Bound)
+		if r.Prune {
+			fmt.Fprintf(w, "\nno violation: every state within %d preemptions was searched (bound exhausted)\n", r.Bound)
+		} else {
+			fmt.Fprintf(w, "\nno violation: every schedule within %d preemptions was run (bound exhausted)\n", r.Bound)
+		}
 	case r.Exhausted:
 		fmt.Fprintf(w, "\nno violation in %d schedules\n", r.Schedules)
 	case len(r.Violations) == 0:

@@ -107,13 +107,16 @@ var commands = []command{
 		name: "explore",
 		args: "[KERNEL] [--strategy S | --all-strategies] [--algo dfs|pct] [--bound K] [--depth D]\n" +
 			"[--budget N | --duration T] [--seed X] [--workers N] [--vcpus N]\n" +
-			"[--shard i/N] [--oracle O] [--all] [--console] [--json] [-- name=value... [flags]]",
+			"[--shard i/N] [--oracle O] [--all] [--prune=false] [--console] [--json] [-- name=value... [flags]]",
 		summary: "search a kernel's schedules for a race: an oops, a crash or a broken oracle",
 		detail: "Runs KERNEL (default: the race kernel, whose fix strategy --strategy\n" +
 			"or strategy= names; none, the 2.6.23 code, when neither does)\n" +
 			"deterministically and searches its schedules: every\n" +
 			"schedule within K preemptions (dfs), or random priority schedules (pct);\n" +
-			"each starts from a snapshot the kernel takes after its set-up. The words\n" +
+			"each starts from a snapshot the kernel takes after its set-up. DFS names\n" +
+			"the domain's state at each scheduling point and does not search again\n" +
+			"from a state it searched with as many preemptions left (--prune=false\n" +
+			"runs every schedule); it reports the states next to the schedules. The words\n" +
 			"after \"--\" are the kernel's name=value arguments (variant=, and the\n" +
 			"model's size: iters=2 pages=4 for the race); flags may follow them.\n" +
 			"A kernel other than the race follows the scenario protocol: a global\n" +

@@ -15,7 +15,7 @@
 //	           [--ptwr-reps N] [--console] [--json]
 //	pvsim explore [KERNEL] [--strategy S | --all-strategies] [--algo dfs|pct] [--bound K] [--depth D]
 //	              [--budget N | --duration T] [--seed X] [--workers N] [--vcpus N]
-//	              [--shard i/N] [--oracle O] [--all] [--console] [--json] [-- name=value... [flags]]
+//	              [--shard i/N] [--oracle O] [--all] [--prune=false] [--console] [--json] [-- name=value... [flags]]
 //	pvsim explore merge [--json] RESULT.json...
 //	pvsim scenarios [NAME...] [--bound N] [--workers N] [--budget N] [--stress D] [--json]
 //	pvsim list

@@ -27,11 +27,22 @@ struct thread_struct {
 	unsigned long cr2;		/* the address of the last page fault */
 };
 
-/* The time-stamp counter; CR4.TSD is clear, so it reads at CPL3. */
+/* From xen/pvsim.h, declared here to keep the hypercall headers out. */
+extern bool pvsim_deterministic;
+void pvsim_cpu_relax(void);
+
+/*
+ * The time-stamp counter; CR4.TSD is clear, so it reads at CPL3. Under
+ * pvsim's deterministic scheduler it reads 0: the pvclock's TSC scale is
+ * 0 there, so no time is made of it, and the counter's value, left in
+ * memory, would make two replays of one schedule differ.
+ */
 static inline u64 rdtsc(void)
 {
 	u32 lo, hi;
 
+	if (unlikely(READ_ONCE(pvsim_deterministic)))
+		return 0;
 	asm volatile("rdtsc" : "=a" (lo), "=d" (hi));
 	return ((u64)hi << 32) | lo;
 }
@@ -41,10 +52,6 @@ static __always_inline void rep_nop(void)
 {
 	asm volatile("pause" ::: "memory");
 }
-
-/* From xen/pvsim.h, declared here to keep the hypercall headers out. */
-extern bool pvsim_deterministic;
-void pvsim_cpu_relax(void);
 
 /*
  * Under pvsim's deterministic scheduler a pause never exits, and the

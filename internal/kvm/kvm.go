@@ -118,14 +118,49 @@ func (s *System) CreateVM() (*VM, error) {
 }
 
 // SetMemory backs guest-physical addresses [gpa, gpa+len(mem)) with mem in
-// memory slot slot.
-func (vm *VM) SetMemory(slot int, gpa uint64, mem []byte) error {
+// memory slot slot. With logDirty, KVM logs the pages the guest writes
+// (KVM_MEM_LOG_DIRTY_PAGES), for DirtyLog.
+func (vm *VM) SetMemory(slot int, gpa uint64, mem []byte, logDirty bool) error {
 	region := gokvm.UserspaceMemoryRegion{
 		Slot: uint32(slot), GuestPhysAddr: gpa, MemorySize: uint64(len(mem)),
 		UserspaceAddr: uint64(uintptr(unsafe.Pointer(&mem[0]))),
 	}
+	if logDirty {
+		region.Flags = memLogDirtyPages
+	}
 	if err := gokvm.SetUserMemoryRegion(vm.f.Fd(), &region); err != nil {
 		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION slot %d: %w", slot, err)
+	}
+	return nil
+}
+
+// KVM_MEM_LOG_DIRTY_PAGES, and KVM_GET_DIRTY_LOG: _IOW(KVMIO, 0x42, struct
+// kvm_dirty_log).
+const (
+	memLogDirtyPages = 1 << 0
+	getDirtyLog      = 1<<30 | 16<<16 | 0xae<<8 | 0x42
+)
+
+// dirtyLog is struct kvm_dirty_log.
+type dirtyLog struct {
+	slot   uint32
+	_      uint32
+	bitmap uintptr
+}
+
+// DirtyLog is KVM_GET_DIRTY_LOG: it sets bit i of bitmap for each page i
+// of memory slot slot the guest wrote since the last call (or since the
+// slot was made), and starts the log afresh. bitmap must hold a bit for
+// every page of the slot. Writes the VMM makes from the host are not
+// logged.
+func (vm *VM) DirtyLog(slot int, bitmap []uint64) error {
+	if len(bitmap) == 0 {
+		return nil
+	}
+	arg := dirtyLog{slot: uint32(slot), bitmap: uintptr(unsafe.Pointer(&bitmap[0]))}
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, vm.f.Fd(), getDirtyLog, uintptr(unsafe.Pointer(&arg)))
+	if errno != 0 {
+		return fmt.Errorf("KVM_GET_DIRTY_LOG slot %d: %w", slot, errno)
 	}
 	return nil
 }

@@ -64,6 +64,9 @@ type IOExit struct {
 	DataOffset uint64
 }
 
+// ExitData is the exit union's bytes, whatever the exit reason.
+func (r *Run) ExitData() []byte { return r.exit[:] }
+
 // MMIO is the exit as KVM_EXIT_MMIO. Valid only for that exit reason.
 func (r *Run) MMIO() *MMIOExit { return (*MMIOExit)(unsafe.Pointer(&r.exit)) }
 

@@ -1,0 +1,207 @@
+// Package fingerprint owns the digests that name a domain's state at a
+// scheduling point, so that a search can tell two runs that reached the
+// same state apart from two that did not: 128-bit digests of byte strings
+// (Digest, Hash), and digests of large indexed collections, guest frames
+// and frame-table records, kept up to date one element at a time (Set).
+//
+// The digests are keyed with seeds drawn once per process (hash/maphash):
+// equal states give equal digests within a process, and unequal states
+// collide with probability about 2^-128 a pair. They are not stable across
+// processes and are never written out.
+package fingerprint
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"math/bits"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Digest is a 128-bit digest. The zero Digest names no state.
+type Digest struct{ Lo, Hi uint64 }
+
+// seeds key the two halves of every digest.
+var seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// Bytes is the digest of b.
+func Bytes(b []byte) Digest {
+	return Digest{maphash.Bytes(seeds[0], b), maphash.Bytes(seeds[1], b)}
+}
+
+// At is d as the digest of element i of a collection: the element's index
+// is mixed in, so that equal contents at two indices differ, and moving
+// contents from one index to another changes a Set's sum.
+func (d Digest) At(i uint64) Digest {
+	return Digest{mix(d.Lo ^ i*0x9e3779b97f4a7c15), mix(d.Hi + i*0xc2b2ae3d27d4eb4f)}
+}
+
+// mix is a 64-bit finaliser (the murmur3 fmix64 constants).
+func mix(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
+}
+
+// xor combines the digests of a Set's elements.
+func (d Digest) xor(e Digest) Digest { return Digest{d.Lo ^ e.Lo, d.Hi ^ e.Hi} }
+
+// Hash accumulates a digest of a sequence of values. The zero Hash is not
+// ready: use NewHash, or Reset.
+type Hash struct {
+	h   [2]maphash.Hash
+	buf [8]byte
+}
+
+// NewHash returns a Hash ready to be written.
+func NewHash() *Hash {
+	h := &Hash{}
+	h.Reset()
+	return h
+}
+
+// Reset empties h.
+func (h *Hash) Reset() {
+	for i := range h.h {
+		h.h[i].SetSeed(seeds[i])
+	}
+}
+
+// Write adds b.
+func (h *Hash) Write(b []byte) {
+	h.h[0].Write(b)
+	h.h[1].Write(b)
+}
+
+// Uint64 adds v.
+func (h *Hash) Uint64(v uint64) {
+	binary.LittleEndian.PutUint64(h.buf[:], v)
+	h.Write(h.buf[:])
+}
+
+// Bool adds b.
+func (h *Hash) Bool(b bool) {
+	v := uint64(0)
+	if b {
+		v = 1
+	}
+	h.Uint64(v)
+}
+
+// Digest adds d.
+func (h *Hash) Digest(d Digest) {
+	h.Uint64(d.Lo)
+	h.Uint64(d.Hi)
+}
+
+// Sum is the digest of what was written since the last Reset.
+func (h *Hash) Sum() Digest { return Digest{h.h[0].Sum64(), h.h[1].Sum64()} }
+
+// Plain adds the bytes of *p.
+//
+// Precondition: T holds no pointers, slices, maps, strings, channels,
+// functions or interfaces (its bytes are its value; PlainCheck tells), and
+// its padding is zero, as Go leaves it in values it allocates.
+func Plain[T any](h *Hash, p *T) {
+	h.Write(unsafe.Slice((*byte)(unsafe.Pointer(p)), unsafe.Sizeof(*p)))
+}
+
+// Set is the digest of an indexed collection of n elements, kept as the
+// exclusive or of its elements' digests (each Digest.At its index): an
+// element changes in time independent of n. A Set starts from a base, the
+// elements' digests at some moment, which it shares with other Sets and
+// never writes; its own changes sit over it.
+type Set struct {
+	base []Digest
+	over map[uint64]Digest
+	sum  Digest
+}
+
+// Base is the shared starting point of Sets: every element's digest.
+type Base struct {
+	elems []Digest
+	sum   Digest
+}
+
+// NewBase makes a Base of n elements, element i's digest digest(i)
+// (already mixed with its index: Digest.At).
+func NewBase(n uint64, digest func(i uint64) Digest) *Base {
+	b := &Base{elems: make([]Digest, n)}
+	for i := range n {
+		d := digest(i)
+		b.elems[i] = d
+		b.sum = b.sum.xor(d)
+	}
+	return b
+}
+
+// Len is the number of elements.
+func (b *Base) Len() uint64 { return uint64(len(b.elems)) }
+
+// NewSet starts a Set at b.
+func (b *Base) NewSet() *Set {
+	return &Set{base: b.elems, over: map[uint64]Digest{}, sum: b.sum}
+}
+
+// Update sets element i's digest to d (mixed with i: Digest.At).
+//
+// Precondition: i < the Base's Len.
+func (s *Set) Update(i uint64, d Digest) {
+	old, ok := s.over[i]
+	if !ok {
+		old = s.base[i]
+	}
+	if old == d {
+		return
+	}
+	s.sum = s.sum.xor(old).xor(d)
+	s.over[i] = d
+}
+
+// Sum is the digest of the collection.
+func (s *Set) Sum() Digest { return s.sum }
+
+// Changed counts the elements that differ, or once differed, from the
+// base.
+func (s *Set) Changed() int { return len(s.over) }
+
+// Bitmap is a set of element indices, one bit each, that several threads
+// may add to (Mark) while one takes them (Take).
+type Bitmap []uint64
+
+// NewBitmap makes a Bitmap for indices [0, n).
+func NewBitmap(n uint64) Bitmap { return make(Bitmap, (n+63)/64) }
+
+// Mark adds indices [first, last].
+//
+// Precondition: last < the Bitmap's n, first <= last.
+func (b Bitmap) Mark(first, last uint64) {
+	for w := first / 64; w <= last/64; w++ {
+		lo, hi := uint64(0), uint64(63)
+		if w == first/64 {
+			lo = first % 64
+		}
+		if w == last/64 {
+			hi = last % 64
+		}
+		m := (^uint64(0) >> (63 - hi)) &^ (1<<lo - 1)
+		if atomic.LoadUint64(&b[w])&m != m {
+			atomic.OrUint64(&b[w], m)
+		}
+	}
+}
+
+// Take calls fn for each index in b, in increasing order, and empties b.
+func (b Bitmap) Take(fn func(i uint64)) {
+	for w := range b {
+		if atomic.LoadUint64(&b[w]) == 0 {
+			continue
+		}
+		for m := atomic.SwapUint64(&b[w], 0); m != 0; m &= m - 1 {
+			fn(uint64(w)*64 + uint64(bits.TrailingZeros64(m)))
+		}
+	}
+}

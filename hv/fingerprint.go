@@ -1,0 +1,229 @@
+package hv
+
+import (
+	"github.com/pvsim/pvsim/fingerprint"
+	"github.com/pvsim/pvsim/hvimage"
+	"github.com/pvsim/pvsim/mmu"
+	"github.com/pvsim/pvsim/sched"
+)
+
+// State fingerprints. A domain restored with Config.Fingerprint names its
+// state at every scheduling point by a digest (sched.Point.State): two
+// points with equal digests have the same future under every schedule,
+// which is what lets a search prune a subtree it has already explored.
+//
+// The digest covers everything a run's future depends on:
+//   - guest memory and the hypervisor region, frame by frame: the frames
+//     KVM's dirty log says the guest wrote, those the host accessed
+//     through physmem (Memory.Track), and those the host writes through
+//     views it keeps (shared_info, the vcpu_info pages, the console,
+//     xenstore and grant-table frames, the exit-counter page, each vCPU's
+//     CPL0 stack and command block) are rehashed at each point;
+//   - the frame table, record by record (FrameTable.Track), and what it
+//     holds besides;
+//   - the scheduling point itself and the deterministic CPU's state (the
+//     vCPU at the point, the step and the logical clock);
+//   - every vCPU's registers and pending exit as KVM left them, and the
+//     hypervisor's state of it: its start context, trap table, callbacks,
+//     GDT and LDT, guest mode, privileged registers, hypercall and trap
+//     state, the deferred exchange, timers and TLB flush requests;
+//   - the event channels, grant table and xenstore.
+//
+// Left out, as history that no future depends on: exit traces and
+// statistics, console output, labels, caches (decoded instructions) and
+// scratch space.
+
+// statePrint keeps a domain's fingerprint current.
+type statePrint struct {
+	mem, frames *fingerprint.Set
+	// slots are KVM_GET_DIRTY_LOG's bitmaps of memory slots 0 (guest
+	// frames) and 1 (the hypervisor region); todo gathers the frames to
+	// rehash, in physmem.Memory.Frames' numbering.
+	slots [2]fingerprint.Bitmap
+	todo  fingerprint.Bitmap
+	// kept are the frames the host writes through views it keeps.
+	kept []uint64
+	h    *fingerprint.Hash
+	// verify, in tests, recomputes the memory's and the frame table's
+	// digests from scratch at every point and fails the domain if the
+	// incremental ones differ: what proves the dirty tracking complete.
+	verify func(mem, frames fingerprint.Digest) error
+}
+
+// printBases are a snapshot's digests, from which each domain restored
+// with Config.Fingerprint starts.
+type printBases struct {
+	mem, frames *fingerprint.Base
+}
+
+// newStatePrint starts d's fingerprint at the snapshot's bases.
+//
+// Precondition: d is restored from a snapshot with bases b, has its VM
+// and vCPUs, and no vCPU has run.
+func (d *Domain) newStatePrint(b *printBases) *statePrint {
+	f := &statePrint{mem: b.mem.NewSet(), frames: b.frames.NewSet(), todo: fingerprint.NewBitmap(d.mem.Frames()), h: fingerprint.NewHash()}
+	f.slots[0] = fingerprint.NewBitmap(d.mem.NrPages())
+	f.slots[1] = fingerprint.NewBitmap(uint64(len(d.mem.HV)) >> mmu.PageShift)
+	views := [][]byte{d.sharedInfo, d.mem.Frame(d.boot.Console), d.mem.Frame(d.boot.Store)}
+	views = append(views, d.gnttab.Shared()...)
+	for _, v := range d.vcpus {
+		for _, page := range v.traps.stack {
+			views = append(views, page)
+		}
+		w := mmu.Translate(d.mem, d.boot.L4<<mmu.PageShift, hvimage.CPUCmdBlockVA(v.id), mmu.AccessWrite)
+		views = append(views, d.mem.Bytes(w.PA, mmu.PageSize))
+	}
+	for _, b := range views {
+		if i, ok := d.mem.FrameOf(b); ok {
+			f.kept = append(f.kept, i)
+		}
+	}
+	return f
+}
+
+// fingerprint is the digest of d's state at scheduling point p, which the
+// vCPU at it has filled in.
+func (d *Domain) fingerprint(p *sched.Point) (fingerprint.Digest, error) {
+	f := d.prints
+	for slot, bm := range f.slots {
+		if err := d.vm.DirtyLog(slot, bm); err != nil {
+			return fingerprint.Digest{}, err
+		}
+	}
+	g := d.mem.NrPages()
+	f.slots[0].Take(func(i uint64) { f.todo.Mark(i, i) })
+	f.slots[1].Take(func(i uint64) { f.todo.Mark(g+i, g+i) })
+	d.mem.TakeTouched(func(i uint64) { f.todo.Mark(i, i) })
+	for _, i := range f.kept {
+		f.todo.Mark(i, i)
+	}
+	for _, v := range d.vcpus {
+		if a := v.infoAddr; a != 0 {
+			if i, ok := d.mem.FrameIndex(a >> mmu.PageShift); ok {
+				f.todo.Mark(i, i)
+			}
+		}
+	}
+	if pfn, ok := d.exitCounters.PFN(); ok {
+		if i, ok := d.mem.FrameIndex(pfn); ok {
+			f.todo.Mark(i, i)
+		}
+	}
+	f.todo.Take(func(i uint64) { f.mem.Update(i, d.mem.FrameDigest(i)) })
+	d.ft.TakeTouched(func(pfn uint64) { f.frames.Update(pfn, d.ft.RecordDigest(pfn)) })
+
+	if f.verify != nil {
+		if err := f.verify(f.mem.Sum(), f.frames.Sum()); err != nil {
+			return fingerprint.Digest{}, err
+		}
+	}
+
+	h := f.h
+	h.Reset()
+	h.Digest(f.mem.Sum())
+	h.Digest(f.frames.Sum())
+	d.ft.Fingerprint(h)
+
+	step, ticks, _ := d.det.State()
+	h.Uint64(step)
+	h.Uint64(ticks)
+	h.Uint64(uint64(p.VCPU))
+	h.Uint64(uint64(p.Kind))
+	h.Uint64(uint64(p.Nr))
+	h.Bool(p.Yield)
+	h.Uint64(p.Runnable)
+	h.Write([]byte(p.Label))
+
+	h.Uint64(d.vmAssist.Load())
+	for _, v := range d.vcpus {
+		v.fingerprint(h)
+	}
+	d.evtchn.Fingerprint(h)
+	d.gnttab.Fingerprint(h)
+	d.storeMu.Lock()
+	d.store.Fingerprint(h)
+	d.storeMu.Unlock()
+	return h.Sum(), nil
+}
+
+// fingerprint adds v's state to h.
+func (v *vcpu) fingerprint(h *fingerprint.Hash) {
+	r := v.run
+	h.Uint64(uint64(v.state.Load()))
+	h.Bool(v.entered)
+	h.Uint64(v.exits)
+	h.Uint64(uint64(r.ExitReason))
+	h.Write(r.ExitData())
+	fingerprint.Plain(h, &r.Regs)
+	fingerprint.Plain(h, &r.Sregs)
+	if v.restored != nil && !v.entered {
+		fingerprint.Plain(h, &v.restored.regs)
+		fingerprint.Plain(h, &v.restored.sregs)
+	}
+
+	s := &v.start
+	fingerprint.Plain(h, &s.regs)
+	for _, x := range [...]uint64{s.cr3, s.userBase, s.fsBase, s.gsBase, s.gsBaseUser, uint64(s.cs), uint64(s.ss),
+		s.kernelSS, s.kernelSP, uint64(s.iopl)} {
+		h.Uint64(x)
+	}
+	fingerprint.Plain(h, &s.ldt)
+	fingerprint.Plain(h, &s.callbacks)
+	h.Bool(s.table != nil)
+	if s.table != nil {
+		fingerprint.Plain(h, s.table)
+	}
+
+	c := &v.hc
+	fingerprint.Plain(h, &c.args)
+	fingerprint.Plain(h, &c.cont)
+	fingerprint.Plain(h, &c.pendingPFNs)
+	for _, b := range [...]bool{c.active, c.bySyscall, c.preempted, c.snapshotting} {
+		h.Bool(b)
+	}
+	h.Uint64(c.caller)
+	h.Uint64(c.r11)
+
+	t := &v.traps
+	fingerprint.Plain(h, &t.table)
+	fingerprint.Plain(h, &t.callbacks)
+	fingerprint.Plain(h, &t.upcall)
+	fingerprint.Plain(h, &t.upcallCtx)
+	fingerprint.Plain(h, &t.exc)
+	fingerprint.Plain(h, &t.bounce)
+	fingerprint.Plain(h, &t.cas)
+	h.Uint64(t.kernelSS)
+	h.Uint64(t.kernelSP)
+	h.Bool(t.active)
+	h.Uint64(t.frame)
+
+	fingerprint.Plain(h, &v.guestMode)
+	fingerprint.Plain(h, &v.ldt)
+	fingerprint.Plain(h, &v.gdt)
+	fingerprint.Plain(h, &v.priv.privRegs)
+	h.Uint64(v.runstate)
+	h.Uint64(v.infoAddr)
+
+	m := &v.mm
+	h.Uint64(uint64(m.remote))
+	h.Bool(m.inMulticall)
+	h.Bool(m.locked)
+	h.Bool(m.exchange)
+	h.Uint64(m.exchangePA)
+
+	v.timers.mu.Lock()
+	for _, x := range [...]uint64{v.timers.singleshot, v.timers.period, v.timers.periodic, v.timers.poll} {
+		h.Uint64(x)
+	}
+	v.timers.mu.Unlock()
+	gen, pending := v.flush.Pending()
+	h.Uint64(gen)
+	h.Bool(pending)
+	h.Bool(v.exec.Parked())
+	if v.exec.Parked() {
+		rip, rsp, rflags, rcx := v.exec.Guest()
+		for _, x := range [...]uint64{rip, rsp, rflags, rcx} {
+			h.Uint64(x)
+		}
+	}
+}

@@ -1,0 +1,183 @@
+package hv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pvsim/pvsim/fingerprint"
+	"github.com/pvsim/pvsim/guest"
+	"github.com/pvsim/pvsim/internal/kvm"
+	"github.com/pvsim/pvsim/ptops"
+	"github.com/pvsim/pvsim/sched"
+	"github.com/pvsim/pvsim/traps"
+	"github.com/pvsim/pvsim/x86"
+)
+
+// TestPlainTypes checks that the types fingerprint.Plain hashes by their
+// bytes hold no pointer, whose bytes would differ between equal states.
+func TestPlainTypes(t *testing.T) {
+	for _, v := range []any{
+		kvm.Regs{}, kvm.Sregs{}, hypercallArgs{}, casState{}, modeState{}, ldtState{}, privRegs{},
+		traps.Table{}, traps.Callbacks{}, traps.Bounce{}, traps.Context{}, x86.Exception{},
+		ptops.GDT{}, ptops.LDT{}, [len(hypercallState{}.pendingPFNs)]uint64{},
+	} {
+		typ := reflect.TypeOf(v)
+		if path, ok := pointerIn(typ); ok {
+			t.Errorf("%v holds a %s", typ, path)
+		}
+	}
+}
+
+// pointerIn finds a field of typ whose bytes are not its value.
+func pointerIn(typ reflect.Type) (string, bool) {
+	switch typ.Kind() {
+	case reflect.Array:
+		return pointerIn(typ.Elem())
+	case reflect.Struct:
+		for i := range typ.NumField() {
+			if p, ok := pointerIn(typ.Field(i).Type); ok {
+				return typ.Field(i).Name + "." + p, true
+			}
+		}
+		return "", false
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.String, reflect.Chan, reflect.Func, reflect.Interface, reflect.UnsafePointer:
+		return typ.Kind().String(), true
+	}
+	return "", false
+}
+
+// switcher hands the CPU to the other vCPU at every k-th point from the
+// snapshot on: schedules that interleave the vCPUs finely.
+type switcher struct {
+	k, n int
+}
+
+func (s *switcher) Next(p *sched.Point) int {
+	s.n++
+	if s.n%s.k == 0 {
+		for v := range 64 {
+			if u := (p.VCPU + 1 + v) % 64; p.Runnable&(1<<u) != 0 {
+				return u
+			}
+		}
+	}
+	return sched.DefaultNext(p)
+}
+
+// TestFingerprintTracksEveryWrite runs the race kernel from its snapshot
+// on several interleavings with fingerprints on, and at every scheduling
+// point recomputes the digests of memory and of the frame table from
+// scratch: they must equal the ones kept from KVM's dirty log, the host's
+// accesses and the frame table's touched records. It also checks that the
+// fingerprint engaged (the points carried states) and that replaying a
+// schedule gives the same states.
+func TestFingerprintTracksEveryWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots the race kernel (-short)")
+	}
+	requireKVM(t)
+	k, ok := guest.Lookup("race")
+	if !ok {
+		t.Fatal("no embedded race kernel")
+	}
+	ctx := context.Background()
+	boot, err := New(Config{Name: k.Name, Kernel: k.ELF, VCPUs: 2, CmdLine: "strategy=none", Timeout: 30 * time.Second,
+		Scheduler: sched.Default{}, Snapshot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := boot.Run(ctx)
+	boot.Close()
+	if err != nil || res.Snapshot == nil {
+		t.Fatalf("booting to the snapshot point: %v, %+v", err, res)
+	}
+	snap := res.Snapshot
+	defer snap.Close()
+
+	// The check catches what tracking misses: without the frames the
+	// host writes through views it keeps (shared_info's clock moves at
+	// every point), the kept digest falls behind.
+	d, err := snap.Restore(Config{Scheduler: sched.Default{}, Timeout: 30 * time.Second, Fingerprint: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.prints.kept = nil
+	d.prints.verify = d.verifyPrints
+	_, err = d.Run(ctx)
+	d.Close()
+	if err == nil || !strings.Contains(err.Error(), "a write was not tracked") {
+		t.Fatalf("with the kept views untracked: %v, want an untracked write found", err)
+	}
+
+	for _, k := range []int{1000, 7, 3} {
+		var runs [2][]fingerprint.Digest
+		for i := range runs {
+			rec := &recorder{s: &switcher{k: k}}
+			d, err := snap.Restore(Config{Scheduler: rec, Timeout: 30 * time.Second, Fingerprint: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked := 0
+			d.prints.verify = func(mem, frames fingerprint.Digest) error {
+				checked++
+				return d.verifyPrints(mem, frames)
+			}
+			_, err = d.Run(ctx)
+			d.Close()
+			if err != nil {
+				var ge *GuestError
+				if !errors.As(err, &ge) {
+					t.Fatalf("switch every %d points: %v", k, err)
+				}
+			}
+			if checked == 0 || len(rec.states) != checked {
+				t.Fatalf("switch every %d points: %d points checked, %d states recorded", k, checked, len(rec.states))
+			}
+			runs[i] = rec.states
+		}
+		if !reflect.DeepEqual(runs[0], runs[1]) {
+			t.Errorf("switch every %d points: two replays of one schedule passed different states", k)
+		}
+		t.Logf("switch every %d points: %d points, each digest equal to its recomputation", k, len(runs[0]))
+	}
+}
+
+// recorder records the states of the points it passes.
+type recorder struct {
+	s      sched.Scheduler
+	states []fingerprint.Digest
+}
+
+func (r *recorder) Next(p *sched.Point) int {
+	if p.State == (fingerprint.Digest{}) {
+		panic("a point without a state")
+	}
+	r.states = append(r.states, p.State)
+	return r.s.Next(p)
+}
+
+// verifyPrints compares the kept digests with ones made from scratch.
+func (d *Domain) verifyPrints(mem, frames fingerprint.Digest) error {
+	m := fingerprint.NewBase(d.mem.Frames(), d.mem.FrameDigest).NewSet().Sum()
+	if m != mem {
+		return fmt.Errorf("memory digest %x kept, %x recomputed: a write was not tracked", mem, m)
+	}
+	ft := fingerprint.NewBase(d.ft.NrFrames(), d.ft.RecordDigest).NewSet().Sum()
+	if ft != frames {
+		return fmt.Errorf("frame-table digest %x kept, %x recomputed: a change was not tracked", frames, ft)
+	}
+	return nil
+}
+
+// requireKVM skips, saying why, where /dev/kvm cannot be opened.
+func requireKVM(t *testing.T) {
+	t.Helper()
+	if _, err := kvm.Open(); err != nil {
+		t.Skipf("SKIP: needs KVM: %v", err)
+	}
+}

@@ -1,0 +1,107 @@
+package tests
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pvsim/pvsim/explore"
+	"github.com/pvsim/pvsim/race"
+	"github.com/pvsim/pvsim/scenario"
+)
+
+// pruneBound is the bound the pruned and plain searches are compared at:
+// 2, or 1 with -short (under the race detector). BENCHMARKS.md compares
+// them at 3 for every strategy.
+func pruneBound() int {
+	if testing.Short() {
+		return 1
+	}
+	return 2
+}
+
+// TestPruningFindsWhatThePlainSearchFinds searches every strategy of the
+// race kernel and every variant of every scenario kernel twice, every
+// schedule run and with states already searched pruned (explore.Config
+// Prune, the domain's fingerprints), both to the end (All): the pruned
+// search must exhaust the bound as the plain one does, find every oracle
+// it finds at the same fewest preemptions, and report only schedules the
+// plain search also found violating, with the same trace, byte for byte;
+// and it must have pruned.
+func TestPruningFindsWhatThePlainSearchFinds(t *testing.T) {
+	needKVM(t)
+	type target struct {
+		name string
+		boot func() (explore.Target, error)
+	}
+	var targets []target
+	for _, s := range race.Strategies {
+		targets = append(targets, target{"race/" + s, func() (explore.Target, error) {
+			return race.ExploreTarget(context.Background(), s, nil)
+		}})
+	}
+	for _, sc := range []struct {
+		kernel   string
+		variants [][]string
+	}{
+		{"hugetlb-truncate", [][]string{{"variant=kravetz"}, {"variant=punch"}, {"variant=no-recheck"}, {"variant=no-ptl"}, {"variant=punch-no-mutex"}}},
+		{"dax-pmd-pte", [][]string{{"variant=fixed", "race=1"}, {"variant=fixed", "race=2"}, {"variant=4.11", "race=1"}, {"variant=4.11", "race=2"}}},
+		{"dax-write-fault", [][]string{{"variant=fixed"}, {"variant=entry-lock"}, {"variant=4.11"}, {"variant=unmap-range"}, {"variant=entry-lock", "cached=0"}}},
+		{"dax-unmap-range", [][]string{{"variant=lock"}, {"variant=dax-no-lock"}}},
+	} {
+		for _, args := range sc.variants {
+			targets = append(targets, target{sc.kernel + "/" + strings.Join(args, ","), func() (explore.Target, error) {
+				return scenario.Target(context.Background(), scenarioKernel(t, sc.kernel, args...), nil)
+			}})
+		}
+	}
+	bound := pruneBound()
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			target, err := tg.boot()
+			require.NoError(t, err)
+			defer target.Snapshot.Close()
+			cfg := explore.Config{Algo: explore.DFS, Bound: bound, Workers: 2, All: true}
+			plain, err := explore.Run(context.Background(), target, cfg)
+			require.NoError(t, err)
+			cfg.Prune = true
+			pruned, err := explore.Run(context.Background(), target, cfg)
+			require.NoError(t, err)
+
+			assert.True(t, plain.Exhausted && pruned.Exhausted, "plain: %s; pruned: %s", plain.Stopped, pruned.Stopped)
+			assert.Equal(t, fewestPreemptions(plain), fewestPreemptions(pruned), "oracle: fewest preemptions")
+			found := map[string]explore.Violation{}
+			for _, v := range plain.Violations {
+				found[v.Schedule] = v
+			}
+			for _, v := range pruned.Violations {
+				p, ok := found[v.Schedule]
+				if assert.True(t, ok, "%s: not a violation of the plain search", v.Schedule) {
+					assert.Equal(t, p.Oracle, v.Oracle, v.Schedule)
+					assert.Equal(t, p.TraceSHA256, v.TraceSHA256, "%s: the trace differs", v.Schedule)
+				}
+			}
+			assert.LessOrEqual(t, pruned.Schedules, plain.Schedules)
+			if bound > 1 {
+				assert.Positive(t, pruned.Pruned, "nothing pruned")
+			}
+			t.Logf("bound %d: %d schedules plain, %d pruned (%d states, %d subtrees pruned); %d and %d violations",
+				bound, plain.Schedules, pruned.Schedules, pruned.States, pruned.Pruned, len(plain.Violations), len(pruned.Violations))
+		})
+	}
+}
+
+// fewestPreemptions maps each oracle a search reported to the fewest
+// preemptions of a schedule that showed it.
+func fewestPreemptions(r *explore.Result) map[string]int {
+	m := map[string]int{}
+	for _, v := range r.Violations {
+		if n, ok := m[v.Oracle]; !ok || v.Preemptions < n {
+			m[v.Oracle] = v.Preemptions
+		}
+	}
+	return m
+}
