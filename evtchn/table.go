@@ -535,12 +535,7 @@ func (t *Table) RemoteSend(port Port, remote uint16) (Delivery, error) {
 func (t *Table) Fingerprint(h *fingerprint.Hash) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	h.Uint64(uint64(len(t.chans)))
-	for i := range t.chans {
-		fingerprint.Plain(h, &t.chans[i])
-	}
+	fingerprint.PlainSlice(h, t.chans)
 	h.Uint64(uint64(t.lowFree))
-	for i := range t.virqs {
-		fingerprint.Plain(h, &t.virqs[i])
-	}
+	fingerprint.PlainSlice(h, t.virqs)
 }

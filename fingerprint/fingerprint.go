@@ -103,10 +103,22 @@ func (h *Hash) Sum() Digest { return Digest{h.h[0].Sum64(), h.h[1].Sum64()} }
 // Plain adds the bytes of *p.
 //
 // Precondition: T holds no pointers, slices, maps, strings, channels,
-// functions or interfaces (its bytes are its value; PlainCheck tells), and
-// its padding is zero, as Go leaves it in values it allocates.
+// functions or interfaces: its bytes are its value. Padding that is not
+// zero can only make equal values digest differently (a state searched
+// twice), never make different ones digest alike.
 func Plain[T any](h *Hash, p *T) {
 	h.Write(unsafe.Slice((*byte)(unsafe.Pointer(p)), unsafe.Sizeof(*p)))
+}
+
+// PlainSlice adds the bytes of every element of s, and its length.
+//
+// Precondition: as Plain's, for T.
+func PlainSlice[T any](h *Hash, s []T) {
+	h.Uint64(uint64(len(s)))
+	if len(s) > 0 {
+		var zero T
+		h.Write(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), uintptr(len(s))*unsafe.Sizeof(zero)))
+	}
 }
 
 // Set is the digest of an indexed collection of n elements, kept as the

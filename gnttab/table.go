@@ -421,15 +421,7 @@ func (t *Table) ReleaseCopy(ref Ref, readonly bool) {
 // the guest's memory's.
 func (t *Table) Fingerprint(h *fingerprint.Hash) {
 	h.Uint64(uint64(t.nr))
-	h.Uint64(uint64(len(t.active)))
-	for i := range t.active {
-		fingerprint.Plain(h, &t.active[i])
-	}
-	for i := range t.maps {
-		fingerprint.Plain(h, &t.maps[i])
-	}
-	h.Uint64(uint64(len(t.free)))
-	for _, f := range t.free {
-		h.Uint64(uint64(f))
-	}
+	fingerprint.PlainSlice(h, t.active)
+	fingerprint.PlainSlice(h, t.maps)
+	fingerprint.PlainSlice(h, t.free)
 }

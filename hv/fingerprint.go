@@ -18,7 +18,8 @@ import (
 //     through physmem (Memory.Track), and those the host writes through
 //     views it keeps (shared_info, the vcpu_info pages, the console,
 //     xenstore and grant-table frames, the exit-counter page, each vCPU's
-//     CPL0 stack and command block) are rehashed at each point;
+//     command block and the top page of its CPL0 stack) are rehashed at
+//     each point;
 //   - the frame table, record by record (FrameTable.Track), and what it
 //     holds besides;
 //   - the scheduling point itself and the deterministic CPU's state (the
@@ -67,9 +68,9 @@ func (d *Domain) newStatePrint(b *printBases) *statePrint {
 	views := [][]byte{d.sharedInfo, d.mem.Frame(d.boot.Console), d.mem.Frame(d.boot.Store)}
 	views = append(views, d.gnttab.Shared()...)
 	for _, v := range d.vcpus {
-		for _, page := range v.traps.stack {
-			views = append(views, page)
-		}
+		// The executor keeps the top page of the CPL0 stack; the others
+		// the host reaches through stackWord, which touches them.
+		views = append(views, v.traps.stack[hvimage.CPUStackPages-1])
 		w := mmu.Translate(d.mem, d.boot.L4<<mmu.PageShift, hvimage.CPUCmdBlockVA(v.id), mmu.AccessWrite)
 		views = append(views, d.mem.Bytes(w.PA, mmu.PageSize))
 	}

@@ -67,6 +67,7 @@ func (v *vcpu) stackWord(va uint64) []byte {
 		panic(fmt.Sprintf("hv: %#x is not on vCPU %d's CPL0 stack", va, v.id))
 	}
 	page := v.traps.stack[(va-base)>>mmu.PageShift]
+	v.d.mem.Touch(page)
 	off := va & (mmu.PageSize - 1)
 	return page[off : off+8]
 }

@@ -40,6 +40,18 @@ func (m *Memory) Track() {
 	}
 }
 
+// Touch marks the frame b starts in as accessed, for a host that goes
+// through a view it keeps (Track). It does nothing unless Track was
+// called.
+func (m *Memory) Touch(b []byte) {
+	if m.touched == nil {
+		return
+	}
+	if i, ok := m.FrameOf(b); ok {
+		m.touched.Mark(i, i)
+	}
+}
+
 // TakeTouched calls fn for each frame (Frames' numbering) the host
 // accessed since Track or the last call, and forgets them.
 //
