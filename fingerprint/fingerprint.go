@@ -14,6 +14,8 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -52,8 +54,9 @@ func (d Digest) xor(e Digest) Digest { return Digest{d.Lo ^ e.Lo, d.Hi ^ e.Hi} }
 // Hash accumulates a digest of a sequence of values. The zero Hash is not
 // ready: use NewHash, or Reset.
 type Hash struct {
-	h   [2]maphash.Hash
-	buf [8]byte
+	h       [2]maphash.Hash
+	buf     [8]byte
+	scratch []byte // values with padding, gathered (Plain)
 }
 
 // NewHash returns a Hash ready to be written.
@@ -100,25 +103,91 @@ func (h *Hash) Digest(d Digest) {
 // Sum is the digest of what was written since the last Reset.
 func (h *Hash) Sum() Digest { return Digest{h.h[0].Sum64(), h.h[1].Sum64()} }
 
-// Plain adds the bytes of *p.
+// Plain adds the value of *p: the bytes of its fields, not its padding,
+// which Go does not keep zero (a value built on the stack and copied can
+// carry anything there).
 //
 // Precondition: T holds no pointers, slices, maps, strings, channels,
-// functions or interfaces: its bytes are its value. Padding that is not
-// zero can only make equal values digest differently (a state searched
-// twice), never make different ones digest alike.
+// functions or interfaces: its fields' bytes are its value. Plain panics
+// on such a T.
 func Plain[T any](h *Hash, p *T) {
-	h.Write(unsafe.Slice((*byte)(unsafe.Pointer(p)), unsafe.Sizeof(*p)))
+	h.plain(layoutOf(reflect.TypeFor[T]()), unsafe.Pointer(p), 1)
 }
 
-// PlainSlice adds the bytes of every element of s, and its length.
+// PlainSlice adds the length of s and the value of each element, as
+// Plain.
 //
 // Precondition: as Plain's, for T.
 func PlainSlice[T any](h *Hash, s []T) {
 	h.Uint64(uint64(len(s)))
 	if len(s) > 0 {
-		var zero T
-		h.Write(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), uintptr(len(s))*unsafe.Sizeof(zero)))
+		h.plain(layoutOf(reflect.TypeFor[T]()), unsafe.Pointer(&s[0]), len(s))
 	}
+}
+
+// plain adds the fields of n values of layout l from p.
+func (h *Hash) plain(l *layout, p unsafe.Pointer, n int) {
+	if l.dense {
+		h.Write(unsafe.Slice((*byte)(p), l.size*uintptr(n)))
+		return
+	}
+	h.scratch = h.scratch[:0]
+	for i := range uintptr(n) {
+		base := unsafe.Add(p, i*l.size)
+		for _, s := range l.spans {
+			h.scratch = append(h.scratch, unsafe.Slice((*byte)(unsafe.Add(base, s.off)), s.len)...)
+		}
+	}
+	h.Write(h.scratch)
+}
+
+// layout is where a type's fields lie: spans of bytes, padding left out.
+type layout struct {
+	size  uintptr
+	spans []span
+	dense bool // one span, the whole value: no padding
+}
+
+type span struct{ off, len uintptr }
+
+var layouts sync.Map // reflect.Type → *layout
+
+func layoutOf(t reflect.Type) *layout {
+	if l, ok := layouts.Load(t); ok {
+		return l.(*layout)
+	}
+	l := &layout{size: t.Size()}
+	addSpans(&l.spans, t, 0)
+	l.dense = len(l.spans) == 1 && l.spans[0] == span{0, t.Size()} || t.Size() == 0
+	layouts.Store(t, l)
+	return l
+}
+
+// addSpans appends the spans of t's fields at off, merging neighbours.
+func addSpans(spans *[]span, t reflect.Type, off uintptr) {
+	switch t.Kind() {
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			addSpans(spans, f.Type, off+f.Offset)
+		}
+		return
+	case reflect.Array:
+		for i := range uintptr(t.Len()) {
+			addSpans(spans, t.Elem(), off+i*t.Elem().Size())
+		}
+		return
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.String, reflect.Chan, reflect.Func, reflect.Interface, reflect.UnsafePointer:
+		panic("fingerprint: " + t.String() + " is not a plain value")
+	}
+	if t.Size() == 0 {
+		return
+	}
+	if n := len(*spans); n > 0 && (*spans)[n-1].off+(*spans)[n-1].len == off {
+		(*spans)[n-1].len += t.Size()
+		return
+	}
+	*spans = append(*spans, span{off, t.Size()})
 }
 
 // Set is the digest of an indexed collection of n elements, kept as the

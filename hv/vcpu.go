@@ -262,16 +262,19 @@ func (v *vcpu) loop() {
 			return
 		}
 	}
+	// A deterministic vCPU takes on its start state in its first turn, so
+	// that none of it changes while another vCPU holds the CPU (where the
+	// state's fingerprint is read).
+	det := v.d.det != nil
+	if det && !v.d.det.Await(v.id, v.d.stopCh) {
+		return
+	}
 	start := v.enterGuestState
 	if v.restored != nil {
 		start = v.restoreState
 	}
 	if err := start(); err != nil {
 		v.d.end(Result{}, fmt.Errorf("vCPU %d: %w", v.id, err))
-		return
-	}
-	det := v.d.det != nil
-	if det && !v.d.det.Await(v.id, v.d.stopCh) {
 		return
 	}
 	for v.step(det) == resume {

@@ -28,9 +28,12 @@ type DefectFinding struct {
 	PCTSeeds  int `json:"pct_seeds"`
 	PCTBudget int `json:"pct_budget"`
 	// Bound is DFS's preemption bound, and Schedules how many schedules
-	// it ran (all of them: Exhausted).
+	// it ran (all of them, or all but those pruned at a state already
+	// searched: Exhausted); States counts the states it saw, when it
+	// pruned.
 	Bound     int  `json:"bound"`
 	Schedules int  `json:"schedules"`
+	States    int  `json:"states,omitempty"`
 	Exhausted bool `json:"exhausted"`
 }
 
@@ -38,6 +41,8 @@ type DefectFinding struct {
 type ExploreAllConfig struct {
 	Bound, Workers      int
 	PCTSeeds, PCTBudget int
+	// Prune prunes DFS at states already searched (explore.Config.Prune).
+	Prune bool
 	// Start, if set, is called as each strategy's search begins.
 	Start func(strategy string)
 }
@@ -67,7 +72,7 @@ func exploreStrategy(ctx context.Context, strategy string, cfg ExploreAllConfig)
 		return nil, err
 	}
 	defer t.Snapshot.Close()
-	r, err := explore.Run(ctx, t, explore.Config{Algo: explore.DFS, Bound: cfg.Bound, Workers: cfg.Workers, All: true})
+	r, err := explore.Run(ctx, t, explore.Config{Algo: explore.DFS, Bound: cfg.Bound, Workers: cfg.Workers, All: true, Prune: cfg.Prune})
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +134,7 @@ func findings(strategy string, r *explore.Result) []DefectFinding {
 		found = []DefectFinding{{Strategy: strategy}}
 	}
 	for i := range found {
-		found[i].Bound, found[i].Schedules, found[i].Exhausted = r.Bound, r.Schedules, r.Exhausted
+		found[i].Bound, found[i].Schedules, found[i].States, found[i].Exhausted = r.Bound, r.Schedules, r.States, r.Exhausted
 	}
 	return found
 }
@@ -140,7 +145,11 @@ func WriteDefectTable(w io.Writer, fs []DefectFinding) error {
 	fmt.Fprintln(tw, "strategy\tdefect\tmin bound\tfound after\tPCT hits\tschedule")
 	for _, f := range fs {
 		if f.Oracle == "" {
-			fmt.Fprintf(tw, "%s\tnone\t-\t-\t-\tbound %d exhausted: %d schedules\n", f.Strategy, f.Bound, f.Schedules)
+			states := ""
+			if f.States > 0 {
+				states = fmt.Sprintf(", %d states", f.States)
+			}
+			fmt.Fprintf(tw, "%s\tnone\t-\t-\t-\tbound %d exhausted: %d schedules%s\n", f.Strategy, f.Bound, f.Schedules, states)
 			continue
 		}
 		pct := "-"

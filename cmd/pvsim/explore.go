@@ -268,7 +268,7 @@ func exploreAll(cfg explore.Config, asJSON bool, stdout, stderr io.Writer) (int,
 	if budget == 0 {
 		budget = 1000
 	}
-	ac := race.ExploreAllConfig{Bound: cfg.Bound, Workers: cfg.Workers, PCTSeeds: 10, PCTBudget: budget}
+	ac := race.ExploreAllConfig{Bound: cfg.Bound, Workers: cfg.Workers, PCTSeeds: 10, PCTBudget: budget, Prune: cfg.Prune}
 	if isTerminal(stderr) {
 		ac.Start = func(s string) { fmt.Fprintf(stderr, "exploring %s...\n", s) }
 	}
@@ -279,6 +279,10 @@ func exploreAll(cfg explore.Config, asJSON bool, stdout, stderr io.Writer) (int,
 	if asJSON {
 		return exitOK, writeJSON(stdout, fs)
 	}
-	fmt.Fprintf(stdout, "explore, every strategy: dfs to preemption bound %d (every schedule), then pct, 10 seeds of at most %d schedules, for each defect alone\n\n", cfg.Bound, budget)
+	every := "every schedule"
+	if cfg.Prune {
+		every = "every state"
+	}
+	fmt.Fprintf(stdout, "explore, every strategy: dfs to preemption bound %d (%s), then pct, 10 seeds of at most %d schedules, for each defect alone\n\n", cfg.Bound, every, budget)
 	return exitOK, race.WriteDefectTable(stdout, fs)
 }
