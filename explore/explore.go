@@ -316,6 +316,11 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	}
 	if s.cfg.Prune {
 		s.seen = map[fingerprint.Digest]int{}
+		if t.Snapshot != nil {
+			if err := t.Snapshot.PrepareFingerprints(); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	// The default schedule: every shard runs it to find the window and

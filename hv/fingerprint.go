@@ -156,7 +156,15 @@ func (v *vcpu) fingerprint(h *fingerprint.Hash) {
 	h.Uint64(uint64(r.ExitReason))
 	h.Write(r.ExitData())
 	fingerprint.Plain(h, &r.Regs)
-	fingerprint.Plain(h, &r.Sregs)
+	// kvm_pvm leaves the last injected vector in the special registers'
+	// interrupt bitmap, or not, as the run happened to end (sregsChanged):
+	// nothing is pending unless the events say so.
+	sregs := r.Sregs
+	if r.Events.I.Inject == 0 {
+		clear(sregs.InterruptBitmap[:])
+	}
+	fingerprint.Plain(h, &sregs)
+	fingerprint.Plain(h, &r.Events)
 	if v.restored != nil && !v.entered {
 		fingerprint.Plain(h, &v.restored.regs)
 		fingerprint.Plain(h, &v.restored.sregs)

@@ -22,7 +22,7 @@ import (
 // bytes hold no pointer, whose bytes would differ between equal states.
 func TestPlainTypes(t *testing.T) {
 	for _, v := range []any{
-		kvm.Regs{}, kvm.Sregs{}, hypercallArgs{}, casState{}, modeState{}, ldtState{}, privRegs{},
+		kvm.Regs{}, kvm.Sregs{}, kvm.Events{}, hypercallArgs{}, casState{}, modeState{}, ldtState{}, privRegs{},
 		traps.Table{}, traps.Callbacks{}, traps.Bounce{}, traps.Context{}, x86.Exception{},
 		ptops.GDT{}, ptops.LDT{}, [len(hypercallState{}.pendingPFNs)]uint64{},
 	} {
@@ -69,87 +69,95 @@ func (s *switcher) Next(p *sched.Point) int {
 	return sched.DefaultNext(p)
 }
 
-// TestFingerprintTracksEveryWrite runs the race kernel from its snapshot
-// on several interleavings with fingerprints on, and at every scheduling
-// point recomputes the digests of memory and of the frame table from
-// scratch: they must equal the ones kept from KVM's dirty log, the host's
-// accesses and the frame table's touched records. It also checks that the
-// fingerprint engaged (the points carried states) and that replaying a
-// schedule gives the same states (padding, a stray TSC or a counter of
-// signals would not).
+// TestFingerprintTracksEveryWrite runs the race kernel and a scenario
+// kernel from their snapshots on several interleavings with fingerprints
+// on. On the first run of each it recomputes the digests of memory and of
+// the frame table from scratch at every scheduling point: they must equal
+// the ones kept from KVM's dirty log, the host's accesses and the frame
+// table's touched records. Then it replays each schedule again and again:
+// every replay must pass the same states (padding, a stray TSC, a vCPU
+// setting itself up out of turn or kvm_pvm's stale interrupt bitmap would
+// not). And it checks that the check can fail.
 func TestFingerprintTracksEveryWrite(t *testing.T) {
 	if testing.Short() {
-		t.Skip("boots the race kernel (-short)")
+		t.Skip("boots two kernels and replays 160 schedules (-short)")
 	}
 	requireKVM(t)
-	k, ok := guest.Lookup("race")
-	if !ok {
-		t.Fatal("no embedded race kernel")
-	}
 	ctx := context.Background()
-	boot, err := New(Config{Name: k.Name, Kernel: k.ELF, VCPUs: 2, CmdLine: "strategy=none", Timeout: 30 * time.Second,
-		Scheduler: sched.Default{}, Snapshot: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := boot.Run(ctx)
-	boot.Close()
-	if err != nil || res.Snapshot == nil {
-		t.Fatalf("booting to the snapshot point: %v, %+v", err, res)
-	}
-	snap := res.Snapshot
-	defer snap.Close()
-
-	// The check catches what tracking misses: without the frames the
-	// host writes through views it keeps (shared_info's clock moves at
-	// every point), the kept digest falls behind.
-	d, err := snap.Restore(Config{Scheduler: sched.Default{}, Timeout: 30 * time.Second, Fingerprint: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.prints.kept = nil
-	d.prints.verify = d.verifyPrints
-	_, err = d.Run(ctx)
-	d.Close()
-	if err == nil || !strings.Contains(err.Error(), "a write was not tracked") {
-		t.Fatalf("with the kept views untracked: %v, want an untracked write found", err)
-	}
-
-	for _, k := range []int{1000, 7, 5, 3, 2} {
-		var first []fingerprint.Digest
-		for rep := range 6 {
-			rec := &recorder{s: &switcher{k: k}}
-			d, err := snap.Restore(Config{Scheduler: rec, Timeout: 30 * time.Second, Fingerprint: true, Audit: true})
+	for _, kc := range []struct{ kernel, cmdline string }{
+		{"race", "strategy=none"},
+		{"dax-pmd-pte", "variant=4.11 race=1"},
+	} {
+		t.Run(kc.kernel, func(t *testing.T) {
+			k, ok := guest.Lookup(kc.kernel)
+			if !ok {
+				t.Fatalf("no embedded kernel %s", kc.kernel)
+			}
+			boot, err := New(Config{Name: k.Name, Kernel: k.ELF, VCPUs: 2, CmdLine: kc.cmdline, Timeout: 30 * time.Second,
+				Scheduler: sched.Default{}, Snapshot: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			checked := 0
-			if rep == 0 {
-				d.prints.verify = func(mem, frames fingerprint.Digest) error {
-					checked++
-					return d.verifyPrints(mem, frames)
-				}
+			res, err := boot.Run(ctx)
+			boot.Close()
+			if err != nil || res.Snapshot == nil {
+				t.Fatalf("booting to the snapshot point: %v, %+v", err, res)
 			}
+			snap := res.Snapshot
+			defer snap.Close()
+
+			// The check catches what tracking misses: without the frames
+			// the host writes through views it keeps (shared_info's clock
+			// moves at every point), the kept digest falls behind.
+			d, err := snap.Restore(Config{Scheduler: sched.Default{}, Timeout: 30 * time.Second, Fingerprint: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.prints.kept = nil
+			d.prints.verify = d.verifyPrints
 			_, err = d.Run(ctx)
 			d.Close()
-			if err != nil {
-				var ge *GuestError
-				if !errors.As(err, &ge) {
-					t.Fatalf("switch every %d points: %v", k, err)
+			if err == nil || !strings.Contains(err.Error(), "a write was not tracked") {
+				t.Fatalf("with the kept views untracked: %v, want an untracked write found", err)
+			}
+
+			for _, k := range []int{1000, 7, 5, 3, 2} {
+				var first []fingerprint.Digest
+				for rep := range 16 {
+					rec := &recorder{s: &switcher{k: k}}
+					d, err := snap.Restore(Config{Scheduler: rec, Timeout: 30 * time.Second, Fingerprint: true, Audit: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					checked := 0
+					if rep == 0 {
+						d.prints.verify = func(mem, frames fingerprint.Digest) error {
+							checked++
+							return d.verifyPrints(mem, frames)
+						}
+					}
+					_, err = d.Run(ctx)
+					d.Close()
+					if err != nil {
+						var ge *GuestError
+						if !errors.As(err, &ge) {
+							t.Fatalf("switch every %d points: %v", k, err)
+						}
+					}
+					if rep == 0 {
+						if checked == 0 || len(rec.states) != checked {
+							t.Fatalf("switch every %d points: %d points checked, %d states recorded", k, checked, len(rec.states))
+						}
+						first = rec.states
+						continue
+					}
+					if !reflect.DeepEqual(first, rec.states) {
+						t.Errorf("switch every %d points: replay %d of one schedule passed other states", k, rep)
+					}
 				}
+				t.Logf("switch every %d points: %d points, each digest equal to its recomputation and on 15 replays", k, len(first))
 			}
-			if rep == 0 {
-				if checked == 0 || len(rec.states) != checked {
-					t.Fatalf("switch every %d points: %d points checked, %d states recorded", k, checked, len(rec.states))
-				}
-				first = rec.states
-				continue
-			}
-			if !reflect.DeepEqual(first, rec.states) {
-				t.Errorf("switch every %d points: replay %d of one schedule passed other states", k, rep)
-			}
-		}
-		t.Logf("switch every %d points: %d points, each digest equal to its recomputation and on 5 replays", k, len(first))
+		})
 	}
 }
 

@@ -200,11 +200,7 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		return nil, err
 	}
 	if c.Fingerprint {
-		// The mapping is the image until something writes it.
-		s.printsOnce.Do(func() {
-			s.prints.mem = fingerprint.NewBase(d.mem.Frames(), d.mem.FrameDigest)
-			s.prints.frames = fingerprint.NewBase(s.ft.NrFrames(), s.ft.RecordDigest)
-		})
+		s.printsOnce.Do(func() { s.makePrints(d.mem) })
 		d.mem.Track()
 	}
 	if err := d.createVM(); err != nil {
@@ -241,6 +237,33 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	}
 	ok = true
 	return d, nil
+}
+
+// PrepareFingerprints makes the digests of the snapshot's memory and frame
+// table that domains restored with Config.Fingerprint start from, if no
+// restore has yet: the first restore would otherwise, and take the time
+// of reading the whole memory.
+func (s *Snapshot) PrepareFingerprints() error {
+	if s.image == nil {
+		return errors.New("the snapshot is closed")
+	}
+	var err error
+	s.printsOnce.Do(func() {
+		var m *physmem.Memory
+		if m, err = s.image.MapPrivate(); err != nil {
+			return
+		}
+		defer m.Free()
+		s.makePrints(m)
+	})
+	return err
+}
+
+// makePrints digests m, a mapping of the snapshot's image nothing has
+// written, and the frame table.
+func (s *Snapshot) makePrints(m *physmem.Memory) {
+	s.prints.mem = fingerprint.NewBase(m.Frames(), m.FrameDigest)
+	s.prints.frames = fingerprint.NewBase(s.ft.NrFrames(), s.ft.RecordDigest)
 }
 
 // restoreState loads the registers a snapshot kept for v.

@@ -105,3 +105,20 @@ func fewestPreemptions(r *explore.Result) map[string]int {
 	}
 	return m
 }
+
+// A pruned search is deterministic with one worker, as the plain one is:
+// the same schedules, states and prunes on every run of a build (the
+// README's counts rest on it).
+func TestPrunedSearchIsDeterministic(t *testing.T) {
+	tg := exploreTarget(t, "hv-pin-aware")
+	cfg := explore.Config{Algo: explore.DFS, Bound: pruneBound(), Prune: true}
+	first, err := explore.Run(context.Background(), tg, cfg)
+	require.NoError(t, err)
+	require.Positive(t, first.States)
+	for range 2 {
+		again, err := explore.Run(context.Background(), tg, cfg)
+		require.NoError(t, err)
+		assert.Equal(t, []int{first.Schedules, first.States, first.Pruned}, []int{again.Schedules, again.States, again.Pruned},
+			"schedules, states, pruned")
+	}
+}

@@ -231,7 +231,11 @@ func printExplore(w io.Writer, r *explore.Result) {
 	fmt.Fprintf(w, "  %d schedules in %.1fs (%.1f/s, %d workers), reset %.0f µs; the default schedule has %d points from step %d\n",
 		r.Schedules, r.Seconds, r.PerSecond, r.Workers, r.ResetUs, r.Points, r.Window)
 	if r.Prune {
-		fmt.Fprintf(w, "  %d states; %d subtrees pruned at a state already searched\n", r.States, r.Pruned)
+		subtrees := "subtrees"
+		if r.Pruned == 1 {
+			subtrees = "subtree"
+		}
+		fmt.Fprintf(w, "  %d states; %d %s pruned at a state already searched\n", r.States, r.Pruned, subtrees)
 	}
 	for i, v := range r.Violations {
 		fmt.Fprintf(w, "\nviolation %d: %s: %s\n", i+1, v.Oracle, v.Detail)
