@@ -24,7 +24,8 @@ import (
 //     holds besides;
 //   - the scheduling point itself and the deterministic CPU's state (the
 //     vCPU at the point, the step and the logical clock);
-//   - every vCPU's registers and pending exit as KVM left them, and the
+//   - every vCPU's registers, pending exit and pending events as KVM left
+//     them (the interrupt bitmap only while an interrupt is pending), and the
 //     hypervisor's state of it: its start context, trap table, callbacks,
 //     GDT and LDT, guest mode, privileged registers, hypercall and trap
 //     state, the deferred exchange, timers and TLB flush requests;
