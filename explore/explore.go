@@ -160,7 +160,7 @@ type Progress struct {
 	Schedules  int
 	Violations int
 	Queued     int
-	// States counts the distinct states seen, with Config.Prune.
+	// States counts the distinct states recorded, with Config.Prune.
 	States int
 }
 
@@ -181,10 +181,10 @@ type Result struct {
 	// all there are within the bound (DFS) or the budget (PCT).
 	Schedules int  `json:"schedules"`
 	Exhausted bool `json:"exhausted"`
-	// With Config.Prune: States counts the distinct states the search saw
-	// at scheduling points where it could decide, and Pruned the points
-	// whose subtrees it skipped, having searched from their states
-	// already. A merge adds the shards' counts (a state two shards saw
+	// With Config.Prune: States counts the distinct states the search
+	// recorded (at the points of the window after each schedule's last
+	// decision), and Pruned the points where it cut a schedule's
+	// subtree, having searched from their states already. A merge adds the shards' counts (a state two shards saw
 	// counts twice).
 	Prune  bool `json:"prune"`
 	States int  `json:"states"`
@@ -358,7 +358,9 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	switch cfg.Algo {
 	case DFS:
 		if v == nil || cfg.All {
+			s.mu.Lock()
 			s.queue = s.children(node{s: root.Schedule}, s.unexplored(node{s: root.Schedule}, root.Points), true)
+			s.mu.Unlock()
 			s.work(ctx, s.dfsWorker)
 		}
 	case PCT:
@@ -499,7 +501,15 @@ func (s *search) dfsWorker(ctx context.Context) {
 // finished, run every such continuation; whatever verdict one of n's would
 // reach, one of theirs reaches too. States are named by their digests
 // (hv.Config.Fingerprint), which include the step, so no state repeats
-// within a run.
+// within a run, and each entry rests only on entries made before it.
+//
+// Verdicts are the states': the oracles read the domain as the run ends.
+// A violation's detail and drawing are its schedule's, so the pruned
+// search may show a violation through another schedule than the plain
+// one would, with the same oracle at no more preemptions. With shards,
+// each records the default schedule's states though it runs only its
+// share of their children: what it skips there the other shards run, so
+// the merged search is sound, and one shard's result is its share.
 func (s *search) unexplored(n node, points []Point) []Point {
 	if !s.cfg.Prune {
 		return points

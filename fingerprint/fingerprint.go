@@ -4,10 +4,11 @@
 // (Digest, Hash), and digests of large indexed collections, guest frames
 // and frame-table records, kept up to date one element at a time (Set).
 //
-// The digests are keyed with seeds drawn once per process (hash/maphash):
-// equal states give equal digests within a process, and unequal states
-// collide with probability about 2^-128 a pair. They are not stable across
-// processes and are never written out.
+// The digests are two 64-bit hash/maphash lanes keyed with seeds drawn
+// once per process: equal states give equal digests within a process, and
+// unequal ones collide as rarely as a good 128-bit hash would make them,
+// which maphash promises only heuristically (it is not a cryptographic
+// hash). They are not stable across processes and are never written out.
 package fingerprint
 
 import (
@@ -83,6 +84,13 @@ func (h *Hash) Write(b []byte) {
 func (h *Hash) Uint64(v uint64) {
 	binary.LittleEndian.PutUint64(h.buf[:], v)
 	h.Write(h.buf[:])
+}
+
+// String adds s and its length.
+func (h *Hash) String(s string) {
+	h.Uint64(uint64(len(s)))
+	h.h[0].WriteString(s)
+	h.h[1].WriteString(s)
 }
 
 // Bool adds b.
@@ -219,9 +227,6 @@ func NewBase(n uint64, digest func(i uint64) Digest) *Base {
 	return b
 }
 
-// Len is the number of elements.
-func (b *Base) Len() uint64 { return uint64(len(b.elems)) }
-
 // NewSet starts a Set at b.
 func (b *Base) NewSet() *Set {
 	return &Set{base: b.elems, over: map[uint64]Digest{}, sum: b.sum}
@@ -229,7 +234,7 @@ func (b *Base) NewSet() *Set {
 
 // Update sets element i's digest to d (mixed with i: Digest.At).
 //
-// Precondition: i < the Base's Len.
+// Precondition: i is below the Base's element count.
 func (s *Set) Update(i uint64, d Digest) {
 	old, ok := s.over[i]
 	if !ok {
@@ -245,12 +250,11 @@ func (s *Set) Update(i uint64, d Digest) {
 // Sum is the digest of the collection.
 func (s *Set) Sum() Digest { return s.sum }
 
-// Changed counts the elements that differ, or once differed, from the
-// base.
-func (s *Set) Changed() int { return len(s.over) }
-
 // Bitmap is a set of element indices, one bit each, that several threads
-// may add to (Mark) while one takes them (Take).
+// may add to (Mark) while one takes them (Take). A mark made as an access
+// begins is only sure to cover the access if Take runs once it has ended:
+// the caller takes them with the accessors stopped (at a scheduling
+// point, the other vCPUs parked).
 type Bitmap []uint64
 
 // NewBitmap makes a Bitmap for indices [0, n).

@@ -93,7 +93,8 @@ type Config struct {
 	// Fingerprint makes a domain restored from a Snapshot name its state
 	// at every scheduling point (sched.Point.State; fingerprint.go), for a
 	// search that prunes states it has seen. It costs KVM's dirty log and
-	// a digest of the frames written since the last point.
+	// a digest of the frames written since the last point. New refuses
+	// it; Snapshot.Restore takes it.
 	Fingerprint bool
 }
 
@@ -184,8 +185,8 @@ type Domain struct {
 
 	// det is the CPU of a deterministic domain (Config.Scheduler).
 	det *sched.CPU
-	// prints keeps the state fingerprint (Config.Fingerprint).
-	prints *statePrint
+	// digests keeps the state fingerprint (Config.Fingerprint).
+	digests *stateDigests
 
 	stopping atomic.Bool
 	stopCh   chan struct{}
@@ -261,6 +262,9 @@ func (cfg *Config) Check() error {
 	}
 	if cfg.Snapshot && cfg.Scheduler == nil {
 		return errors.New("a snapshot needs a deterministic domain (a Scheduler)")
+	}
+	if cfg.Fingerprint {
+		return errors.New("fingerprints are for a domain restored from a snapshot (Snapshot.Restore)")
 	}
 	if bzimage.Is(cfg.Kernel) {
 		elf, c, err := bzimage.Extract(cfg.Kernel, maxKernelImage)

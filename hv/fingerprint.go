@@ -1,8 +1,12 @@
 package hv
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/pvsim/pvsim/fingerprint"
 	"github.com/pvsim/pvsim/hvimage"
+	"github.com/pvsim/pvsim/internal/kvm"
 	"github.com/pvsim/pvsim/mmu"
 	"github.com/pvsim/pvsim/sched"
 )
@@ -24,19 +28,24 @@ import (
 //     holds besides;
 //   - the scheduling point itself and the deterministic CPU's state (the
 //     vCPU at the point, the step and the logical clock);
-//   - every vCPU's registers, pending exit and pending events as KVM left
-//     them (the interrupt bitmap only while an interrupt is pending), and the
+//   - every vCPU's registers (general, special, x87 and SSE), pending exit
+//     and pending events as KVM left them (the interrupt bitmap only while
+//     an interrupt is pending), what its crash report would say, and the
 //     hypervisor's state of it: its start context, trap table, callbacks,
 //     GDT and LDT, guest mode, privileged registers, hypercall and trap
 //     state, the deferred exchange, timers and TLB flush requests;
 //   - the event channels, grant table and xenstore.
 //
 // Left out, as history that no future depends on: exit traces and
-// statistics, console output, labels, caches (decoded instructions) and
-// scratch space.
+// statistics, console output, the labels read (a cache of guest strings:
+// a label is digested as a point's), decoded instructions and scratch
+// space. Left out for want of a way to read it: what KVM caches of the
+// guest's translations (TLBs, kvm_pvm's shadow pagetables). pvsim's own
+// TLB model, the frame table's flush clock and the vCPUs' flush requests,
+// is in; docs/MODEL.md says what that leaves.
 
-// statePrint keeps a domain's fingerprint current.
-type statePrint struct {
+// stateDigests keeps a domain's fingerprint current.
+type stateDigests struct {
 	mem, frames *fingerprint.Set
 	// slots are KVM_GET_DIRTY_LOG's bitmaps of memory slots 0 (guest
 	// frames) and 1 (the hypervisor region); todo gathers the frames to
@@ -46,47 +55,53 @@ type statePrint struct {
 	// kept are the frames the host writes through views it keeps.
 	kept []uint64
 	h    *fingerprint.Hash
+	fpu  kvm.FPU // KVM_GET_FPU's
 	// verify, in tests, recomputes the memory's and the frame table's
 	// digests from scratch at every point and fails the domain if the
 	// incremental ones differ: what proves the dirty tracking complete.
 	verify func(mem, frames fingerprint.Digest) error
 }
 
-// printBases are a snapshot's digests, from which each domain restored
+// digestBases are a snapshot's digests, from which each domain restored
 // with Config.Fingerprint starts.
-type printBases struct {
+type digestBases struct {
 	mem, frames *fingerprint.Base
 }
 
-// newStatePrint starts d's fingerprint at the snapshot's bases.
+// newStateDigests starts d's fingerprint at the snapshot's bases.
 //
 // Precondition: d is restored from a snapshot with bases b, has its VM
 // and vCPUs, and no vCPU has run.
-func (d *Domain) newStatePrint(b *printBases) *statePrint {
-	f := &statePrint{mem: b.mem.NewSet(), frames: b.frames.NewSet(), todo: fingerprint.NewBitmap(d.mem.Frames()), h: fingerprint.NewHash()}
+func (d *Domain) newStateDigests(b *digestBases) (*stateDigests, error) {
+	f := &stateDigests{mem: b.mem.NewSet(), frames: b.frames.NewSet(), todo: fingerprint.NewBitmap(d.mem.Frames()), h: fingerprint.NewHash()}
 	f.slots[0] = fingerprint.NewBitmap(d.mem.NrPages())
 	f.slots[1] = fingerprint.NewBitmap(uint64(len(d.mem.HV)) >> mmu.PageShift)
 	views := [][]byte{d.sharedInfo, d.mem.Frame(d.boot.Console), d.mem.Frame(d.boot.Store)}
 	views = append(views, d.gnttab.Shared()...)
 	for _, v := range d.vcpus {
-		// The executor keeps the top page of the CPL0 stack; the others
-		// the host reaches through stackWord, which touches them.
-		views = append(views, v.traps.stack[hvimage.CPUStackPages-1])
+		// The executor keeps its command block and the top page of the
+		// CPL0 stack; the other stack pages the host reaches through
+		// stackWord, which touches them.
 		w := mmu.Translate(d.mem, d.boot.L4<<mmu.PageShift, hvimage.CPUCmdBlockVA(v.id), mmu.AccessWrite)
-		views = append(views, d.mem.Bytes(w.PA, mmu.PageSize))
+		if !w.OK {
+			return nil, fmt.Errorf("vCPU %d's command block at %#x is not mapped", v.id, w.VA)
+		}
+		views = append(views, v.traps.stack[hvimage.CPUStackPages-1], d.mem.Bytes(w.PA, mmu.PageSize))
 	}
 	for _, b := range views {
-		if i, ok := d.mem.FrameOf(b); ok {
-			f.kept = append(f.kept, i)
+		i, ok := d.mem.FrameOf(b)
+		if !ok {
+			return nil, errors.New("a view the host keeps is not of the domain's memory")
 		}
+		f.kept = append(f.kept, i)
 	}
-	return f
+	return f, nil
 }
 
 // fingerprint is the digest of d's state at scheduling point p, which the
 // vCPU at it has filled in.
-func (d *Domain) fingerprint(p *sched.Point) (fingerprint.Digest, error) {
-	f := d.prints
+func (d *Domain) stateDigest(p *sched.Point) (fingerprint.Digest, error) {
+	f := d.digests
 	for slot, bm := range f.slots {
 		if err := d.vm.DirtyLog(slot, bm); err != nil {
 			return fingerprint.Digest{}, err
@@ -134,11 +149,16 @@ func (d *Domain) fingerprint(p *sched.Point) (fingerprint.Digest, error) {
 	h.Uint64(uint64(p.Nr))
 	h.Bool(p.Yield)
 	h.Uint64(p.Runnable)
-	h.Write([]byte(p.Label))
+	h.String(p.Label)
 
 	h.Uint64(d.vmAssist.Load())
 	for _, v := range d.vcpus {
-		v.fingerprint(h)
+		v.digestState(h)
+		// The x87 and SSE registers, which KVM keeps outside kvm_run.
+		if err := v.kvm.FPU(&f.fpu); err != nil {
+			return fingerprint.Digest{}, fmt.Errorf("vCPU %d: %w", v.id, err)
+		}
+		fingerprint.Plain(h, &f.fpu)
 	}
 	d.evtchn.Fingerprint(h)
 	d.gnttab.Fingerprint(h)
@@ -149,7 +169,7 @@ func (d *Domain) fingerprint(p *sched.Point) (fingerprint.Digest, error) {
 }
 
 // fingerprint adds v's state to h.
-func (v *vcpu) fingerprint(h *fingerprint.Hash) {
+func (v *vcpu) digestState(h *fingerprint.Hash) {
 	r := v.run
 	h.Uint64(uint64(v.state.Load()))
 	h.Bool(v.entered)
@@ -188,6 +208,7 @@ func (v *vcpu) fingerprint(h *fingerprint.Hash) {
 	fingerprint.Plain(h, &c.args)
 	fingerprint.Plain(h, &c.cont)
 	fingerprint.Plain(h, &c.pendingPFNs)
+	fingerprint.Plain(h, &c.notOffered) // what a crash report would say
 	for _, b := range [...]bool{c.active, c.bySyscall, c.preempted, c.snapshotting} {
 		h.Bool(b)
 	}
@@ -206,6 +227,11 @@ func (v *vcpu) fingerprint(h *fingerprint.Hash) {
 	h.Uint64(t.kernelSP)
 	h.Bool(t.active)
 	h.Uint64(t.frame)
+	// What a crash report will say, which the oracles read.
+	h.Bool(t.bounced)
+	fingerprint.Plain(h, &t.lastBounce)
+	h.String(t.lastBounceWhy)
+	h.String(t.lastNotEmulated)
 
 	fingerprint.Plain(h, &v.guestMode)
 	fingerprint.Plain(h, &v.ldt)

@@ -52,9 +52,9 @@ func (v *vcpu) schedPoint() bool {
 		return true // a fault: it ends the domain
 	}
 	p.Runnable = sched.VCPUMask(d.upMask())
-	if d.prints != nil {
+	if d.digests != nil {
 		var err error
-		if p.State, err = d.fingerprint(p); err != nil {
+		if p.State, err = d.stateDigest(p); err != nil {
 			d.end(Result{}, err)
 			return false
 		}

@@ -45,10 +45,10 @@ type Snapshot struct {
 	cur             int
 	vcpus           []vcpuSnapshot
 
-	// prints are the digests domains restored with Config.Fingerprint
+	// digests are the bases domains restored with Config.Fingerprint
 	// start from, made by the first.
-	printsOnce sync.Once
-	prints     printBases
+	digestsOnce sync.Once
+	digests     digestBases
 }
 
 // vcpuSnapshot is what a vCPU is, beyond guest memory.
@@ -200,7 +200,10 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		return nil, err
 	}
 	if c.Fingerprint {
-		s.printsOnce.Do(func() { s.makePrints(d.mem) })
+		s.digestsOnce.Do(func() { s.makeDigestBases(d.mem) })
+		if s.digests.mem == nil {
+			return nil, errors.New("the snapshot's digests could not be made (PrepareFingerprints failed)")
+		}
 		d.mem.Track()
 	}
 	if err := d.createVM(); err != nil {
@@ -233,7 +236,9 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	}
 	if c.Fingerprint {
 		d.ft.Track()
-		d.prints = d.newStatePrint(&s.prints)
+		if d.digests, err = d.newStateDigests(&s.digests); err != nil {
+			return nil, err
+		}
 	}
 	ok = true
 	return d, nil
@@ -248,22 +253,25 @@ func (s *Snapshot) PrepareFingerprints() error {
 		return errors.New("the snapshot is closed")
 	}
 	var err error
-	s.printsOnce.Do(func() {
+	s.digestsOnce.Do(func() {
 		var m *physmem.Memory
 		if m, err = s.image.MapPrivate(); err != nil {
 			return
 		}
 		defer m.Free()
-		s.makePrints(m)
+		s.makeDigestBases(m)
 	})
+	if err == nil && s.digests.mem == nil {
+		err = errors.New("the snapshot's digests could not be made")
+	}
 	return err
 }
 
-// makePrints digests m, a mapping of the snapshot's image nothing has
+// makeDigestBases digests m, a mapping of the snapshot's image nothing has
 // written, and the frame table.
-func (s *Snapshot) makePrints(m *physmem.Memory) {
-	s.prints.mem = fingerprint.NewBase(m.Frames(), m.FrameDigest)
-	s.prints.frames = fingerprint.NewBase(s.ft.NrFrames(), s.ft.RecordDigest)
+func (s *Snapshot) makeDigestBases(m *physmem.Memory) {
+	s.digests.mem = fingerprint.NewBase(m.Frames(), m.FrameDigest)
+	s.digests.frames = fingerprint.NewBase(s.ft.NrFrames(), s.ft.RecordDigest)
 }
 
 // restoreState loads the registers a snapshot kept for v.

@@ -589,12 +589,15 @@ func (t *FrameTable) Track() {
 // TakeTouched calls fn for each frame whose record was handed out since
 // Track or the last call, and forgets them.
 //
-// Precondition: Track was called; the caller holds the MMU lock.
+// Precondition: Track was called; the caller holds the MMU lock, or no
+// one can take it (at a scheduling point of a deterministic domain, the
+// other vCPUs parked).
 func (t *FrameTable) TakeTouched(fn func(pfn uint64)) { t.touched.Take(fn) }
 
 // RecordDigest is the digest of pfn's record, mixed with pfn.
 //
-// Precondition: pfn < NrFrames; the caller holds the MMU lock.
+// Precondition: pfn < NrFrames; the caller holds the MMU lock, or no one
+// can take it.
 func (t *FrameTable) RecordDigest(pfn uint64) fingerprint.Digest {
 	f := &t.frames[pfn]
 	var b [24]byte
@@ -615,7 +618,7 @@ func (t *FrameTable) RecordDigest(pfn uint64) fingerprint.Digest {
 // the reserved L4 entries, the frames held writable, as descriptor pages
 // and by grants, and the TLB flush clock.
 //
-// Precondition: the caller holds the MMU lock.
+// Precondition: the caller holds the MMU lock, or no one can take it.
 func (t *FrameTable) Fingerprint(h *fingerprint.Hash) {
 	for _, e := range t.ReservedL4 {
 		h.Uint64(uint64(e))

@@ -82,6 +82,9 @@ func (m *Memory) FrameOf(b []byte) (uint64, bool) {
 		mem   []byte
 		first uint64
 	}{{m.Guest, 0}, {m.HV, m.NrPages()}} {
+		if len(r.mem) == 0 {
+			continue
+		}
 		base := uintptr(unsafe.Pointer(&r.mem[0]))
 		if p >= base && p-base < uintptr(len(r.mem)) {
 			return r.first + uint64(p-base)>>mmu.PageShift, true

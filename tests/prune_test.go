@@ -108,7 +108,8 @@ func fewestPreemptions(r *explore.Result) map[string]int {
 
 // A pruned search is deterministic with one worker, as the plain one is:
 // the same schedules, states and prunes on every run of a build (the
-// README's counts rest on it).
+// README's one-worker counts rest on it; with more workers the counts
+// follow the order in which schedules finish).
 func TestPrunedSearchIsDeterministic(t *testing.T) {
 	tg := exploreTarget(t, "hv-pin-aware")
 	cfg := explore.Config{Algo: explore.DFS, Bound: pruneBound(), Prune: true}

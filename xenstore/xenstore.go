@@ -392,17 +392,13 @@ func (s *Store) Fingerprint(h *fingerprint.Hash) {
 	paths := slices.Sorted(maps.Keys(s.nodes))
 	h.Uint64(uint64(len(paths)))
 	for _, p := range paths {
-		h.Uint64(uint64(len(p)))
-		h.Write([]byte(p))
-		h.Uint64(uint64(len(s.nodes[p])))
-		h.Write([]byte(s.nodes[p]))
+		h.String(p)
+		h.String(s.nodes[p])
 	}
 	h.Uint64(uint64(len(s.watches)))
 	for _, w := range s.watches {
-		h.Uint64(uint64(len(w.path)))
-		h.Write([]byte(w.path))
-		h.Uint64(uint64(len(w.token)))
-		h.Write([]byte(w.token))
+		h.String(w.path)
+		h.String(w.token)
 	}
 	h.Uint64(uint64(len(s.out)))
 	h.Write(s.out)

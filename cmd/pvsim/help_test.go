@@ -116,7 +116,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 				if len(m[1]) == 1 {
 					dashes = "-" // a one-letter flag, as -j, is written so
 				}
-				assert.Regexp(t, `[ \[]`+dashes+m[1]+`[ \]]`, section, "help for %s", name)
+				assert.Regexp(t, `[ \[]`+dashes+m[1]+`[ \]=]`, section, "help for %s", name) // --prune=false for a flag on by default
 			}
 			lines := strings.Split(section, "\n")
 			summary := lines[len(lines)-1]

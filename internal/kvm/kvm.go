@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -159,6 +160,7 @@ func (vm *VM) DirtyLog(slot int, bitmap []uint64) error {
 	}
 	arg := dirtyLog{slot: uint32(slot), bitmap: uintptr(unsafe.Pointer(&bitmap[0]))}
 	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, vm.f.Fd(), getDirtyLog, uintptr(unsafe.Pointer(&arg)))
+	runtime.KeepAlive(bitmap) // held only as a uintptr in arg
 	if errno != 0 {
 		return fmt.Errorf("KVM_GET_DIRTY_LOG slot %d: %w", slot, errno)
 	}

@@ -165,6 +165,31 @@ func (c *VCPU) Enter() (interrupted bool, err error) {
 	return false, fmt.Errorf("KVM_RUN: %w", err)
 }
 
+// FPU is struct kvm_fpu: the x87 and SSE state.
+type FPU struct {
+	FPR        [8][16]byte
+	FCW, FSW   uint16
+	FTWX, _    uint8
+	LastOpcode uint16
+	LastIP     uint64
+	LastDP     uint64
+	XMM        [16][16]byte
+	MXCSR      uint32
+	_          uint32
+}
+
+// getFPU is KVM_GET_FPU: _IOR(KVMIO, 0x8c, struct kvm_fpu).
+const getFPU = 2<<30 | 416<<16 | 0xae<<8 | 0x8c
+
+// FPU is KVM_GET_FPU, into f.
+func (c *VCPU) FPU(f *FPU) error {
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(c.fd), getFPU, uintptr(unsafe.Pointer(f)))
+	if errno != 0 {
+		return fmt.Errorf("KVM_GET_FPU: %w", errno)
+	}
+	return nil
+}
+
 // Regs is KVM_GET_REGS.
 func (c *VCPU) Regs() (*Regs, error) {
 	r, err := gokvm.GetRegs(c.fd)
