@@ -98,7 +98,7 @@ func (d *Domain) newStateDigests(b *digestBases) (*stateDigests, error) {
 	return f, nil
 }
 
-// fingerprint is the digest of d's state at scheduling point p, which the
+// stateDigest is the digest of d's state at scheduling point p, which the
 // vCPU at it has filled in.
 func (d *Domain) stateDigest(p *sched.Point) (fingerprint.Digest, error) {
 	f := d.digests
@@ -168,7 +168,7 @@ func (d *Domain) stateDigest(p *sched.Point) (fingerprint.Digest, error) {
 	return h.Sum(), nil
 }
 
-// fingerprint adds v's state to h.
+// digestState adds v's state to h: what of it the domain's digest covers.
 func (v *vcpu) digestState(h *fingerprint.Hash) {
 	r := v.run
 	h.Uint64(uint64(v.state.Load()))
