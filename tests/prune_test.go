@@ -24,7 +24,7 @@ func pruneBound() int {
 }
 
 // TestPruningFindsWhatThePlainSearchFinds searches every strategy of the
-// race kernel and every variant of every scenario kernel twice, every
+// race kernel and every row of the scenario catalogue twice, every
 // schedule run and with states already searched pruned (explore.Config
 // Prune, the domain's fingerprints), both to the end (All): the pruned
 // search must exhaust the bound as the plain one does, find every oracle
@@ -43,20 +43,10 @@ func TestPruningFindsWhatThePlainSearchFinds(t *testing.T) {
 			return race.ExploreTarget(context.Background(), s, nil)
 		}})
 	}
-	for _, sc := range []struct {
-		kernel   string
-		variants [][]string
-	}{
-		{"hugetlb-truncate", [][]string{{"variant=kravetz"}, {"variant=punch"}, {"variant=no-recheck"}, {"variant=no-ptl"}, {"variant=punch-no-mutex"}}},
-		{"dax-pmd-pte", [][]string{{"variant=fixed", "race=1"}, {"variant=fixed", "race=2"}, {"variant=4.11", "race=1"}, {"variant=4.11", "race=2"}}},
-		{"dax-write-fault", [][]string{{"variant=fixed"}, {"variant=entry-lock"}, {"variant=4.11"}, {"variant=unmap-range"}, {"variant=entry-lock", "cached=0"}}},
-		{"dax-unmap-range", [][]string{{"variant=lock"}, {"variant=dax-no-lock"}}},
-	} {
-		for _, args := range sc.variants {
-			targets = append(targets, target{sc.kernel + "/" + strings.Join(args, ","), func() (explore.Target, error) {
-				return scenario.Target(context.Background(), scenarioKernel(t, sc.kernel, args...), nil)
-			}})
-		}
+	for _, r := range scenario.Catalogue {
+		targets = append(targets, target{r.Kernel + "/" + strings.Join(r.Args, ","), func() (explore.Target, error) {
+			return scenario.Target(context.Background(), scenarioKernel(t, r.Kernel, r.Args...), nil)
+		}})
 	}
 	bound := pruneBound()
 	for _, tg := range targets {
