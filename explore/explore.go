@@ -304,6 +304,15 @@ type node struct {
 	pre int
 }
 
+// lastStep is the step of n's last decision, or 0 for the default
+// schedule: n's children decide only after it.
+func (n node) lastStep() uint64 {
+	if k := len(n.s.Decisions); k > 0 {
+		return n.s.Decisions[k-1].Step
+	}
+	return 0
+}
+
 // Run searches t's schedules.
 func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	if err := cfg.Check(); err != nil {
@@ -514,10 +523,7 @@ func (s *search) unexplored(n node, points []Point) []Point {
 	if !s.cfg.Prune {
 		return points
 	}
-	var last uint64
-	if k := len(n.s.Decisions); k > 0 {
-		last = n.s.Decisions[k-1].Step
-	}
+	last := n.lastStep()
 	left := s.cfg.Bound - n.pre
 	for i, p := range points {
 		if p.Step <= last || p.Step < s.window || p.State == (fingerprint.Digest{}) {
@@ -536,10 +542,7 @@ func (s *search) unexplored(n node, points []Point) []Point {
 // its run after its last one: another vCPU runs there, within the
 // preemption bound. At the root, only this shard's share is kept.
 func (s *search) children(n node, points []Point, root bool) []node {
-	var last uint64
-	if k := len(n.s.Decisions); k > 0 {
-		last = n.s.Decisions[k-1].Step
-	}
+	last := n.lastStep()
 	var kids []node
 	k := 0
 	for _, p := range points {
