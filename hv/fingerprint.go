@@ -56,6 +56,8 @@ type stateDigests struct {
 	kept []uint64
 	h    *fingerprint.Hash
 	fpu  kvm.FPU // KVM_GET_FPU's
+	// rehashed counts the frames digested again, for BenchmarkStateDigest.
+	rehashed uint64
 	// verify, in tests, recomputes the memory's and the frame table's
 	// digests from scratch at every point and fails the domain if the
 	// incremental ones differ: what proves the dirty tracking complete.
@@ -126,7 +128,10 @@ func (d *Domain) stateDigest(p *sched.Point) (fingerprint.Digest, error) {
 			f.todo.Mark(i, i)
 		}
 	}
-	f.todo.Take(func(i uint64) { f.mem.Update(i, d.mem.FrameDigest(i)) })
+	f.todo.Take(func(i uint64) {
+		f.mem.Update(i, d.mem.FrameDigest(i))
+		f.rehashed++
+	})
 	d.ft.TakeTouched(func(pfn uint64) { f.frames.Update(pfn, d.ft.RecordDigest(pfn)) })
 
 	if f.verify != nil {
