@@ -46,7 +46,7 @@ type Snapshot struct {
 	vcpus           []vcpuSnapshot
 
 	// digests are the bases domains restored with Config.Fingerprint
-	// start from, made by the first.
+	// start from (PrepareFingerprints).
 	digestsOnce sync.Once
 	digests     digestBases
 }
@@ -200,9 +200,8 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 		return nil, err
 	}
 	if c.Fingerprint {
-		s.digestsOnce.Do(func() { s.makeDigestBases(d.mem) })
-		if s.digests.mem == nil {
-			return nil, errors.New("the snapshot's digests could not be made (PrepareFingerprints failed)")
+		if err := s.PrepareFingerprints(); err != nil {
+			return nil, err
 		}
 		d.mem.Track()
 	}
@@ -244,10 +243,10 @@ func (s *Snapshot) Restore(cfg Config) (*Domain, error) {
 	return d, nil
 }
 
-// PrepareFingerprints makes the digests of the snapshot's memory and frame
-// table that domains restored with Config.Fingerprint start from, if no
-// restore has yet: the first restore would otherwise, and take the time
-// of reading the whole memory.
+// PrepareFingerprints makes, once, the digests of the snapshot's memory
+// and frame table that domains restored with Config.Fingerprint start
+// from: it reads the whole memory, so a search calls it before it times
+// its first reset.
 func (s *Snapshot) PrepareFingerprints() error {
 	if s.image == nil {
 		return errors.New("the snapshot is closed")
@@ -259,19 +258,13 @@ func (s *Snapshot) PrepareFingerprints() error {
 			return
 		}
 		defer m.Free()
-		s.makeDigestBases(m)
+		s.digests.mem = fingerprint.NewBase(m.Frames(), m.FrameDigest)
+		s.digests.frames = fingerprint.NewBase(s.ft.NrFrames(), s.ft.RecordDigest)
 	})
 	if err == nil && s.digests.mem == nil {
 		err = errors.New("the snapshot's digests could not be made")
 	}
 	return err
-}
-
-// makeDigestBases digests m, a mapping of the snapshot's image nothing has
-// written, and the frame table.
-func (s *Snapshot) makeDigestBases(m *physmem.Memory) {
-	s.digests.mem = fingerprint.NewBase(m.Frames(), m.FrameDigest)
-	s.digests.frames = fingerprint.NewBase(s.ft.NrFrames(), s.ft.RecordDigest)
 }
 
 // restoreState loads the registers a snapshot kept for v.
