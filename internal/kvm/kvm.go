@@ -127,7 +127,7 @@ func (vm *VM) SetMemory(slot int, gpa uint64, mem []byte, logDirty bool) error {
 		UserspaceAddr: uint64(uintptr(unsafe.Pointer(&mem[0]))),
 	}
 	if logDirty {
-		region.Flags = memLogDirtyPages
+		region.SetMemLogDirtyPages()
 	}
 	if err := gokvm.SetUserMemoryRegion(vm.f.Fd(), &region); err != nil {
 		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION slot %d: %w", slot, err)
@@ -135,19 +135,11 @@ func (vm *VM) SetMemory(slot int, gpa uint64, mem []byte, logDirty bool) error {
 	return nil
 }
 
-// KVM_MEM_LOG_DIRTY_PAGES, and KVM_GET_DIRTY_LOG: _IOW(KVMIO, 0x42, struct
-// kvm_dirty_log).
-const (
-	memLogDirtyPages = 1 << 0
-	getDirtyLog      = 1<<30 | 16<<16 | 0xae<<8 | 0x42
-)
-
-// dirtyLog is struct kvm_dirty_log.
-type dirtyLog struct {
-	slot   uint32
-	_      uint32
-	bitmap uintptr
-}
+// getDirtyLog is KVM_GET_DIRTY_LOG, _IOW(KVMIO, 0x42, struct kvm_dirty_log).
+// gokvm's GetDirtyLog takes ENOENT (no such slot) for an empty log; here
+// it is an error, since a state digest that missed a slot's writes would
+// let a search prune what it has not searched.
+const getDirtyLog = 1<<30 | 16<<16 | 0xae<<8 | 0x42
 
 // DirtyLog is KVM_GET_DIRTY_LOG: it sets bit i of bitmap for each page i
 // of memory slot slot the guest wrote since the last call (or since the
@@ -158,9 +150,9 @@ func (vm *VM) DirtyLog(slot int, bitmap []uint64) error {
 	if len(bitmap) == 0 {
 		return nil
 	}
-	arg := dirtyLog{slot: uint32(slot), bitmap: uintptr(unsafe.Pointer(&bitmap[0]))}
+	arg := gokvm.DirtyLog{Slot: uint32(slot), BitMap: uint64(uintptr(unsafe.Pointer(&bitmap[0])))}
 	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, vm.f.Fd(), getDirtyLog, uintptr(unsafe.Pointer(&arg)))
-	runtime.KeepAlive(bitmap) // held only as a uintptr in arg
+	runtime.KeepAlive(bitmap) // held only as a number in arg
 	if errno != 0 {
 		return fmt.Errorf("KVM_GET_DIRTY_LOG slot %d: %w", slot, errno)
 	}
