@@ -271,40 +271,55 @@ func (t *Table) Acquire(ref Ref, dom uint16, flags xen.GrantMapFlags) (Handle, u
 	if len(t.free) == 0 {
 		return 0, 0, xen.GNTSTNoSpace
 	}
+	frame, st := t.pin(ref, dom, inc, flags&xen.GNTMAPReadonly != 0)
+	if st != xen.GNTSTOkay {
+		return 0, 0, st
+	}
+	h := t.free[len(t.free)-1]
+	t.free = t.free[:len(t.free)-1]
+	t.maps[h] = Mapping{Flags: flags, Ref: ref, Dom: dom, Frame: frame, pending: true}
+	return h, frame, xen.GNTSTOkay
+}
+
+// pin adds inc to the pin count of grant ref of domain dom, with Acquire's
+// checks from the grant reference on, and returns the granted frame: the
+// backend's table holds no entry this domain may use; ref past the table
+// → GNTST_bad_gntref; a pin count that would overflow, an entry that
+// does not permit this domain access, or a read-only one pinned writable
+// → GNTST_general_error; a frame outside the domain → GNTST_bad_page.
+//
+// Precondition: dom is this domain or the backend's.
+func (t *Table) pin(ref Ref, dom uint16, inc uint32, readonly bool) (uint64, xen.GrantStatus) {
 	if dom == xen.BackendDomID {
 		if ref >= InitialFrames*xen.GrantEntriesPerV1F {
-			return 0, 0, xen.GNTSTBadGntref
+			return 0, xen.GNTSTBadGntref
 		}
-		return 0, 0, xen.GNTSTGeneralError
+		return 0, xen.GNTSTGeneralError
 	}
 	if ref >= t.nrEntries() {
-		return 0, 0, xen.GNTSTBadGntref
+		return 0, xen.GNTSTBadGntref
 	}
 	a := &t.active[ref]
 	// Each count is a byte; one more must leave its top bit clear
 	// (GNTPIN_incr2oflow_mask).
 	if a.pin != 0 && a.pin&(inc<<7) != 0 {
-		return 0, 0, xen.GNTSTGeneralError
+		return 0, xen.GNTSTGeneralError
 	}
-	readonly := flags&xen.GNTMAPReadonly != 0
 	if a.pin == 0 || (!readonly && a.pin&pinWritable == 0) {
 		if st := t.setStatus(ref, a, readonly, t.domID); st != xen.GNTSTOkay {
-			return 0, 0, st
+			return 0, st
 		}
 		if a.pin == 0 {
 			frame := t.frameOf(ref)
 			if frame >= t.nrPages {
 				t.reduceStatus(ref, a, readonly)
-				return 0, 0, xen.GNTSTBadPage
+				return 0, xen.GNTSTBadPage
 			}
 			a.frame = frame
 		}
 	}
 	a.pin += inc
-	h := t.free[len(t.free)-1]
-	t.free = t.free[:len(t.free)-1]
-	t.maps[h] = Mapping{Flags: flags, Ref: ref, Dom: dom, Frame: a.frame, pending: true}
-	return h, a.frame, xen.GNTSTOkay
+	return a.frame, xen.GNTSTOkay
 }
 
 // Commit records the pending mapping h as made.
@@ -358,61 +373,31 @@ func (t *Table) Pinned(ref Ref) (hostW, hostR int) {
 }
 
 // AcquireForCopy pins grant ref of domain dom for one GNTTABOP_copy by
-// domain copier, to read from (readonly) or write to, and returns the
+// this domain, to read from (readonly) or write to, and returns the
 // granted frame: Xen's acquire_grant_for_copy for a v1 grant, which pins
 // it as a host mapping would (GNTPIN_hstr_inc, GNTPIN_hstw_inc) until
 // ReleaseCopy. The checks are Acquire's: dom not a domain →
-// GNTST_bad_domain; ref past the table → GNTST_bad_gntref; a pin count
-// that would overflow, an entry that does not permit copier access, or a
-// read-only one written → GNTST_general_error (every entry of the
-// backend's table); a frame outside the domain → GNTST_bad_page.
-func (t *Table) AcquireForCopy(ref Ref, dom, copier uint16, readonly bool) (uint64, xen.GrantStatus) {
+// GNTST_bad_domain, then pin's.
+func (t *Table) AcquireForCopy(ref Ref, dom uint16, readonly bool) (uint64, xen.GrantStatus) {
 	if dom != t.domID && dom != xen.BackendDomID {
 		return 0, xen.GNTSTBadDomain
 	}
-	if dom == xen.BackendDomID {
-		if ref >= InitialFrames*xen.GrantEntriesPerV1F {
-			return 0, xen.GNTSTBadGntref
-		}
-		return 0, xen.GNTSTGeneralError
-	}
-	if ref >= t.nrEntries() {
-		return 0, xen.GNTSTBadGntref
-	}
-	inc := uint32(pinHostW)
-	if readonly {
-		inc = pinHostR
-	}
-	a := &t.active[ref]
-	if a.pin != 0 && a.pin&(inc<<7) != 0 {
-		return 0, xen.GNTSTGeneralError
-	}
-	if a.pin == 0 || (!readonly && a.pin&pinWritable == 0) {
-		if st := t.setStatus(ref, a, readonly, copier); st != xen.GNTSTOkay {
-			return 0, st
-		}
-		if a.pin == 0 {
-			frame := t.frameOf(ref)
-			if frame >= t.nrPages {
-				t.reduceStatus(ref, a, readonly)
-				return 0, xen.GNTSTBadPage
-			}
-			a.frame = frame
-		}
-	}
-	a.pin += inc
-	return a.frame, xen.GNTSTOkay
+	return t.pin(ref, dom, pinIncrement(copyFlags(readonly)), readonly)
 }
 
 // ReleaseCopy drops the pin AcquireForCopy took (release_grant_for_copy).
 func (t *Table) ReleaseCopy(ref Ref, readonly bool) {
-	inc := uint32(pinHostW)
-	if readonly {
-		inc = pinHostR
-	}
 	a := &t.active[ref]
-	a.pin -= inc
+	a.pin -= pinIncrement(copyFlags(readonly))
 	t.reduceStatus(ref, a, readonly)
+}
+
+// copyFlags are the flags of the host mapping a copy pins as.
+func copyFlags(readonly bool) xen.GrantMapFlags {
+	if readonly {
+		return xen.GNTMAPHostMap | xen.GNTMAPReadonly
+	}
+	return xen.GNTMAPHostMap
 }
 
 // Fingerprint adds the table's state to h, for a search that names a

@@ -316,7 +316,7 @@ func TestAcquireForCopy(t *testing.T) {
 		{"the backend's table", 10, xen.BackendDomID, true, xen.GNTSTGeneralError},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			frame, st := tab.AcquireForCopy(tt.ref, tt.dom, self, tt.readonly)
+			frame, st := tab.AcquireForCopy(tt.ref, tt.dom, tt.readonly)
 			require.Equal(t, tt.want, st)
 			if st != xen.GNTSTOkay {
 				hw, hr := tab.Pinned(tt.ref)

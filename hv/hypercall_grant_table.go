@@ -377,7 +377,7 @@ func (v *vcpu) claimCopyBuf(c *ptops.Context, ptr []byte, b *copyBuf) xen.GrantS
 		if dom == xen.DomIDSelf {
 			dom = xen.PVSimDomID
 		}
-		frame, st := v.d.gnttab.AcquireForCopy(b.ref, dom, xen.PVSimDomID, b.readonly)
+		frame, st := v.d.gnttab.AcquireForCopy(b.ref, dom, b.readonly)
 		if st != xen.GNTSTOkay {
 			return st
 		}
