@@ -32,10 +32,7 @@ type Region struct {
 	// ldtEntries is, by vCPU, the physical address of the L1 entry that
 	// maps the first page of its LDT area.
 	ldtEntries []uint64
-	// aliased are the alias addresses of the hypervisor's L1 frames
-	// mapped there for the executor.
-	aliased map[uint64]bool
-	zeroPFN uint64
+	zeroPFN    uint64
 	// m2p is the host view of the read-only M2P's pages (M2PVA).
 	m2p [][]byte
 }
@@ -191,17 +188,10 @@ func Build(mem *physmem.Memory, nvcpus int) (*Region, error) {
 }
 
 // aliasTable maps the hypervisor frame that holds the entry at pa into
-// the executor's alias, unless it is there already.
+// the executor's alias. Mapping a frame again (vCPUs whose entries share
+// an L1) writes the same entry.
 func (r *Region) aliasTable(pt *physmem.Tables, pa uint64) error {
-	va := AliasVA + pa&^(mmu.PageSize-1)
-	if _, err := pt.EntryPA(va); err == nil && r.aliased[va] {
-		return nil
-	}
-	if r.aliased == nil {
-		r.aliased = map[uint64]bool{}
-	}
-	r.aliased[va] = true
-	return pt.Map(va, pa>>mmu.PageShift, mmu.PTEPresent|mmu.PTEAccessed|mmu.PTEWritable|mmu.PTEDirty|mmu.PTENX)
+	return pt.Map(AliasVA+pa&^(mmu.PageSize-1), pa>>mmu.PageShift, mmu.PTEPresent|mmu.PTEAccessed|mmu.PTEWritable|mmu.PTEDirty|mmu.PTENX)
 }
 
 // LDTEntryPA is the physical address of the L1 entry that maps page i
