@@ -180,7 +180,8 @@ type Domain struct {
 
 	exitCounters trace.CounterPage
 
-	// vmAssist are the VM assists the guest turned on (vm_assist).
+	// vmAssist are the VM assists the guest turned on (vm_assist):
+	// assisted says whether one is.
 	vmAssist atomic.Uint64
 
 	// det is the CPU of a deterministic domain (Config.Scheduler).
@@ -525,3 +526,7 @@ func (d *Domain) Trace() []trace.Event { return trace.Merge(d.rings...) }
 
 // Symbols returns the symbolizer of the domain's kernel.
 func (d *Domain) Symbols() *guestsym.Symbolizer { return d.syms }
+
+// assisted reports whether the guest turned VM assist typ on (Xen's
+// VM_ASSIST).
+func (d *Domain) assisted(typ uint) bool { return d.vmAssist.Load()&(1<<typ) != 0 }

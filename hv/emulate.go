@@ -268,7 +268,7 @@ func (v *vcpu) fillHypercallPage(gpa uint64) bool {
 }
 
 func (e *privEnv) IOPL() (int, bool) {
-	return e.v.priv.iopl, e.v.d.vmAssist.Load()&(1<<xen.VMAssistArchitecturalIOPL) != 0
+	return e.v.priv.iopl, e.v.d.assisted(xen.VMAssistArchitecturalIOPL)
 }
 
 // IOBitmap: pvsim has no PHYSDEVOP_set_iobitmap, so no port is granted.

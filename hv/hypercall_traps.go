@@ -74,7 +74,7 @@ func (v *vcpu) iret(a *hypercallArgs) uint64 {
 		return 0
 	}
 	r.RIP, r.RFLAGS, r.RSP = ret.RIP, ret.RFLAGS, ret.RSP
-	if v.d.vmAssist.Load()&(1<<xen.VMAssistArchitecturalIOPL) != 0 {
+	if v.d.assisted(xen.VMAssistArchitecturalIOPL) {
 		v.priv.iopl = int(ic.RFLAGS >> 12 & 3) // do_iret's arch.pv.iopl
 	}
 	// The upcall mask comes back from the frame's IF, as in Xen's do_iret.

@@ -48,7 +48,7 @@ func (v *vcpu) segments() (cs, ss uint64) {
 // mode is the guest mode a bounce from now leaves.
 func (v *vcpu) mode() traps.Mode {
 	m := traps.Mode{User: v.guestMode.user, KernelSP: v.traps.kernelSP}
-	if v.d.vmAssist.Load()&(1<<xen.VMAssistArchitecturalIOPL) != 0 {
+	if v.d.assisted(xen.VMAssistArchitecturalIOPL) {
 		m.IOPL = uint64(v.priv.iopl) << 12 // create_bounce_frame's VCPU_iopl
 	}
 	return m
